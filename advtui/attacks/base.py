@@ -1,0 +1,251 @@
+"""The shared machinery of gradient attacks in [0, 1] pixel space.
+
+An :class:`Attack` wraps a :class:`~advtui.models.Classifier` (normalisation inside), so ε and α
+are in pixel units and the ε-ball is the real L∞ ball around the image. Every iterate is
+projected onto ``[x − ε, x + ε] ∩ [0, 1]``, and each step starts from the previous iterate
+(not from the clean image). The result is rounded onto the 8-bit grid, projected again, and
+re-classified, so a saved PNG is exactly what was measured.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+
+from advtui.errors import AttackError, Cancelled
+
+#: ``progress(done, total)`` is called after every step.
+ProgressFn = Callable[[int, int], None]
+
+
+def parse_fraction(value: str | float, what: str = "value") -> float:
+    """Parse ``"8/255"``, ``"0.03"`` or a float into a float in [0, 1]."""
+    if isinstance(value, (int, float)):
+        out = float(value)
+    else:
+        text = str(value).strip()
+        try:
+            out = float(Fraction(text)) if "/" in text else float(text)
+        except (ValueError, ZeroDivisionError):
+            raise AttackError(f"{what} {value!r}: expected a number like 0.03 or 8/255") from None
+    if not math.isfinite(out) or not 0.0 <= out <= 1.0:
+        raise AttackError(f"{what} {value!r}: must lie in [0, 1] (pixel units, e.g. 8/255)")
+    return out
+
+
+@dataclass
+class AttackResult:
+    """What an attack produced for a batch.
+
+    ``x_adv`` lies on the 8-bit grid, within ε of ``x`` and in [0, 1]. ``success`` is measured
+    on ``x_adv`` (after rounding); ``success_unrounded`` on the float iterate before it.
+    """
+
+    x: torch.Tensor
+    x_adv: torch.Tensor
+    clean_logits: torch.Tensor
+    adv_logits: torch.Tensor
+    target: torch.Tensor | None
+    success: torch.Tensor
+    success_unrounded: torch.Tensor
+    steps_run: int
+
+    @property
+    def clean_pred(self) -> torch.Tensor:
+        return self.clean_logits.argmax(1)
+
+    @property
+    def adv_pred(self) -> torch.Tensor:
+        return self.adv_logits.argmax(1)
+
+    @property
+    def linf(self) -> torch.Tensor:
+        """Per-image ‖x_adv − x‖∞ on the [0, 1] scale."""
+        return (self.x_adv - self.x).abs().flatten(1).amax(1)
+
+    @property
+    def rounding_undid(self) -> torch.Tensor:
+        """Images whose float iterate succeeded but whose 8-bit version does not."""
+        return self.success_unrounded & ~self.success
+
+
+class Attack:
+    """Base class of the gradient attacks (FGSM, BIM, PGD).
+
+    Args:
+        model: a Classifier taking [0, 1] pixels.
+        eps: L∞ budget in [0, 1] pixel units (``8/255`` accepted as a string).
+        alpha: step size in pixel units; default ``2.5·ε/steps`` (Madry et al.).
+        steps: number of gradient steps.
+        early_stop: freeze an image once it is misclassified (untargeted) or reaches its target.
+        seed: seeds the random start of PGD.
+    """
+
+    name: ClassVar[str] = "attack"
+    random_start: ClassVar[bool] = False
+    single_step: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        eps: float | str = 8 / 255,
+        alpha: float | str | None = None,
+        steps: int = 10,
+        early_stop: bool = False,
+        seed: int = 0,
+    ) -> None:
+        self.model = model
+        self.eps = parse_fraction(eps, "eps")
+        self.steps = 1 if self.single_step else int(steps)
+        if self.steps < 1:
+            raise AttackError(f"steps must be at least 1 (got {steps})")
+        if self.single_step:
+            self.alpha = self.eps
+        elif alpha is None:
+            self.alpha = 2.5 * self.eps / self.steps
+        else:
+            self.alpha = parse_fraction(alpha, "alpha")
+        self.early_stop = bool(early_stop)
+        self.seed = int(seed)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(eps={self.eps:.5g}, alpha={self.alpha:.5g}, steps={self.steps})"
+        )
+
+    # ------------------------------------------------------------------ public entry point
+    def __call__(
+        self,
+        x: torch.Tensor,
+        target: torch.Tensor | None = None,
+        *,
+        progress: ProgressFn | None = None,
+        stop: threading.Event | None = None,
+    ) -> AttackResult:
+        """Attack a batch ``x`` (N, 3, H, W) in [0, 1]; ``target`` (N,) class indices or None."""
+        x = self._validate(x)
+        device = _param_device(self.model, x.device)
+        x = x.detach().to(device)
+        if target is not None:
+            target = torch.as_tensor(target, dtype=torch.long, device=device).reshape(-1)
+            if target.shape[0] != x.shape[0]:
+                raise AttackError(f"{target.shape[0]} targets for {x.shape[0]} images")
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.no_grad():
+                clean_logits = self.model(x).float()
+            labels = clean_logits.argmax(1)
+            x_float, steps_run = self._run(x, labels, target, progress, stop)
+            x_adv = quantize(x_float, x, self.eps)
+            with torch.no_grad():
+                adv_logits = self.model(x_adv).float()
+                float_logits = (
+                    self.model(x_float).float() if not torch.equal(x_float, x_adv) else adv_logits
+                )
+        finally:
+            self.model.train(was_training)
+        return AttackResult(
+            x=x,
+            x_adv=x_adv,
+            clean_logits=clean_logits,
+            adv_logits=adv_logits,
+            target=target,
+            success=_succeeded(adv_logits, labels, target),
+            success_unrounded=_succeeded(float_logits, labels, target),
+            steps_run=steps_run,
+        )
+
+    # ------------------------------------------------------------------ the loop
+    def _init(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.random_start:
+            return x.clone()
+        gen = torch.Generator(device="cpu").manual_seed(self.seed)
+        noise = torch.empty(x.shape, dtype=x.dtype).uniform_(-self.eps, self.eps, generator=gen)
+        return (x + noise.to(x.device)).clamp(0.0, 1.0)
+
+    def _run(
+        self,
+        x: torch.Tensor,
+        labels: torch.Tensor,
+        target: torch.Tensor | None,
+        progress: ProgressFn | None,
+        stop: threading.Event | None,
+    ) -> tuple[torch.Tensor, int]:
+        x_adv = self._init(x)
+        lower, upper = (x - self.eps).clamp_min(0.0), (x + self.eps).clamp_max(1.0)
+        sign = -1.0 if target is not None else 1.0  # descend toward target, ascend away from label
+        goal = target if target is not None else labels
+        steps_run = 0
+        for step in range(self.steps):
+            if stop is not None and stop.is_set():
+                raise Cancelled(f"{self.name.upper()} cancelled at step {step}/{self.steps}")
+            x_adv.requires_grad_(True)
+            logits = self.model(x_adv)
+            loss = F.cross_entropy(logits.float(), goal, reduction="sum")
+            (grad,) = torch.autograd.grad(loss, x_adv)
+            with torch.no_grad():
+                update = self.alpha * sign * grad.sign()
+                if self.early_stop:
+                    done = _succeeded(logits.detach(), labels, target)
+                    if bool(done.all()):
+                        x_adv = x_adv.detach()
+                        break
+                    update = update * (~done).view(-1, 1, 1, 1)
+                x_adv = torch.max(torch.min(x_adv.detach() + update, upper), lower)
+            steps_run = step + 1
+            if progress is not None:
+                progress(steps_run, self.steps)
+        if progress is not None and steps_run < self.steps:
+            progress(self.steps, self.steps)
+        return x_adv.detach(), steps_run
+
+    # ------------------------------------------------------------------ checks
+    def _validate(self, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor):
+            raise AttackError("input must be a tensor of [0, 1] pixels")
+        if x.ndim == 3:
+            x = x.unsqueeze(0)
+        if x.ndim != 4 or x.shape[1] != 3:
+            raise AttackError(f"expected images shaped (N, 3, H, W), got {tuple(x.shape)}")
+        if not torch.isfinite(x).all():
+            raise AttackError("input holds NaN or infinite values")
+        lo, hi = float(x.min()), float(x.max())
+        if lo < -1e-6 or hi > 1 + 1e-6:
+            raise AttackError(f"input must be pixels in [0, 1], got range [{lo:.3g}, {hi:.3g}]")
+        return x.float().clamp(0.0, 1.0)
+
+
+def quantize(x_adv: torch.Tensor, x: torch.Tensor, eps: float) -> torch.Tensor:
+    """Round onto the 8-bit grid and project back into the ε-ball ∩ [0, 1] on that grid.
+
+    The ball's grid bounds are ``ceil(255(x−ε))/255`` and ``floor(255(x+ε))/255``; where the
+    ball holds no grid value (ε < 1/255 around an off-grid pixel) the float value is kept.
+    """
+    tol = 1e-4
+    q = torch.round(x_adv * 255.0)
+    lo = torch.ceil((x - eps) * 255.0 - tol).clamp_min(0.0)
+    hi = torch.floor((x + eps) * 255.0 + tol).clamp_max(255.0)
+    q = torch.max(torch.min(q, hi), lo) / 255.0
+    ok = lo <= hi
+    return torch.where(ok, q, x_adv)
+
+
+def _succeeded(
+    logits: torch.Tensor, labels: torch.Tensor, target: torch.Tensor | None
+) -> torch.Tensor:
+    pred = logits.argmax(1)
+    return pred == target if target is not None else pred != labels
+
+
+def _param_device(model: torch.nn.Module, default: torch.device) -> torch.device:
+    for tensor in list(model.parameters()) + list(model.buffers()):
+        return tensor.device
+    return default

@@ -1,0 +1,131 @@
+"""Choosing target classes for targeted attacks.
+
+Modes:
+  * ``untargeted`` — no target: move away from the clean prediction.
+  * ``random`` — a uniformly random class other than the clean prediction (seeded).
+  * ``runner-up`` — the second most confident class on the clean image.
+  * ``nearest`` — the class most similar to the clean prediction, by cosine similarity of the
+    classifier's final-layer weight vectors (the directions the model uses to score each
+    class). Offline and model-specific: for EfficientNet-Lite0 the nearest class to
+    "African elephant" is "Indian elephant"/"tusker", to "tabby" "tiger cat".
+  * anything else — a class by name (fuzzy, case-insensitive) or by index.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+
+import torch
+
+from advtui.errors import AttackError
+
+TARGET_MODES: tuple[str, ...] = ("untargeted", "random", "runner-up", "nearest")
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.lower().replace("_", " ").replace("-", " ").split())
+
+
+def class_matches(query: str, class_names: Sequence[str], limit: int = 10) -> list[tuple[int, str]]:
+    """Classes matching ``query`` best first: exact, prefix, word prefix, substring, then fuzzy."""
+    q = _norm(query)
+    if not q:
+        return list(enumerate(class_names))[:limit]
+    scored: list[tuple[float, int]] = []
+    for i, name in enumerate(class_names):
+        n = _norm(name)
+        if n == q:
+            score = 0.0
+        elif n.startswith(q):
+            score = 1.0 + len(n) / 1000
+        elif any(w.startswith(q) for w in n.split()):
+            score = 2.0 + len(n) / 1000
+        elif q in n:
+            score = 3.0 + len(n) / 1000
+        else:
+            ratio = difflib.SequenceMatcher(None, q, n).ratio()
+            if ratio < 0.6:
+                continue
+            score = 5.0 - ratio
+        scored.append((score, i))
+    scored.sort()
+    return [(i, class_names[i]) for _, i in scored[:limit]]
+
+
+def resolve_class(query: str | int, class_names: Sequence[str]) -> int:
+    """A class index from a name (fuzzy) or an index; AttackError lists close matches."""
+    if isinstance(query, int) or str(query).strip().isdigit():
+        index = int(query)
+        if not 0 <= index < len(class_names):
+            raise AttackError(f"class index {index} out of range 0..{len(class_names) - 1}")
+        return index
+    text = str(query).strip()
+    matches = class_matches(text, class_names, limit=6)
+    exact = [i for i, n in matches if _norm(n) == _norm(text)]
+    if len(exact) == 1:
+        return exact[0]
+    if not matches:
+        raise AttackError(
+            f"unknown class {text!r}: no close match among {len(class_names)} classes"
+        )
+    if len(matches) == 1 or (len(exact) == 0 and _is_clear_winner(text, matches)):
+        return matches[0][0]
+    shown = ", ".join(f"{n!r} ({i})" for i, n in matches[:5])
+    raise AttackError(f"class {text!r} is ambiguous: {shown}; give the full name or the index")
+
+
+def _is_clear_winner(text: str, matches: list[tuple[int, str]]) -> bool:
+    """One match starts with the query and no other does."""
+    q = _norm(text)
+    starts = [i for i, n in matches if _norm(n).startswith(q)]
+    return len(starts) == 1 and starts[0] == matches[0][0]
+
+
+def nearest_classes(embeddings: torch.Tensor, index: int, k: int = 5) -> list[int]:
+    """The ``k`` classes whose weight vectors are most cosine-similar to class ``index``."""
+    w = torch.nn.functional.normalize(embeddings.float(), dim=1)
+    sims = w @ w[index]
+    sims[index] = -float("inf")
+    return sims.topk(k).indices.tolist()
+
+
+def select_targets(
+    mode: str,
+    clean_logits: torch.Tensor,
+    class_names: Sequence[str],
+    *,
+    seed: int | Sequence[int] = 0,
+    embeddings: torch.Tensor | None = None,
+) -> torch.Tensor | None:
+    """Target class per image (N,) for ``mode``, or None for ``untargeted``.
+
+    ``seed`` may be one int for the batch or one per image (so a row's random target does not
+    depend on its batch).
+    """
+    n, num_classes = clean_logits.shape
+    pred = clean_logits.argmax(1)
+    if mode == "untargeted":
+        return None
+    if mode == "random":
+        seeds = [int(seed)] * n if isinstance(seed, int) else [int(s) for s in seed]
+        out = []
+        gen = torch.Generator().manual_seed(seeds[0])
+        for i in range(n):
+            if not isinstance(seed, int):
+                gen = torch.Generator().manual_seed(seeds[i])
+            t = int(torch.randint(num_classes - 1, (1,), generator=gen))
+            out.append(t + 1 if t >= int(pred[i]) else t)  # skip the clean prediction
+        return torch.tensor(out, dtype=torch.long, device=clean_logits.device)
+    if mode == "runner-up":
+        return clean_logits.topk(2, dim=1).indices[:, 1]
+    if mode == "nearest":
+        if embeddings is None:
+            raise AttackError("target 'nearest' needs a final linear layer to compare classes")
+        return torch.tensor(
+            [nearest_classes(embeddings, int(p), 1)[0] for p in pred],
+            dtype=torch.long,
+            device=clean_logits.device,
+        )
+    index = resolve_class(mode, class_names)
+    return torch.full((n,), index, dtype=torch.long, device=clean_logits.device)

@@ -1,0 +1,552 @@
+"""The ``advtui`` command: the terminal explorer and the headless subcommands.
+
+``advtui [FOLDER]`` opens the explorer; ``advtui predict|attack|explain|eval|models`` run the
+same pipeline headless. Torch is imported lazily so that the explorer's first frame is fast.
+Bad usage or input exits 2 with one line on stderr; ``--debug`` shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+SUBCOMMANDS = ("predict", "attack", "explain", "eval", "models")
+METHODS = ("fgsm", "bim", "pgd")
+
+
+class UsageError(Exception):
+    """Bad command-line usage (exit 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports errors as one line (no usage dump) and never exits by itself."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def _common_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--model",
+        default="efficientnet-lite0",
+        help="model name (see `advtui models`) or a TorchScript file (default: efficientnet-lite0)",
+    )
+    p.add_argument("--weights", help="state-dict file for --model (loaded with weights_only=True)")
+    p.add_argument(
+        "--input-size", type=int, help="input size of a TorchScript --model (default 224)"
+    )
+    p.add_argument(
+        "--mean",
+        type=_floats3,
+        help="normalisation mean for a TorchScript model, e.g. 0.485,0.456,0.406",
+    )
+    p.add_argument("--std", type=_floats3, help="normalisation std for a TorchScript model")
+    p.add_argument(
+        "--device",
+        default="auto",
+        choices=("auto", "cpu", "cuda"),
+        help="where to run (default auto)",
+    )
+    p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+
+
+def _attack_args(p: argparse.ArgumentParser, *, targets: bool = True) -> None:
+    p.add_argument(
+        "--method", default="pgd", type=str.lower, choices=METHODS, help="attack (default pgd)"
+    )
+    p.add_argument(
+        "--eps",
+        default="8/255",
+        help="L∞ budget in pixel units, e.g. 8/255 or 0.03 (default 8/255)",
+    )
+    p.add_argument("--alpha", help="step size in pixel units (default 2.5·eps/steps)")
+    p.add_argument("--steps", type=int, default=10, help="attack steps for BIM/PGD (default 10)")
+    if targets:
+        p.add_argument(
+            "--target",
+            default="untargeted",
+            help="untargeted | random | runner-up | nearest | a class name or index (default untargeted)",
+        )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed for random targets, PGD start and SHAP (default 0)",
+    )
+
+
+def _explain_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--nsamples", type=int, default=50, help="SHAP samples per explanation (default 50)"
+    )
+    p.add_argument(
+        "--layer",
+        help="explain the input of this backbone layer (e.g. _blocks.5) instead of pixels",
+    )
+    p.add_argument(
+        "--background", help="folder of background images for SHAP (default: the image's folder)"
+    )
+    p.add_argument(
+        "--local-smoothing", type=float, default=0.0, help="shap local_smoothing (default 0)"
+    )
+
+
+def _floats3(text: str) -> tuple[float, float, float]:
+    try:
+        vals = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected three numbers like 0.485,0.456,0.406, got {text!r}"
+        ) from None
+    if len(vals) != 3:
+        raise argparse.ArgumentTypeError(f"expected three comma-separated numbers, got {text!r}")
+    return vals  # type: ignore[return-value]
+
+
+def tui_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="advtui",
+        description="Terminal explorer for adversarial attacks and their SHAP explanations. "
+        f"Headless subcommands: {', '.join(SUBCOMMANDS)} (advtui SUBCOMMAND --help).",
+    )
+    p.add_argument("folder", nargs="?", help="folder of images (default: the bundled samples)")
+    _common_model_args(p)
+    _attack_args(p)
+    _explain_args(p)
+    p.add_argument(
+        "--out", default="advtui-out", help="where `s` saves results (default ./advtui-out)"
+    )
+    p.add_argument(
+        "--detector", help="folder with detector.json from `advtui eval` to show a live verdict"
+    )
+    return p
+
+
+def sub_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="advtui", description="advtui headless commands")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    pr = sub.add_parser(
+        "predict", help="classify images", description="Classify images with the model."
+    )
+    pr.add_argument("images", nargs="+", help="image files")
+    pr.add_argument("--top", type=int, default=5, help="how many classes to show (default 5)")
+    pr.add_argument("--json", action="store_true", help="print JSON")
+    _common_model_args(pr)
+
+    pa = sub.add_parser(
+        "attack",
+        help="attack one image",
+        description="Attack one image; optionally explain both predictions.",
+    )
+    pa.add_argument("image", help="image file")
+    _attack_args(pa)
+    pa.add_argument(
+        "--early-stop", action="store_true", help="stop an image's steps once the attack succeeds"
+    )
+    pa.add_argument(
+        "--explain",
+        action="store_true",
+        help="add SHAP evidence for the clean and adversarial predictions",
+    )
+    _explain_args(pa)
+    pa.add_argument(
+        "--out", help="folder to write clean/adversarial/perturbation/SHAP PNGs and result.json"
+    )
+    pa.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    _common_model_args(pa)
+
+    pe = sub.add_parser(
+        "explain", help="SHAP heatmap of one image", description="Explain one prediction with SHAP."
+    )
+    pe.add_argument("image", help="image file")
+    pe.add_argument(
+        "--class", dest="klass", help="class name or index to explain (default: the top class)"
+    )
+    pe.add_argument("--seed", type=int, default=0, help="SHAP seed (default 0)")
+    _explain_args(pe)
+    pe.add_argument("--out", help="folder to write image.png, shap.png and explanation.json")
+    pe.add_argument("--json", action="store_true", help="print JSON")
+    _common_model_args(pe)
+
+    pm = sub.add_parser(
+        "models",
+        help="list models",
+        description="List models and whether their weights are offline.",
+    )
+    pm.add_argument("--json", action="store_true", help="print JSON")
+    pm.add_argument("--layers", metavar="MODEL", help="list the layer names of MODEL (for --layer)")
+    pm.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+
+    from advtui import cli_eval
+
+    cli_eval.add_parser(sub, _common_model_args, _attack_args, _explain_args)
+    return p
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _load_model(args: argparse.Namespace):
+    from advtui.models import load_model
+
+    return load_model(
+        args.model,
+        weights=args.weights,
+        device=args.device,
+        input_size=getattr(args, "input_size", None),
+        mean=getattr(args, "mean", None),
+        std=getattr(args, "std", None),
+    )
+
+
+def _settings(args: argparse.Namespace):
+    from advtui.pipeline import AttackSettings
+
+    if args.steps < 1:
+        raise UsageError(f"advtui: --steps must be at least 1 (got {args.steps})")
+    return AttackSettings.parse(
+        method=args.method,
+        eps=args.eps,
+        alpha=args.alpha,
+        steps=args.steps,
+        target=getattr(args, "target", "untargeted"),
+        seed=args.seed,
+        early_stop=getattr(args, "early_stop", False),
+    )
+
+
+def _explainer(model, args: argparse.Namespace, image: Path):
+    from advtui.explain import Explainer, background_from_folder
+
+    if args.nsamples < 1:
+        raise UsageError(f"advtui: --nsamples must be at least 1 (got {args.nsamples})")
+    folder = Path(args.background) if args.background else image.parent
+    if args.background and not folder.is_dir():
+        raise UsageError(f"advtui: --background {folder}: not a folder")
+    bg = background_from_folder(folder, model.input_size, exclude=[image])
+    return Explainer(
+        model, bg, layer=args.layer, local_smoothing=args.local_smoothing, seed=args.seed
+    )
+
+
+def _print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2) + "\n")
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def _top_table(title: str, rows: list[dict]):
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=escape(title), title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("class")
+    table.add_column("prob", justify="right")
+    for r in rows:
+        table.add_row(str(r["index"]), escape(r["label"]), f"{r['prob']:.2%}")
+    return table
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from advtui.errors import ImageError
+    from advtui.images import load_tensor
+
+    if args.top < 1:
+        raise UsageError("advtui predict: --top must be at least 1")
+    model = _load_model(args)
+    results, failed = [], 0
+    for name in args.images:
+        try:
+            x = load_tensor(name, model.input_size)
+        except ImageError as exc:
+            print(f"advtui: error: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        results.append({"image": name, f"top{args.top}": model.topk(x[None], args.top)[0]})
+    if args.json:
+        if results or not failed:
+            _print_json(results[0] if len(args.images) == 1 and results else results)
+    else:
+        console = _console()
+        for r in results:
+            console.print(_top_table(r["image"], r[f"top{args.top}"]))
+    return 2 if failed else 0
+
+
+def cmd_attack(args: argparse.Namespace) -> int:
+    from advtui.images import load_tensor
+    from advtui.pipeline import explain_outcome, run_attack, save_outcome
+
+    settings = _settings(args)
+    model = _load_model(args)
+    x = load_tensor(args.image, model.input_size)
+    progress = None if args.json else _stderr_progress("attack")
+    outcome = run_attack(model, x, settings, image=args.image, progress=progress)
+    if args.explain:
+        explainer = _explainer(model, args, Path(args.image))
+        explain_outcome(
+            explainer,
+            outcome,
+            nsamples=args.nsamples,
+            progress=None if args.json else _stderr_progress("SHAP"),
+        )
+    if args.out:
+        save_outcome(outcome, args.out)
+    result = outcome.to_json()
+    if args.json:
+        _print_json(result)
+    else:
+        _print_attack(result, args.out)
+    return 0
+
+
+def _print_attack(result: dict, out: str | None) -> None:
+    from rich.columns import Columns
+    from rich.markup import escape
+
+    console = _console()
+    tgt = result["target"]
+    console.print(
+        f"[b]{escape(result['image'])}[/b]  {result['method'].upper()} ε={result['eps'] * 255:.3g}/255 "
+        f"steps={result['steps']}  target={escape(tgt['label']) if tgt else 'untargeted'}"
+    )
+    console.print(
+        Columns(
+            [
+                _top_table("clean", result["clean"]["top5"]),
+                _top_table("adversarial", result["adversarial"]["top5"]),
+            ]
+        )
+    )
+    verdict = "[green]success[/green]" if result["success"] else "[red]failed[/red]"
+    console.print(f"{verdict}  ‖δ‖∞ = {result['linf'] * 255:.2f}/255")
+    if result["rounding_undid_success"]:
+        console.print(
+            "[yellow]note: the float attack succeeded but rounding to 8-bit pixels undid it[/yellow]"
+        )
+    if "evidence" in result:
+        from rich.table import Table
+
+        t = Table(title="SHAP evidence of the top class", title_justify="left")
+        t.add_column("")
+        for k in ("class", "mean SHAP", "positive", "negative", "top-5% share", "logit", "prob"):
+            t.add_column(k, justify="right")
+        for variant, e in result["evidence"].items():
+            t.add_row(
+                variant,
+                escape(e["label"]),
+                f"{e['mean_shap']:.3e}",
+                f"{e['pos_sum']:.3f}",
+                f"{e['neg_sum']:.3f}",
+                f"{e['top5_share']:.1%}",
+                f"{e['logit']:.2f}",
+                f"{e['prob']:.2%}",
+            )
+        console.print(t)
+    if out:
+        console.print(f"wrote {escape(str(out))}/")
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from advtui.attacks import resolve_class
+    from advtui.images import atomic_write_bytes, load_tensor, save_png, to_pil
+    from advtui.render import heatmap_image, overlay
+
+    model = _load_model(args)
+    image = Path(args.image)
+    x = load_tensor(image, model.input_size)
+    classes = None if args.klass is None else [resolve_class(args.klass, model.class_names)]
+    explainer = _explainer(model, args, image)
+    expl = explainer.explain(
+        x[None],
+        classes,
+        nsamples=args.nsamples,
+        progress=None if args.json else _stderr_progress("SHAP"),
+    )
+    ev = expl.evidence[0]
+    result = {
+        "model": model.name,
+        "image": args.image,
+        "layer": args.layer,
+        "nsamples": args.nsamples,
+        "top5": model.topk(x[None], 5)[0],
+        "evidence": ev.to_dict(),
+    }
+    if args.out:
+        out = Path(args.out)
+        pmap = expl.pixel_maps(model.input_size)[0]
+        save_png(to_pil(x), out / "image.png")
+        save_png(heatmap_image(pmap), out / "shap.png")
+        save_png(overlay(to_pil(x), pmap), out / "shap_overlay.png")
+        atomic_write_bytes(out / "explanation.json", (json.dumps(result, indent=2) + "\n").encode())
+    if args.json:
+        _print_json(result)
+    else:
+        from rich.markup import escape
+
+        console = _console()
+        console.print(_top_table(args.image, result["top5"]))
+        console.print(
+            f"SHAP for [b]{escape(ev.label)}[/b]: mean {ev.mean_shap:.3e}, positive {ev.pos_sum:.3f}, "
+            f"negative {ev.neg_sum:.3f}, top-5% share {ev.top5_share:.1%}, logit {ev.logit:.2f}, prob {ev.prob:.2%}"
+        )
+        if args.out:
+            console.print(f"wrote {escape(str(args.out))}/")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from advtui.models import describe_models, load_model
+
+    if args.layers:
+        model = load_model(args.layers, device="cpu")
+        for name in model.layer_names():
+            print(name)
+        return 0
+    rows = describe_models()
+    if args.json:
+        _print_json(rows)
+        return 0
+    from rich.markup import escape
+    from rich.table import Table
+
+    t = Table()
+    for col in ("model", "input", "weights offline", "description"):
+        t.add_column(col)
+    for r in rows:
+        where = (
+            f"[green]yes[/green] {escape(r['weights'])}"
+            if r["offline"]
+            else f"[red]no[/red] (put it at {escape(r['weights'])} or pass --weights)"
+        )
+        t.add_row(r["name"], f"{r['input_size']}", where, escape(r["description"]))
+    _console().print(t)
+    return 0
+
+
+def _stderr_progress(label: str):
+    """A progress callback drawing ``label [####    ] n/N`` on stderr when it is a terminal."""
+    if not sys.stderr.isatty():
+        return None
+
+    def progress(done: int, total: int) -> None:
+        width = 30
+        filled = int(width * done / max(total, 1))
+        sys.stderr.write(f"\r{label:>6} [{'#' * filled}{' ' * (width - filled)}] {done}/{total}")
+        if done >= total:
+            sys.stderr.write("\r" + " " * (width + 24) + "\r")
+        sys.stderr.flush()
+
+    return progress
+
+
+# ----------------------------------------------------------------------------- TUI
+
+
+def build_app(argv: list[str] | None = None):
+    """The explorer App for ``advtui [FOLDER] [options]`` (the CLI and the tests share this)."""
+    args = tui_parser().parse_args(argv)
+    from advtui.images import bundled_samples
+    from advtui.tui.app import AdvtuiApp, TuiConfig
+
+    folder = Path(args.folder) if args.folder else bundled_samples()
+    settings = _settings(args)
+    if args.nsamples < 1:
+        raise UsageError(f"advtui: --nsamples must be at least 1 (got {args.nsamples})")
+    config = TuiConfig(
+        folder=folder,
+        model=args.model,
+        weights=args.weights,
+        device=args.device,
+        input_size=args.input_size,
+        mean=args.mean,
+        std=args.std,
+        settings=settings,
+        nsamples=args.nsamples,
+        layer=args.layer,
+        background=args.background,
+        local_smoothing=args.local_smoothing,
+        out_dir=Path(args.out),
+        detector=args.detector,
+    )
+    return AdvtuiApp(config)
+
+
+def _dispatch(argv: list[str]) -> int:
+    if argv and argv[0] in SUBCOMMANDS:
+        args = sub_parser().parse_args(argv)
+        handler = {
+            "predict": cmd_predict,
+            "attack": cmd_attack,
+            "explain": cmd_explain,
+            "models": cmd_models,
+        }.get(args.command)
+        if handler is None:
+            from advtui import cli_eval
+
+            return cli_eval.run(args)
+        return handler(args)
+    app = build_app(argv)
+    folder = app.config.folder
+    if not folder.is_dir():
+        raise UsageError(
+            f"advtui: {folder}: {'not a folder' if folder.exists() else 'no such folder'}"
+        )
+    app.run()
+    return int(app.return_code or 0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: returns the exit code (0 ok, 1 internal error, 2 bad usage/input, 130 ^C)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("ADVTUI_DEBUG") == "1"
+    try:
+        return _dispatch(argv)
+    except UsageError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("advtui: interrupted", file=sys.stderr)
+        return 130
+    except SystemExit as exc:  # argparse --help / --version
+        return int(exc.code or 0) if isinstance(exc.code, int) else 0
+    except BaseException as exc:  # noqa: BLE001 - the user never sees a traceback unless asked
+        from advtui.errors import AdvtuiError
+
+        if debug:
+            raise
+        if isinstance(exc, AdvtuiError):
+            print(f"advtui: error: {exc}", file=sys.stderr)
+            return 2
+        msg = " ".join(str(exc).split())[:300]
+        if isinstance(exc, MemoryError) or "out of memory" in msg.lower():
+            print(
+                "advtui: error: out of memory (try fewer --nsamples, a smaller --batch-size or --device cpu)",
+                file=sys.stderr,
+            )
+            return 2
+        if isinstance(exc, OSError):
+            print(f"advtui: error: {msg or type(exc).__name__}", file=sys.stderr)
+            return 2
+        print(
+            f"advtui: internal error: {type(exc).__name__}: {msg} (run with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,37 @@
+"""Typed errors with one-line messages a user can act on.
+
+Core modules raise these; the CLI prints ``str(err)`` and exits 2, the TUI shows it as a
+notification and keeps going.
+"""
+
+from __future__ import annotations
+
+
+class AdvtuiError(Exception):
+    """Base class: every subclass carries a one-line, user-facing message."""
+
+    def __str__(self) -> str:  # never let a multi-line message through
+        return " ".join(super().__str__().split())
+
+
+class ImageError(AdvtuiError):
+    """An image (or a folder of images) cannot be used."""
+
+
+class ModelError(AdvtuiError):
+    """A model cannot be built or its weights cannot be loaded."""
+
+
+class AttackError(AdvtuiError):
+    """Attack parameters or targets are invalid."""
+
+
+class ExplainError(AdvtuiError):
+    """SHAP explanation cannot be computed with these settings."""
+
+
+class Cancelled(AdvtuiError):
+    """A long job was stopped through its ``stop`` event."""
+
+    def __init__(self, message: str = "cancelled") -> None:
+        super().__init__(message)

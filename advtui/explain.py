@@ -1,0 +1,265 @@
+"""SHAP expected-gradients explanations (``shap.GradientExplainer``) and evidence statistics.
+
+The explainer attributes one class logit per image — the top class by default — either to the
+input pixels or to the input of a named intermediate layer. ``nsamples`` is split into chunks
+that are each a separate ``shap_values`` call with its own seed; the weighted mean of chunk
+means is the same Monte-Carlo estimator as one big call, and between chunks we report progress
+and honour a ``stop`` event.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from advtui.errors import Cancelled, ExplainError, ImageError
+
+ProgressFn = Callable[[int, int], None]
+
+#: Gradient batch size per device type, chosen by measurement (benchmarks/run.py): on a 2-core
+#: CPU shap's default of 50 is ~3× slower than 16 (cache pressure); GPUs like large batches.
+BATCH_SIZE = {"cpu": 16, "cuda": 64}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """SHAP evidence for one (image, class) pair.
+
+    ``mean_shap`` is the mean attribution over all elements; ``pos_sum``/``neg_sum`` the total
+    positive/negative attribution; ``top5_share`` the share of |attribution| (summed over
+    channels per pixel) held by the top 5 % of pixels; ``logit``/``prob`` the model's score.
+    """
+
+    class_index: int
+    label: str
+    mean_shap: float
+    pos_sum: float
+    neg_sum: float
+    top5_share: float
+    logit: float
+    prob: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Explanation:
+    """Attributions (N, C, h, w) of ``classes`` (one per image) and their Evidence records."""
+
+    attributions: np.ndarray
+    classes: list[int]
+    evidence: list[Evidence]
+    layer: str | None = None
+
+    def pixel_maps(self, size: int | None = None) -> np.ndarray:
+        """Channel-summed maps (N, size, size), bilinearly upsampled to ``size`` if given."""
+        maps = torch.from_numpy(self.attributions.sum(axis=1, dtype=np.float32))[:, None]
+        if size is not None and maps.shape[-1] != size:
+            maps = torch.nn.functional.interpolate(
+                maps, size=(size, size), mode="bilinear", align_corners=False
+            )
+        return maps[:, 0].numpy()
+
+
+def evidence_stats(
+    attribution: np.ndarray, class_index: int, label: str, logit: float, prob: float
+) -> Evidence:
+    """The :class:`Evidence` record of one attribution array (C, h, w)."""
+    a = np.asarray(attribution, dtype=np.float64)
+    per_pixel = np.abs(a.sum(axis=0)).ravel() if a.ndim == 3 else np.abs(a).ravel()
+    total = per_pixel.sum()
+    k = max(1, int(np.ceil(0.05 * per_pixel.size)))
+    top = np.partition(per_pixel, per_pixel.size - k)[-k:].sum() if total > 0 else 0.0
+    return Evidence(
+        class_index=int(class_index),
+        label=label,
+        mean_shap=float(a.mean()),
+        pos_sum=float(a[a > 0].sum()),
+        neg_sum=float(a[a < 0].sum()),
+        top5_share=float(top / total) if total > 0 else 0.0,
+        logit=float(logit),
+        prob=float(prob),
+    )
+
+
+class _Select(nn.Module):
+    """Exposes one logit of ``model`` as a single output (so shap explains that class)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.index = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)[:, self.index : self.index + 1]
+
+
+def split_chunks(nsamples: int, batch_size: int) -> list[int]:
+    """Split ``nsamples`` into near-equal chunks of at most ``batch_size`` (one batch each)."""
+    if nsamples < 1:
+        raise ExplainError(f"nsamples must be at least 1 (got {nsamples})")
+    n_chunks = -(-nsamples // max(1, batch_size))
+    base, extra = divmod(nsamples, n_chunks)
+    return [base + (1 if i < extra else 0) for i in range(n_chunks)]
+
+
+class Explainer:
+    """Expected-gradients SHAP for a :class:`~advtui.models.Classifier`.
+
+    Args:
+        model: classifier taking [0, 1] pixels.
+        background: (B, 3, H, W) reference images in [0, 1] (B ≥ 1).
+        layer: explain the input of this backbone layer (e.g. ``_blocks.5``) instead of pixels.
+        local_smoothing: std of Gaussian noise added to the explained input (shap's option).
+        batch_size: gradient batch size (default per device, :data:`BATCH_SIZE`).
+        seed: seeds shap's sampling, so results are reproducible.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        background: torch.Tensor,
+        *,
+        layer: str | None = None,
+        local_smoothing: float = 0.0,
+        batch_size: int | None = None,
+        seed: int = 0,
+    ) -> None:
+        import shap
+
+        if background.ndim != 4 or background.shape[0] < 1:
+            raise ExplainError("background must be a non-empty batch of images (B, 3, H, W)")
+        self.model = model
+        self.device = next(iter(model.buffers()), torch.empty(0)).device
+        self.layer = layer
+        self.seed = int(seed)
+        self.batch_size = batch_size or BATCH_SIZE.get(self.device.type, 32)
+        self.background = background.detach().float().to(self.device)
+        self._select = _Select(model).eval()
+        target: nn.Module | tuple[nn.Module, nn.Module] = self._select
+        if layer:
+            target = (self._select, model.get_layer(layer))
+        self._shap = shap.GradientExplainer(
+            target, self.background, batch_size=self.batch_size, local_smoothing=local_smoothing
+        )
+
+    def explain(
+        self,
+        x: torch.Tensor,
+        classes: Sequence[int] | None = None,
+        *,
+        nsamples: int = 50,
+        progress: ProgressFn | None = None,
+        stop: threading.Event | None = None,
+    ) -> Explanation:
+        """Explain ``classes`` (default: each image's top class) for images ``x`` (N, 3, H, W)."""
+        if x.ndim == 3:
+            x = x.unsqueeze(0)
+        x = x.detach().float().to(self.device)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.inference_mode():
+                logits = self.model(x).float()
+            probs = logits.softmax(1)
+            if classes is None:
+                classes = logits.argmax(1).tolist()
+            classes = [int(c) for c in classes]
+            if len(classes) != len(x):
+                raise ExplainError(f"{len(classes)} classes for {len(x)} images")
+            chunks = split_chunks(int(nsamples), self.batch_size)
+            total, done = len(x) * len(chunks), 0
+            attrs = []
+            for j in range(len(x)):
+                self._select.index = classes[j]
+                acc = None
+                for c, n in enumerate(chunks):
+                    if stop is not None and stop.is_set():
+                        raise Cancelled(f"SHAP cancelled at {done}/{total} chunks")
+                    phi = self._chunk(x[j : j + 1], n, self.seed * 100_003 + c)
+                    acc = phi * n if acc is None else acc + phi * n
+                    done += 1
+                    if progress is not None:
+                        progress(done, total)
+                attrs.append(acc / float(nsamples))
+        finally:
+            self.model.train(was_training)
+        attributions = np.concatenate(attrs, axis=0).astype(np.float32)
+        names = getattr(self.model, "class_names", ())
+        evidence = [
+            evidence_stats(
+                attributions[j],
+                classes[j],
+                names[classes[j]] if classes[j] < len(names) else f"class {classes[j]}",
+                float(logits[j, classes[j]]),
+                float(probs[j, classes[j]]),
+            )
+            for j in range(len(x))
+        ]
+        return Explanation(attributions, classes, evidence, self.layer)
+
+    def _chunk(self, x: torch.Tensor, nsamples: int, rseed: int) -> np.ndarray:
+        """One shap call with a private RNG state (shap seeds numpy's global generator)."""
+        np_state = np.random.get_state()
+        devices = [self.device] if self.device.type == "cuda" else []
+        try:
+            with torch.random.fork_rng(devices=devices):
+                torch.manual_seed(rseed)
+                values = self._shap.shap_values(x, nsamples=nsamples, rseed=rseed)
+        except RuntimeError as exc:
+            if "out of memory" in str(exc).lower():
+                raise ExplainError(
+                    f"out of memory in SHAP at batch size {self.batch_size}; lower nsamples or use --device cpu"
+                ) from None
+            raise
+        finally:
+            np.random.set_state(np_state)
+        values = np.asarray(values[0] if isinstance(values, list) else values)
+        return values[..., 0] if values.ndim == 5 else values
+
+
+def background_from_paths(
+    paths: Sequence[str | os.PathLike[str]], size: int, n: int = 8, exclude: Sequence[Path] = ()
+) -> torch.Tensor:
+    """Up to ``n`` loadable images from ``paths`` (evenly spread, skipping ``exclude``).
+
+    Falls back to a black and a mid-grey image when fewer than two images load, so a single
+    image can still be explained.
+    """
+    from advtui.images import load_tensor
+
+    excluded = {Path(p).resolve() for p in exclude}
+    candidates = [Path(p) for p in paths if Path(p).resolve() not in excluded]
+    if len(candidates) > n:
+        step = len(candidates) / n
+        candidates = [candidates[int(i * step)] for i in range(n)]
+    tensors = []
+    for p in candidates:
+        try:
+            tensors.append(load_tensor(p, size))
+        except ImageError:
+            continue
+    if len(tensors) < 2:
+        tensors += [torch.zeros(3, size, size), torch.full((3, size, size), 0.5)]
+    return torch.stack(tensors)
+
+
+def background_from_folder(
+    folder: str | os.PathLike[str], size: int, n: int = 8, exclude: Sequence[Path] = ()
+) -> torch.Tensor:
+    """:func:`background_from_paths` over the images of ``folder``."""
+    from advtui.images import find_images
+
+    try:
+        paths = find_images(folder)
+    except ImageError:
+        paths = []
+    return background_from_paths(paths, size, n, exclude)

@@ -1,0 +1,235 @@
+"""One image through the whole pipeline: attack → explain → result record → files.
+
+The CLI (`advtui attack`) and the TUI (key ``a``, ``e``, ``s``) both call these functions, so
+the two faces produce identical results and identical files.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from advtui.attacks import TARGET_MODES, make_attack, parse_fraction, select_targets
+from advtui.explain import Evidence, Explainer
+from advtui.images import atomic_write_bytes, save_png, to_pil
+from advtui.render import heatmap_image, perturbation_image
+
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class AttackSettings:
+    """What the user chose: method, ε, α, steps, target mode (or class name) and seed."""
+
+    method: str = "pgd"
+    eps: float = 8 / 255
+    alpha: float | None = None
+    steps: int = 10
+    target: str = "untargeted"
+    seed: int = 0
+    early_stop: bool = False
+
+    @classmethod
+    def parse(
+        cls,
+        method: str = "pgd",
+        eps: str | float = "8/255",
+        alpha: str | float | None = None,
+        steps: int = 10,
+        target: str = "untargeted",
+        seed: int = 0,
+        early_stop: bool = False,
+    ) -> AttackSettings:
+        return cls(
+            method=method.lower(),
+            eps=parse_fraction(eps, "eps"),
+            alpha=None if alpha is None else parse_fraction(alpha, "alpha"),
+            steps=int(steps),
+            target=target,
+            seed=int(seed),
+            early_stop=early_stop,
+        )
+
+    def with_(self, **changes) -> AttackSettings:
+        return replace(self, **changes)
+
+    @property
+    def eps_255(self) -> str:
+        """ε as ``n/255`` (rounded to 0.1 when off the grid)."""
+        n = self.eps * 255
+        return f"{round(n)}/255" if abs(n - round(n)) < 1e-6 else f"{n:.1f}/255"
+
+    @property
+    def is_targeted(self) -> bool:
+        return self.target != "untargeted"
+
+    def key(self) -> tuple:
+        """Hashable identity for result caches."""
+        return (
+            self.method,
+            round(self.eps, 8),
+            self.alpha,
+            self.steps,
+            self.target,
+            self.seed,
+            self.early_stop,
+        )
+
+
+@dataclass
+class Outcome:
+    """The result of attacking (and optionally explaining) one image."""
+
+    image: str
+    model: str
+    settings: AttackSettings
+    alpha: float
+    x: torch.Tensor  # (3, H, W) clean, CPU
+    x_adv: torch.Tensor  # (3, H, W) adversarial on the 8-bit grid, CPU
+    clean_top5: list[dict]
+    adv_top5: list[dict]
+    target: dict | None
+    success: bool
+    linf: float
+    rounding_undid: bool
+    steps_run: int
+    evidence: dict[str, Evidence] = field(default_factory=dict)
+    maps: dict[str, np.ndarray] = field(default_factory=dict)  # variant → (H, W) pixel map
+
+    def to_json(self) -> dict:
+        out = {
+            "model": self.model,
+            "image": self.image,
+            "method": self.settings.method,
+            "eps": self.settings.eps,
+            "alpha": self.alpha,
+            "steps": self.settings.steps if self.settings.method != "fgsm" else 1,
+            "steps_run": self.steps_run,
+            "target_mode": self.settings.target,
+            "target": self.target,
+            "seed": self.settings.seed,
+            "clean": {"top5": self.clean_top5},
+            "adversarial": {"top5": self.adv_top5},
+            "success": self.success,
+            "rounding_undid_success": self.rounding_undid,
+            "linf": self.linf,
+        }
+        if self.evidence:
+            out["evidence"] = {k: v.to_dict() for k, v in self.evidence.items()}
+        return out
+
+
+def run_attack(
+    model,
+    x: torch.Tensor,
+    settings: AttackSettings,
+    *,
+    image: str = "",
+    progress: ProgressFn | None = None,
+    stop: threading.Event | None = None,
+) -> Outcome:
+    """Attack one image ``x`` (3, H, W) in [0, 1] with ``settings``."""
+    from advtui.models import topk_from_probs
+
+    xb = x.unsqueeze(0) if x.ndim == 3 else x
+    attack = make_attack(
+        settings.method,
+        model,
+        eps=settings.eps,
+        alpha=settings.alpha,
+        steps=settings.steps,
+        early_stop=settings.early_stop,
+        seed=settings.seed,
+    )
+    clean_logits = model.logits(xb)
+    target = select_targets(
+        settings.target,
+        clean_logits,
+        model.class_names,
+        seed=settings.seed,
+        embeddings=model.class_embeddings() if settings.target == "nearest" else None,
+    )
+    result = attack(xb, target, progress=progress, stop=stop)
+    names = model.class_names
+    t = None if target is None else int(target[0])
+    return Outcome(
+        image=image,
+        model=model.name,
+        settings=settings,
+        alpha=attack.alpha,
+        x=result.x[0].detach().cpu(),
+        x_adv=result.x_adv[0].detach().cpu(),
+        clean_top5=topk_from_probs(result.clean_logits.softmax(1), names, 5)[0],
+        adv_top5=topk_from_probs(result.adv_logits.softmax(1), names, 5)[0],
+        target=None if t is None else {"index": t, "label": model.label(t)},
+        success=bool(result.success[0]),
+        linf=float(result.linf[0]),
+        rounding_undid=bool(result.rounding_undid[0]),
+        steps_run=result.steps_run,
+    )
+
+
+def explain_outcome(
+    explainer: Explainer,
+    outcome: Outcome,
+    *,
+    nsamples: int = 50,
+    progress: ProgressFn | None = None,
+    stop: threading.Event | None = None,
+) -> Outcome:
+    """Add SHAP evidence and pixel maps for the clean and the adversarial top classes."""
+    xs = torch.stack([outcome.x, outcome.x_adv])
+    classes = [outcome.clean_top5[0]["index"], outcome.adv_top5[0]["index"]]
+    expl = explainer.explain(xs, classes, nsamples=nsamples, progress=progress, stop=stop)
+    maps = expl.pixel_maps(outcome.x.shape[-1])
+    outcome.evidence = {"clean": expl.evidence[0], "adversarial": expl.evidence[1]}
+    outcome.maps = {"clean": maps[0], "adversarial": maps[1]}
+    return outcome
+
+
+def save_outcome(outcome: Outcome, out_dir: str | Path) -> list[Path]:
+    """Write clean.png, adversarial.png, perturbation.png, SHAP heatmaps and result.json.
+
+    Every file is written atomically (temp file + rename). Returns the paths written.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, img in [
+        ("clean.png", to_pil(outcome.x)),
+        ("adversarial.png", to_pil(outcome.x_adv)),
+        (
+            "perturbation.png",
+            perturbation_image(outcome.x.numpy(), outcome.x_adv.numpy(), outcome.settings.eps),
+        ),
+    ]:
+        save_png(img, out / name)
+        written.append(out / name)
+    if outcome.maps:
+        from advtui.render import heatmap_scale
+
+        scale = max(heatmap_scale(m) for m in outcome.maps.values())  # one scale: comparable maps
+        for variant, m in outcome.maps.items():
+            path = out / f"shap_{variant}.png"
+            save_png(heatmap_image(m, scale=scale), path)
+            written.append(path)
+    result = out / "result.json"
+    atomic_write_bytes(result, (json.dumps(outcome.to_json(), indent=2) + "\n").encode())
+    written.append(result)
+    return written
+
+
+__all__ = [
+    "TARGET_MODES",
+    "AttackSettings",
+    "Outcome",
+    "explain_outcome",
+    "run_attack",
+    "save_outcome",
+]
