@@ -101,6 +101,7 @@ class Outcome:
     steps_run: int
     evidence: dict[str, Evidence] = field(default_factory=dict)
     maps: dict[str, np.ndarray] = field(default_factory=dict)  # variant → (H, W) pixel map
+    attributions: dict[str, np.ndarray] = field(default_factory=dict)  # variant → raw (C, h, w) SHAP
 
     def to_json(self) -> dict:
         out = {
@@ -190,6 +191,7 @@ def explain_outcome(
     maps = expl.pixel_maps(outcome.x.shape[-1])
     outcome.evidence = {"clean": expl.evidence[0], "adversarial": expl.evidence[1]}
     outcome.maps = {"clean": maps[0], "adversarial": maps[1]}
+    outcome.attributions = {"clean": expl.attributions[0], "adversarial": expl.attributions[1]}
     return outcome
 
 
