@@ -56,6 +56,7 @@ class Sample:
     expected: str  # expected top-1 ImageNet class of the written file
 
 
+# fmt: off
 SAMPLES: list[Sample] = [
     # scikit-image bundled data (CC0 / public domain, see ATTRIBUTION.md)
     Sample("espresso.jpg", "skimage", "coffee.png", (80, 40, 500, 390), "espresso"),
@@ -76,6 +77,7 @@ SAMPLES: list[Sample] = [
     Sample("mountains_alp.jpg", "lomiri-16.04", "picosdeeuropa_by_Aitzol_Berasategi.jpg", None, "alp"),
     Sample("forest_valley.jpg", "lomiri-16.04", "life_by_Aitzol_Berasategi.jpg", None, "valley"),
 ]
+# fmt: on
 
 
 def source_dir(source: str) -> Path:
@@ -141,8 +143,12 @@ def preprocess(torch, path: Path):
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", type=Path, default=REPO / "samples", help="output folder (default: samples/)")
-    ap.add_argument("--check", action="store_true", help="do not rebuild; only classify the existing files")
+    ap.add_argument(
+        "--out", type=Path, default=REPO / "samples", help="output folder (default: samples/)"
+    )
+    ap.add_argument(
+        "--check", action="store_true", help="do not rebuild; only classify the existing files"
+    )
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
 
@@ -152,11 +158,11 @@ def main(argv: list[str] | None = None) -> int:
 
     torch, model, categories = load_model()
     failures = 0
-    for s, path in zip(SAMPLES, paths):
+    for s, path in zip(SAMPLES, paths, strict=True):
         with torch.no_grad():
             probs = model(preprocess(torch, path)).softmax(-1)[0]
         p, idx = probs.topk(3)
-        top3 = [(categories[int(i)], float(q)) for q, i in zip(p, idx)]
+        top3 = [(categories[int(i)], float(q)) for q, i in zip(p, idx, strict=True)]
         size = path.stat().st_size
         with Image.open(path) as im:
             dims = "x".join(map(str, im.size))
