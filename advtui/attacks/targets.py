@@ -27,11 +27,10 @@ def _norm(text: str) -> str:
     return " ".join(text.lower().replace("_", " ").replace("-", " ").split())
 
 
-def class_matches(query: str, class_names: Sequence[str], limit: int = 10) -> list[tuple[int, str]]:
-    """Classes matching ``query`` best first: exact, prefix, word prefix, substring, then fuzzy."""
+def _scored(query: str, class_names: Sequence[str]) -> list[tuple[float, int]]:
+    """(score, index) best first; score bands: 0 exact, 1 prefix, 2 word prefix, 3 substring,
+    4–5 fuzzy (4 + 1 − similarity ratio)."""
     q = _norm(query)
-    if not q:
-        return list(enumerate(class_names))[:limit]
     scored: list[tuple[float, int]] = []
     for i, name in enumerate(class_names):
         n = _norm(name)
@@ -50,36 +49,44 @@ def class_matches(query: str, class_names: Sequence[str], limit: int = 10) -> li
             score = 5.0 - ratio
         scored.append((score, i))
     scored.sort()
-    return [(i, class_names[i]) for _, i in scored[:limit]]
+    return scored
+
+
+def class_matches(query: str, class_names: Sequence[str], limit: int = 10) -> list[tuple[int, str]]:
+    """Classes matching ``query`` best first: exact, prefix, word prefix, substring, then fuzzy."""
+    if not _norm(query):
+        return list(enumerate(class_names))[:limit]
+    return [(i, class_names[i]) for _, i in _scored(query, class_names)[:limit]]
 
 
 def resolve_class(query: str | int, class_names: Sequence[str]) -> int:
-    """A class index from a name (fuzzy) or an index; AttackError lists close matches."""
+    """A class index from a name (fuzzy) or an index; AttackError lists close matches.
+
+    A name resolves when it matches one class exactly, or is the prefix/word/substring of
+    exactly one class, or — for typos — is clearly closer to one class than to any other.
+    """
     if isinstance(query, int) or str(query).strip().isdigit():
         index = int(query)
         if not 0 <= index < len(class_names):
             raise AttackError(f"class index {index} out of range 0..{len(class_names) - 1}")
         return index
     text = str(query).strip()
-    matches = class_matches(text, class_names, limit=6)
-    exact = [i for i, n in matches if _norm(n) == _norm(text)]
+    scored = _scored(text, class_names)
+    if not scored:
+        raise AttackError(f"unknown class {text!r}: no close match among {len(class_names)} classes")
+    exact = [i for s, i in scored if s == 0.0]
     if len(exact) == 1:
         return exact[0]
-    if not matches:
-        raise AttackError(
-            f"unknown class {text!r}: no close match among {len(class_names)} classes"
-        )
-    if len(matches) == 1 or (len(exact) == 0 and _is_clear_winner(text, matches)):
-        return matches[0][0]
-    shown = ", ".join(f"{n!r} ({i})" for i, n in matches[:5])
+    textual = [i for s, i in scored if s < 4.0]
+    if len(textual) == 1:
+        return textual[0]
+    if not textual:
+        best = scored[0][0]
+        second = scored[1][0] if len(scored) > 1 else 5.0
+        if best <= 4.2 and second - best >= 0.1:
+            return scored[0][1]
+    shown = ", ".join(f"{class_names[i]!r} ({i})" for _, i in scored[:5])
     raise AttackError(f"class {text!r} is ambiguous: {shown}; give the full name or the index")
-
-
-def _is_clear_winner(text: str, matches: list[tuple[int, str]]) -> bool:
-    """One match starts with the query and no other does."""
-    q = _norm(text)
-    starts = [i for i, n in matches if _norm(n).startswith(q)]
-    return len(starts) == 1 and starts[0] == matches[0][0]
 
 
 def nearest_classes(embeddings: torch.Tensor, index: int, k: int = 5) -> list[int]:

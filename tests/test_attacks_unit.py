@@ -1,0 +1,169 @@
+"""Attacks on a tiny CNN with exact expected tensors (no real model needed)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from advtui.attacks import ATTACKS, BIM, FGSM, PGD, make_attack, parse_fraction, quantize
+from advtui.errors import AttackError, Cancelled
+from tests.conftest import make_tiny_classifier
+
+
+def _grid_image(seed: int = 0, n: int = 2, size: int = 16) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 256, (n, 3, size, size), generator=gen).float() / 255.0
+
+
+def _grad(model, x, labels, target=None):
+    x = x.clone().requires_grad_(True)
+    goal = target if target is not None else labels
+    loss = F.cross_entropy(model(x), goal, reduction="sum")
+    (g,) = torch.autograd.grad(loss, x)
+    return g
+
+
+@pytest.mark.parametrize("eps", ["8/255", 4 / 255, "0.02"])
+def test_parse_fraction_accepts_fractions_and_floats(eps):
+    assert parse_fraction(eps) == pytest.approx(eval(str(eps)) if "/" in str(eps) else float(eps))
+
+
+@pytest.mark.parametrize("bad", ["abc", "2", "-1/255", "1/0", "nan"])
+def test_parse_fraction_rejects_bad_values(bad):
+    with pytest.raises(AttackError):
+        parse_fraction(bad, "eps")
+
+
+def test_fgsm_equals_eps_sign_gradient_by_hand():
+    model = make_tiny_classifier()
+    x = _grid_image()
+    eps = 4 / 255
+    labels = model(x).argmax(1)
+    expected = (x + eps * _grad(model, x, labels).sign()).clamp(0, 1)
+    expected = quantize(expected, x, eps)
+    result = FGSM(model, eps=eps)(x)
+    torch.testing.assert_close(result.x_adv, expected, rtol=0, atol=1e-7)
+    # on the grid, the FGSM step moves every pixel with nonzero gradient by exactly 4/255 (or clips)
+    moved = (result.x_adv - x).abs() * 255
+    interior = (x > eps) & (x < 1 - eps)
+    assert torch.allclose(moved[interior], torch.full_like(moved[interior], 4.0), atol=1e-4)
+
+
+def test_fgsm_targeted_descends_target_loss():
+    model = make_tiny_classifier()
+    x = _grid_image()
+    target = torch.tensor([3, 7])
+    eps = 2 / 255
+    labels = model(x).argmax(1)
+    expected = quantize((x - eps * _grad(model, x, labels, target).sign()).clamp(0, 1), x, eps)
+    result = FGSM(model, eps=eps)(x, target)
+    torch.testing.assert_close(result.x_adv, expected, rtol=0, atol=1e-7)
+
+
+def test_bim_steps_from_previous_iterate_and_projects_each_step():
+    model = make_tiny_classifier()
+    x = _grid_image(1)
+    eps, alpha, steps = 3 / 255, 2 / 255, 4
+    labels = model(x).argmax(1)
+    xa = x.clone()
+    for _ in range(steps):  # the reference loop, by hand
+        xa = xa + alpha * _grad(model, xa, labels).sign()
+        xa = torch.min(torch.max(xa, x - eps), x + eps).clamp(0, 1)
+    result = BIM(model, eps=eps, alpha=alpha, steps=steps)(x)
+    torch.testing.assert_close(result.x_adv, quantize(xa, x, eps), rtol=0, atol=1e-6)
+    assert result.steps_run == steps
+
+
+def test_pgd_random_start_is_seeded_and_differs_from_bim():
+    model = make_tiny_classifier()
+    x = _grid_image(2)
+    a = PGD(model, eps=8 / 255, steps=3, seed=1)(x).x_adv
+    b = PGD(model, eps=8 / 255, steps=3, seed=1)(x).x_adv
+    c = PGD(model, eps=8 / 255, steps=3, seed=2)(x).x_adv
+    d = BIM(model, eps=8 / 255, steps=3)(x).x_adv
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+    assert not torch.equal(a, d)
+
+
+@pytest.mark.parametrize("method", sorted(ATTACKS))
+@pytest.mark.parametrize("eps", [1 / 255, 5.5 / 255, 16 / 255])
+def test_invariants_linf_range_and_8bit_grid(method, eps):
+    model = make_tiny_classifier()
+    x = _grid_image(3, n=4)
+    result = make_attack(method, model, eps=eps, steps=5)(x)
+    assert float(result.linf.max()) <= eps + 1e-6
+    assert float(result.x_adv.min()) >= 0 and float(result.x_adv.max()) <= 1
+    scaled = result.x_adv * 255
+    assert torch.allclose(scaled, scaled.round(), atol=1e-4), "result must lie on the 8-bit grid"
+
+
+def test_quantize_keeps_ball_when_eps_is_off_grid():
+    x = torch.full((1, 3, 2, 2), 100 / 255)
+    x_adv = x + 5.6 / 255  # rounds to 106/255, outside a 5.5/255 ball
+    q = quantize(x_adv, x, 5.5 / 255)
+    assert torch.allclose(q * 255, torch.full_like(q, 105.0), atol=1e-4)
+
+
+def test_attack_restores_training_mode_and_does_not_touch_grads():
+    model = make_tiny_classifier().train()
+    PGD(model, eps=4 / 255, steps=2)(_grid_image())
+    assert model.training
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_progress_is_reported_each_step_and_stop_cancels():
+    model = make_tiny_classifier()
+    seen = []
+    BIM(model, eps=4 / 255, steps=5)(_grid_image(), progress=lambda d, t: seen.append((d, t)))
+    assert seen == [(i, 5) for i in range(1, 6)]
+
+    stop = threading.Event()
+
+    def stop_after_two(done, total):
+        if done == 2:
+            stop.set()
+
+    with pytest.raises(Cancelled):
+        BIM(model, eps=4 / 255, steps=50)(_grid_image(), progress=stop_after_two, stop=stop)
+
+
+def test_early_stop_freezes_images_that_already_succeeded():
+    model = make_tiny_classifier()
+    x = _grid_image(4, n=3)
+    full = BIM(model, eps=32 / 255, steps=20)(x)
+    early = BIM(model, eps=32 / 255, steps=20, early_stop=True)(x)
+    assert bool(early.success.all()) == bool(full.success.all())
+    assert early.steps_run <= full.steps_run
+    # an early-stopped image moves no further than needed: its perturbation is not larger
+    assert float(early.linf.max()) <= float(full.linf.max()) + 1e-6
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (torch.rand(1, 1, 8, 8), "expected images"),
+        (torch.rand(1, 3, 8, 8) * 2, "[0, 1]"),
+        (torch.full((1, 3, 8, 8), float("nan")), "NaN"),
+    ],
+)
+def test_bad_inputs_raise_attack_error(bad, message):
+    with pytest.raises(AttackError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        FGSM(make_tiny_classifier(), eps=0.01)(bad)
+
+
+def test_unknown_method_and_bad_steps():
+    model = make_tiny_classifier()
+    with pytest.raises(AttackError, match="unknown attack"):
+        make_attack("cw", model)
+    with pytest.raises(AttackError, match="steps"):
+        make_attack("bim", model, steps=0)
+
+
+def test_default_alpha_is_madry_rule():
+    model = make_tiny_classifier()
+    assert PGD(model, eps=8 / 255, steps=10).alpha == pytest.approx(2 / 255)
+    assert FGSM(model, eps=8 / 255, steps=10).alpha == pytest.approx(8 / 255)

@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+import pickle
+
+import pytest
+import torch
+
+from advtui.errors import ModelError
+from advtui.models import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    LITE_MEAN,
+    LITE_STD,
+    MODELS,
+    Classifier,
+    describe_models,
+    imagenet_classes,
+    load_model,
+    resolve_device,
+)
+from tests.conftest import TinyNet
+
+
+def test_imagenet_classes_offline():
+    names = imagenet_classes()
+    assert len(names) == 1000 and names[0] == "tench" and names[386] == "African elephant"
+
+
+def test_registry_lists_required_models_with_sizes():
+    rows = {r["name"]: r for r in describe_models()}
+    assert rows["efficientnet-lite0"]["offline"] is True
+    assert rows["inception_v3"]["input_size"] == 299
+    for name in ("resnet50", "vgg16", "mobilenet_v3_large", "inception_v3"):
+        assert name in rows
+
+
+def test_unknown_model_suggests_close_names():
+    with pytest.raises(ModelError, match="did you mean resnet50"):
+        load_model("resnet5", device="cpu")
+
+
+def test_missing_torchvision_weights_names_the_file(monkeypatch, tmp_path):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    with pytest.raises(ModelError) as err:
+        load_model("resnet50", device="cpu")
+    msg = str(err.value)
+    assert "resnet50-" in msg and str(tmp_path) in msg and "--weights" in msg
+
+
+def test_cuda_without_gpu_is_a_clear_error():
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(ModelError, match="no CUDA GPU"):
+        resolve_device("cuda")
+    assert resolve_device("auto").type == "cpu"
+
+
+def test_weights_file_state_dict_roundtrip(tmp_path):
+    import torchvision
+
+    net = torchvision.models.mobilenet_v3_large(weights=None)
+    torch.save({"state_dict": net.state_dict()}, tmp_path / "w.pth")
+    model = load_model("mobilenet_v3_large", weights=tmp_path / "w.pth", device="cpu")
+    x = torch.rand(1, 3, 224, 224)
+    net.eval()
+    with torch.no_grad():
+        expected = net((x - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+    torch.testing.assert_close(model.logits(x), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_bad_weights_files(tmp_path):
+    (tmp_path / "garbage.pth").write_bytes(b"not a checkpoint at all")
+    with pytest.raises(ModelError, match="garbage.pth: not a loadable"):
+        load_model("resnet50", weights=tmp_path / "garbage.pth", device="cpu")
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    (tmp_path / "evil.pth").write_bytes(pickle.dumps({"w": Evil()}))
+    with pytest.raises(ModelError, match="evil.pth"):
+        load_model("resnet50", weights=tmp_path / "evil.pth", device="cpu")
+
+    torch.save({"fc.weight": torch.zeros(3, 3)}, tmp_path / "wrong.pth")
+    with pytest.raises(ModelError, match="does not fit resnet50"):
+        load_model("resnet50", weights=tmp_path / "wrong.pth", device="cpu")
+
+    with pytest.raises(ModelError, match="does not exist"):
+        load_model("resnet50", weights=tmp_path / "missing.pth", device="cpu")
+
+
+def test_torchscript_model_with_own_size_and_normalisation(tmp_path):
+    torch.manual_seed(0)
+    net = TinyNet(1000).eval()
+    torch.jit.script(net).save(str(tmp_path / "tiny.pt"))
+    model = load_model(str(tmp_path / "tiny.pt"), device="cpu", input_size=32, mean=(0.5,) * 3, std=(0.5,) * 3)
+    assert model.input_size == 32 and model.class_names[0] == "tench"
+    x = torch.rand(2, 3, 32, 32)
+    torch.testing.assert_close(model.logits(x), net((x - 0.5) / 0.5), rtol=1e-5, atol=1e-5)
+    (tmp_path / "junk.pt").write_bytes(b"junk")
+    with pytest.raises(ModelError, match="not a TorchScript model"):
+        load_model(str(tmp_path / "junk.pt"), device="cpu")
+
+
+def test_classifier_resizes_and_normalises_inside():
+    torch.manual_seed(0)
+    net = TinyNet(5).eval()
+    clf = Classifier(net, name="t", input_size=16, mean=(0.2, 0.3, 0.4), std=(0.5, 0.5, 0.5), class_names="abcde")
+    x = torch.rand(1, 3, 16, 16)
+    expected = net((x - torch.tensor([0.2, 0.3, 0.4]).view(1, 3, 1, 1)) / 0.5)
+    torch.testing.assert_close(clf(x), expected)
+    assert clf(torch.rand(1, 3, 40, 40)).shape == (1, 5)  # resized to 16×16 inside
+    assert clf.class_embeddings().shape == (5, 4)
+    with pytest.raises(ModelError, match="no layer named"):
+        clf.get_layer("convv")
+    assert clf.get_layer("conv") is net.conv
+
+
+def test_default_model_is_lite_scaled_and_beats_imagenet_stats(real_model, sample_paths):
+    """EfficientNet-Lite was trained with (x − 127/255)/(128/255): it must be the default and it
+    must classify the samples at least as well as with ImageNet mean/std."""
+    from advtui.images import load_tensor
+
+    assert MODELS["efficientnet-lite0"].mean == LITE_MEAN and MODELS["efficientnet-lite0"].std == LITE_STD
+    torch.testing.assert_close(real_model.mean.flatten(), torch.tensor(LITE_MEAN))
+    x = torch.stack([load_tensor(p, 224) for p in sample_paths])
+    lite_probs = real_model.logits(x).softmax(1)
+    imagenet = Classifier(
+        real_model.backbone, name="x", input_size=224, mean=IMAGENET_MEAN, std=IMAGENET_STD,
+        class_names=real_model.class_names,
+    ).eval()
+    im_probs = imagenet.logits(x).softmax(1)
+    labels = lite_probs.argmax(1)
+    # mean confidence in the (correct, see samples/ATTRIBUTION.md) label is higher with Lite scaling
+    assert float(lite_probs.gather(1, labels[:, None]).mean()) > float(im_probs.gather(1, labels[:, None]).mean())
