@@ -3,14 +3,190 @@
 from __future__ import annotations
 
 import argparse
+import sys
+import time
+
+EVAL_HELP = """\
+Reproduce "Explaining Away Attacks Against Neural Networks" (Saito & Wang): attack every image,
+explain the clean and adversarial top class with SHAP, and test whether a classifier on the
+sorted SHAP values tells them apart — against a confidence-only baseline.
+
+Writes DIR/results.jsonl (one row per image × variant), features.npz, summary.json,
+detector.json (for `advtui FOLDER --detector DIR`), histogram.png and roc.png.
+
+examples:
+  advtui eval samples --out eval-out --views 4 --targets untargeted,runner-up --nsamples 16
+  advtui eval samples --out sweep --eps-sweep 1/255,2/255,4/255,8/255 --early-stop
+  advtui eval /data/imagenet/val --out val --n 1000 --batch-size 32 --device cuda
+  advtui eval samples --out seed --protocol seed --steps 20
+"""
 
 
 def add_parser(sub, common_model_args, attack_args, explain_args) -> None:
-    p = sub.add_parser("eval", help="reproduce the paper's SHAP-evidence detection experiment")
-    p.add_argument("folder")
-    p.add_argument("--out", required=True)
+    p = sub.add_parser(
+        "eval",
+        help="reproduce the paper's SHAP-evidence detection experiment",
+        description=EVAL_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "folder", help="folder of images (flat, or ImageNet-style n01440764/ class folders)"
+    )
+    p.add_argument(
+        "--out", required=True, help="results folder (created; --resume to continue one)"
+    )
+    attack_args(p, targets=False)
+    p.add_argument(
+        "--eps-sweep",
+        help="comma-separated ε values to sweep, e.g. 1/255,2/255,4/255,8/255 (--eps picks the main one)",
+    )
+    p.add_argument(
+        "--early-stop", action="store_true", help="stop each image's attack at its first success"
+    )
+    p.add_argument(
+        "--targets",
+        default="untargeted",
+        help="comma-separated target modes: untargeted,random,runner-up,nearest (default untargeted)",
+    )
+    explain_args(p)
+    p.add_argument("--n", type=int, help="use only the first N photos")
+    p.add_argument(
+        "--views",
+        type=int,
+        default=1,
+        help="crops/scales per photo, 1–8 (full, c80, tl70, br70, flip, tr70, bl70, c60; default 1)",
+    )
+    p.add_argument("--batch-size", type=int, default=8, help="images per attack batch (default 8)")
+    p.add_argument(
+        "--protocol",
+        default="corrected",
+        choices=("corrected", "seed"),
+        help="corrected (default) or seed: the original repository's BIM, layer SHAP, 90/10 split",
+    )
+    p.add_argument(
+        "--labels", help="CSV (filename,class) or JSON {filename: class}; keeps correct ones"
+    )
+    p.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
+    p.add_argument("--resume", action="store_true", help="continue the run stored in --out")
+    p.add_argument("--no-plots", action="store_true", help="skip histogram.png and roc.png")
     common_model_args(p)
+    # protocol-dependent defaults: None means "the protocol decides"
+    p.set_defaults(method=None, nsamples=None, local_smoothing=None)
+
+
+def _config(args: argparse.Namespace):
+    from advtui.cli import UsageError
+    from advtui.experiment import EvalConfig
+
+    targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    eps = (
+        [e.strip() for e in args.eps_sweep.split(",") if e.strip()]
+        if args.eps_sweep
+        else [args.eps]
+    )
+    if args.eps_sweep and args.eps not in eps:
+        from advtui.attacks import parse_fraction
+
+        primary = parse_fraction(args.eps, "eps")
+        if all(abs(parse_fraction(e, "eps") - primary) > 1e-9 for e in eps):
+            primary = None  # the default --eps is not in the sweep: use the strongest
+    else:
+        primary = args.eps
+    if args.folds < 2:
+        raise UsageError(f"advtui eval: --folds must be at least 2 (got {args.folds})")
+    if args.background:
+        from pathlib import Path
+
+        if not Path(args.background).is_dir():
+            raise UsageError(f"advtui eval: --background {args.background}: not a folder")
+    return EvalConfig(
+        folder=args.folder,
+        out=args.out,
+        method=args.method,
+        eps=eps,
+        primary_eps=primary,
+        alpha=args.alpha,
+        steps=args.steps,
+        early_stop=args.early_stop,
+        targets=targets,
+        nsamples=args.nsamples,
+        layer=args.layer,
+        local_smoothing=args.local_smoothing,
+        background=args.background,
+        n=args.n,
+        views=args.views,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        protocol=args.protocol,
+        labels=args.labels,
+        resume=args.resume,
+        folds=args.folds,
+        plots=not args.no_plots,
+    )
+
+
+class _Progress:
+    """Rows done / total with rate and ETA on stderr: redrawn in a terminal, else every 30 s."""
+
+    def __init__(self, stream=sys.stderr) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.t0 = time.monotonic()
+        self.first: int | None = None
+        self.last_line = 0.0
+
+    def __call__(self, done: int, total: int, what: str) -> None:
+        now = time.monotonic()
+        if self.first is None:
+            self.first, self.t0 = done, now
+        rate = (done - self.first) / max(now - self.t0, 1e-9)
+        eta = (total - done) / rate if rate > 0 else None
+        eta_s = "--:--" if eta is None else time.strftime("%H:%M:%S", time.gmtime(eta))
+        width = 24
+        filled = int(width * done / max(total, 1))
+        line = f"eval [{'#' * filled}{' ' * (width - filled)}] {done}/{total} rows  ETA {eta_s}  {what}"
+        if self.tty:
+            cols = 100
+            self.stream.write("\r" + line[:cols].ljust(cols))
+            if done >= total:
+                self.stream.write("\n")
+        elif now - self.last_line >= 30 or done >= total or done == self.first:
+            self.stream.write(line + "\n")
+            self.last_line = now
+        self.stream.flush()
 
 
 def run(args: argparse.Namespace) -> int:
-    raise SystemExit("advtui eval: not built yet")
+    from rich.console import Console
+
+    from advtui.cli import _load_model
+    from advtui.experiment import run_eval
+    from advtui.plots import terminal_histogram
+    from advtui.summary import summary_table, sweep_table
+
+    cfg = _config(args)
+    model = _load_model(args)
+    err = Console(stderr=True, highlight=False)
+    try:
+        result = run_eval(cfg, model, progress=_Progress())
+    except KeyboardInterrupt:
+        err.print(
+            f"stored rows are kept; continue with: advtui eval {args.folder} --out {args.out} --resume …"
+        )
+        raise
+    console = Console(highlight=False)
+    if result.dropped_partial:
+        err.print("note: dropped a partial last line of results.jsonl (an interrupted write)")
+    console.print(summary_table(result.summary))
+    if len(result.summary["sweep"]) > 1:
+        console.print(sweep_table(result.summary))
+    console.print(terminal_histogram(result.store.rows, result.config), markup=False)
+    imgs = result.summary["images"]
+    console.print(
+        f"{imgs['evaluated']} images from {imgs['photos']} photos"
+        + (f", {imgs['misclassified']} misclassified (skipped)" if imgs["misclassified"] else "")
+        + (f", {imgs['unreadable']} unreadable" if imgs["unreadable"] else "")
+        + f"; wrote {', '.join(p.name for p in result.written.values())} and results.jsonl, features.npz in {args.out}/",
+        markup=False,
+    )
+    return 0

@@ -1,0 +1,636 @@
+"""The headless ``advtui eval`` loop: images → attacks → SHAP → results store → summary.
+
+Per image (and per *view* — crops and scales of a photo, for offline variety): the clean
+prediction, one adversarial example per (ε, target mode), the SHAP attribution of the top
+class of the clean and of each successful adversarial image, its Evidence record and the
+detector features (:func:`advtui.detect.sorted_features`). Rows go to a
+:class:`~advtui.store.ResultsStore` as soon as they exist, so a kill loses at most the row
+being computed and ``--resume`` picks up where the run stopped.
+
+Two protocols:
+
+* ``corrected`` (default): the engine's attacks (projected steps from the previous iterate,
+  8-bit output), pixel-level SHAP (``--layer`` optional), detectors cross-validated with
+  folds that never split a photo's versions.
+* ``seed``: the original repository's choices — its BIM update (:class:`SeedBIM`),
+  GradientExplainer on a layer input, nsamples 200, local_smoothing 0.2, one 90/10 split by
+  image position, and only the clean images whose attack succeeded as negatives.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import threading
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from advtui.attacks import TARGET_MODES, make_attack, select_targets
+from advtui.attacks.base import Attack
+from advtui.errors import AdvtuiError, AttackError, Cancelled, ImageError
+from advtui.store import ResultsStore
+
+PROTOCOLS = ("corrected", "seed")
+#: Crops and scales of each photo, in the order ``--views K`` takes them. ``full`` is the
+#: standard resize + centre crop; ``cNN``/``tlNN``… crop a square NN % of the short side at
+#: the centre or a corner and resize it; ``flip`` mirrors the full view.
+VIEWS = ("full", "c80", "tl70", "br70", "flip", "tr70", "bl70", "c60")
+#: The layer whose input ``--protocol seed`` explains when --layer is not given (the
+#: original used Inception-v3's Conv2d_4a_3x3, an early stem convolution).
+SEED_LAYERS = {
+    "efficientnet-lite0": "_blocks.3",
+    "inception_v3": "Conv2d_4a_3x3",
+    "resnet50": "layer1",
+    "vgg16": "features.10",
+    "mobilenet_v3_large": "features.4",
+}
+SEED_DEFAULTS = {"nsamples": 200, "local_smoothing": 0.2}
+CORRECTED_DEFAULTS = {"nsamples": 50, "local_smoothing": 0.0}
+SKIP_STATUSES = ("unreadable", "misclassified")
+_WNID = re.compile(r"^n\d{8}$")
+
+#: ``progress(done_rows, total_rows, what)``.
+EvalProgress = Callable[[int, int, str], None]
+
+
+class EvalError(AdvtuiError):
+    """The evaluation cannot run with these inputs."""
+
+
+# ----------------------------------------------------------------------------- seed attack
+
+
+class SeedBIM(Attack):
+    """The original repository's "BIM" (Saito & Wang's ``generate_integrated_gradients.py``).
+
+    Every step re-perturbs the *clean* image by the full ε along the sign of the gradient
+    accumulated over all steps so far (its ``.grad`` was never zeroed), then clamps to
+    [0, 1]: ``x_k+1 = clamp(x + d·ε·sign(Σ_i≤k ∇L(x_i)), 0, 1)``, d = +1 untargeted, −1
+    targeted. α is unused. The original clamped *normalised* tensors to [0, 1]; we clamp
+    pixels, because its normalised clamp altered the clean image too. Output is rounded to
+    the 8-bit grid like every engine attack.
+    """
+
+    name = "bim-seed"
+
+    def _run(self, x, labels, target, progress, stop):
+        direction = -1.0 if target is not None else 1.0
+        goal = target if target is not None else labels
+        acc = torch.zeros_like(x)
+        x_adv, pre = x.clone(), x.clone()
+        for step in range(self.steps):
+            if stop is not None and stop.is_set():
+                raise Cancelled(f"BIM cancelled at step {step}/{self.steps}")
+            x_adv.requires_grad_(True)
+            loss = F.nll_loss(F.log_softmax(self.model(x_adv).float(), 1), goal, reduction="sum")
+            (grad,) = torch.autograd.grad(loss, x_adv)
+            with torch.no_grad():
+                acc += grad * ((pre >= 0) & (pre <= 1))  # clamp passes gradient inside [0, 1]
+                pre = x + direction * self.eps * acc.sign()
+                x_adv = pre.clamp(0.0, 1.0)
+            if progress is not None:
+                progress(step + 1, self.steps)
+        return x_adv.detach(), self.steps
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True)
+class Item:
+    """One evaluated image: a view of a source photo, its group and (optional) true label."""
+
+    image: str  # unique id used in rows: "name.jpg" or "name.jpg#c80"
+    path: Path
+    view: str
+    group: str  # all views of one photo share it (never split across train/test)
+    position: int  # photo order, for the seed protocol's split by index
+    label: int | None = None
+    label_source: str = "clean-top1"
+
+
+def view_image(img, view: str, size: int):
+    """The PIL image of ``view`` (see :data:`VIEWS`) at ``size``×``size``."""
+    from PIL import Image, ImageOps
+
+    from advtui.images import resize_center_crop
+
+    if view == "full":
+        return resize_center_crop(img, size)
+    if view == "flip":
+        return ImageOps.mirror(resize_center_crop(img, size))
+    m = re.fullmatch(r"(c|tl|tr|bl|br)(\d\d)", view)
+    if not m:
+        raise EvalError(f"unknown view {view!r}")
+    w, h = img.size
+    side = max(1, round(min(w, h) * int(m.group(2)) / 100))
+    pos = m.group(1)
+    left = (w - side) // 2 if pos == "c" else (0 if pos[1] == "l" else w - side)
+    top = (h - side) // 2 if pos == "c" else (0 if pos[0] == "t" else h - side)
+    crop = img.crop((left, top, left + side, top + side))
+    return crop.resize((size, size), Image.Resampling.BICUBIC, reducing_gap=3.0)
+
+
+def read_labels(path: str | Path, class_names: Sequence[str]) -> dict[str, int]:
+    """filename (or folder name) → class index from a CSV (``name,class``) or JSON object."""
+    from advtui.attacks import resolve_class
+
+    p = Path(path).expanduser()
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EvalError(f"--labels {p}: cannot read ({type(exc).__name__})") from None
+    pairs: list[tuple[str, object]]
+    if p.suffix.lower() == ".json":
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise EvalError(f"--labels {p}: not valid JSON (line {exc.lineno})") from None
+        if not isinstance(obj, dict):
+            raise EvalError(f"--labels {p}: expected a JSON object of filename → class")
+        pairs = list(obj.items())
+    else:
+        pairs = []
+        for n, rec in enumerate(csv.reader(text.splitlines()), 1):
+            if not rec or rec[0].startswith("#"):
+                continue
+            if len(rec) < 2:
+                raise EvalError(f"--labels {p}: line {n} needs two columns: filename,class")
+            if n == 1 and rec[0].strip().lower() in ("filename", "file", "image", "name"):
+                continue
+            pairs.append((rec[0].strip(), rec[1].strip()))
+    out = {}
+    for name, cls in pairs:
+        try:
+            out[str(name)] = resolve_class(
+                cls if isinstance(cls, (int, str)) else str(cls), class_names
+            )
+        except AttackError as exc:
+            raise EvalError(f"--labels {p}: {name}: {exc}") from None
+    if not out:
+        raise EvalError(f"--labels {p}: no labels found")
+    return out
+
+
+def collect_items(
+    folder: str | Path,
+    class_names: Sequence[str],
+    *,
+    labels_file: str | Path | None = None,
+    n: int | None = None,
+    views: int = 1,
+) -> list[Item]:
+    """The images to evaluate: a flat folder, or ImageNet-style ``n01440764/`` class folders.
+
+    Labels come from ``labels_file`` (by filename, relative path or class-folder name), or
+    from class-folder names when all ``len(class_names)`` WordNet-ID folders are present
+    (sorted order = class index, as torchvision's ImageFolder); otherwise none (the clean
+    top-1 stands as the label).
+    """
+    from advtui.images import IMAGE_EXTENSIONS, find_images
+
+    root = Path(folder).expanduser()
+    if not root.is_dir():
+        raise EvalError(f"{root}: {'not a folder' if root.exists() else 'no such folder'}")
+    if not 1 <= views <= len(VIEWS):
+        raise EvalError(f"--views must be 1..{len(VIEWS)} (got {views})")
+    subdirs = sorted(d for d in root.iterdir() if d.is_dir() and _WNID.match(d.name))
+    folder_label: dict[str, int] = {}
+    if subdirs:
+        paths = sorted(
+            p
+            for d in subdirs
+            for p in d.iterdir()
+            if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".") and p.is_file()
+        )
+        if not paths:
+            raise EvalError(f"{root}: class folders hold no images")
+        if len(subdirs) == len(class_names):
+            folder_label = {d.name: i for i, d in enumerate(subdirs)}
+        elif labels_file is None:
+            raise EvalError(
+                f"{root}: {len(subdirs)} of {len(class_names)} ImageNet class folders; their WordNet IDs cannot be mapped "
+                "to class indices offline — pass --labels FILE (folder name or filename → class)"
+            )
+    else:
+        try:
+            paths = find_images(root)
+        except ImageError as exc:
+            raise EvalError(str(exc)) from None
+    labels = read_labels(labels_file, class_names) if labels_file else {}
+    if n is not None:
+        paths = paths[: max(0, n)]
+    items = []
+    for pos, p in enumerate(paths):
+        rel = p.relative_to(root).as_posix()
+        label, source = None, "clean-top1"
+        for key in (rel, p.name, p.parent.name):
+            if key in labels:
+                label, source = labels[key], "labels"
+                break
+        else:
+            if p.parent.name in folder_label:
+                label, source = folder_label[p.parent.name], "folder"
+        if labels and label is None:
+            continue  # an image the labels file does not cover
+        for v in VIEWS[:views]:
+            image = rel if v == "full" else f"{rel}#{v}"
+            items.append(Item(image, p, v, rel, pos, label, source))
+    if not items:
+        raise EvalError(f"{root}: no image has a label in {labels_file}")
+    return items
+
+
+# ----------------------------------------------------------------------------- config
+
+
+@dataclass
+class EvalConfig:
+    """Everything that defines an ``advtui eval`` run (see ``advtui eval --help``)."""
+
+    folder: str
+    out: str
+    method: str | None = None  # None → pgd (corrected) / bim-seed (seed)
+    eps: Sequence[str | float] = ("8/255",)
+    primary_eps: str | float | None = None
+    alpha: str | float | None = None
+    steps: int = 10
+    early_stop: bool = False
+    targets: Sequence[str] = ("untargeted",)
+    nsamples: int | None = None
+    layer: str | None = None
+    local_smoothing: float | None = None
+    background: str | None = None
+    n: int | None = None
+    views: int = 1
+    batch_size: int = 8
+    seed: int = 0
+    protocol: str = "corrected"
+    labels: str | None = None
+    resume: bool = False
+    folds: int = 5
+    n_quantiles: int = 512
+    plots: bool = True
+
+    def resolved(self, model) -> EvalConfig:
+        """A copy with protocol defaults filled in and every value checked."""
+        from advtui.attacks import parse_fraction
+
+        c = EvalConfig(**asdict(self))
+        if c.protocol not in PROTOCOLS:
+            raise EvalError(
+                f"--protocol must be one of {', '.join(PROTOCOLS)} (got {c.protocol!r})"
+            )
+        seed = c.protocol == "seed"
+        defaults = SEED_DEFAULTS if seed else CORRECTED_DEFAULTS
+        if c.nsamples is None:
+            c.nsamples = defaults["nsamples"]
+        if c.local_smoothing is None:
+            c.local_smoothing = defaults["local_smoothing"]
+        if seed:
+            if c.method not in (None, "bim", "bim-seed"):
+                raise EvalError(
+                    "--protocol seed uses the original BIM update; drop --method or use --protocol corrected"
+                )
+            c.method = "bim-seed"
+            if c.layer is None:
+                c.layer = SEED_LAYERS.get(model.name)
+                if c.layer is None:
+                    raise EvalError(
+                        f"--protocol seed explains a layer input: pass --layer (see `advtui models --layers {model.name}`)"
+                    )
+        elif c.method is None:
+            c.method = "pgd"
+        if c.layer:
+            model.get_layer(c.layer)  # ModelError with close matches if unknown
+        for name, value, lo in (
+            ("steps", c.steps, 1),
+            ("nsamples", c.nsamples, 1),
+            ("batch-size", c.batch_size, 1),
+        ):
+            if value < lo:
+                raise EvalError(f"--{name} must be at least {lo} (got {value})")
+        if c.n is not None and c.n < 1:
+            raise EvalError(f"--n must be at least 1 (got {c.n})")
+        if c.local_smoothing < 0:
+            raise EvalError("--local-smoothing must be ≥ 0")
+        bad = [t for t in c.targets if t not in TARGET_MODES]
+        if bad or not c.targets:
+            raise EvalError(
+                f"--targets: unknown mode {bad[0] if bad else ''!r}; choose from {','.join(TARGET_MODES)}"
+            )
+        c.targets = list(dict.fromkeys(c.targets))
+        eps = [parse_fraction(e, "eps") for e in c.eps]
+        if any(e <= 0 for e in eps):
+            raise EvalError("--eps values must be positive")
+        c.eps = sorted(set(eps))
+        primary = parse_fraction(c.primary_eps, "eps") if c.primary_eps is not None else max(c.eps)
+        c.primary_eps = min(c.eps, key=lambda e: abs(e - primary))
+        if c.alpha is not None:
+            c.alpha = parse_fraction(c.alpha, "alpha")
+        return c
+
+    def params(self, model) -> dict:
+        """``run.json``/``summary.json`` params; ``fixed`` are those a resume must not change."""
+        fixed = {
+            "model": model.name,
+            "input_size": model.input_size,
+            "method": self.method,
+            "alpha": self.alpha,
+            "steps": self.steps,
+            "early_stop": self.early_stop,
+            "nsamples": self.nsamples,
+            "layer": self.layer,
+            "local_smoothing": self.local_smoothing,
+            "background": self.background,
+            "views": self.views,
+            "seed": self.seed,
+            "protocol": self.protocol,
+            "labels": self.labels,
+            "n_quantiles": self.n_quantiles,
+        }
+        return {
+            "fixed": fixed,
+            "folder": str(self.folder),
+            "eps": [eps_text(e) for e in self.eps],
+            "primary_eps": eps_text(self.primary_eps),
+            "targets": list(self.targets),
+            "n": self.n,
+            "batch_size": self.batch_size,
+        }
+
+
+def eps_text(eps: float) -> str:
+    """ε as "8/255" (or a decimal when not a multiple of 1/255... to 3 significant digits)."""
+    v = eps * 255
+    return f"{round(v)}/255" if abs(v - round(v)) < 1e-6 else f"{v:.4g}/255"
+
+
+# ----------------------------------------------------------------------------- the loop
+
+
+@dataclass
+class EvalRun:
+    """What :func:`run_eval` returns: the store, the resolved config and the summary."""
+
+    config: EvalConfig
+    store: ResultsStore
+    summary: dict
+    oof: dict = field(default_factory=dict)
+    dropped_partial: bool = False
+    written: dict = field(default_factory=dict)
+
+
+def _row_seed(seed: int, image: str) -> int:
+    return zlib.crc32(f"{seed}:{image}".encode()) & 0x7FFFFFFF
+
+
+def run_eval(
+    config: EvalConfig,
+    model=None,
+    *,
+    device: str = "auto",
+    progress: EvalProgress | None = None,
+    stop: threading.Event | None = None,
+) -> EvalRun:
+    """Run (or resume) an evaluation; rows are durable as they are written."""
+    from advtui.detect import sorted_features
+    from advtui.explain import Explainer, background_from_folder, background_from_paths
+    from advtui.images import load_image, to_tensor
+
+    if model is None:
+        from advtui.models import load_model
+
+        model = load_model(device=device)
+    cfg = config.resolved(model)
+    items = collect_items(
+        cfg.folder, model.class_names, labels_file=cfg.labels, n=cfg.n, views=cfg.views
+    )
+    params = cfg.params(model)
+    store = ResultsStore(cfg.out, cfg.n_quantiles, params, resume=cfg.resume)
+    modes = list(cfg.targets)
+    per_item = 1 + len(cfg.eps) * len(modes)
+    total = len(items) * per_item
+    skipped = {
+        r["image"]
+        for r in store.rows
+        if r["variant"] == "clean" and r.get("status") in SKIP_STATUSES
+    }
+    planned = {it.image: _keys(it, cfg.eps, modes) for it in items}
+    done = sum(
+        per_item if it.image in skipped else sum(k in store.done for k in planned[it.image])
+        for it in items
+    )
+    _tick(progress, done, total, "resumed" if done else "starting")
+    emb = model.class_embeddings() if "nearest" in modes else None
+    explainer = None
+    try:
+        for start in range(0, len(items), cfg.batch_size):
+            batch = items[start : start + cfg.batch_size]
+            batch = [
+                it
+                for it in batch
+                if it.image not in skipped and any(k not in store.done for k in planned[it.image])
+            ]
+            if not batch:
+                continue
+            if explainer is None:
+                bg = (
+                    background_from_folder(cfg.background, model.input_size)
+                    if cfg.background
+                    else background_from_paths(sorted({it.path for it in items}), model.input_size)
+                )
+                explainer = Explainer(
+                    model, bg, layer=cfg.layer, local_smoothing=cfg.local_smoothing, seed=cfg.seed
+                )
+            loaded, xs = [], []
+            for it in batch:
+                try:
+                    xs.append(to_tensor(view_image(load_image(it.path), it.view, model.input_size)))
+                    loaded.append(it)
+                except ImageError as exc:
+                    if (it.image, "clean", None) in store.done:
+                        raise  # it loaded before; do not silently change the data set
+                    store.append(
+                        _base_row(it)
+                        | {"variant": "clean", "eps": None, "eps_255": None}
+                        | {"status": "unreadable", "error": str(exc)}
+                    )
+                    skipped.add(it.image)
+                    done += per_item
+                    _tick(progress, done, total, f"{it.image} unreadable")
+            if not loaded:
+                continue
+            x = torch.stack(xs)
+            clean_logits = model.logits(x, batch_size=cfg.batch_size)
+            probs = clean_logits.softmax(1)
+            preds = clean_logits.argmax(1).tolist()
+            keep = []
+            for i, it in enumerate(loaded):
+                label = it.label if it.label is not None else preds[i]
+                if preds[i] != label:
+                    skipped.add(it.image)
+                    before = sum(k in store.done for k in planned[it.image])
+                    if (it.image, "clean", None) not in store.done:
+                        store.append(
+                            _base_row(it)
+                            | _pred_fields(model, preds[i], probs[i], clean_logits[i])
+                            | {
+                                "variant": "clean",
+                                "eps": None,
+                                "eps_255": None,
+                                "label": label,
+                                "status": "misclassified",
+                            }
+                        )
+                    done += per_item - before
+                    _tick(progress, done, total, f"{it.image} misclassified")
+                    continue
+                keep.append(i)
+            if not keep:
+                continue
+            loaded = [loaded[i] for i in keep]
+            x, clean_logits, probs = x[keep], clean_logits[keep], probs[keep]
+            preds = [preds[i] for i in keep]
+            # clean rows
+            todo = [i for i, it in enumerate(loaded) if (it.image, "clean", None) not in store.done]
+            if todo:
+                expl = explainer.explain(
+                    x[todo], [preds[i] for i in todo], nsamples=cfg.nsamples, stop=stop
+                )
+                for j, i in enumerate(todo):
+                    it = loaded[i]
+                    store.append(
+                        _base_row(it)
+                        | _pred_fields(model, preds[i], probs[i], clean_logits[i])
+                        | {
+                            "variant": "clean",
+                            "eps": None,
+                            "eps_255": None,
+                            "label": preds[i],
+                            "status": "ok",
+                            "evidence": expl.evidence[j].to_dict(),
+                        },
+                        sorted_features(expl.attributions[j], cfg.n_quantiles),
+                    )
+                    done += 1
+                    _tick(progress, done, total, f"{it.image} clean")
+                del expl
+            for eps in cfg.eps:
+                attack = _make_attack(cfg, model, eps)
+                for mode in modes:
+                    key = eps_text(eps)
+                    todo = [
+                        i for i, it in enumerate(loaded) if (it.image, mode, key) not in store.done
+                    ]
+                    if not todo:
+                        continue
+                    sub_logits = clean_logits[todo]
+                    targets = select_targets(
+                        mode,
+                        sub_logits,
+                        model.class_names,
+                        seed=[_row_seed(cfg.seed, loaded[i].image) for i in todo],
+                        embeddings=emb,
+                    )
+                    res = attack(x[todo], targets, stop=stop)
+                    adv_probs = res.adv_logits.softmax(1)
+                    adv_pred = res.adv_pred.tolist()
+                    ok = [j for j in range(len(todo)) if bool(res.success[j])]
+                    expl = None
+                    if ok:
+                        expl = explainer.explain(
+                            res.x_adv[ok],
+                            [adv_pred[j] for j in ok],
+                            nsamples=cfg.nsamples,
+                            stop=stop,
+                        )
+                    for j, i in enumerate(todo):
+                        it = loaded[i]
+                        tgt = None if targets is None else int(targets[j])
+                        row = (
+                            _base_row(it)
+                            | _pred_fields(model, adv_pred[j], adv_probs[j], res.adv_logits[j])
+                            | {
+                                "variant": mode,
+                                "eps": eps,
+                                "eps_255": key,
+                                "label": preds[i],
+                                "target": tgt,
+                                "target_label": None if tgt is None else model.label(tgt),
+                                "success": bool(res.success[j]),
+                                "linf": float(res.linf[j]),
+                                "steps_run": res.steps_run,
+                                "rounding_undid": bool(res.rounding_undid[j]),
+                                "clean_confidence": float(probs[i, preds[i]]),
+                            }
+                        )
+                        if j in ok:
+                            k = ok.index(j)
+                            row |= {"status": "ok", "evidence": expl.evidence[k].to_dict()}
+                            store.append(
+                                row, sorted_features(expl.attributions[k], cfg.n_quantiles)
+                            )
+                        else:
+                            store.append(row | {"status": "attack-failed"})
+                        done += 1
+                        _tick(progress, done, total, f"{it.image} {mode} ε={key}")
+                    del res, expl
+    finally:
+        store.write_npz()
+    from advtui.summary import summarize, write_outputs
+
+    summary, oof = summarize(store.rows, store, cfg, params)
+    run = EvalRun(cfg, store, summary, oof, store.dropped_partial)
+    run.written = write_outputs(run, plots=cfg.plots)
+    return run
+
+
+def _keys(it: Item, eps: Sequence[float], modes: Sequence[str]) -> list[tuple]:
+    return [(it.image, "clean", None)] + [(it.image, m, eps_text(e)) for e in eps for m in modes]
+
+
+def _make_attack(cfg: EvalConfig, model, eps: float) -> Attack:
+    if cfg.method == "bim-seed":
+        return SeedBIM(model, eps=eps, steps=cfg.steps, seed=cfg.seed)
+    alpha = cfg.alpha if cfg.alpha is not None else None
+    return make_attack(
+        cfg.method,
+        model,
+        eps=eps,
+        alpha=alpha,
+        steps=cfg.steps,
+        early_stop=cfg.early_stop,
+        seed=cfg.seed,
+    )
+
+
+def _base_row(it: Item) -> dict:
+    return {
+        "image": it.image,
+        "source": str(it.path),
+        "view": it.view,
+        "group": it.group,
+        "position": it.position,
+        "label_source": it.label_source,
+    }
+
+
+def _pred_fields(model, pred: int, probs: torch.Tensor, logits: torch.Tensor) -> dict:
+    return {
+        "pred": int(pred),
+        "pred_label": model.label(int(pred)),
+        "confidence": float(probs[pred]),
+        "logit": float(logits[pred]),
+    }
+
+
+def _tick(progress: EvalProgress | None, done: int, total: int, what: str) -> None:
+    if progress is not None:
+        progress(min(done, total), total, what)

@@ -1,0 +1,139 @@
+"""Figures of ``advtui eval``: mean-SHAP histograms (PNG and terminal) and ROC curves.
+
+matplotlib runs with the Agg backend (no display needed) and figures are written atomically.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+
+from advtui.images import atomic_write_bytes
+
+CLEAN_COLOR = "#1f77b4"
+ADV_COLOR = "#d62728"
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> Path:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    atomic_write_bytes(path, buf.getvalue())
+    return path
+
+
+def shap_groups(rows: list[dict], cfg) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per target mode at the primary ε: (clean, adversarial) mean SHAP of the top class."""
+    from advtui.experiment import eps_text
+
+    primary = eps_text(cfg.primary_eps)
+    clean = np.asarray(
+        [r["evidence"]["mean_shap"] for r in rows if r["variant"] == "clean" and r.get("evidence")]
+    )
+    out = {}
+    for mode in cfg.targets:
+        adv = np.asarray(
+            [
+                r["evidence"]["mean_shap"]
+                for r in rows
+                if r["variant"] == mode and r.get("eps_255") == primary and r.get("evidence")
+            ]
+        )
+        out[mode] = (clean, adv)
+    return out
+
+
+def _bins(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
+    both = np.concatenate([a, b]) if len(a) + len(b) else np.zeros(1)
+    lo, hi = float(both.min()), float(both.max())
+    if hi <= lo:
+        hi = lo + 1e-12
+    return np.linspace(lo, hi, n + 1)
+
+
+def histogram_png(rows: list[dict], cfg, path: str | Path) -> Path:
+    """The blog's figure: mean SHAP of the top prediction, clean vs adversarial, per mode."""
+    plt = _pyplot()
+    groups = shap_groups(rows, cfg)
+    fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 3.4), squeeze=False)
+    for ax, (mode, (clean, adv)) in zip(axes[0], groups.items(), strict=True):
+        bins = _bins(clean, adv, 20)
+        ax.hist(clean, bins=bins, alpha=0.6, color=CLEAN_COLOR, label=f"clean (n={len(clean)})")
+        ax.hist(adv, bins=bins, alpha=0.6, color=ADV_COLOR, label=f"adversarial (n={len(adv)})")
+        ax.set_title(mode)
+        ax.set_xlabel("mean SHAP of the top class")
+        ax.legend(fontsize=8)
+    axes[0][0].set_ylabel("images")
+    fig.tight_layout()
+    try:
+        return _save(fig, Path(path))
+    finally:
+        plt.close(fig)
+
+
+def roc_png(oof: dict, path: str | Path) -> Path:
+    """Out-of-fold ROC curves: SHAP-feature LR per variant (solid) vs confidence only (dashed)."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 4.6))
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls=":")
+    for i, (variant, d) in enumerate(oof.items()):
+        color = f"C{i}"
+        for key, ls, tag in (("lr", "-", "SHAP LR"), ("confidence_baseline", "--", "conf")):
+            s = d[key]
+            m = np.isfinite(s)
+            y = d["y"][m]
+            if m.sum() < 2 or len(np.unique(y)) < 2:
+                continue
+            fpr, tpr, _ = roc_curve(y, s[m])
+            ax.plot(
+                fpr,
+                tpr,
+                color=color,
+                ls=ls,
+                label=f"{variant} {tag} (AUC {roc_auc_score(y, s[m]):.2f})",
+            )
+    ax.set_xlabel("false positive rate (clean flagged)")
+    ax.set_ylabel("true positive rate (adversarial caught)")
+    ax.set_title("out-of-fold ROC")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    try:
+        return _save(fig, Path(path))
+    finally:
+        plt.close(fig)
+
+
+def terminal_histogram(rows: list[dict], cfg, bins: int = 10, width: int = 24) -> str:
+    """The histogram as text: one line per bin, clean ``█`` and adversarial ``▓`` bars."""
+    lines = []
+    for mode, (clean, adv) in shap_groups(rows, cfg).items():
+        lines.append(
+            f"mean SHAP of the top class — {mode}   clean █ (n={len(clean)})   adversarial ▓ (n={len(adv)})"
+        )
+        if not len(clean) and not len(adv):
+            lines.append("  (no rows)")
+            continue
+        edges = _bins(clean, adv, bins)
+        hc, _ = np.histogram(clean, edges)
+        ha, _ = np.histogram(adv, edges)
+        top = max(1, hc.max(initial=0), ha.max(initial=0))
+        for j in range(bins):
+            bc = "█" * round(width * hc[j] / top)
+            ba = "▓" * round(width * ha[j] / top)
+            lines.append(
+                f"  {edges[j]:>+10.2e} │{bc:<{width}} {hc[j]:>3} │{ba:<{width}} {ha[j]:>3}"
+            )
+    return "\n".join(lines)

@@ -1,0 +1,201 @@
+"""The resumable results store of ``advtui eval``.
+
+Layout of the output folder:
+
+* ``results.jsonl`` — one JSON object per (image, variant, ε) row, appended and fsynced a
+  complete line at a time. A trailing partial line (a kill mid-write) is cut off on open.
+* ``features.bin`` — the rows' feature vectors (float32, fixed width), appended and fsynced
+  *before* the row that points at them (``row["f"]`` is the vector's index), so every row
+  that exists has its features; vectors no row points at are cut off on open.
+* ``features.npz`` — the same vectors with their row metadata, rewritten atomically
+  (temp + rename) whenever a run ends, Ctrl-C included; ``--resume`` rebuilds it after a
+  kill. This is the file to refit detectors from.
+* ``run.json`` — the parameters that produced the rows; ``--resume`` refuses to mix runs
+  whose parameters differ in anything that changes a row.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from advtui.errors import AdvtuiError
+from advtui.images import atomic_write_bytes
+
+RESULTS = "results.jsonl"
+FEATURES_BIN = "features.bin"
+FEATURES_NPZ = "features.npz"
+RUN_JSON = "run.json"
+
+
+class StoreError(AdvtuiError):
+    """The results folder cannot be used (exists without --resume, corrupt, mismatched run)."""
+
+
+def row_key(row: dict) -> tuple[str, str, str | None]:
+    """What identifies a row: (image, variant, ε as text or None for clean rows)."""
+    return (row["image"], row["variant"], row.get("eps_255"))
+
+
+def _fsync_append(path: Path, data: bytes) -> None:
+    with open(path, "ab") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+class ResultsStore:
+    """Append-only rows + feature vectors, recoverable after a kill at any point."""
+
+    def __init__(
+        self, folder: str | os.PathLike[str], n_features: int, params: dict, *, resume: bool
+    ) -> None:
+        self.folder = Path(folder)
+        self.n_features = int(n_features)
+        self.rows: list[dict] = []
+        self.dropped_partial = False
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.results = self.folder / RESULTS
+        self.bin = self.folder / FEATURES_BIN
+        existing = self.results.exists() and self.results.stat().st_size > 0
+        if existing and not resume:
+            raise StoreError(
+                f"{self.folder} already holds {RESULTS}; pass --resume to continue it or choose another --out"
+            )
+        self._check_params(params, existing)
+        if existing:
+            self._recover()
+        else:
+            for p in (self.results, self.bin):
+                p.write_bytes(b"")
+        self.done = {row_key(r) for r in self.rows}
+        self.n_vectors = self.bin.stat().st_size // self._row_bytes
+
+    @property
+    def _row_bytes(self) -> int:
+        return 4 * self.n_features
+
+    # ------------------------------------------------------------------ open / recover
+    def _check_params(self, params: dict, existing: bool) -> None:
+        path = self.folder / RUN_JSON
+        if existing and path.exists():
+            try:
+                old = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError):
+                raise StoreError(
+                    f"{path}: unreadable; cannot check that --resume continues the same run"
+                ) from None
+            fixed = old.get("fixed", {})
+            diff = [
+                k
+                for k in sorted(set(fixed) | set(params["fixed"]))
+                if fixed.get(k) != params["fixed"].get(k)
+            ]
+            if diff:
+                k = diff[0]
+                raise StoreError(
+                    f"--resume: {k} was {fixed.get(k)!r} in the stored run, now {params['fixed'].get(k)!r}; use another --out"
+                )
+        atomic_write_bytes(path, (json.dumps(params, indent=1) + "\n").encode())
+
+    def _recover(self) -> None:
+        data = self.results.read_bytes()
+        end = data.rfind(b"\n") + 1
+        if end < len(data):  # a kill mid-line: drop the partial line
+            self.dropped_partial = True
+            with open(self.results, "r+b") as fh:
+                fh.truncate(end)
+                fh.flush()
+                os.fsync(fh.fileno())
+        for n, line in enumerate(data[:end].splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                row_key(row)
+            except (json.JSONDecodeError, KeyError, TypeError):
+                raise StoreError(
+                    f"{self.results}: line {n} is not a result row; the store is damaged"
+                ) from None
+            self.rows.append(row)
+        used = max((r["f"] for r in self.rows if r.get("f") is not None), default=-1) + 1
+        size = self.bin.stat().st_size if self.bin.exists() else 0
+        if size < used * self._row_bytes:
+            raise StoreError(f"{self.bin}: holds fewer feature vectors than {RESULTS} refers to")
+        if size != used * self._row_bytes:  # vectors written before a kill, rows never were
+            with open(self.bin, "r+b") as fh:
+                fh.truncate(used * self._row_bytes)
+                fh.flush()
+                os.fsync(fh.fileno())
+
+    # ------------------------------------------------------------------ writing
+    def append(self, row: dict, features: np.ndarray | None = None) -> dict:
+        """Write ``features`` (if any) then ``row`` durably; returns the stored row."""
+        row = dict(row)
+        if features is not None:
+            vec = np.asarray(features, dtype="<f4").ravel()
+            if vec.size != self.n_features:
+                raise StoreError(
+                    f"feature vector of {vec.size} values, store expects {self.n_features}"
+                )
+            _fsync_append(self.bin, vec.tobytes())
+            row["f"] = self.n_vectors
+            self.n_vectors += 1
+        else:
+            row["f"] = None
+        line = json.dumps(row, separators=(",", ":"), allow_nan=False) + "\n"
+        _fsync_append(self.results, line.encode())
+        self.rows.append(row)
+        self.done.add(row_key(row))
+        return row
+
+    # ------------------------------------------------------------------ reading
+    def features(self, indices: Iterable[int] | None = None) -> np.ndarray:
+        """Feature vectors (memory-mapped file, copied for ``indices``)."""
+        if self.n_vectors == 0:
+            return np.zeros((0, self.n_features), dtype=np.float32)
+        mm = np.memmap(self.bin, dtype="<f4", mode="r", shape=(self.n_vectors, self.n_features))
+        if indices is None:
+            return np.array(mm, dtype=np.float32)
+        return np.array(mm[np.fromiter(indices, dtype=np.int64)], dtype=np.float32)
+
+    def write_npz(self) -> Path:
+        """Rewrite ``features.npz`` atomically from the rows that have features."""
+        rows = [r for r in self.rows if r.get("f") is not None]
+        feats = self.features([r["f"] for r in rows])
+
+        def col(name, dtype, default=np.nan):
+            return np.asarray(
+                [default if r.get(name) is None else r[name] for r in rows], dtype=dtype
+            )
+
+        ev = [r.get("evidence") or {} for r in rows]
+        buf = io.BytesIO()
+        np.savez_compressed(
+            buf,
+            features=feats,
+            row=np.asarray(_positions(self.rows, rows), dtype=np.int64),
+            image=np.asarray([r["image"] for r in rows], dtype=str),
+            group=np.asarray([r["group"] for r in rows], dtype=str),
+            variant=np.asarray([r["variant"] for r in rows], dtype=str),
+            eps=col("eps", np.float64),
+            adversarial=np.asarray([r["variant"] != "clean" for r in rows], dtype=bool),
+            pred=col("pred", np.int64, -1),
+            confidence=col("confidence", np.float64),
+            logit=col("logit", np.float64),
+            mean_shap=np.asarray([e.get("mean_shap", np.nan) for e in ev], dtype=np.float64),
+            quantiles=np.linspace(0.0, 1.0, self.n_features),
+        )
+        path = self.folder / FEATURES_NPZ
+        atomic_write_bytes(path, buf.getvalue())
+        return path
+
+
+def _positions(all_rows: list[dict], subset: list[dict]) -> list[int]:
+    where = {id(r): i for i, r in enumerate(all_rows)}
+    return [where[id(r)] for r in subset]

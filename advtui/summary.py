@@ -1,0 +1,278 @@
+"""Turn an ``advtui eval`` results store into metrics, summary.json, detector.json and tables.
+
+For each ε and target mode (and all modes pooled) the data set is: negatives = clean rows,
+positives = successful adversarial rows. ``corrected`` uses every clean row and
+cross-validates with folds that never split a photo; ``seed`` (as the original) uses only the
+clean rows of images whose attack succeeded and one 90/10 split by image position.
+Each gets logistic regression and random forest on the sorted-SHAP features and a
+confidence-only baseline (logistic regression on the top-1 logit and log-odds).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from advtui.detect import (
+    confidence_features,
+    cross_validate,
+    fit_detector,
+    index_split,
+)
+from advtui.images import atomic_write_bytes
+
+POOLED = "pooled"
+
+
+def _mean(values) -> float | None:
+    vals = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    return float(np.mean(vals)) if vals else None
+
+
+def _evaluate(
+    neg: list[dict], adv: list[dict], attempted: list[dict], store, cfg
+) -> tuple[dict, dict]:
+    n_ok = sum(1 for r in attempted if r.get("success"))
+    entry: dict = {
+        "n": len(attempted),
+        "n_clean": len(neg),
+        "n_adversarial": len(adv),
+        "attack_success_rate": n_ok / len(attempted) if attempted else None,
+    }
+    clean_by_image = {r["image"]: r for r in neg}
+    pairs = [(clean_by_image[r["image"]], r) for r in adv if r["image"] in clean_by_image]
+    entry["mean_shap"] = {
+        "clean": _mean(r["evidence"]["mean_shap"] for r in neg),
+        "adversarial": _mean(r["evidence"]["mean_shap"] for r in adv),
+        "adv_below_clean": (
+            sum(a["evidence"]["mean_shap"] < c["evidence"]["mean_shap"] for c, a in pairs)
+            / len(pairs)
+            if pairs
+            else None
+        ),
+    }
+    entry["confidence"] = {
+        "clean": _mean(r["confidence"] for r in neg),
+        "adversarial": _mean(r["confidence"] for r in adv),
+    }
+    rows = neg + adv
+    y = np.asarray([0] * len(neg) + [1] * len(adv))
+    if not neg or not adv:
+        note = "no successful adversarial rows" if not adv else "no clean rows"
+        for k in ("lr", "rf", "confidence_baseline"):
+            entry[k] = {"accuracy": None, "roc_auc": None, "note": note}
+        return entry, {}
+    X = store.features([r["f"] for r in rows])
+    C = confidence_features([r["confidence"] for r in rows], [r["logit"] for r in rows])
+    if cfg.protocol == "seed":
+        pos = [r["position"] for r in rows]
+        res = {
+            "lr": index_split(X, y, pos, kind="lr", seed=cfg.seed),
+            "rf": index_split(X, y, pos, kind="rf", seed=cfg.seed),
+            "confidence_baseline": index_split(C, y, pos, kind="lr", seed=cfg.seed),
+        }
+    else:
+        groups = [r["group"] for r in rows]
+        res = {
+            "lr": cross_validate(X, y, groups, kind="lr", folds=cfg.folds, seed=cfg.seed),
+            "rf": cross_validate(X, y, groups, kind="rf", folds=cfg.folds, seed=cfg.seed),
+            "confidence_baseline": cross_validate(
+                C, y, groups, kind="lr", folds=cfg.folds, seed=cfg.seed
+            ),
+        }
+    for k, r in res.items():
+        entry[k] = r.summary()
+    oof = {"y": y, "lr": res["lr"].oof, "confidence_baseline": res["confidence_baseline"].oof}
+    return entry, oof
+
+
+def summarize(rows: list[dict], store, cfg, params: dict) -> tuple[dict, dict]:
+    """(summary dict, out-of-fold scores of the primary ε by variant, for the ROC plot)."""
+    from advtui.experiment import eps_text
+
+    modes = list(cfg.targets)
+    neg_all = [r for r in rows if r["variant"] == "clean" and r.get("f") is not None]
+    sweep, oof_primary = {}, {}
+    primary = eps_text(cfg.primary_eps)
+    for eps in cfg.eps:
+        key = eps_text(eps)
+        block = {}
+        for variant in modes + [POOLED]:
+            wanted = modes if variant == POOLED else [variant]
+            attempted = [r for r in rows if r["variant"] in wanted and r.get("eps_255") == key]
+            adv = [r for r in attempted if r.get("status") == "ok" and r.get("f") is not None]
+            if cfg.protocol == "seed":
+                hit = {r["image"] for r in adv}
+                neg = [r for r in neg_all if r["image"] in hit]
+            else:
+                neg = neg_all
+            block[variant], oof = _evaluate(neg, adv, attempted, store, cfg)
+            if key == primary and oof:
+                oof_primary[variant] = oof
+        sweep[key] = block
+    flat = dict(params["fixed"]) | {k: v for k, v in params.items() if k != "fixed"}
+    clean_rows = [r for r in rows if r["variant"] == "clean"]
+    summary = {
+        "params": flat,
+        "images": {
+            "evaluated": len(neg_all),
+            "misclassified": sum(r.get("status") == "misclassified" for r in clean_rows),
+            "unreadable": sum(r.get("status") == "unreadable" for r in clean_rows),
+            "photos": len({r["group"] for r in neg_all}),
+        },
+        "variants": sweep.get(primary, {}),
+        "sweep": sweep,
+    }
+    return summary, oof_primary
+
+
+def write_outputs(run, *, plots: bool = True) -> dict[str, Path]:
+    """summary.json, detector.json (pooled rows at the primary ε) and the two plots."""
+    from advtui.experiment import eps_text
+
+    cfg, store, summary = run.config, run.store, run.summary
+    out = Path(cfg.out)
+    written: dict[str, Path] = {}
+    primary = eps_text(cfg.primary_eps)
+    adv = [
+        r
+        for r in store.rows
+        if r["variant"] != "clean" and r.get("eps_255") == primary and r.get("f") is not None
+    ]
+    neg = [r for r in store.rows if r["variant"] == "clean" and r.get("f") is not None]
+    if adv and neg:
+        rows = neg + adv
+        det = fit_detector(
+            store.features([r["f"] for r in rows]),
+            np.asarray([0] * len(neg) + [1] * len(adv)),
+            params=summary["params"]
+            | {
+                "fit_on": f"all clean + all successful adversarial rows at eps {primary}",
+                "n_clean": len(neg),
+                "n_adversarial": len(adv),
+            },
+        )
+        written["detector"] = det.save(out)
+        summary["detector"] = {
+            "path": str(written["detector"]),
+            "n_clean": len(neg),
+            "n_adversarial": len(adv),
+        }
+    else:
+        (out / "detector.json").unlink(missing_ok=True)
+        summary["detector"] = {"path": None, "note": "needs clean and successful adversarial rows"}
+    path = out / "summary.json"
+    atomic_write_bytes(path, (json.dumps(_clean_json(summary), indent=2) + "\n").encode())
+    written["summary"] = path
+    if plots:
+        from advtui.plots import histogram_png, roc_png
+
+        written["histogram"] = histogram_png(store.rows, cfg, out / "histogram.png")
+        written["roc"] = roc_png(run.oof, out / "roc.png")
+    return written
+
+
+def _clean_json(obj):
+    """NaN/inf → None so summary.json is strict JSON."""
+    if isinstance(obj, dict):
+        return {k: _clean_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean_json(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+# ----------------------------------------------------------------------------- tables
+
+
+def _pm(d: dict, key: str) -> str:
+    v = d.get(key)
+    if v is None:
+        return "–"
+    s = d.get(f"{key}_std")
+    return f"{v:.2f}" + (f"±{s:.2f}".replace("0.", ".", 1) if s else "")
+
+
+def summary_table(summary: dict):
+    """A Rich table of the primary ε: detection by LR / RF vs the confidence baseline."""
+    from rich.table import Table
+
+    p = summary["params"]
+    t = Table(
+        title=f"advtui eval — {p['model']} {p['method']} ε={p['primary_eps']} steps={p['steps']} "
+        f"nsamples={p['nsamples']} protocol={p['protocol']}",
+        title_justify="left",
+        caption="acc/AUC: mean±std over folds that never split a photo; conf = top-1 confidence "
+        "only; adv<clean = share of images whose adversarial top class has less mean SHAP",
+        caption_justify="left",
+    )
+    for col in (
+        "variant",
+        "clean/adv",
+        "atk ok",
+        "LR acc",
+        "LR AUC",
+        "RF acc",
+        "RF AUC",
+        "conf acc",
+        "conf AUC",
+        "adv<clean",
+    ):
+        t.add_column(col, justify="left" if col == "variant" else "right")
+    for name, v in summary["variants"].items():
+        sr = v.get("attack_success_rate")
+        below = v["mean_shap"]["adv_below_clean"]
+        t.add_row(
+            name,
+            f"{v['n_clean']}/{v['n_adversarial']}",
+            "–" if sr is None else f"{sr:.0%}",
+            _pm(v["lr"], "accuracy"),
+            _pm(v["lr"], "roc_auc"),
+            _pm(v["rf"], "accuracy"),
+            _pm(v["rf"], "roc_auc"),
+            _pm(v["confidence_baseline"], "accuracy"),
+            _pm(v["confidence_baseline"], "roc_auc"),
+            "–" if below is None else f"{below:.0%}",
+        )
+    return t
+
+
+def sweep_table(summary: dict):
+    """Detection accuracy against attack strength (one row per ε, pooled over modes)."""
+    from rich.table import Table
+
+    t = Table(title="detection vs attack strength (pooled over target modes)", title_justify="left")
+    for col in (
+        "ε",
+        "atk ok",
+        "clean/adv",
+        "LR acc",
+        "LR AUC",
+        "RF acc",
+        "conf acc",
+        "conf AUC",
+        "adv conf",
+        "adv<clean",
+    ):
+        t.add_column(col, justify="right")
+    for eps, block in summary["sweep"].items():
+        v = block[POOLED]
+        sr, below = v.get("attack_success_rate"), v["mean_shap"]["adv_below_clean"]
+        conf = v["confidence"]["adversarial"]
+        t.add_row(
+            eps,
+            "–" if sr is None else f"{sr:.0%}",
+            f"{v['n_clean']}/{v['n_adversarial']}",
+            _pm(v["lr"], "accuracy"),
+            _pm(v["lr"], "roc_auc"),
+            _pm(v["rf"], "accuracy"),
+            _pm(v["confidence_baseline"], "accuracy"),
+            _pm(v["confidence_baseline"], "roc_auc"),
+            "–" if conf is None else f"{conf:.2f}",
+            "–" if below is None else f"{below:.0%}",
+        )
+    return t
