@@ -18,8 +18,14 @@ from tests.conftest import make_tiny_classifier
 def _linear_classifier(num_classes: int = 3, size: int = 4) -> Classifier:
     torch.manual_seed(0)
     backbone = nn.Sequential(nn.Flatten(), nn.Linear(3 * size * size, num_classes))
-    return Classifier(backbone, name="linear", input_size=size, mean=(0.5,) * 3, std=(0.25,) * 3,
-                      class_names=[f"c{i}" for i in range(num_classes)]).eval()
+    return Classifier(
+        backbone,
+        name="linear",
+        input_size=size,
+        mean=(0.5,) * 3,
+        std=(0.25,) * 3,
+        class_names=[f"c{i}" for i in range(num_classes)],
+    ).eval()
 
 
 def test_linear_model_attributions_are_exact_and_chunking_preserves_them():
@@ -35,7 +41,9 @@ def test_linear_model_attributions_are_exact_and_chunking_preserves_them():
     np.testing.assert_allclose(expl.attributions, expected, rtol=1e-4, atol=1e-6)
     # completeness: the attributions sum to f(x) − f(b) for the explained class
     fx, fb = model.logits(x), model.logits(b)
-    assert expl.attributions[0].sum() == pytest.approx(float(fx[0, 1] - fb[0, 1]), rel=1e-4, abs=1e-5)
+    assert expl.attributions[0].sum() == pytest.approx(
+        float(fx[0, 1] - fb[0, 1]), rel=1e-4, abs=1e-5
+    )
     assert expl.classes == [1, 2] and expl.evidence[1].class_index == 2
     assert expl.evidence[0].logit == pytest.approx(float(fx[0, 1]), rel=1e-5)
 
@@ -59,7 +67,9 @@ def test_progress_per_chunk_and_stop_cancels():
     model = make_tiny_classifier()
     explainer = Explainer(model, torch.rand(2, 3, 16, 16), batch_size=8)
     seen = []
-    explainer.explain(torch.rand(2, 3, 16, 16), nsamples=20, progress=lambda d, t: seen.append((d, t)))
+    explainer.explain(
+        torch.rand(2, 3, 16, 16), nsamples=20, progress=lambda d, t: seen.append((d, t))
+    )
     assert seen == [(i, 6) for i in range(1, 7)]  # 2 images × 3 chunks
     stop = threading.Event()
     stop.set()

@@ -36,10 +36,20 @@ def test_find_images_errors(tmp_path):
 
 @pytest.mark.parametrize(
     "mode, fill",
-    [("L", 128), ("LA", (128, 0)), ("RGBA", (10, 20, 30, 0)), ("CMYK", (0, 0, 0, 0)), ("I;16", 65535), ("1", 1)],
+    [
+        ("L", 128),
+        ("LA", (128, 0)),
+        ("RGBA", (10, 20, 30, 0)),
+        ("CMYK", (0, 0, 0, 0)),
+        ("I;16", 65535),
+        ("1", 1),
+    ],
 )
 def test_odd_modes_become_rgb(tmp_path, mode, fill):
-    path = _save(Image.new(mode, (20, 10), fill), tmp_path / "x.png" if mode != "CMYK" else tmp_path / "x.tiff")
+    path = _save(
+        Image.new(mode, (20, 10), fill),
+        tmp_path / "x.png" if mode != "CMYK" else tmp_path / "x.tiff",
+    )
     img = load_image(path)
     assert img.mode == "RGB" and img.size == (20, 10)
     if mode == "RGBA":  # fully transparent → composited on white
@@ -89,7 +99,9 @@ def test_bad_files(tmp_path, name, content, reason):
 
 def test_truncated_and_corrupt(tmp_path):
     buf = io.BytesIO()
-    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(buf, "JPEG")
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(
+        buf, "JPEG"
+    )
     data = buf.getvalue()
     (tmp_path / "trunc.jpg").write_bytes(data[: len(data) // 2])
     with pytest.raises(ImageError, match="trunc.jpg"):

@@ -64,7 +64,10 @@ def test_weights_file_state_dict_roundtrip(tmp_path):
     x = torch.rand(1, 3, 224, 224)
     net.eval()
     with torch.no_grad():
-        expected = net((x - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+        expected = net(
+            (x - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+            / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+        )
     torch.testing.assert_close(model.logits(x), expected, rtol=1e-4, atol=1e-4)
 
 
@@ -93,7 +96,9 @@ def test_torchscript_model_with_own_size_and_normalisation(tmp_path):
     torch.manual_seed(0)
     net = TinyNet(1000).eval()
     torch.jit.script(net).save(str(tmp_path / "tiny.pt"))
-    model = load_model(str(tmp_path / "tiny.pt"), device="cpu", input_size=32, mean=(0.5,) * 3, std=(0.5,) * 3)
+    model = load_model(
+        str(tmp_path / "tiny.pt"), device="cpu", input_size=32, mean=(0.5,) * 3, std=(0.5,) * 3
+    )
     assert model.input_size == 32 and model.class_names[0] == "tench"
     x = torch.rand(2, 3, 32, 32)
     torch.testing.assert_close(model.logits(x), net((x - 0.5) / 0.5), rtol=1e-5, atol=1e-5)
@@ -105,7 +110,9 @@ def test_torchscript_model_with_own_size_and_normalisation(tmp_path):
 def test_classifier_resizes_and_normalises_inside():
     torch.manual_seed(0)
     net = TinyNet(5).eval()
-    clf = Classifier(net, name="t", input_size=16, mean=(0.2, 0.3, 0.4), std=(0.5, 0.5, 0.5), class_names="abcde")
+    clf = Classifier(
+        net, name="t", input_size=16, mean=(0.2, 0.3, 0.4), std=(0.5, 0.5, 0.5), class_names="abcde"
+    )
     x = torch.rand(1, 3, 16, 16)
     expected = net((x - torch.tensor([0.2, 0.3, 0.4]).view(1, 3, 1, 1)) / 0.5)
     torch.testing.assert_close(clf(x), expected)
@@ -121,15 +128,24 @@ def test_default_model_is_lite_scaled_and_beats_imagenet_stats(real_model, sampl
     must classify the samples at least as well as with ImageNet mean/std."""
     from advtui.images import load_tensor
 
-    assert MODELS["efficientnet-lite0"].mean == LITE_MEAN and MODELS["efficientnet-lite0"].std == LITE_STD
+    assert (
+        MODELS["efficientnet-lite0"].mean == LITE_MEAN
+        and MODELS["efficientnet-lite0"].std == LITE_STD
+    )
     torch.testing.assert_close(real_model.mean.flatten(), torch.tensor(LITE_MEAN))
     x = torch.stack([load_tensor(p, 224) for p in sample_paths])
     lite_probs = real_model.logits(x).softmax(1)
     imagenet = Classifier(
-        real_model.backbone, name="x", input_size=224, mean=IMAGENET_MEAN, std=IMAGENET_STD,
+        real_model.backbone,
+        name="x",
+        input_size=224,
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
         class_names=real_model.class_names,
     ).eval()
     im_probs = imagenet.logits(x).softmax(1)
     labels = lite_probs.argmax(1)
     # mean confidence in the (correct, see samples/ATTRIBUTION.md) label is higher with Lite scaling
-    assert float(lite_probs.gather(1, labels[:, None]).mean()) > float(im_probs.gather(1, labels[:, None]).mean())
+    assert float(lite_probs.gather(1, labels[:, None]).mean()) > float(
+        im_probs.gather(1, labels[:, None]).mean()
+    )

@@ -1,0 +1,171 @@
+"""The headless commands: JSON schema, files written, and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from advtui.cli import main
+
+TOP = {"index", "label", "prob"}
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "advtui", *args], capture_output=True, text=True, timeout=600
+    )
+
+
+def test_attack_json_out_then_predict_as_in_the_issue(sample_paths, tmp_path):
+    """The issue's acceptance run, as a user types it (real model, subprocesses)."""
+    image = str(sample_paths[0])
+    out = tmp_path / "out"
+    proc = _run(
+        "attack",
+        image,
+        "--method",
+        "pgd",
+        "--eps",
+        "8/255",
+        "--steps",
+        "10",
+        "--target",
+        "random",
+        "--json",
+        "--out",
+        str(out),
+        "--explain",
+        "--nsamples",
+        "4",
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    for key in (
+        "model",
+        "image",
+        "method",
+        "eps",
+        "alpha",
+        "steps",
+        "target",
+        "clean",
+        "adversarial",
+        "success",
+        "linf",
+        "evidence",
+    ):
+        assert key in result
+    assert (
+        result["model"] == "efficientnet-lite0"
+        and result["method"] == "pgd"
+        and result["steps"] == 10
+    )
+    assert result["eps"] == pytest.approx(8 / 255) and result["linf"] <= 8 / 255 + 1e-6
+    assert set(result["target"]) == {"index", "label"} and result["success"] is True
+    assert len(result["clean"]["top5"]) == 5 and set(result["adversarial"]["top5"][0]) == TOP
+    assert result["adversarial"]["top5"][0]["index"] == result["target"]["index"]
+    ev = result["evidence"]
+    assert set(ev) == {"clean", "adversarial"}
+    assert {"mean_shap", "pos_sum", "neg_sum", "top5_share", "logit", "prob"} <= set(ev["clean"])
+    assert ev["adversarial"]["class_index"] == result["target"]["index"]
+    files = {p.name for p in out.iterdir()}
+    assert files == {
+        "clean.png",
+        "adversarial.png",
+        "perturbation.png",
+        "shap_clean.png",
+        "shap_adversarial.png",
+        "result.json",
+    }
+    assert json.loads((out / "result.json").read_text()) == result
+
+    pred = _run("predict", str(out / "adversarial.png"), "--json")
+    assert pred.returncode == 0, pred.stderr
+    obj = json.loads(pred.stdout)
+    assert obj["image"].endswith("adversarial.png")
+    assert obj["top5"][0]["index"] == result["target"]["index"]
+
+
+def test_predict_several_images_json_list(sample_paths, capsys):
+    assert (
+        main(["predict", str(sample_paths[0]), str(sample_paths[1]), "--json", "--top", "3"]) == 0
+    )
+    data = json.loads(capsys.readouterr().out)
+    assert isinstance(data, list) and len(data) == 2
+    assert len(data[0]["top3"]) == 3 and set(data[0]["top3"][0]) == TOP
+    probs = [r["prob"] for r in data[1]["top3"]]
+    assert probs == sorted(probs, reverse=True)
+
+
+def test_explain_json_and_out(sample_paths, tmp_path, capsys):
+    code = main(
+        [
+            "explain",
+            str(sample_paths[1]),
+            "--class",
+            "tabby",
+            "--nsamples",
+            "4",
+            "--json",
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    assert code == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["evidence"]["label"] == "tabby"
+    assert {p.name for p in tmp_path.iterdir()} == {
+        "image.png",
+        "shap.png",
+        "shap_overlay.png",
+        "explanation.json",
+    }
+
+
+def test_models_json(capsys):
+    assert main(["models", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0]["name"] == "efficientnet-lite0" and rows[0]["offline"] is True
+
+
+def _bad_inputs(tmp_path, sample):
+    corrupt = tmp_path / "corrupt.jpg"
+    corrupt.write_bytes(b"\xff\xd8\xff\xe0 definitely not a jpeg")
+    bad_weights = tmp_path / "w.pth"
+    bad_weights.write_bytes(b"junk")
+    return [
+        (["attack", str(tmp_path / "missing.jpg")], "no such file"),
+        (["attack", str(corrupt)], "corrupt.jpg"),
+        (["attack", sample, "--eps", "2"], "must lie in [0, 1]"),
+        (["attack", sample, "--eps", "eight"], "expected a number"),
+        (["attack", sample, "--steps", "0"], "--steps must be at least 1"),
+        (["attack", sample, "--method", "cw"], "invalid choice"),
+        (["attack", sample, "--target", "cat"], "ambiguous"),
+        (["attack", sample, "--target", "zzzzqqqq"], "unknown class"),
+        (["attack", sample, "--model", "resnet5000"], "unknown model"),
+        (
+            ["attack", sample, "--model", "resnet50", "--weights", str(bad_weights)],
+            "not a loadable",
+        ),
+        (["predict", sample, "--bogus-flag"], "unrecognized arguments"),
+        (["explain", sample, "--layer", "nope"], "no layer named"),
+        ([str(tmp_path / "no-such-folder")], "no such folder"),
+    ]
+
+
+def test_bad_input_one_line_exit_2_no_traceback(sample_paths, tmp_path, capsys):
+    for argv, expected in _bad_inputs(tmp_path, str(sample_paths[0])):
+        code = main(argv)
+        err = capsys.readouterr().err.strip()
+        assert code == 2, (argv, err)
+        assert expected in err, (argv, err)
+        assert "\n" not in err and "Traceback" not in err, (argv, err)
+
+
+def test_bad_input_in_a_real_process(tmp_path):
+    proc = _run("attack", str(tmp_path / "missing.png"), "--json")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip().count("\n") == 0 and "no such file" in proc.stderr
