@@ -1,0 +1,763 @@
+"""The terminal explorer: browse a folder, attack from the keyboard, look at SHAP evidence.
+
+The App owns state and bindings; heavy work (loading the model, attacks, SHAP, saving) runs in
+thread workers that call the same core functions as the CLI (``advtui.pipeline``) and post
+messages back (``advtui.tui.messages``). Torch and the core are imported inside the workers,
+so the first frame does not wait for them.
+
+Results are cached per (image, model, settings key); a job's result is filed under the key it
+was started with, so moving to another image while a job runs never shows it on the wrong
+image, and stepping back shows it at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer, Static
+from textual.worker import get_current_worker
+
+from advtui.tui import messages as msg
+from advtui.tui.pixels import PixelView
+from advtui.tui.screens import ClassPicker, HelpScreen
+from advtui.tui.view import ViewModel, build_view
+from advtui.tui.widgets import (
+    MARK_ATTACKED,
+    MARK_FAILED,
+    MARK_MISSED,
+    MARK_PLAIN,
+    ColorScale,
+    ConfidenceTable,
+    EvidenceTable,
+    ImageList,
+    StatusLine,
+    progress_text,
+)
+
+if TYPE_CHECKING:
+    from advtui.pipeline import AttackSettings
+
+METHODS = ("fgsm", "bim", "pgd")
+VIEWS = ("side", "overlay", "perturbation")
+VIEW_NAMES = {
+    "side": "side by side",
+    "overlay": "heatmap over image",
+    "perturbation": "perturbation",
+}
+#: ``[``/``]`` walk this ladder of step counts.
+STEP_LADDER = (1, 2, 3, 4, 5, 7, 10, 15, 20, 30, 40, 50, 75, 100, 150, 200, 300, 500, 1000)
+MAX_EPS_255 = 128
+#: Display size of images before the model (and its input size) is known.
+DEFAULT_DISPLAY_SIZE = 224
+
+
+def _default_folder() -> Path:
+    from advtui.images import bundled_samples
+
+    return bundled_samples()
+
+
+def _default_settings() -> AttackSettings:
+    from advtui.pipeline import AttackSettings
+
+    return AttackSettings()
+
+
+@dataclass
+class TuiConfig:
+    """Everything ``advtui [FOLDER] [options]`` configures (built by ``advtui.cli.build_app``)."""
+
+    folder: Path = field(default_factory=_default_folder)
+    model: str = "efficientnet-lite0"
+    weights: str | None = None
+    device: str = "auto"
+    input_size: int | None = None
+    mean: tuple[float, float, float] | None = None
+    std: tuple[float, float, float] | None = None
+    settings: AttackSettings = field(default_factory=_default_settings)
+    nsamples: int = 50
+    layer: str | None = None
+    background: str | None = None
+    local_smoothing: float = 0.0
+    out_dir: Path = Path("advtui-out")
+    detector: str | None = None
+
+    def __post_init__(self) -> None:
+        self.folder = Path(self.folder)
+        self.out_dir = Path(self.out_dir)
+
+
+@dataclass
+class Entry:
+    """One file of the folder: its crop for display once scanned, or why it failed."""
+
+    path: Path
+    image: Any = None  # PIL image, model-size centre crop
+    error: str | None = None
+
+    @property
+    def scanned(self) -> bool:
+        return self.image is not None or self.error is not None
+
+
+@dataclass
+class Job:
+    """A running attack or SHAP job (one at a time)."""
+
+    id: int
+    kind: str  # "attack" | "explain"
+    index: int
+    key: tuple
+    label: str = "starting"
+    done: int = 0
+    total: int = 0
+    finished: threading.Event = field(default_factory=threading.Event)
+
+
+_MODEL_CACHE: dict[tuple, Any] = {}
+_MODEL_LOCK = threading.Lock()
+
+
+def _load_model_cached(config: TuiConfig):
+    """``advtui.models.load_model`` memoised per process (tests open many apps)."""
+    from advtui.models import load_model
+
+    key = (config.model, config.weights, config.device, config.input_size, config.mean, config.std)
+    with _MODEL_LOCK:
+        if key not in _MODEL_CACHE:
+            _MODEL_CACHE[key] = load_model(
+                config.model,
+                weights=config.weights,
+                device=config.device,
+                input_size=config.input_size,
+                mean=config.mean,
+                std=config.std,
+            )
+        return _MODEL_CACHE[key]
+
+
+def _one_line(exc: BaseException) -> str:
+    from advtui.errors import AdvtuiError
+
+    if isinstance(exc, AdvtuiError):
+        return str(exc)
+    text = " ".join(str(exc).split())[:200]
+    return f"internal error: {type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class AdvtuiApp(App[int]):
+    """``advtui [FOLDER]``: image list, pixel-art views, tables and a status line."""
+
+    CSS_PATH = "advtui.tcss"
+    TITLE = "advtui"
+    ENABLE_COMMAND_PALETTE = False
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (130, "-wide")]
+
+    BINDINGS = [
+        Binding("j,down", "next", "next", show=False),
+        Binding("k,up", "previous", "previous", show=False),
+        Binding("a", "attack", "attack"),
+        Binding("e", "explain", "SHAP"),
+        Binding("v", "cycle_view", "view"),
+        Binding("m", "cycle_method", "method"),
+        Binding("t", "cycle_target", "target"),
+        Binding("slash", "pick_class", "class", key_display="/"),
+        Binding("plus,equals_sign", "eps_up", "ε up", show=False, key_display="+"),
+        Binding("minus", "eps_down", "ε down", show=False, key_display="-"),
+        Binding("right_square_bracket", "more_steps", "more steps", show=False, key_display="]"),
+        Binding("left_square_bracket", "fewer_steps", "fewer steps", show=False, key_display="["),
+        Binding("s", "save", "save"),
+        Binding("escape", "cancel", "cancel", key_display="esc"),
+        Binding("question_mark", "help", "help", key_display="?"),
+        Binding("q", "quit", "quit"),
+    ]
+
+    def __init__(self, config: TuiConfig | None = None) -> None:
+        super().__init__()
+        self.config = config if config is not None else TuiConfig()
+        self.settings = self.config.settings
+        self.entries: list[Entry] = []
+        self.current: int | None = None
+        self.folder_error: str | None = None
+        self.model: Any = None
+        self.model_error: str | None = None
+        self.explainer: Any = None
+        self.explainer_error: str | None = None
+        self.detector: Any = None
+        self.explainer_ready = threading.Event()
+        self.outcomes: dict[tuple, Any] = {}
+        self.verdicts: dict[tuple, dict[str, float]] = {}
+        self.predictions: dict[tuple[str, str], list[dict]] = {}
+        self.job: Job | None = None
+        self.last_event = ""  # the last job's result or failure, for the status line
+        self.view = VIEWS[0]
+        self.saving = False
+        self.status_text = ""
+        self._job_ids = 0
+        self._view_cache: dict[tuple, Any] = {}
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="body"):
+            yield ImageList(id="images")
+            with Vertical(id="main", classes="-view-side"):
+                with Horizontal(id="row-images"):
+                    yield PixelView(id="p-clean", message="loading…")
+                    yield PixelView(id="p-adv", message="loading model…")
+                    yield PixelView(id="p-pert")
+                with Horizontal(id="row-heat"):
+                    yield PixelView(id="p-shap-clean")
+                    yield PixelView(id="p-shap-adv")
+                    with Vertical(id="legend"):
+                        yield ColorScale(id="scale")
+                        yield Static(id="legend-note")
+                yield ColorScale(id="overlay-scale")
+                with Horizontal(id="row-tables"):
+                    yield ConfidenceTable(id="confidence")
+                    yield EvidenceTable(id="evidence")
+        yield StatusLine(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#confidence").border_title = "confidence (top-5)"
+        self.query_one("#evidence").border_title = "SHAP evidence (top class)"
+        self.query_one("#legend").border_title = "SHAP colour scale"
+        self._open_folder()
+        self.update_status()
+        self.load_model()
+
+    def _open_folder(self) -> None:
+        from advtui.errors import ImageError
+        from advtui.images import find_images
+
+        images = self.query_one(ImageList)
+        try:
+            paths = find_images(self.config.folder)
+        except ImageError as exc:
+            self.folder_error = str(exc)
+            images.border_title = "images"
+            self.notify(self.folder_error, title="folder", severity="error", timeout=10)
+            self.refresh_view()
+            return
+        self.entries = [Entry(p) for p in paths]
+        images.border_title = Text(f"images ({len(paths)})")
+        images.set_names([p.name for p in paths])  # highlights 0 → ImageList.Selected
+        self.current = 0
+        images.focus()
+        self.scan_images()
+
+    # ------------------------------------------------------------------ workers
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="scan")
+    def scan_images(self) -> None:
+        """Load every file once (current image first): crop for display, or the reason it fails."""
+        from advtui.images import load_image, resize_center_crop
+
+        worker = get_current_worker()
+        size = self.config.input_size or DEFAULT_DISPLAY_SIZE
+        pending = set(range(len(self.entries)))
+        while pending and not worker.cancelled_event.is_set():
+            cur = self.current
+            i = cur if cur in pending else min(pending)
+            pending.discard(i)
+            try:
+                crop = resize_center_crop(load_image(self.entries[i].path), size)
+                self.post_message(msg.ImageScanned(i, image=crop))
+            except Exception as exc:  # noqa: BLE001 - every failure becomes a one-line reason
+                self.post_message(msg.ImageScanned(i, error=_one_line(exc)))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="model")
+    def load_model(self) -> None:
+        try:
+            model = _load_model_cached(self.config)
+        except Exception as exc:  # noqa: BLE001
+            self.post_message(msg.ModelFailed(_one_line(exc)))
+            return
+        self.post_message(msg.ModelReady(model))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="background")
+    def prepare_explainer(self, model: Any) -> None:
+        """Build the SHAP background from the folder (or --background) and load the detector."""
+        try:
+            from advtui.explain import Explainer, background_from_folder
+
+            folder = Path(self.config.background) if self.config.background else self.config.folder
+            bg = background_from_folder(folder, model.input_size)
+            explainer = Explainer(
+                model,
+                bg,
+                layer=self.config.layer,
+                local_smoothing=self.config.local_smoothing,
+                seed=self.settings.seed,
+            )
+        except Exception as exc:  # noqa: BLE001
+            self.post_message(msg.ExplainerFailed(_one_line(exc)))
+            return
+        detector, note = None, ""
+        if self.config.detector:
+            try:
+                from advtui.detect import load_detector
+            except ImportError:
+                note = "detector support is not installed in this version"
+            else:
+                try:
+                    detector = load_detector(self.config.detector)
+                except Exception as exc:  # noqa: BLE001
+                    note = f"detector: {_one_line(exc)}"
+        self.post_message(msg.ExplainerReady(explainer, detector, note))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="predict")
+    def predict(self, path: Path) -> None:
+        try:
+            from advtui.images import load_tensor
+
+            model = self.model
+            x = load_tensor(path, model.input_size)
+            top5 = model.topk(x[None], 5)[0]
+        except Exception:  # noqa: BLE001 - a file that fails is already marked by the scan
+            return
+        self.post_message(msg.Predicted(str(path), model.name, top5))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="attack")
+    def run_job(self, job: Job, path: Path, settings: AttackSettings, explain: bool) -> None:
+        """Attack (unless cached), then explain if asked; post JobDone / JobFailed."""
+        from advtui.errors import Cancelled, ExplainError
+
+        stop = get_current_worker().cancelled_event
+
+        def progress(label: str):
+            return lambda done, total: self.post_message(
+                msg.JobProgress(job.id, label, done, total)
+            )
+
+        try:
+            from advtui.images import load_tensor
+            from advtui.pipeline import explain_outcome, run_attack
+
+            model = self.model
+            outcome = self.outcomes.get(job.key)
+            if outcome is None:
+                progress("attack")(0, max(1, settings.steps))
+                x = load_tensor(path, model.input_size)
+                outcome = run_attack(
+                    model, x, settings, image=str(path), progress=progress("attack"), stop=stop
+                )
+                if explain:  # show the attack while SHAP runs
+                    self.post_message(msg.JobDone(job.id, job.key, outcome, final=False))
+            verdicts: dict[str, float] = {}
+            if explain:
+                progress("preparing SHAP")(0, 1)
+                while not self.explainer_ready.wait(0.1):
+                    if stop.is_set():
+                        raise Cancelled("cancelled while preparing SHAP")
+                if self.explainer is None:
+                    raise ExplainError(self.explainer_error or "SHAP is unavailable")
+                outcome = replace(outcome, evidence={}, maps={}, attributions={})
+                explain_outcome(
+                    self.explainer,
+                    outcome,
+                    nsamples=self.config.nsamples,
+                    progress=progress("SHAP"),
+                    stop=stop,
+                )
+                verdicts = self._score(outcome)
+            self.post_message(msg.JobDone(job.id, job.key, outcome, verdicts))
+        except Cancelled:
+            self.post_message(msg.JobFailed(job.id, "cancelled", cancelled=True))
+        except Exception as exc:  # noqa: BLE001
+            self.post_message(msg.JobFailed(job.id, _one_line(exc)))
+        finally:
+            job.finished.set()
+
+    def _score(self, outcome: Any) -> dict[str, float]:
+        if self.detector is None:
+            return {}
+        try:
+            return {k: float(self.detector.score(a)) for k, a in outcome.attributions.items()}
+        except Exception as exc:  # noqa: BLE001
+            self.post_message(msg.SaveFailed(f"detector: {_one_line(exc)}"))
+            return {}
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="save")
+    def save(self, outcome: Any, folder: Path) -> None:
+        try:
+            from advtui.pipeline import save_outcome
+
+            files = save_outcome(outcome, folder)
+        except Exception as exc:  # noqa: BLE001
+            self.post_message(msg.SaveFailed(_one_line(exc)))
+            return
+        self.post_message(msg.Saved(str(folder), [str(f) for f in files]))
+
+    # ------------------------------------------------------------------ messages
+
+    @on(ImageList.Selected)
+    def _selected(self, event: ImageList.Selected) -> None:
+        self.current = event.index
+        self._maybe_predict()
+        self.refresh_view()
+
+    def on_image_scanned(self, message: msg.ImageScanned) -> None:
+        if not 0 <= message.index < len(self.entries):
+            return
+        entry = self.entries[message.index]
+        entry.image, entry.error = message.image, message.error
+        self._update_mark(message.index)
+        if message.index == self.current:
+            self.refresh_view()
+
+    def on_model_ready(self, message: msg.ModelReady) -> None:
+        self.model = message.model
+        self.prepare_explainer(self.model)
+        self._maybe_predict()
+        self.refresh_view()
+
+    def on_model_failed(self, message: msg.ModelFailed) -> None:
+        self.model_error = message.message
+        self.explainer_error = "no model"
+        self.explainer_ready.set()
+        self.notify(message.message, title="model", severity="error", timeout=15)
+        self.refresh_view()
+
+    def on_explainer_ready(self, message: msg.ExplainerReady) -> None:
+        self.explainer, self.detector = message.explainer, message.detector
+        self.explainer_ready.set()
+        if message.note:
+            self.notify(message.note, title="detector", severity="warning", timeout=10)
+        if self.detector is not None:
+            self._check_detector_params()
+        self.refresh_view()
+
+    def _check_detector_params(self) -> None:
+        params = getattr(self.detector, "params", None) or {}
+        fitted = params.get("layer"), params.get("nsamples")
+        if "layer" in params and params.get("layer") != self.config.layer:
+            self.notify(
+                f"the detector was fitted on layer {fitted[0]!r} but SHAP runs on "
+                f"{self.config.layer!r}; its verdicts may be off (use --layer)",
+                title="detector",
+                severity="warning",
+                timeout=10,
+            )
+
+    def on_explainer_failed(self, message: msg.ExplainerFailed) -> None:
+        self.explainer_error = message.message
+        self.explainer_ready.set()
+        self.notify(f"SHAP unavailable: {message.message}", title="SHAP", severity="error")
+        self.refresh_view()
+
+    def on_predicted(self, message: msg.Predicted) -> None:
+        self.predictions[(message.path, message.model)] = message.top5
+        entry = self.current_entry
+        if entry is not None and str(entry.path) == message.path:
+            self.refresh_view()
+
+    def on_job_progress(self, message: msg.JobProgress) -> None:
+        if self.job is not None and self.job.id == message.job:
+            self.job.label, self.job.done, self.job.total = (
+                message.label,
+                message.done,
+                message.total,
+            )
+            self.update_status()
+
+    def on_job_done(self, message: msg.JobDone) -> None:
+        self.outcomes[message.key] = message.outcome
+        if message.verdicts:
+            self.verdicts[message.key] = message.verdicts
+        index = self._index_of(message.key[0])
+        if index is not None:
+            self._update_mark(index)
+        o = message.outcome
+        if message.final and self.job is not None and self.job.id == message.job:
+            self.job = None
+        if message.final or not o.evidence:
+            self.last_event = self._result_summary(o)
+        if index != self.current:
+            name = Path(o.image).name
+            self.notify(f"{name}: {self._result_summary(o)}", title="finished")
+        self.refresh_view()
+
+    def on_job_failed(self, message: msg.JobFailed) -> None:
+        if self.job is not None and self.job.id == message.job:
+            self.job = None
+            self.last_event = message.message
+            if not message.cancelled:
+                self.notify(message.message, title="job failed", severity="error", timeout=10)
+        self.refresh_view()
+
+    def on_saved(self, message: msg.Saved) -> None:
+        self.saving = False
+        self.notify(f"saved {len(message.files)} files to {message.folder}", title="saved")
+        self.last_event = f"saved to {message.folder}"
+        self.refresh_view()
+
+    def on_save_failed(self, message: msg.SaveFailed) -> None:
+        self.saving = False
+        self.notify(message.message, title="error", severity="error", timeout=10)
+        self.refresh_view()
+
+    # ------------------------------------------------------------------ state helpers
+
+    @property
+    def current_entry(self) -> Entry | None:
+        if self.current is None or not 0 <= self.current < len(self.entries):
+            return None
+        return self.entries[self.current]
+
+    def key_for(self, entry: Entry | None, settings: AttackSettings | None = None) -> tuple | None:
+        if entry is None or self.model is None:
+            return None
+        return (str(entry.path), self.model.name, (settings or self.settings).key())
+
+    @property
+    def current_key(self) -> tuple | None:
+        return self.key_for(self.current_entry)
+
+    @property
+    def current_outcome(self) -> Any:
+        key = self.current_key
+        return None if key is None else self.outcomes.get(key)
+
+    def _index_of(self, path: str) -> int | None:
+        for i, e in enumerate(self.entries):
+            if str(e.path) == path:
+                return i
+        return None
+
+    def _update_mark(self, index: int) -> None:
+        entry = self.entries[index]
+        if entry.error is not None:
+            mark = MARK_FAILED
+        elif not entry.scanned:
+            return
+        else:
+            mine = [o for k, o in self.outcomes.items() if k[0] == str(entry.path)]
+            if any(o.success for o in mine):
+                mark = MARK_ATTACKED
+            elif mine:
+                mark = MARK_MISSED
+            else:
+                mark = MARK_PLAIN
+        self.query_one(ImageList).set_mark(index, mark)
+
+    def _maybe_predict(self) -> None:
+        entry = self.current_entry
+        if self.model is None or entry is None or entry.error is not None:
+            return
+        if (str(entry.path), self.model.name) not in self.predictions:
+            self.predict(entry.path)
+
+    @staticmethod
+    def _result_summary(outcome: Any) -> str:
+        adv = outcome.adv_top5[0]["label"]
+        clean = outcome.clean_top5[0]["label"]
+        if outcome.success:
+            return f"success: {clean} → {adv}"
+        note = " (8-bit rounding undid it)" if outcome.rounding_undid else ""
+        return f"failed: still {adv}{note}"
+
+    # ------------------------------------------------------------------ drawing
+
+    def refresh_view(self) -> None:
+        """Push the current image's state into every widget (cheap: renders are cached)."""
+        try:
+            vm = build_view(self, self._view_cache)
+            self._apply_view(vm)
+        except Exception as exc:  # noqa: BLE001 - never a traceback on screen
+            self.notify(_one_line(exc), title="display error", severity="error")
+        self.update_status()
+        self.refresh_bindings()
+
+    def _apply_view(self, vm: ViewModel) -> None:
+        main = self.query_one("#main")
+        for v in VIEWS:
+            main.set_class(v == self.view, f"-view-{v}")
+        main.set_class(not vm.has_maps, "-no-maps")
+        for wid, panel in vm.panels.items():
+            view = self.query_one(f"#{wid}", PixelView)
+            view.show(panel.image, panel.message)
+            view.border_title = panel.title
+        self.query_one("#scale", ColorScale).set_scale(vm.scale)
+        self.query_one("#overlay-scale", ColorScale).set_scale(vm.scale)
+        self.query_one("#legend-note", Static).update(vm.legend)
+        self.query_one(ConfidenceTable).set_rows(
+            vm.clean_top5, vm.adv_top5, vm.target_index, vm.confidence_note
+        )
+        self.query_one(EvidenceTable).set_columns(
+            vm.evidence, vm.evidence_note, detector=self.detector is not None
+        )
+
+    def update_status(self) -> None:
+        s = self.settings
+        device = str(self.model.device) if self.model is not None else self.config.device
+        name = self.model.name if self.model is not None else self.config.model
+        if s.target == "untargeted" or s.target in ("random", "runner-up", "nearest"):
+            target = s.target
+        elif self.model is not None and s.target.isdigit():
+            target = f"→ {self.model.label(int(s.target))}"
+        else:
+            target = f"→ {s.target}"
+        steps = "1 step" if s.method == "fgsm" else f"{s.steps} steps"
+        text = Text.assemble(
+            (name, "bold"),
+            f" · {device} │ ",
+            (s.method.upper(), "bold cyan"),
+            f" ε {s.eps_255} · {steps} · ",
+            (target, "cyan"),
+            " │ ",
+        )
+        if self.model is None and self.model_error is None:
+            text.append(f"loading model {name}…", "yellow")
+        elif self.model_error is not None:
+            text.append(f"model: {self.model_error}", "bold red")
+        elif self.job is not None:
+            text.append_text(progress_text(self.job.label, self.job.done, self.job.total))
+            if self.job.index != self.current:
+                text.append(f" ({self.entries[self.job.index].path.name})", "dim")
+        else:
+            outcome = self.current_outcome
+            event = self._result_summary(outcome) if outcome is not None else self.last_event
+            if outcome is None and self.folder_error:
+                event = self.folder_error
+            style = "green" if event.startswith("success") else "red" if event else ""
+            text.append(event or "ready", style or "dim")
+        self.status_text = text.plain
+        self.query_one(StatusLine).update(text)
+
+    # ------------------------------------------------------------------ actions
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        entry = self.current_entry
+        usable = entry is not None and entry.error is None and self.model is not None
+        if action == "attack":
+            return True if usable and self.job is None and self.current_outcome is None else None
+        if action == "explain":
+            outcome = self.current_outcome
+            done = outcome is not None and bool(outcome.evidence)
+            ok = usable and self.job is None and not done and self.explainer_error is None
+            return True if ok else None
+        if action == "cancel":
+            return True if self.job is not None else None
+        if action == "pick_class":
+            return True if self.model is not None else None
+        if action in ("more_steps", "fewer_steps"):
+            return True if self.settings.method != "fgsm" else None
+        if action == "save":
+            return True if self.current_outcome is not None and not self.saving else None
+        return True
+
+    def action_next(self) -> None:
+        self.query_one(ImageList).action_cursor_down()
+
+    def action_previous(self) -> None:
+        self.query_one(ImageList).action_cursor_up()
+
+    def _start_job(self, kind: str, explain: bool) -> None:
+        entry, key = self.current_entry, self.current_key
+        if entry is None or key is None or self.job is not None:
+            return
+        self._job_ids += 1
+        self.job = Job(self._job_ids, kind, self.current, key)
+        self.last_event = ""
+        self.run_job(self.job, entry.path, self.settings, explain)
+        self.update_status()
+        self.refresh_bindings()
+
+    def action_attack(self) -> None:
+        self._start_job("attack", explain=False)
+
+    def action_explain(self) -> None:
+        self._start_job("explain", explain=True)
+
+    def action_cancel(self) -> None:
+        if self.job is None:
+            return
+        self.workers.cancel_group(self, "attack")
+        self.job = None
+        self.last_event = "cancelled"
+        self.refresh_view()
+
+    def _settings_changed(self, settings: AttackSettings) -> None:
+        self.settings = settings
+        self.refresh_view()
+
+    def action_cycle_method(self) -> None:
+        i = METHODS.index(self.settings.method) if self.settings.method in METHODS else -1
+        self._settings_changed(self.settings.with_(method=METHODS[(i + 1) % len(METHODS)]))
+
+    def action_cycle_target(self) -> None:
+        from advtui.attacks import TARGET_MODES
+
+        t = self.settings.target
+        i = TARGET_MODES.index(t) if t in TARGET_MODES else -1
+        self._settings_changed(
+            self.settings.with_(target=TARGET_MODES[(i + 1) % len(TARGET_MODES)])
+        )
+
+    def _eps_step(self, delta: int) -> None:
+        n = round(self.settings.eps * 255) + delta
+        n = min(MAX_EPS_255, max(1, n))
+        self._settings_changed(self.settings.with_(eps=n / 255))
+
+    def action_eps_up(self) -> None:
+        self._eps_step(+1)
+
+    def action_eps_down(self) -> None:
+        self._eps_step(-1)
+
+    def action_more_steps(self) -> None:
+        bigger = [s for s in STEP_LADDER if s > self.settings.steps]
+        if bigger:
+            self._settings_changed(self.settings.with_(steps=bigger[0]))
+
+    def action_fewer_steps(self) -> None:
+        smaller = [s for s in STEP_LADDER if s < self.settings.steps]
+        if smaller:
+            self._settings_changed(self.settings.with_(steps=smaller[-1]))
+
+    def action_cycle_view(self) -> None:
+        self.view = VIEWS[(VIEWS.index(self.view) + 1) % len(VIEWS)]
+        self.notify(f"view: {VIEW_NAMES[self.view]}", timeout=1.5)
+        self.refresh_view()
+
+    def action_pick_class(self) -> None:
+        if self.model is None:
+            return
+        t = self.settings.target
+        current = int(t) if t.isdigit() else None
+
+        def picked(index: int | None) -> None:
+            if index is not None:
+                self._settings_changed(self.settings.with_(target=str(index)))
+
+        self.push_screen(ClassPicker(self.model.class_names, current), picked)
+
+    def action_save(self) -> None:
+        outcome, entry = self.current_outcome, self.current_entry
+        if outcome is None or entry is None:
+            return
+        s = self.settings
+        target = s.target if not s.target.isdigit() else f"class{s.target}"
+        steps = 1 if s.method == "fgsm" else s.steps
+        slug = f"{entry.path.stem}-{s.method}-eps{round(s.eps * 255)}-{steps}steps-{target}"
+        self.saving = True
+        self.save(outcome, self.config.out_dir / slug)
+        self.refresh_bindings()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    async def action_quit(self) -> None:
+        for group in ("attack", "scan", "predict", "background"):
+            self.workers.cancel_group(self, group)
+        self.exit(0)

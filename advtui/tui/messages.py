@@ -1,0 +1,92 @@
+"""Messages posted from worker threads to the App (``post_message`` is thread-safe).
+
+Every job message carries the job's id, and a result carries the (image, model, settings) key
+it was computed for, so the App files it under that key and never shows it on another image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from textual.message import Message
+
+
+@dataclass
+class ImageScanned(Message):
+    """One file of the folder was loaded (``image`` is a model-size crop) or failed (``error``)."""
+
+    index: int
+    image: Any = None  # PIL.Image.Image
+    error: str | None = None
+
+
+@dataclass
+class ModelReady(Message):
+    model: Any  # advtui.models.Classifier
+
+
+@dataclass
+class ModelFailed(Message):
+    message: str
+
+
+@dataclass
+class ExplainerReady(Message):
+    explainer: Any  # advtui.explain.Explainer
+    detector: Any = None  # advtui.detect.Detector
+    note: str = ""  # why the detector is missing, if one was asked for
+
+
+@dataclass
+class ExplainerFailed(Message):
+    message: str
+
+
+@dataclass
+class Predicted(Message):
+    """Clean top-5 of one image, cached by (path, model)."""
+
+    path: str
+    model: str
+    top5: list[dict]
+
+
+@dataclass
+class JobProgress(Message):
+    """A running job advanced; a burst of these collapses into the newest one."""
+
+    job: int
+    label: str
+    done: int
+    total: int
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, JobProgress) and message.job == self.job
+
+
+@dataclass
+class JobDone(Message):
+    job: int
+    key: tuple
+    outcome: Any  # advtui.pipeline.Outcome
+    verdicts: dict[str, float] = field(default_factory=dict)
+    final: bool = True  # False: the attack half of an attack+SHAP job
+
+
+@dataclass
+class JobFailed(Message):
+    job: int
+    message: str
+    cancelled: bool = False
+
+
+@dataclass
+class Saved(Message):
+    folder: str
+    files: list[str]
+
+
+@dataclass
+class SaveFailed(Message):
+    message: str

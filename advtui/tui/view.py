@@ -1,0 +1,218 @@
+"""What every widget should show for the current image: a plain view model, no Textual.
+
+``build_view`` reads the App's state (current entry, cached outcome, running job, view mode)
+and returns images, titles and table rows; the App pushes them into the widgets. Derived
+pictures (perturbation, heatmaps, overlays) are cached per outcome so moving through the list
+or resizing never recomputes them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from rich.text import Text
+
+from advtui.tui.widgets import EvidenceColumn, pct
+
+POOLED_SIZE = 56
+PANELS = ("p-clean", "p-adv", "p-pert", "p-shap-clean", "p-shap-adv")
+CACHE_LIMIT = 60
+
+
+@dataclass
+class Panel:
+    image: Any = None  # PIL image or None
+    message: str = ""
+    title: Text = field(default_factory=Text)
+
+
+@dataclass
+class ViewModel:
+    panels: dict[str, Panel]
+    scale: float | None = None
+    legend: Text = field(default_factory=Text)
+    clean_top5: list[dict] | None = None
+    adv_top5: list[dict] | None = None
+    target_index: int | None = None
+    confidence_note: str = ""
+    evidence: dict[str, EvidenceColumn] = field(default_factory=dict)
+    evidence_note: str = ""
+    has_maps: bool = False  # maps exist or SHAP is running for this image
+
+
+def pool_map(values: np.ndarray, size: int = POOLED_SIZE) -> np.ndarray:
+    """Block-average a pixel SHAP map down to about ``size`` pixels a side.
+
+    A terminal panel shows 30–60 pixels a side; colouring the full-resolution map and then
+    shrinking the picture averages red and blue speckle into pale pink. Averaging the values
+    first (sums of SHAP over a block are still SHAP values of that block) keeps the regions
+    that carry evidence visible; the colour scale is then taken on the pooled map.
+    """
+    v = np.asarray(values, dtype=np.float32)
+    f = max(1, min(v.shape) // size)
+    if f == 1:
+        return v
+    h, w = (v.shape[0] // f) * f, (v.shape[1] // f) * f
+    return v[:h, :w].reshape(h // f, f, w // f, f).mean(axis=(1, 3))
+
+
+def _title(name: str, top: dict | None = None, extra: str = "") -> Text:
+    text = Text(name, style="bold")
+    if top is not None:
+        text.append(" · ")
+        text.append(top["label"])
+        text.append(f" {pct(top['prob'])}", style="dim")
+    if extra:
+        text.append(f" {extra}", style="dim")
+    return text
+
+
+class _Pictures:
+    """Derived PIL images of one outcome, computed on first use."""
+
+    def __init__(self, cache: dict, key: tuple, outcome: Any) -> None:
+        self.cache, self.key, self.outcome = cache, key, outcome
+
+    def get(self, name: str, make) -> Any:
+        k = (self.key, name, bool(self.outcome.maps))
+        hit = self.cache.get(k)
+        if hit is not None and hit[0] is self.outcome:
+            return hit[1]
+        if len(self.cache) > CACHE_LIMIT:
+            self.cache.clear()
+        image = make()
+        self.cache[k] = (self.outcome, image)
+        return image
+
+
+def build_view(app: Any, cache: dict) -> ViewModel:
+    """The view model for ``app``'s current image (see module docstring)."""
+    from advtui.images import to_pil
+    from advtui.render import heatmap_image, heatmap_scale, overlay, perturbation_image
+
+    panels = {p: Panel() for p in PANELS}
+    vm = ViewModel(panels)
+    entry = app.current_entry
+    if entry is None:
+        panels["p-clean"].message = app.folder_error or "no image selected"
+        vm.confidence_note = ""
+        return vm
+    key = app.current_key
+    outcome = app.current_outcome
+    job = app.job
+    job_here = job is not None and key is not None and job.key == key
+    prediction = None
+    if app.model is not None:
+        prediction = app.predictions.get((str(entry.path), app.model.name))
+
+    # why the adversarial side is empty
+    if entry.error is not None:
+        waiting = ""
+    elif app.model_error is not None:
+        waiting = f"model unavailable: {app.model_error}"
+    elif app.model is None:
+        waiting = "loading model…"
+    elif job_here:
+        waiting = "attacking… (Esc cancels)"
+    else:
+        waiting = "press a to attack"
+
+    # clean image
+    clean = panels["p-clean"]
+    clean_top = outcome.clean_top5[0] if outcome is not None else (prediction or [None])[0]
+    clean.title = _title("clean", clean_top)
+    if entry.error is not None:
+        clean.message = f"✗ {entry.error}"
+        clean.title = _title("clean", extra="(cannot load)")
+    elif outcome is not None:
+        clean.image = None  # filled below (view-dependent)
+    elif entry.image is not None:
+        clean.image = entry.image
+    else:
+        clean.message = "loading…"
+
+    adv, pert = panels["p-adv"], panels["p-pert"]
+    adv.title = _title("adversarial", outcome.adv_top5[0] if outcome is not None else None)
+    eps = app.settings.eps
+    pert.title = _title("perturbation", extra=f"×{0.5 / eps:.0f}")
+    shap_c, shap_a = panels["p-shap-clean"], panels["p-shap-adv"]
+    shap_c.title, shap_a.title = _title("SHAP clean"), _title("SHAP adversarial")
+
+    if outcome is None:
+        adv.message = waiting
+        pert.message = "" if entry.error else "—"
+        shap_msg = "" if entry.error else "press e for SHAP"
+        if job_here and job.kind == "explain":
+            shap_msg = "running SHAP… (Esc cancels)"
+            vm.has_maps = True
+        shap_c.message = shap_a.message = shap_msg
+        vm.confidence_note = waiting
+        vm.evidence_note = shap_msg
+        vm.clean_top5 = prediction
+        return vm
+
+    pics = _Pictures(cache, key, outcome)
+    x_img = pics.get("x", lambda: to_pil(outcome.x))
+    adv_img = pics.get("x_adv", lambda: to_pil(outcome.x_adv))
+    pert_img = pics.get(
+        "pert",
+        lambda: perturbation_image(outcome.x.numpy(), outcome.x_adv.numpy(), outcome.settings.eps),
+    )
+    clean.image, adv.image, pert.image = x_img, adv_img, pert_img
+    pert.title = _title(
+        "perturbation",
+        extra=f"×{0.5 / outcome.settings.eps:.0f} · ‖δ‖∞ {outcome.linf * 255:.0f}/255",
+    )
+    vm.clean_top5, vm.adv_top5 = outcome.clean_top5, outcome.adv_top5
+    vm.target_index = outcome.target["index"] if outcome.target else None
+
+    vm.has_maps = bool(outcome.maps) or (job_here and job.kind == "explain")
+    if outcome.maps:
+        pooled = pics.get("pooled", lambda: {k: pool_map(m) for k, m in outcome.maps.items()})
+        scale = max(heatmap_scale(m) for m in pooled.values())
+        vm.scale = scale
+        shap_c.image = pics.get("shap_c", lambda: heatmap_image(pooled["clean"], scale))
+        shap_a.image = pics.get("shap_a", lambda: heatmap_image(pooled["adversarial"], scale))
+        ev = outcome.evidence
+        shap_c.title = _title("SHAP clean", {"label": ev["clean"].label, "prob": ev["clean"].prob})
+        shap_a.title = _title(
+            "SHAP adversarial", {"label": ev["adversarial"].label, "prob": ev["adversarial"].prob}
+        )
+        verdicts = app.verdicts.get(key, {})
+        vm.evidence = {
+            k: EvidenceColumn(
+                label=e.label,
+                mean_shap=e.mean_shap,
+                pos_sum=e.pos_sum,
+                neg_sum=e.neg_sum,
+                top5_share=e.top5_share,
+                logit=e.logit,
+                prob=e.prob,
+                verdict=verdicts.get(k),
+            )
+            for k, e in ev.items()
+        }
+        f = max(1, min(outcome.maps["clean"].shape) // POOLED_SIZE)
+        vm.legend = Text.assemble(
+            ("red", "#ff0051"),
+            " = evidence for the top class, ",
+            ("blue", "#008bfb"),
+            f" = against; both maps share one scale, averaged over {f}×{f}-pixel blocks",
+        )
+        if app.view == "overlay":
+            clean.image = pics.get("ov_c", lambda: overlay(x_img, pooled["clean"], scale=scale))
+            adv.image = pics.get(
+                "ov_a", lambda: overlay(adv_img, pooled["adversarial"], scale=scale)
+            )
+    else:
+        running = job_here and job.kind == "explain"
+        note = "running SHAP… (Esc cancels)" if running else "press e for SHAP"
+        if app.explainer_error is not None and not running:
+            note = f"SHAP unavailable: {app.explainer_error}"
+        shap_c.message = shap_a.message = vm.evidence_note = note
+        vm.legend = Text("press e to explain both predictions", style="dim")
+        if app.view == "overlay":
+            clean.title.append(" (press e for the overlay)", style="dim")
+    return vm

@@ -1,0 +1,294 @@
+"""The explorer's widgets: image list, confidence and evidence tables, colour scale, status line.
+
+Widgets take plain data through methods (attributes down) and post their own nested messages
+(``ImageList.Selected``) up; none of them reaches into a sibling. User data (file names, class
+labels) is put into :class:`rich.text.Text` objects or escaped, never parsed as markup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from rich.console import Group, RenderableType
+from rich.markup import escape
+from rich.style import Style
+from rich.table import Table
+from rich.text import Text
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from advtui.render import heatmap_rgb
+
+#: Marks in the image list.
+MARK_PENDING = "·"
+MARK_FAILED = "✗"
+MARK_ATTACKED = "●"
+MARK_MISSED = "○"
+MARK_PLAIN = " "
+
+_MARK_STYLE = {
+    MARK_PENDING: "dim",
+    MARK_FAILED: "bold red",
+    MARK_ATTACKED: "bold magenta",
+    MARK_MISSED: "yellow",
+    MARK_PLAIN: "",
+}
+
+
+class ImageList(OptionList):
+    """File names with a one-cell mark: ✗ failed to load, ● attacked (success), ○ attack missed."""
+
+    @dataclass
+    class Selected(Message):
+        """The highlighted image changed."""
+
+        index: int
+
+    def set_names(self, names: list[str]) -> None:
+        self.clear_options()
+        self.add_options(
+            [Option(self._prompt(MARK_PENDING, n), id=str(i)) for i, n in enumerate(names)]
+        )
+        self._names = list(names)
+        self._marks = [MARK_PENDING] * len(names)
+        if names:
+            self.highlighted = 0
+
+    def set_mark(self, index: int, mark: str) -> None:
+        marks = getattr(self, "_marks", [])
+        if not 0 <= index < len(marks) or marks[index] == mark:
+            return
+        marks[index] = mark
+        self.replace_option_prompt_at_index(index, self._prompt(mark, self._names[index]))
+
+    def mark(self, index: int) -> str:
+        return self._marks[index]
+
+    @staticmethod
+    def _prompt(mark: str, name: str) -> Text:
+        return Text.assemble(
+            (mark, _MARK_STYLE[mark]), " ", name, no_wrap=True, overflow="ellipsis"
+        )
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        event.stop()
+        self.post_message(self.Selected(event.option_index))
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+
+
+def _bar(prob: float, width: int) -> Text:
+    """A horizontal bar of ``width`` cells with eighth-block resolution."""
+    eighths = round(max(0.0, min(1.0, prob)) * width * 8)
+    full, part = divmod(eighths, 8)
+    text = "█" * full + (" ▏▎▍▌▋▊▉"[part] if part else "")
+    return Text(text.ljust(width))
+
+
+def pct(p: float) -> str:
+    return f"{p:.0%}" if p >= 0.995 or p < 0.001 else f"{p:.1%}"
+
+
+class ConfidenceTable(Widget):
+    """Top-5 on the clean image beside top-5 on the adversarial image, with bars."""
+
+    DEFAULT_CSS = "ConfidenceTable { height: auto; }"
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.clean: list[dict] = []
+        self.adversarial: list[dict] = []
+        self.target: int | None = None
+        self.note = ""
+
+    def set_rows(
+        self,
+        clean: list[dict] | None,
+        adversarial: list[dict] | None,
+        target: int | None = None,
+        note: str = "",
+    ) -> None:
+        self.clean, self.adversarial = list(clean or []), list(adversarial or [])
+        self.target, self.note = target, note
+        self.refresh(layout=True)
+
+    def render(self) -> Table:
+        width = max(20, self.size.width)
+        bar_w = 0 if width < 70 else 6 if width < 90 else 12
+        table = Table(box=None, padding=(0, 1), expand=True, show_edge=False, pad_edge=False)
+        for title in ("clean", "adversarial" if width >= 60 else "adv."):
+            table.add_column(title, ratio=1, no_wrap=True, overflow="ellipsis", style="bold")
+            table.add_column("", justify="right", width=5, no_wrap=True)
+            if bar_w:
+                table.add_column("", width=bar_w, no_wrap=True)
+        clean_top = self.clean[0]["index"] if self.clean else None
+        for i in range(5):
+            cells: list[Text | str] = []
+            for side, rows in (("clean", self.clean), ("adversarial", self.adversarial)):
+                colour = "magenta" if side == "adversarial" else "cyan"
+                if i < len(rows):
+                    r = rows[i]
+                    style = ""
+                    if side == "adversarial" and r["index"] == self.target:
+                        style = "green"
+                    elif side == "adversarial" and r["index"] == clean_top:
+                        style = "yellow"
+                    cells += [Text(r["label"], style=style), Text(pct(r["prob"]), style=colour)]
+                    if bar_w:
+                        cells.append(_bar_text(r["prob"], bar_w, colour))
+                else:
+                    placeholder = self.note if (side == "adversarial" and i == 0) else ""
+                    cells += [Text(placeholder, style="dim italic"), ""] + ([""] if bar_w else [])
+            table.add_row(*cells)
+        return table
+
+
+def _bar_text(prob: float, width: int, colour: str) -> Text:
+    bar = _bar(prob, width)
+    bar.stylize(colour)
+    return bar
+
+
+@dataclass(frozen=True)
+class EvidenceColumn:
+    """What the evidence table shows for one image (clean or adversarial)."""
+
+    label: str
+    mean_shap: float
+    pos_sum: float
+    neg_sum: float
+    top5_share: float
+    logit: float
+    prob: float
+    verdict: float | None = None  # detector's P(adversarial), when a detector is loaded
+
+
+class EvidenceTable(Widget):
+    """The SHAP Evidence record for the clean and adversarial top classes, side by side."""
+
+    DEFAULT_CSS = "EvidenceTable { height: auto; }"
+
+    ROWS = (
+        ("class", lambda e: Text(e.label, style="bold")),
+        ("mean SHAP", lambda e: f"{e.mean_shap:+.2e}"),
+        ("+ mass", lambda e: f"{e.pos_sum:+.3f}"),
+        ("− mass", lambda e: f"{e.neg_sum:+.3f}"),
+        ("top-5% share", lambda e: f"{e.top5_share:.1%}"),
+        ("logit · prob", lambda e: f"{e.logit:.2f} · {pct(e.prob)}"),
+    )
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.columns: dict[str, EvidenceColumn] = {}
+        self.note = ""
+        self.detector = False
+
+    def set_columns(
+        self, columns: dict[str, EvidenceColumn] | None, note: str = "", detector: bool = False
+    ) -> None:
+        self.columns, self.note, self.detector = dict(columns or {}), note, detector
+        self.refresh(layout=True)
+
+    def render(self) -> RenderableType:
+        empty = not self.columns
+        table = Table(
+            box=None,
+            padding=(0, 1),
+            expand=True,
+            show_edge=False,
+            pad_edge=False,
+            show_header=not empty,
+        )
+        table.add_column("", style="dim", no_wrap=True)
+        table.add_column("clean", ratio=1, no_wrap=True, overflow="ellipsis", justify="right")
+        table.add_column("adversarial", ratio=1, no_wrap=True, overflow="ellipsis", justify="right")
+        rows = list(self.ROWS)
+        if self.detector:
+            rows.append(("detector", _verdict))
+        for name, fmt in rows:
+            cells: list[Text | str] = [name]
+            for key in ("clean", "adversarial"):
+                e = self.columns.get(key)
+                cells.append(fmt(e) if e is not None else "")
+            table.add_row(*cells)
+        if empty:  # the note takes the header's line, so the height does not change
+            return Group(
+                Text(self.note, style="dim italic", no_wrap=True, overflow="ellipsis"), table
+            )
+        return table
+
+
+def _verdict(e: EvidenceColumn) -> Text:
+    if e.verdict is None:
+        return Text("—", style="dim")
+    adversarial = e.verdict >= 0.5
+    word = "adversarial" if adversarial else "clean"
+    return Text(f"{word} {e.verdict:.2f}", style="bold red" if adversarial else "bold green")
+
+
+class ColorScale(Widget):
+    """SHAP's colour scale: blue = against, white ≈ 0, red = for, with the value at full colour."""
+
+    DEFAULT_CSS = "ColorScale { height: 2; }"
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.scale: float | None = None
+
+    def set_scale(self, scale: float | None) -> None:
+        self.scale = scale
+        self.refresh()
+
+    def render(self) -> Text:
+        width = max(10, self.size.width)
+        ramp = heatmap_rgb(np.linspace(-1, 1, width, dtype=np.float32)[None, :], scale=1.0)[0]
+        bar = Text()
+        for r, g, b in ramp:
+            bar.append(" ", Style(bgcolor=f"rgb({r},{g},{b})"))
+        value = f"±{self.scale:.2g}" if self.scale else ""
+        left, right = "◀ against", "for ▶"
+        gap = max(1, width - len(left) - len(right) - len(value))
+        legend = Text.assemble(
+            (left, "#008bfb"),
+            " " * (gap // 2),
+            (value, "dim"),
+            " " * (gap - gap // 2),
+            (right, "#ff0051"),
+        )
+        return Text("\n").join([bar, legend])
+
+
+class StatusLine(Static):
+    """One line: model, device, method, ε, steps, target mode, and the running job's progress."""
+
+    DEFAULT_CSS = "StatusLine { height: 1; }"
+
+
+def progress_text(label: str, done: int, total: int, width: int = 20) -> Text:
+    """``label ▕███████░░░░░▏ done/total`` for the status line."""
+    frac = done / total if total else 0.0
+    filled = round(frac * width)
+    return Text.assemble(
+        (f"{label} ", "bold"),
+        ("▕", "dim"),
+        ("█" * filled, "green"),
+        ("░" * (width - filled), "dim"),
+        ("▏", "dim"),
+        f" {done}/{total}",
+    )
+
+
+__all__ = [
+    "ColorScale",
+    "ConfidenceTable",
+    "EvidenceColumn",
+    "EvidenceTable",
+    "ImageList",
+    "StatusLine",
+    "escape",
+    "progress_text",
+]
