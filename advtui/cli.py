@@ -424,16 +424,26 @@ def cmd_models(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     t = Table()
-    for col in ("model", "input", "weights offline", "description"):
+    for col in ("model", "input", "offline", "description"):
         t.add_column(col)
+    missing = []
     for r in rows:
-        where = (
-            f"[green]yes[/green] {escape(r['weights'])}"
-            if r["offline"]
-            else f"[red]no[/red] (put it at {escape(r['weights'])} or pass --weights)"
+        t.add_row(
+            r["name"],
+            str(r["input_size"]),
+            "[green]yes[/green]" if r["offline"] else "[red]no[/red]",
+            escape(r["description"]),
         )
-        t.add_row(r["name"], f"{r['input_size']}", where, escape(r["description"]))
-    _console().print(t)
+        if not r["offline"]:
+            missing.append(r["weights"])
+    console = _console()
+    console.print(t)
+    if missing:
+        folder = os.path.dirname(missing[0])
+        names = ", ".join(os.path.basename(m) for m in missing)
+        console.print(
+            f"Weights not found offline go in {escape(folder)}/ ({escape(names)}), or pass --weights PATH."
+        )
     return 0
 
 

@@ -287,7 +287,9 @@ def _load_weights(module: nn.Module, path: Path, model_name: str) -> None:
     try:
         result = module.load_state_dict(state, strict=False)
     except RuntimeError as exc:  # shape mismatches
-        detail = next((ln.strip() for ln in str(exc).splitlines() if "size mismatch" in ln), "shape mismatch")
+        detail = next(
+            (ln.strip() for ln in str(exc).splitlines() if "size mismatch" in ln), "shape mismatch"
+        )
         raise ModelError(f"{path.name} does not fit {model_name}: {detail[:200]}") from None
     if result.missing_keys or result.unexpected_keys:
         parts = []
