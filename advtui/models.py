@@ -231,28 +231,22 @@ def _registry() -> dict[str, ModelSpec]:
             _lite0_weights,
         ),
     ]
-    for name, size, enum, desc, extra in [
-        ("resnet50", 224, "ResNet50_Weights.IMAGENET1K_V2", "torchvision ResNet-50", {}),
-        ("vgg16", 224, "VGG16_Weights.IMAGENET1K_V1", "torchvision VGG-16", {}),
-        (
-            "mobilenet_v3_large",
-            224,
-            "MobileNet_V3_Large_Weights.IMAGENET1K_V2",
-            "torchvision MobileNetV3-Large",
-            {},
-        ),
-        (
-            "inception_v3",
-            299,
-            "Inception_V3_Weights.IMAGENET1K_V1",
-            "torchvision Inception-v3 (the paper's model)",
-            {"aux_logits": True, "init_weights": False, "transform_input": False},
-        ),
-    ]:
+    # torchvision's Inception-v3 weights were trained on (x − 0.5)/0.5 inputs (its
+    # ``transform_input`` maps mean/std-normalised input back to that); we normalise so directly.
+    half = (0.5, 0.5, 0.5)
+    inet = (IMAGENET_MEAN, IMAGENET_STD)
+    table = [
+        ("resnet50", 224, "ResNet50_Weights.IMAGENET1K_V2", "torchvision ResNet-50", inet, {}),
+        ("vgg16", 224, "VGG16_Weights.IMAGENET1K_V1", "torchvision VGG-16", inet, {}),
+        ("mobilenet_v3_large", 224, "MobileNet_V3_Large_Weights.IMAGENET1K_V2",
+         "torchvision MobileNetV3-Large", inet, {}),
+        ("inception_v3", 299, "Inception_V3_Weights.IMAGENET1K_V1",
+         "torchvision Inception-v3 (the paper's model)", (half, half),
+         {"aux_logits": True, "init_weights": False, "transform_input": False}),
+    ]  # fmt: skip
+    for name, size, enum, desc, (mean, std), extra in table:
         build, weights_file, hint = _torchvision(name, enum, **extra)
-        specs.append(
-            ModelSpec(name, size, desc, IMAGENET_MEAN, IMAGENET_STD, build, weights_file, hint)
-        )
+        specs.append(ModelSpec(name, size, desc, mean, std, build, weights_file, hint))
     return {s.name: s for s in specs}
 
 
