@@ -342,19 +342,20 @@ def _print_attack(result: dict, out: str | None) -> None:
 
         t = Table(title="SHAP evidence of the top class", title_justify="left")
         t.add_column("")
-        for k in ("class", "mean SHAP", "positive", "negative", "top-5% share", "logit", "prob"):
-            t.add_column(k, justify="right")
-        for variant, e in result["evidence"].items():
-            t.add_row(
-                variant,
-                escape(e["label"]),
-                f"{e['mean_shap']:.3e}",
-                f"{e['pos_sum']:.3f}",
-                f"{e['neg_sum']:.3f}",
-                f"{e['top5_share']:.1%}",
-                f"{e['logit']:.2f}",
-                f"{e['prob']:.2%}",
-            )
+        variants = list(result["evidence"].items())
+        for variant, _ in variants:
+            t.add_column(variant, justify="right")
+        rows = [
+            ("class", lambda e: escape(e["label"])),
+            ("mean SHAP", lambda e: f"{e['mean_shap']:.3e}"),
+            ("positive sum", lambda e: f"{e['pos_sum']:.3f}"),
+            ("negative sum", lambda e: f"{e['neg_sum']:.3f}"),
+            ("top-5% share", lambda e: f"{e['top5_share']:.1%}"),
+            ("logit", lambda e: f"{e['logit']:.2f}"),
+            ("prob", lambda e: f"{e['prob']:.2%}"),
+        ]
+        for name, fmt in rows:
+            t.add_row(name, *[fmt(e) for _, e in variants])
         console.print(t)
     if out:
         console.print(f"wrote {escape(str(out))}/")
