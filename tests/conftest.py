@@ -30,7 +30,11 @@ class TinyNet(nn.Module):
 def make_tiny_classifier(num_classes: int = 10, size: int = 16, seed: int = 0) -> Classifier:
     torch.manual_seed(seed)
     return Classifier(
-        TinyNet(num_classes), name="tiny", input_size=size, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25),
+        TinyNet(num_classes),
+        name="tiny",
+        input_size=size,
+        mean=(0.5, 0.5, 0.5),
+        std=(0.25, 0.25, 0.25),
         class_names=[f"class {i}" for i in range(num_classes)],
     ).eval()
 
