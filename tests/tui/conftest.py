@@ -1,0 +1,62 @@
+"""Helpers for the explorer's Pilot and snapshot tests (real default model, on CPU)."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from advtui.cli import build_app
+
+SIZE = (160, 50)
+
+
+def make_app(*args: str):
+    """The App exactly as ``advtui`` builds it, on CPU, with fast test settings by default."""
+    argv = ["--device", "cpu", "--steps", "3", "--nsamples", "8", *args]
+    return build_app(argv)
+
+
+async def wait_for(pilot, predicate, timeout: float = 60.0, what: str = "condition") -> float:
+    """Pump the app until ``predicate()`` holds; returns the seconds it took."""
+    start = time.monotonic()
+    while not predicate():
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        await pilot.pause(0.05)
+    return time.monotonic() - start
+
+
+async def wait_ready(pilot) -> None:
+    """Model loaded, SHAP background built, every file scanned, current image predicted."""
+    app = pilot.app
+    await wait_for(pilot, lambda: app.model is not None or app.model_error, what="model")
+    await wait_for(pilot, app.explainer_ready.is_set, what="SHAP background")
+    await wait_for(pilot, lambda: all(e.scanned for e in app.entries), what="scan")
+    entry = app.current_entry
+    if app.model is not None and entry is not None and entry.error is None:
+        key = (str(entry.path), app.model.name)
+        await wait_for(pilot, lambda: key in app.predictions, what="prediction")
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def wait_job(pilot, timeout: float = 120.0) -> None:
+    """Wait until the running attack/SHAP job has finished and its result is on screen."""
+    app = pilot.app
+    await wait_for(pilot, lambda: app.job is None, timeout=timeout, what="job")
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+@pytest.fixture
+def small_folder(tmp_path: Path, sample_paths: list[Path]) -> Path:
+    """Two real photos and a corrupt file whose name looks like Rich markup."""
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for p in sample_paths[:2]:
+        shutil.copy(p, folder / p.name)
+    (folder / "[red]bad.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not a JPEG at all" * 10)
+    return folder

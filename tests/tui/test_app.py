@@ -1,0 +1,321 @@
+"""Pilot tests of the explorer on the real default model and the bundled samples."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from advtui.tui.pixels import PixelView
+from advtui.tui.widgets import (
+    MARK_ATTACKED,
+    MARK_FAILED,
+    ConfidenceTable,
+    EvidenceTable,
+    ImageList,
+)
+
+from .conftest import SIZE, make_app, wait_for, wait_job, wait_ready
+
+pytestmark = pytest.mark.slow
+
+
+def panel(app, wid: str) -> PixelView:
+    return app.query_one(f"#{wid}", PixelView)
+
+
+async def test_launch_shows_loading_then_the_first_image_and_its_prediction(samples_dir):
+    app = make_app(str(samples_dir))
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.config.folder == samples_dir
+        names = [e.path.name for e in app.entries]
+        assert names == sorted(names, key=str.lower) and len(names) >= 10
+        await wait_ready(pilot)
+        assert app.model is not None and app.model_error is None
+        assert "efficientnet-lite0 · cpu" in app.status_text
+        assert "PGD ε 8/255 · 3 steps · untargeted" in app.status_text
+        assert panel(app, "p-clean").image is not None
+        assert panel(app, "p-adv").image is None
+        assert "press a" in panel(app, "p-adv").message
+        table = app.query_one(ConfidenceTable)
+        assert len(table.clean) == 5 and table.adversarial == []
+        assert app.check_action("attack", ()) is True
+        assert app.check_action("cancel", ()) is None  # nothing to cancel: dimmed
+        assert app.check_action("save", ()) is None
+
+
+async def test_status_says_loading_model_before_the_model_is_there(samples_dir):
+    app = make_app(str(samples_dir), "--model", "efficientnet-lite0")
+    async with app.run_test(size=SIZE) as pilot:
+        # build_app → first frame: the model may already be cached by earlier tests in this
+        # process, so only assert the loading text if the model is still missing.
+        if app.model is None:
+            assert "loading model" in app.status_text
+            assert app.check_action("attack", ()) is None
+        await wait_ready(pilot)
+        assert "loading model" not in app.status_text
+
+
+async def test_j_and_k_move_the_selection(samples_dir):
+    app = make_app(str(samples_dir))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        first = panel(app, "p-clean").image
+        await pilot.press("j")
+        await pilot.pause()
+        assert app.current == 1
+        assert app.query_one(ImageList).highlighted == 1
+        assert panel(app, "p-clean").image is app.entries[1].image
+        assert panel(app, "p-clean").image is not first
+        await pilot.press("down", "down")
+        await pilot.pause()
+        assert app.current == 3
+        await pilot.press("k")
+        await pilot.pause()
+        assert app.current == 2
+
+
+async def test_attack_changes_the_adversarial_top1_and_reports_success(samples_dir):
+    app = make_app(str(samples_dir))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("a")
+        await wait_job(pilot)
+        table = app.query_one(ConfidenceTable)
+        assert len(table.clean) == 5 and len(table.adversarial) == 5
+        assert table.adversarial[0]["index"] != table.clean[0]["index"]
+        assert "success" in app.status_text
+        outcome = app.current_outcome
+        assert outcome.success and outcome.linf <= 8 / 255 + 1e-6
+        assert panel(app, "p-adv").image is not None
+        assert panel(app, "p-pert").image is not None
+        assert app.query_one(ImageList).mark(0) == MARK_ATTACKED
+        assert app.check_action("save", ()) is True
+
+
+async def test_e_fills_the_evidence_table_and_heatmaps(samples_dir):
+    app = make_app(str(samples_dir))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        assert app.query_one(EvidenceTable).columns == {}
+        await pilot.press("e")  # attacks first, then explains both images
+        await wait_job(pilot)
+        outcome = app.current_outcome
+        table = app.query_one(EvidenceTable)
+        assert set(table.columns) == {"clean", "adversarial"}
+        assert table.columns["clean"].label == outcome.clean_top5[0]["label"]
+        assert table.columns["adversarial"].label == outcome.adv_top5[0]["label"]
+        assert table.columns["clean"].pos_sum > 0 > table.columns["clean"].neg_sum
+        assert panel(app, "p-shap-clean").image is not None
+        assert panel(app, "p-shap-adv").image is not None
+        assert app.check_action("explain", ()) is None  # already explained
+        await pilot.press("v")  # overlay view shows the heatmap over the images
+        await pilot.pause()
+        assert app.view == "overlay"
+        assert panel(app, "p-clean").image is not panel(app, "p-shap-clean").image
+        assert not panel(app, "p-pert").display or not panel(app, "p-pert").region.area
+
+
+async def test_escape_cancels_a_long_job_within_a_second(samples_dir):
+    app = make_app(str(samples_dir), "--steps", "1000")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("a")
+        job = app.job
+        await wait_for(pilot, lambda: job.done >= 2, what="attack progress")
+        assert "attack" in app.status_text and "/1000" in app.status_text
+        assert app.check_action("attack", ()) is None  # one job at a time
+        assert app.check_action("explain", ()) is None
+        assert app.check_action("cancel", ()) is True
+        start = time.monotonic()
+        await pilot.press("escape")
+        stopped = job.finished.wait(1.0)
+        elapsed = time.monotonic() - start
+        assert stopped, "the attack thread did not stop within 1 s of Esc"
+        assert elapsed < 1.0
+        await pilot.pause()
+        assert app.job is None
+        assert "cancelled" in app.status_text
+        assert app.current_outcome is None  # nothing half-done is shown
+        # still usable: FGSM on the same image runs and finishes
+        await pilot.press("m")  # pgd → fgsm
+        await pilot.pause()
+        assert app.settings.method == "fgsm"
+        await pilot.press("a")
+        await wait_job(pilot)
+        assert app.current_outcome is not None
+
+
+async def test_folder_with_a_corrupt_file_opens_and_marks_it(small_folder):
+    app = make_app(str(small_folder))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        names = [e.path.name for e in app.entries]
+        assert names[0] == "[red]bad.jpg"  # sorted first; markup-like name shown literally
+        images = app.query_one(ImageList)
+        assert images.mark(0) == MARK_FAILED
+        assert images.get_option_at_index(0).prompt.plain.endswith("[red]bad.jpg")
+        assert app.entries[0].error.startswith("[red]bad.jpg: ")
+        msg = panel(app, "p-clean").message
+        assert msg == f"✗ {app.entries[0].error}"
+        assert app.check_action("attack", ()) is None
+        assert app.check_action("explain", ()) is None
+        await pilot.press("j")
+        await pilot.pause()
+        assert panel(app, "p-clean").image is not None
+        assert app.check_action("attack", ()) is True
+
+
+async def test_s_saves_the_same_files_as_the_cli(small_folder, tmp_path):
+    out = tmp_path / "out"
+    app = make_app(str(small_folder), "--out", str(out))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("j", "a")
+        await wait_job(pilot)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: not app.saving, what="save")
+        folders = list(out.iterdir())
+        assert len(folders) == 1
+        files = {p.name for p in folders[0].iterdir()}
+        assert {"clean.png", "adversarial.png", "perturbation.png", "result.json"} <= files
+        result = json.loads((folders[0] / "result.json").read_text())
+        assert result["success"] == app.current_outcome.success
+        assert result["method"] == "pgd" and result["steps"] == 3
+        assert folders[0].name.startswith(app.entries[1].path.stem)
+
+
+async def test_slash_picks_a_target_class_by_typing(samples_dir):
+    app = make_app(str(samples_dir))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("slash")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "ClassPicker"
+        await pilot.press(*"goldfi")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        goldfish = app.model.class_names.index("goldfish")
+        assert app.settings.target == str(goldfish)
+        assert "→ goldfish" in app.status_text
+        # and the targeted attack reaches it (PGD-10 at 8/255 does on this photo)
+        await pilot.press(*["right_square_bracket"] * 4)  # 3 → 4 → 5 → 7 → 10 steps
+        assert app.settings.steps == 10
+        await pilot.press("a")
+        await wait_job(pilot)
+        outcome = app.current_outcome
+        assert outcome.target == {"index": goldfish, "label": "goldfish"}
+        assert outcome.adv_top5[0]["index"] == goldfish and outcome.success
+        assert "success" in app.status_text and "→ goldfish" in app.status_text
+        await pilot.press("slash")
+        await pilot.pause()
+        await pilot.press("escape")  # cancel the picker: target unchanged
+        await pilot.pause()
+        assert app.settings.target == str(goldfish)
+
+
+async def test_settings_keys_and_results_cached_per_settings(samples_dir):
+    app = make_app(str(samples_dir))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("a")
+        await wait_job(pilot)
+        attacked = app.current_outcome
+        await pilot.press("plus")
+        await pilot.pause()
+        assert app.settings.eps_255 == "9/255" and "ε 9/255" in app.status_text
+        assert app.current_outcome is None  # different settings: not attacked yet
+        await pilot.press("minus")
+        await pilot.pause()
+        assert app.current_outcome is attacked  # cached: shown at once
+        await pilot.press("t")
+        await pilot.pause()
+        assert app.settings.target == "random" and "random" in app.status_text
+        await pilot.press("t", "t", "t")
+        assert app.settings.target == "untargeted"
+        await pilot.press("left_square_bracket")
+        assert app.settings.steps == 2
+        await pilot.press("m")
+        await pilot.pause()
+        assert app.settings.method == "fgsm" and "1 step" in app.status_text
+        assert app.check_action("more_steps", ()) is None  # FGSM has no steps
+        await pilot.press("m")
+        assert app.settings.method == "bim"
+
+
+async def test_result_never_shows_on_another_image(samples_dir):
+    app = make_app(str(samples_dir), "--steps", "20")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        first = str(app.entries[0].path)
+        await pilot.press("a")
+        await pilot.press("j")  # move on while the attack runs
+        await wait_job(pilot)
+        assert app.current == 1
+        assert app.current_outcome is None
+        assert panel(app, "p-adv").image is None
+        assert app.query_one(ConfidenceTable).adversarial == []
+        assert any(k[0] == first for k in app.outcomes)
+        assert app.query_one(ImageList).mark(0) == MARK_ATTACKED
+        await pilot.press("k")
+        await pilot.pause()
+        assert app.current_outcome is not None and app.current_outcome.image == first
+        assert panel(app, "p-adv").image is not None
+
+
+async def test_unknown_model_gives_a_clear_message(samples_dir):
+    app = make_app(str(samples_dir), "--model", "no-such-model")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        assert app.model is None
+        assert "unknown model" in app.model_error
+        assert "unknown model" in app.status_text
+        assert "model unavailable" in panel(app, "p-adv").message
+        assert app.check_action("attack", ()) is None
+        await pilot.press("a", "e", "j", "slash")  # nothing crashes
+        await pilot.pause()
+        assert app.current == 1
+        assert app.is_running
+
+
+async def test_missing_weights_file_gives_a_clear_message(samples_dir, tmp_path):
+    missing = tmp_path / "nope.pth"
+    app = make_app(str(samples_dir), "--model", "resnet50", "--weights", str(missing))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        assert app.model is None and "nope.pth" in app.model_error
+        assert "nope.pth" in app.status_text
+
+
+async def test_empty_folder_says_so(tmp_path):
+    app = make_app(str(tmp_path))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        assert app.entries == []
+        assert "no images found" in app.folder_error
+        assert "no images found" in panel(app, "p-clean").message
+        await pilot.press("a", "e", "s", "j", "v")
+        await pilot.pause()
+        assert app.is_running
+
+
+async def test_help_lists_every_binding(samples_dir):
+    from advtui.tui.screens import KEYS
+
+    app = make_app(str(samples_dir))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "HelpScreen"
+        documented = " ".join(k for k, _ in KEYS).lower()
+        for binding in app.BINDINGS:
+            shown = binding.key_display or binding.key.split(",")[0]
+            assert binding.show or shown in documented, binding
+        await pilot.press("escape")
+        await pilot.pause()
+        assert type(app.screen).__name__ != "HelpScreen"
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running
