@@ -3,7 +3,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from advtui.render import colorbar, fit_size, heatmap_rgb, heatmap_scale, overlay, perturbation_image
+from advtui.render import (
+    colorbar,
+    fit_size,
+    heatmap_rgb,
+    heatmap_scale,
+    overlay,
+    perturbation_image,
+)
 
 
 def test_heatmap_colours_follow_shap_convention():
