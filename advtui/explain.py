@@ -1,10 +1,13 @@
-"""SHAP expected-gradients explanations (``shap.GradientExplainer``) and evidence statistics.
+"""SHAP expected-gradients explanations (shap.GradientExplainer's estimator) and evidence stats.
 
 The explainer attributes one class logit per image — the top class by default — either to the
-input pixels or to the input of a named intermediate layer. ``nsamples`` is split into chunks
-that are each a separate ``shap_values`` call with its own seed; the weighted mean of chunk
-means is the same Monte-Carlo estimator as one big call, and between chunks we report progress
-and honour a ``stop`` event.
+input pixels or to the input of a named intermediate layer. It computes what
+``shap.GradientExplainer(...).shap_values(x, nsamples, rseed=...)`` computes, with the same
+random draws, but batched in torch (see :class:`Explainer`; ``benchmarks/run.py`` measures the
+difference, ``tests/test_explain_matches_shap.py`` checks the values agree). ``nsamples`` is
+split into chunks, each drawn with its own seed; the weighted mean of chunk means is the same
+Monte-Carlo estimator as one big call, and between chunks we report progress and honour a
+``stop`` event.
 """
 
 from __future__ import annotations
@@ -114,13 +117,22 @@ def split_chunks(nsamples: int, batch_size: int) -> list[int]:
 class Explainer:
     """Expected-gradients SHAP for a :class:`~advtui.models.Classifier`.
 
+    Computes exactly what ``shap.GradientExplainer(model_or_(model, layer), background,
+    local_smoothing=...).shap_values(x, nsamples=n, rseed=seed)`` computes — the same random
+    draws (numpy's ``RandomState(rseed)`` for background index and interpolation point, torch's
+    generator for the smoothing noise), the same sample points, the same products — but batched
+    in torch: no per-sample Python loop, no numpy round trip of every gradient, no extra
+    batch-1 forward per sample on the layer path, and no shap import. ``tests/test_explain_matches_shap.py``
+    checks the two agree. On a layer, like shap, the estimator is the mean over the sampled
+    pixel-space interpolation points of (∂ logit / ∂ layer input) × (layer input).
+
     Args:
         model: classifier taking [0, 1] pixels.
         background: (B, 3, H, W) reference images in [0, 1] (B ≥ 1).
         layer: explain the input of this backbone layer (e.g. ``_blocks.5``) instead of pixels.
         local_smoothing: std of Gaussian noise added to the explained input (shap's option).
         batch_size: gradient batch size (default per device, :data:`BATCH_SIZE`).
-        seed: seeds shap's sampling, so results are reproducible.
+        seed: seeds the sampling, so results are reproducible.
     """
 
     def __init__(
@@ -133,23 +145,16 @@ class Explainer:
         batch_size: int | None = None,
         seed: int = 0,
     ) -> None:
-        import shap
-
         if background.ndim != 4 or background.shape[0] < 1:
             raise ExplainError("background must be a non-empty batch of images (B, 3, H, W)")
-        self.model = model
+        self.model = model.eval()
         self.device = next(iter(model.buffers()), torch.empty(0)).device
         self.layer = layer
         self.seed = int(seed)
+        self.local_smoothing = float(local_smoothing)
         self.batch_size = batch_size or BATCH_SIZE.get(self.device.type, 32)
         self.background = background.detach().float().to(self.device)
-        self._select = _Select(model).eval()
-        target: nn.Module | tuple[nn.Module, nn.Module] = self._select
-        if layer:
-            target = (self._select, model.get_layer(layer))
-        self._shap = shap.GradientExplainer(
-            target, self.background, batch_size=self.batch_size, local_smoothing=local_smoothing
-        )
+        self._module = model.get_layer(layer) if layer else None
 
     def explain(
         self,
@@ -179,12 +184,11 @@ class Explainer:
             total, done = len(x) * len(chunks), 0
             attrs = []
             for j in range(len(x)):
-                self._select.index = classes[j]
                 acc = None
                 for c, n in enumerate(chunks):
                     if stop is not None and stop.is_set():
                         raise Cancelled(f"SHAP cancelled at {done}/{total} chunks")
-                    phi = self._chunk(x[j : j + 1], n, self.seed * 100_003 + c)
+                    phi = self._chunk(x[j : j + 1], classes[j], n, self.seed * 100_003 + c)
                     acc = phi * n if acc is None else acc + phi * n
                     done += 1
                     if progress is not None:
@@ -192,7 +196,7 @@ class Explainer:
                 attrs.append(acc / float(nsamples))
         finally:
             self.model.train(was_training)
-        attributions = np.concatenate(attrs, axis=0).astype(np.float32)
+        attributions = torch.cat(attrs).cpu().numpy().astype(np.float32)
         names = getattr(self.model, "class_names", ())
         evidence = [
             evidence_stats(
@@ -206,24 +210,79 @@ class Explainer:
         ]
         return Explanation(attributions, classes, evidence, self.layer)
 
-    def _chunk(self, x: torch.Tensor, nsamples: int, rseed: int) -> np.ndarray:
-        """One shap call with a private RNG state (shap seeds numpy's global generator)."""
-        np_state = np.random.get_state()
-        devices = [self.device] if self.device.type == "cuda" else []
+    def samples(
+        self, x: torch.Tensor, nsamples: int, rseed: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """shap's sample points for one image ``x`` (1, 3, H, W): (interpolated inputs, x − b).
+
+        Draws as ``shap.GradientExplainer.shap_values(..., rseed=rseed)`` does: per sample a
+        background index and an interpolation point t from ``RandomState(rseed)``, and (with
+        local smoothing) a noise image from a torch generator seeded with ``rseed``.
+        """
+        rng = np.random.RandomState(rseed)
+        draws = [(rng.choice(len(self.background)), rng.uniform()) for _ in range(nsamples)]
+        index = torch.tensor([i for i, _ in draws], device=self.device)
+        t = np.array([t for _, t in draws])
+        shape = (-1, 1, 1, 1)
+        t_in = torch.from_numpy(t.astype(np.float32)).to(self.device).view(shape)
+        t_bg = torch.from_numpy((1.0 - t).astype(np.float32)).to(self.device).view(shape)
+        xs = x
+        if self.local_smoothing > 0:
+            gen = torch.Generator(device=self.device).manual_seed(rseed)
+            noise = [
+                torch.empty(x.shape[1:], device=self.device).normal_(generator=gen)
+                for _ in range(nsamples)
+            ]
+            xs = x + torch.stack(noise) * self.local_smoothing
+        bg = self.background[index]
+        return t_in * xs + t_bg * bg, xs - bg
+
+    def _chunk(self, x: torch.Tensor, cls: int, nsamples: int, rseed: int) -> torch.Tensor:
+        """Mean of gradient × delta over one chunk of ``nsamples`` samples, (1, C, h, w) float64."""
+        inputs, delta = self.samples(x, nsamples, rseed)
         try:
-            with torch.random.fork_rng(devices=devices):
-                torch.manual_seed(rseed)
-                values = self._shap.shap_values(x, nsamples=nsamples, rseed=rseed)
+            grad, delta = self._gradients(inputs, cls, delta)
         except RuntimeError as exc:
             if "out of memory" in str(exc).lower():
                 raise ExplainError(
                     f"out of memory in SHAP at batch size {self.batch_size}; lower nsamples or use --device cpu"
                 ) from None
             raise
+        return (grad.double() * delta.double()).mean(0, keepdim=True)
+
+    def _gradients(
+        self, inputs: torch.Tensor, cls: int, delta: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """∂ logit[cls] / ∂ (input or layer input) at ``inputs``, and the matching delta."""
+        if self._module is None:
+            leaf = inputs.detach().requires_grad_(True)
+            with torch.enable_grad():
+                out = self.model(leaf)[:, cls].sum()
+                (grad,) = torch.autograd.grad(out, leaf)
+            return grad, delta
+        # Layer: a pre-hook swaps the layer's input for a leaf and turns autograd on from there,
+        # so the layers before it run without building a graph. Only this thread's forward is
+        # touched (a worker may be attacking with the same model at the same time).
+        owner, captured = threading.get_ident(), []
+
+        def pre_hook(module: nn.Module, args: tuple) -> tuple | None:
+            if threading.get_ident() != owner or not args or not torch.is_tensor(args[0]):
+                return None
+            leaf = args[0].detach().requires_grad_(True)
+            captured.append(leaf)
+            torch.set_grad_enabled(True)
+            return (leaf, *args[1:])
+
+        handle = self._module.register_forward_pre_hook(pre_hook)
+        try:
+            with torch.no_grad():  # restores the grad mode on exit
+                out = self.model(inputs)[:, cls].sum()
+                if not captured or not out.requires_grad:
+                    raise ExplainError(f"layer {self.layer!r} is not on the path to the logits")
+                (grad,) = torch.autograd.grad(out, captured[-1])
         finally:
-            np.random.set_state(np_state)
-        values = np.asarray(values[0] if isinstance(values, list) else values)
-        return values[..., 0] if values.ndim == 5 else values
+            handle.remove()
+        return grad, captured[-1].detach()
 
 
 def background_from_paths(
