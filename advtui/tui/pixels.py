@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 from PIL import Image
-from rich.color import Color
+from rich.color import Color, ColorType
+from rich.color_triplet import ColorTriplet
 from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
@@ -24,34 +25,51 @@ from advtui.render import fit_size
 HALF_BLOCK = "▀"
 
 
+_STYLES: dict[int, Style] = {}  # (top << 24 | bottom) → Style, shared by every PixelView
+_STYLE_LIMIT = 200_000
+
+
+def _color(rgb: int) -> Color:
+    """A truecolour :class:`Color` for 0xRRGGBB (what ``Color.from_rgb`` builds, faster)."""
+    return Color(
+        "#%06x" % rgb,  # noqa: UP031 - measurably faster than an f-string here
+        ColorType.TRUECOLOR,
+        triplet=ColorTriplet(rgb >> 16, (rgb >> 8) & 0xFF, rgb & 0xFF),
+    )
+
+
+def _style(pair: int) -> Style:
+    style = _STYLES.get(pair)
+    if style is None:
+        if len(_STYLES) > _STYLE_LIMIT:
+            _STYLES.clear()
+        style = Style.from_color(_color(pair >> 24), _color(pair & 0xFFFFFF))
+        _STYLES[pair] = style
+    return style
+
+
 def half_block_rows(rgb: np.ndarray) -> list[list[Segment]]:
-    """Segments for an (H, W, 3) uint8 array, two pixel rows per text row (H is made even)."""
+    """Segments for an (H, W, 3) uint8 array, two pixel rows per text row (H is made even).
+
+    Runs of cells with the same colours become one segment; styles are cached by colour pair.
+    """
     if rgb.shape[0] % 2:
         rgb = np.concatenate([rgb, rgb[-1:]], axis=0)
-    styles: dict[bytes, Style] = {}
+    a = rgb.astype(np.int64)
+    packed = (a[..., 0] << 16) | (a[..., 1] << 8) | a[..., 2]  # (H, W) 0xRRGGBB
+    pairs = (packed[0::2] << 24) | packed[1::2]  # (H/2, W) top << 24 | bottom
     rows: list[list[Segment]] = []
-    for r in range(0, rgb.shape[0], 2):
-        pair = np.ascontiguousarray(np.stack([rgb[r], rgb[r + 1]], axis=1))  # (W, 2, 3)
+    for row in pairs.tolist():
         segments: list[Segment] = []
-        run_key, run_len = b"", 0
-        for c in range(pair.shape[0]):
-            key = pair[c].tobytes()
+        append = segments.append
+        run_key, run_len = row[0], 0
+        for key in row:
             if key == run_key:
                 run_len += 1
-                continue
-            if run_len:
-                segments.append(Segment(HALF_BLOCK * run_len, styles[run_key]))
-            style = styles.get(key)
-            if style is None:
-                top, bottom = pair[c]
-                style = Style(
-                    color=Color.from_rgb(int(top[0]), int(top[1]), int(top[2])),
-                    bgcolor=Color.from_rgb(int(bottom[0]), int(bottom[1]), int(bottom[2])),
-                )
-                styles[key] = style
-            run_key, run_len = key, 1
-        if run_len:
-            segments.append(Segment(HALF_BLOCK * run_len, styles[run_key]))
+            else:
+                append(Segment(HALF_BLOCK * run_len, _style(run_key)))
+                run_key, run_len = key, 1
+        append(Segment(HALF_BLOCK * run_len, _style(run_key)))
         rows.append(segments)
     return rows
 
