@@ -75,7 +75,6 @@ def add_parser(sub, common_model_args, attack_args, explain_args) -> None:
 
 
 def _config(args: argparse.Namespace):
-    from advtui.cli import UsageError
     from advtui.experiment import EvalConfig
 
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
@@ -92,13 +91,6 @@ def _config(args: argparse.Namespace):
             primary = None  # the default --eps is not in the sweep: use the strongest
     else:
         primary = args.eps
-    if args.folds < 2:
-        raise UsageError(f"advtui eval: --folds must be at least 2 (got {args.folds})")
-    if args.background:
-        from pathlib import Path
-
-        if not Path(args.background).is_dir():
-            raise UsageError(f"advtui eval: --background {args.background}: not a folder")
     return EvalConfig(
         folder=args.folder,
         out=args.out,
@@ -128,9 +120,9 @@ def _config(args: argparse.Namespace):
 class _Progress:
     """Rows done / total with rate and ETA on stderr: redrawn in a terminal, else every 30 s."""
 
-    def __init__(self, stream=sys.stderr) -> None:
-        self.stream = stream
-        self.tty = stream.isatty()
+    def __init__(self, stream=None) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
         self.t0 = time.monotonic()
         self.first: int | None = None
         self.last_line = 0.0
@@ -165,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
     from advtui.summary import summary_table, sweep_table
 
     cfg = _config(args)
+    cfg.precheck()  # fail fast on bad flags and folders, before loading the model
     model = _load_model(args)
     err = Console(stderr=True, highlight=False)
     try:

@@ -19,9 +19,6 @@ Two protocols:
 
 from __future__ import annotations
 
-import csv
-import json
-import re
 import threading
 import zlib
 from collections.abc import Callable, Sequence
@@ -33,14 +30,11 @@ import torch.nn.functional as F
 
 from advtui.attacks import TARGET_MODES, make_attack, select_targets
 from advtui.attacks.base import Attack
-from advtui.errors import AdvtuiError, AttackError, Cancelled, ImageError
+from advtui.errors import Cancelled, ImageError
+from advtui.evalset import VIEWS, EvalError, Item, collect_items, view_image
 from advtui.store import ResultsStore
 
 PROTOCOLS = ("corrected", "seed")
-#: Crops and scales of each photo, in the order ``--views K`` takes them. ``full`` is the
-#: standard resize + centre crop; ``cNN``/``tlNN``… crop a square NN % of the short side at
-#: the centre or a corner and resize it; ``flip`` mirrors the full view.
-VIEWS = ("full", "c80", "tl70", "br70", "flip", "tr70", "bl70", "c60")
 #: The layer whose input ``--protocol seed`` explains when --layer is not given (the
 #: original used Inception-v3's Conv2d_4a_3x3, an early stem convolution).
 SEED_LAYERS = {
@@ -53,14 +47,9 @@ SEED_LAYERS = {
 SEED_DEFAULTS = {"nsamples": 200, "local_smoothing": 0.2}
 CORRECTED_DEFAULTS = {"nsamples": 50, "local_smoothing": 0.0}
 SKIP_STATUSES = ("unreadable", "misclassified")
-_WNID = re.compile(r"^n\d{8}$")
 
 #: ``progress(done_rows, total_rows, what)``.
 EvalProgress = Callable[[int, int, str], None]
-
-
-class EvalError(AdvtuiError):
-    """The evaluation cannot run with these inputs."""
 
 
 # ----------------------------------------------------------------------------- seed attack
@@ -102,151 +91,6 @@ class SeedBIM(Attack):
 # ----------------------------------------------------------------------------- inputs
 
 
-@dataclass(frozen=True)
-class Item:
-    """One evaluated image: a view of a source photo, its group and (optional) true label."""
-
-    image: str  # unique id used in rows: "name.jpg" or "name.jpg#c80"
-    path: Path
-    view: str
-    group: str  # all views of one photo share it (never split across train/test)
-    position: int  # photo order, for the seed protocol's split by index
-    label: int | None = None
-    label_source: str = "clean-top1"
-
-
-def view_image(img, view: str, size: int):
-    """The PIL image of ``view`` (see :data:`VIEWS`) at ``size``×``size``."""
-    from PIL import Image, ImageOps
-
-    from advtui.images import resize_center_crop
-
-    if view == "full":
-        return resize_center_crop(img, size)
-    if view == "flip":
-        return ImageOps.mirror(resize_center_crop(img, size))
-    m = re.fullmatch(r"(c|tl|tr|bl|br)(\d\d)", view)
-    if not m:
-        raise EvalError(f"unknown view {view!r}")
-    w, h = img.size
-    side = max(1, round(min(w, h) * int(m.group(2)) / 100))
-    pos = m.group(1)
-    left = (w - side) // 2 if pos == "c" else (0 if pos[1] == "l" else w - side)
-    top = (h - side) // 2 if pos == "c" else (0 if pos[0] == "t" else h - side)
-    crop = img.crop((left, top, left + side, top + side))
-    return crop.resize((size, size), Image.Resampling.BICUBIC, reducing_gap=3.0)
-
-
-def read_labels(path: str | Path, class_names: Sequence[str]) -> dict[str, int]:
-    """filename (or folder name) → class index from a CSV (``name,class``) or JSON object."""
-    from advtui.attacks import resolve_class
-
-    p = Path(path).expanduser()
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EvalError(f"--labels {p}: cannot read ({type(exc).__name__})") from None
-    pairs: list[tuple[str, object]]
-    if p.suffix.lower() == ".json":
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise EvalError(f"--labels {p}: not valid JSON (line {exc.lineno})") from None
-        if not isinstance(obj, dict):
-            raise EvalError(f"--labels {p}: expected a JSON object of filename → class")
-        pairs = list(obj.items())
-    else:
-        pairs = []
-        for n, rec in enumerate(csv.reader(text.splitlines()), 1):
-            if not rec or rec[0].startswith("#"):
-                continue
-            if len(rec) < 2:
-                raise EvalError(f"--labels {p}: line {n} needs two columns: filename,class")
-            if n == 1 and rec[0].strip().lower() in ("filename", "file", "image", "name"):
-                continue
-            pairs.append((rec[0].strip(), rec[1].strip()))
-    out = {}
-    for name, cls in pairs:
-        try:
-            out[str(name)] = resolve_class(
-                cls if isinstance(cls, (int, str)) else str(cls), class_names
-            )
-        except AttackError as exc:
-            raise EvalError(f"--labels {p}: {name}: {exc}") from None
-    if not out:
-        raise EvalError(f"--labels {p}: no labels found")
-    return out
-
-
-def collect_items(
-    folder: str | Path,
-    class_names: Sequence[str],
-    *,
-    labels_file: str | Path | None = None,
-    n: int | None = None,
-    views: int = 1,
-) -> list[Item]:
-    """The images to evaluate: a flat folder, or ImageNet-style ``n01440764/`` class folders.
-
-    Labels come from ``labels_file`` (by filename, relative path or class-folder name), or
-    from class-folder names when all ``len(class_names)`` WordNet-ID folders are present
-    (sorted order = class index, as torchvision's ImageFolder); otherwise none (the clean
-    top-1 stands as the label).
-    """
-    from advtui.images import IMAGE_EXTENSIONS, find_images
-
-    root = Path(folder).expanduser()
-    if not root.is_dir():
-        raise EvalError(f"{root}: {'not a folder' if root.exists() else 'no such folder'}")
-    if not 1 <= views <= len(VIEWS):
-        raise EvalError(f"--views must be 1..{len(VIEWS)} (got {views})")
-    subdirs = sorted(d for d in root.iterdir() if d.is_dir() and _WNID.match(d.name))
-    folder_label: dict[str, int] = {}
-    if subdirs:
-        paths = sorted(
-            p
-            for d in subdirs
-            for p in d.iterdir()
-            if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".") and p.is_file()
-        )
-        if not paths:
-            raise EvalError(f"{root}: class folders hold no images")
-        if len(subdirs) == len(class_names):
-            folder_label = {d.name: i for i, d in enumerate(subdirs)}
-        elif labels_file is None:
-            raise EvalError(
-                f"{root}: {len(subdirs)} of {len(class_names)} ImageNet class folders; their WordNet IDs cannot be mapped "
-                "to class indices offline — pass --labels FILE (folder name or filename → class)"
-            )
-    else:
-        try:
-            paths = find_images(root)
-        except ImageError as exc:
-            raise EvalError(str(exc)) from None
-    labels = read_labels(labels_file, class_names) if labels_file else {}
-    if n is not None:
-        paths = paths[: max(0, n)]
-    items = []
-    for pos, p in enumerate(paths):
-        rel = p.relative_to(root).as_posix()
-        label, source = None, "clean-top1"
-        for key in (rel, p.name, p.parent.name):
-            if key in labels:
-                label, source = labels[key], "labels"
-                break
-        else:
-            if p.parent.name in folder_label:
-                label, source = folder_label[p.parent.name], "folder"
-        if labels and label is None:
-            continue  # an image the labels file does not cover
-        for v in VIEWS[:views]:
-            image = rel if v == "full" else f"{rel}#{v}"
-            items.append(Item(image, p, v, rel, pos, label, source))
-    if not items:
-        raise EvalError(f"{root}: no image has a label in {labels_file}")
-    return items
-
-
 # ----------------------------------------------------------------------------- config
 
 
@@ -278,15 +122,69 @@ class EvalConfig:
     n_quantiles: int = 512
     plots: bool = True
 
-    def resolved(self, model) -> EvalConfig:
-        """A copy with protocol defaults filled in and every value checked."""
+    def precheck(self) -> EvalConfig:
+        """A copy with every model-independent value checked and normalised (cheap: the CLI
+        calls it before loading the model)."""
         from advtui.attacks import parse_fraction
+        from advtui.store import RESULTS
 
         c = EvalConfig(**asdict(self))
         if c.protocol not in PROTOCOLS:
             raise EvalError(
                 f"--protocol must be one of {', '.join(PROTOCOLS)} (got {c.protocol!r})"
             )
+        if c.protocol == "seed" and c.method not in (None, "bim", "bim-seed"):
+            raise EvalError(
+                "--protocol seed uses the original BIM update; drop --method or use --protocol corrected"
+            )
+        for name, value in (
+            ("steps", c.steps),
+            ("nsamples", c.nsamples),
+            ("batch-size", c.batch_size),
+            ("n", c.n),
+        ):
+            if value is not None and value < 1:
+                raise EvalError(f"--{name} must be at least 1 (got {value})")
+        if c.folds < 2:
+            raise EvalError(f"--folds must be at least 2 (got {c.folds})")
+        if c.local_smoothing is not None and c.local_smoothing < 0:
+            raise EvalError("--local-smoothing must be ≥ 0")
+        if not 1 <= c.views <= len(VIEWS):
+            raise EvalError(f"--views must be 1..{len(VIEWS)} (got {c.views})")
+        bad = [t for t in c.targets if t not in TARGET_MODES]
+        if bad or not c.targets:
+            raise EvalError(
+                f"--targets: unknown mode {bad[0] if bad else ''!r}; choose from {','.join(TARGET_MODES)}"
+            )
+        c.targets = list(dict.fromkeys(c.targets))
+        eps = [parse_fraction(e, "eps") for e in c.eps]
+        if not eps or any(e <= 0 for e in eps):
+            raise EvalError("--eps values must be positive")
+        c.eps = sorted(set(eps))
+        primary = parse_fraction(c.primary_eps, "eps") if c.primary_eps is not None else max(c.eps)
+        c.primary_eps = min(c.eps, key=lambda e: abs(e - primary))
+        if c.alpha is not None:
+            c.alpha = parse_fraction(c.alpha, "alpha")
+        folder = Path(c.folder).expanduser()
+        if not folder.is_dir():
+            raise EvalError(f"{folder}: {'not a folder' if folder.exists() else 'no such folder'}")
+        if c.labels and not Path(c.labels).expanduser().is_file():
+            raise EvalError(f"--labels {c.labels}: no such file")
+        if c.background and not Path(c.background).expanduser().is_dir():
+            raise EvalError(f"--background {c.background}: not a folder")
+        out = Path(c.out).expanduser()
+        if out.exists() and not out.is_dir():
+            raise EvalError(f"--out {out}: exists and is not a folder")
+        results = out / RESULTS
+        if not c.resume and results.exists() and results.stat().st_size > 0:
+            raise EvalError(
+                f"{out} already holds {RESULTS}; pass --resume to continue it or choose another --out"
+            )
+        return c
+
+    def resolved(self, model) -> EvalConfig:
+        """:meth:`precheck` plus the protocol's defaults and the model-dependent checks."""
+        c = self.precheck()
         seed = c.protocol == "seed"
         defaults = SEED_DEFAULTS if seed else CORRECTED_DEFAULTS
         if c.nsamples is None:
@@ -294,10 +192,6 @@ class EvalConfig:
         if c.local_smoothing is None:
             c.local_smoothing = defaults["local_smoothing"]
         if seed:
-            if c.method not in (None, "bim", "bim-seed"):
-                raise EvalError(
-                    "--protocol seed uses the original BIM update; drop --method or use --protocol corrected"
-                )
             c.method = "bim-seed"
             if c.layer is None:
                 c.layer = SEED_LAYERS.get(model.name)
@@ -309,31 +203,6 @@ class EvalConfig:
             c.method = "pgd"
         if c.layer:
             model.get_layer(c.layer)  # ModelError with close matches if unknown
-        for name, value, lo in (
-            ("steps", c.steps, 1),
-            ("nsamples", c.nsamples, 1),
-            ("batch-size", c.batch_size, 1),
-        ):
-            if value < lo:
-                raise EvalError(f"--{name} must be at least {lo} (got {value})")
-        if c.n is not None and c.n < 1:
-            raise EvalError(f"--n must be at least 1 (got {c.n})")
-        if c.local_smoothing < 0:
-            raise EvalError("--local-smoothing must be ≥ 0")
-        bad = [t for t in c.targets if t not in TARGET_MODES]
-        if bad or not c.targets:
-            raise EvalError(
-                f"--targets: unknown mode {bad[0] if bad else ''!r}; choose from {','.join(TARGET_MODES)}"
-            )
-        c.targets = list(dict.fromkeys(c.targets))
-        eps = [parse_fraction(e, "eps") for e in c.eps]
-        if any(e <= 0 for e in eps):
-            raise EvalError("--eps values must be positive")
-        c.eps = sorted(set(eps))
-        primary = parse_fraction(c.primary_eps, "eps") if c.primary_eps is not None else max(c.eps)
-        c.primary_eps = min(c.eps, key=lambda e: abs(e - primary))
-        if c.alpha is not None:
-            c.alpha = parse_fraction(c.alpha, "alpha")
         return c
 
     def params(self, model) -> dict:
@@ -385,6 +254,7 @@ class EvalRun:
     oof: dict = field(default_factory=dict)
     dropped_partial: bool = False
     written: dict = field(default_factory=dict)
+    attribution_shape: list[int] | None = None
 
 
 def _row_seed(seed: int, image: str) -> int:
@@ -588,8 +458,26 @@ def run_eval(
 
     summary, oof = summarize(store.rows, store, cfg, params)
     run = EvalRun(cfg, store, summary, oof, store.dropped_partial)
+    run.attribution_shape = attribution_shape(model, cfg.layer)
     run.written = write_outputs(run, plots=cfg.plots)
     return run
+
+
+def attribution_shape(model, layer: str | None) -> list[int]:
+    """The (C, h, w) shape of one attribution: the image, or the input of ``layer``."""
+    size = model.input_size
+    if not layer:
+        return [3, size, size]
+    seen: list[list[int]] = []
+    hook = model.get_layer(layer).register_forward_pre_hook(
+        lambda _m, inp: seen.append(list(inp[0].shape[1:]))
+    )
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, 3, size, size, device=model.device))
+    finally:
+        hook.remove()
+    return seen[0] if seen else []
 
 
 def _keys(it: Item, eps: Sequence[float], modes: Sequence[str]) -> list[tuple]:

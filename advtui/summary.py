@@ -149,6 +149,7 @@ def write_outputs(run, *, plots: bool = True) -> dict[str, Path]:
             store.features([r["f"] for r in rows]),
             np.asarray([0] * len(neg) + [1] * len(adv)),
             params=summary["params"]
+            | {"attribution_shape": getattr(run, "attribution_shape", None)}
             | {
                 "fit_on": f"all clean + all successful adversarial rows at eps {primary}",
                 "n_clean": len(neg),

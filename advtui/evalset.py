@@ -1,0 +1,173 @@
+"""What ``advtui eval`` evaluates: photos, their views (crops/scales) and their labels.
+
+A *view* is one crop or scale of a photo, for offline variety; all views of a photo share a
+*group*, which the detector's cross-validation never splits. Labels come from ``--labels``
+(CSV or JSON, keyed by filename, relative path or class-folder name) or from ImageNet-style
+``n01440764/`` folders; without either the clean top-1 stands as the label.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from advtui.errors import AdvtuiError, AttackError, ImageError
+
+#: Crops and scales of each photo, in the order ``--views K`` takes them. ``full`` is the
+#: standard resize + centre crop; ``cNN``/``tlNN``… crop a square NN % of the short side at
+#: the centre or a corner and resize it; ``flip`` mirrors the full view.
+VIEWS = ("full", "c80", "tl70", "br70", "flip", "tr70", "bl70", "c60")
+_WNID = re.compile(r"^n\d{8}$")
+
+
+class EvalError(AdvtuiError):
+    """The evaluation cannot run with these inputs."""
+
+
+@dataclass(frozen=True)
+class Item:
+    """One evaluated image: a view of a source photo, its group and (optional) true label."""
+
+    image: str  # unique id used in rows: "name.jpg" or "name.jpg#c80"
+    path: Path
+    view: str
+    group: str  # all views of one photo share it (never split across train/test)
+    position: int  # photo order, for the seed protocol's split by index
+    label: int | None = None
+    label_source: str = "clean-top1"
+
+
+def view_image(img, view: str, size: int):
+    """The PIL image of ``view`` (see :data:`VIEWS`) at ``size``×``size``."""
+    from PIL import Image, ImageOps
+
+    from advtui.images import resize_center_crop
+
+    if view == "full":
+        return resize_center_crop(img, size)
+    if view == "flip":
+        return ImageOps.mirror(resize_center_crop(img, size))
+    m = re.fullmatch(r"(c|tl|tr|bl|br)(\d\d)", view)
+    if not m:
+        raise EvalError(f"unknown view {view!r}")
+    w, h = img.size
+    side = max(1, round(min(w, h) * int(m.group(2)) / 100))
+    pos = m.group(1)
+    left = (w - side) // 2 if pos == "c" else (0 if pos[1] == "l" else w - side)
+    top = (h - side) // 2 if pos == "c" else (0 if pos[0] == "t" else h - side)
+    crop = img.crop((left, top, left + side, top + side))
+    return crop.resize((size, size), Image.Resampling.BICUBIC, reducing_gap=3.0)
+
+
+def read_labels(path: str | Path, class_names: Sequence[str]) -> dict[str, int]:
+    """filename (or folder name) → class index from a CSV (``name,class``) or JSON object."""
+    from advtui.attacks import resolve_class
+
+    p = Path(path).expanduser()
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EvalError(f"--labels {p}: cannot read ({type(exc).__name__})") from None
+    pairs: list[tuple[str, object]]
+    if p.suffix.lower() == ".json":
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise EvalError(f"--labels {p}: not valid JSON (line {exc.lineno})") from None
+        if not isinstance(obj, dict):
+            raise EvalError(f"--labels {p}: expected a JSON object of filename → class")
+        pairs = list(obj.items())
+    else:
+        pairs = []
+        for n, rec in enumerate(csv.reader(text.splitlines()), 1):
+            if not rec or rec[0].startswith("#"):
+                continue
+            if len(rec) < 2:
+                raise EvalError(f"--labels {p}: line {n} needs two columns: filename,class")
+            if n == 1 and rec[0].strip().lower() in ("filename", "file", "image", "name"):
+                continue
+            pairs.append((rec[0].strip(), rec[1].strip()))
+    out = {}
+    for name, cls in pairs:
+        try:
+            out[str(name)] = resolve_class(
+                cls if isinstance(cls, (int, str)) else str(cls), class_names
+            )
+        except AttackError as exc:
+            raise EvalError(f"--labels {p}: {name}: {exc}") from None
+    if not out:
+        raise EvalError(f"--labels {p}: no labels found")
+    return out
+
+
+def collect_items(
+    folder: str | Path,
+    class_names: Sequence[str],
+    *,
+    labels_file: str | Path | None = None,
+    n: int | None = None,
+    views: int = 1,
+) -> list[Item]:
+    """The images to evaluate: a flat folder, or ImageNet-style ``n01440764/`` class folders.
+
+    Labels come from ``labels_file`` (by filename, relative path or class-folder name), or
+    from class-folder names when all ``len(class_names)`` WordNet-ID folders are present
+    (sorted order = class index, as torchvision's ImageFolder); otherwise none (the clean
+    top-1 stands as the label).
+    """
+    from advtui.images import IMAGE_EXTENSIONS, find_images
+
+    root = Path(folder).expanduser()
+    if not root.is_dir():
+        raise EvalError(f"{root}: {'not a folder' if root.exists() else 'no such folder'}")
+    if not 1 <= views <= len(VIEWS):
+        raise EvalError(f"--views must be 1..{len(VIEWS)} (got {views})")
+    subdirs = sorted(d for d in root.iterdir() if d.is_dir() and _WNID.match(d.name))
+    folder_label: dict[str, int] = {}
+    if subdirs:
+        paths = sorted(
+            p
+            for d in subdirs
+            for p in d.iterdir()
+            if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".") and p.is_file()
+        )
+        if not paths:
+            raise EvalError(f"{root}: class folders hold no images")
+        if len(subdirs) == len(class_names):
+            folder_label = {d.name: i for i, d in enumerate(subdirs)}
+        elif labels_file is None:
+            raise EvalError(
+                f"{root}: {len(subdirs)} of {len(class_names)} ImageNet class folders; their WordNet IDs cannot be mapped "
+                "to class indices offline — pass --labels FILE (folder name or filename → class)"
+            )
+    else:
+        try:
+            paths = find_images(root)
+        except ImageError as exc:
+            raise EvalError(str(exc)) from None
+    labels = read_labels(labels_file, class_names) if labels_file else {}
+    if n is not None:
+        paths = paths[: max(0, n)]
+    items = []
+    for pos, p in enumerate(paths):
+        rel = p.relative_to(root).as_posix()
+        label, source = None, "clean-top1"
+        for key in (rel, p.name, p.parent.name):
+            if key in labels:
+                label, source = labels[key], "labels"
+                break
+        else:
+            if p.parent.name in folder_label:
+                label, source = folder_label[p.parent.name], "folder"
+        if labels and label is None:
+            continue  # an image the labels file does not cover
+        for v in VIEWS[:views]:
+            image = rel if v == "full" else f"{rel}#{v}"
+            items.append(Item(image, p, v, rel, pos, label, source))
+    if not items:
+        raise EvalError(f"{root}: no image has a label in {labels_file}")
+    return items

@@ -1,0 +1,397 @@
+"""`advtui eval`: the loop, the resumable store, the two protocols, the outputs, bad input.
+
+Most tests run a tiny random CNN on 16×16 versions of the samples (fast, deterministic); one
+runs the real default model through the CLI on two photos.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from advtui.attacks import make_attack
+from advtui.cli import main
+from advtui.detect import load_detector
+from advtui.errors import AdvtuiError, Cancelled
+from advtui.evalset import EvalError, collect_items, read_labels
+from advtui.experiment import EvalConfig, SeedBIM, run_eval
+from advtui.store import StoreError
+from tests.conftest import make_tiny_classifier
+
+EPS = "32/255"
+
+
+def _cfg(samples_dir, out, **kw) -> EvalConfig:
+    base = dict(
+        folder=str(samples_dir),
+        out=str(out),
+        n=3,
+        views=2,
+        targets=["untargeted", "runner-up"],
+        eps=[EPS],
+        steps=3,
+        nsamples=4,
+        batch_size=4,
+    )
+    return EvalConfig(**(base | kw))
+
+
+def _rows(out: Path) -> list[dict]:
+    text = (out / "results.jsonl").read_text()
+    assert text == "" or text.endswith("\n")
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def _key(r):
+    return (r["image"], r["variant"], r["eps_255"])
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return make_tiny_classifier(num_classes=10, size=16)
+
+
+@pytest.fixture(scope="module")
+def reference(tiny, samples_dir, tmp_path_factory):
+    """One complete, uninterrupted run (BIM: deterministic whatever the batch)."""
+    out = tmp_path_factory.mktemp("ref")
+    run = run_eval(_cfg(samples_dir, out, method="bim"), tiny)
+    return out, run
+
+
+# ----------------------------------------------------------------------------- end to end
+
+
+def test_end_to_end_writes_every_file_with_sane_values(reference, tiny):
+    out, run = reference
+    for name in ("results.jsonl", "features.npz", "summary.json", "detector.json", "run.json"):
+        assert (out / name).stat().st_size > 0, name
+    for name in ("histogram.png", "roc.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    rows = _rows(out)
+    assert len(rows) == 3 * 2 * 3  # photos × views × (clean + 2 modes)
+    assert len({_key(r) for r in rows}) == len(rows)
+    by_photo: dict[str, set] = {}
+    for r in rows:
+        by_photo.setdefault(r["group"], set()).add(r["view"])
+        assert r["status"] in ("ok", "attack-failed")
+        if r["variant"] == "clean":
+            assert r["eps_255"] is None and r["f"] is not None
+            assert r["pred"] == r["label"] == r["evidence"]["class_index"]
+        else:
+            assert r["eps_255"] == EPS and isinstance(r["success"], bool)
+            assert 0 < r["linf"] <= 32 / 255 + 1e-6
+            assert (r["f"] is not None) == r["success"] == (r["status"] == "ok")
+            if r["variant"] == "runner-up" and r["success"]:
+                assert r["pred"] == r["target"]
+        if r["f"] is not None:
+            assert 0 <= r["confidence"] <= 1 and r["evidence"]["label"] == tiny.label(r["pred"])
+    assert by_photo and all(v == {"full", "c80"} for v in by_photo.values())
+
+    z = np.load(out / "features.npz")
+    with_f = [r for r in rows if r["f"] is not None]
+    assert z["features"].shape == (len(with_f), 512) and z["features"].dtype == np.float32
+    assert list(z["image"]) == [r["image"] for r in with_f]
+    assert list(z["variant"]) == [r["variant"] for r in with_f]
+    assert list(z["adversarial"]) == [r["variant"] != "clean" for r in with_f]
+    assert (np.diff(z["features"], axis=1) >= 0).all()  # sorted attribution quantiles
+    np.testing.assert_allclose(z["mean_shap"], [r["evidence"]["mean_shap"] for r in with_f])
+
+    s = json.loads((out / "summary.json").read_text())
+    assert s["params"]["model"] == "tiny" and s["params"]["protocol"] == "corrected"
+    assert s["params"]["method"] == "bim" and s["params"]["nsamples"] == 4
+    assert set(s["variants"]) == {"untargeted", "runner-up", "pooled"}
+    for name, v in s["variants"].items():
+        attempted = [
+            r
+            for r in rows
+            if r["variant"] in (("untargeted", "runner-up") if name == "pooled" else (name,))
+        ]
+        assert v["n"] == len(attempted)
+        assert v["attack_success_rate"] == pytest.approx(np.mean([r["success"] for r in attempted]))
+        assert v["n_clean"] == 6 and v["n_adversarial"] == sum(r["success"] for r in attempted)
+        for k in ("lr", "rf", "confidence_baseline"):
+            assert {"accuracy", "roc_auc"} <= set(v[k])
+            acc = v[k]["accuracy"]
+            assert acc is None or 0 <= acc <= 1
+    assert s["sweep"][EPS] == s["variants"]
+
+    det = load_detector(out)
+    assert det.params["protocol"] == "corrected" and det.params["attribution_shape"] == [3, 16, 16]
+    p = det.score(np.random.default_rng(0).normal(size=(3, 16, 16)))
+    assert 0.0 <= p <= 1.0
+
+
+# ----------------------------------------------------------------------------- resume
+
+
+def _interrupt_after(k: int, exc: BaseException):
+    seen = []
+
+    def progress(done, total, what):
+        if what in ("starting", "resumed"):
+            return
+        seen.append(done)
+        if len(seen) >= k:
+            raise exc
+
+    return progress
+
+
+def test_interrupted_run_resumes_without_duplicates_or_losses(
+    reference, tiny, samples_dir, tmp_path
+):
+    ref_out, _ = reference
+    cfg = _cfg(samples_dir, tmp_path, method="bim")
+    with pytest.raises(KeyboardInterrupt):
+        run_eval(cfg, tiny, progress=_interrupt_after(7, KeyboardInterrupt()))
+    rows = _rows(tmp_path)
+    assert len(rows) == 7
+    z = np.load(tmp_path / "features.npz")  # consistent with the rows even after ^C
+    assert len(z["features"]) == sum(r["f"] is not None for r in rows)
+
+    # a kill mid-write: a partial row and a feature vector no row points at
+    with open(tmp_path / "results.jsonl", "ab") as fh:
+        fh.write(b'{"image": "camera_tripod.jpg#c80", "vari')
+    with open(tmp_path / "features.bin", "ab") as fh:
+        fh.write(np.ones(512, "<f4").tobytes())
+
+    run = run_eval(EvalConfig(**(cfg.__dict__ | {"resume": True})), tiny)
+    assert run.dropped_partial
+    rows, ref = _rows(tmp_path), _rows(ref_out)
+    assert len(rows) == len(ref) == len({_key(r) for r in rows})
+    assert {_key(r) for r in rows} == {_key(r) for r in ref}
+    assert (tmp_path / "features.bin").stat().st_size == 4 * 512 * sum(
+        r["f"] is not None for r in rows
+    )
+    feats, ref_feats = np.load(tmp_path / "features.npz"), np.load(ref_out / "features.npz")
+    order = {k: i for i, k in enumerate(zip(ref_feats["image"], ref_feats["variant"], strict=True))}
+    idx = [order[k] for k in zip(feats["image"], feats["variant"], strict=True)]
+    np.testing.assert_allclose(feats["features"], ref_feats["features"][idx], rtol=1e-4, atol=1e-7)
+    # resuming a finished run adds nothing
+    run_eval(EvalConfig(**(cfg.__dict__ | {"resume": True})), tiny)
+    assert len(_rows(tmp_path)) == len(ref)
+
+
+def test_stop_event_cancels_and_leaves_a_resumable_store(tiny, samples_dir, tmp_path):
+    stop = threading.Event()
+
+    def progress(done, total, what):
+        if done >= 3:
+            stop.set()
+
+    cfg = _cfg(samples_dir, tmp_path, n=2, views=1)
+    with pytest.raises(Cancelled):
+        run_eval(cfg, tiny, progress=progress, stop=stop)
+    n = len(_rows(tmp_path))
+    assert 3 <= n < 6
+    run_eval(EvalConfig(**(cfg.__dict__ | {"resume": True})), tiny)
+    rows = _rows(tmp_path)
+    assert len(rows) == 6 == len({_key(r) for r in rows})
+
+
+def test_existing_results_need_resume_and_the_same_parameters(reference, tiny, samples_dir):
+    out, _ = reference
+    with pytest.raises(EvalError, match="--resume"):
+        run_eval(_cfg(samples_dir, out, method="bim"), tiny)
+    with pytest.raises(StoreError, match="nsamples"):
+        run_eval(_cfg(samples_dir, out, method="bim", nsamples=5, resume=True), tiny)
+
+
+# ----------------------------------------------------------------------------- seed protocol
+
+
+def test_seed_bim_reperturbs_the_clean_image_with_the_accumulated_gradient():
+    model = make_tiny_classifier(num_classes=10, size=16)
+    x = torch.randint(30, 226, (2, 3, 16, 16)).float() / 255  # on the grid, away from 0 and 1
+    eps = 8 / 255
+    labels = model(x).argmax(1)
+
+    def grad(z):
+        z = z.clone().requires_grad_(True)
+        loss = torch.nn.functional.cross_entropy(model(z), labels, reduction="sum")
+        return torch.autograd.grad(loss, z)[0]
+
+    g1 = grad(x)
+    x1 = (x + eps * g1.sign()).clamp(0, 1)
+    g2 = grad(x1)
+    expected = (x + eps * (g1 + g2).sign()).clamp(0, 1)  # from the CLEAN image, summed gradients
+
+    res = SeedBIM(model, eps=eps, steps=2)(x)
+    torch.testing.assert_close(res.x_adv, torch.round(expected * 255) / 255, atol=1e-6, rtol=0)
+    delta = (res.x_adv - x).abs()
+    assert torch.all(
+        ((delta - eps).abs() < 1e-5) | (delta < 1e-6)
+    )  # every step moves by the full ε
+    bim = make_attack("bim", model, eps=eps, steps=2)(x)
+    assert not torch.equal(bim.x_adv, res.x_adv)  # the engine's BIM takes α steps instead
+
+
+def test_seed_protocol_defaults_and_refusals(tiny, samples_dir, tmp_path):
+    lite = SimpleNamespace(name="efficientnet-lite0", get_layer=lambda name: object())
+    c = EvalConfig(folder=str(samples_dir), out=str(tmp_path), protocol="seed").resolved(lite)
+    assert (c.method, c.layer, c.nsamples, c.local_smoothing) == ("bim-seed", "_blocks.3", 200, 0.2)
+    c = EvalConfig(
+        folder=str(samples_dir), out=str(tmp_path), protocol="seed", nsamples=7
+    ).resolved(lite)
+    assert c.nsamples == 7
+    c = EvalConfig(folder=str(samples_dir), out=str(tmp_path)).resolved(lite)
+    assert (c.method, c.layer, c.nsamples, c.local_smoothing) == ("pgd", None, 50, 0.0)
+    with pytest.raises(EvalError, match="BIM"):
+        EvalConfig(
+            folder=str(samples_dir), out=str(tmp_path), protocol="seed", method="pgd"
+        ).resolved(lite)
+    with pytest.raises(EvalError, match="--layer"):
+        EvalConfig(folder=str(samples_dir), out=str(tmp_path), protocol="seed").resolved(tiny)
+
+
+def test_seed_protocol_run_changes_attack_explainer_and_split(tiny, samples_dir, tmp_path):
+    cfg = _cfg(
+        samples_dir, tmp_path, protocol="seed", layer="pool", views=3, n=4, targets=["untargeted"]
+    )
+    run = run_eval(cfg, tiny)
+    s = run.summary
+    assert s["params"]["method"] == "bim-seed" and s["params"]["layer"] == "pool"
+    assert s["params"]["local_smoothing"] == 0.2
+    v = s["variants"]["untargeted"]
+    ok_images = {
+        r["image"] for r in run.store.rows if r["variant"] == "untargeted" and r["success"]
+    }
+    assert v["n_clean"] == len(ok_images)  # negatives: only the clean twins of successful attacks
+    for k in ("lr", "rf", "confidence_baseline"):
+        assert v[k].get("scheme", "index-90/10") == "index-90/10"
+    det = load_detector(tmp_path)
+    assert det.params["protocol"] == "seed" and det.params["attribution_shape"] == [4, 16, 16]
+
+
+# ----------------------------------------------------------------------------- labels
+
+
+def test_labels_keep_only_correctly_classified_images(tiny, samples_dir, tmp_path):
+    from advtui.evalset import view_image
+    from advtui.images import find_images, load_image, to_tensor
+
+    paths = find_images(samples_dir)[:3]
+    preds = [
+        int(tiny(to_tensor(view_image(load_image(p), "full", 16))[None]).argmax()) for p in paths
+    ]
+    labels = tmp_path / "labels.csv"
+    wrong = (preds[1] + 1) % 10
+    labels.write_text(
+        f"filename,class\n{paths[0].name},{preds[0]}\n{paths[1].name},class {wrong}\n{paths[2].name},{preds[2]}\n"
+    )
+    run = run_eval(
+        _cfg(samples_dir, tmp_path / "out", labels=str(labels), views=1, targets=["untargeted"]),
+        tiny,
+    )
+    rows = run.store.rows
+    bad = [r for r in rows if r["image"] == paths[1].name]
+    assert len(bad) == 1 and bad[0]["status"] == "misclassified" and bad[0]["label"] == wrong
+    assert run.summary["images"] == {
+        "evaluated": 2,
+        "misclassified": 1,
+        "unreadable": 0,
+        "photos": 2,
+    }
+    assert all(r["label_source"] == "labels" for r in rows)
+
+
+def test_read_labels_csv_and_json(tmp_path):
+    names = ["tench", "goldfish", "great white shark"]
+    (tmp_path / "l.json").write_text(json.dumps({"a.jpg": "goldfish", "b.jpg": 2}))
+    assert read_labels(tmp_path / "l.json", names) == {"a.jpg": 1, "b.jpg": 2}
+    (tmp_path / "l.csv").write_text("a.jpg,0\n# comment\nn01440764,tench\n")
+    assert read_labels(tmp_path / "l.csv", names) == {"a.jpg": 0, "n01440764": 0}
+    (tmp_path / "bad.csv").write_text("a.jpg,zebra-unicorn\n")
+    with pytest.raises(EvalError, match="bad.csv"):
+        read_labels(tmp_path / "bad.csv", names)
+
+
+def test_partial_imagenet_folders_need_a_labels_file(tmp_path, samples_dir):
+    import shutil
+
+    for wnid in ("n01440764", "n01443537"):
+        (tmp_path / wnid).mkdir()
+        shutil.copy(next(samples_dir.glob("*.jpg")), tmp_path / wnid / "x.jpg")
+    with pytest.raises(EvalError, match="--labels"):
+        collect_items(tmp_path, [f"c{i}" for i in range(1000)])
+    items = collect_items(tmp_path, [f"c{i}" for i in range(2)])  # all class folders present
+    assert [(i.image, i.label, i.label_source) for i in items] == [
+        ("n01440764/x.jpg", 0, "folder"),
+        ("n01443537/x.jpg", 1, "folder"),
+    ]
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+@pytest.mark.parametrize(
+    "extra, needle",
+    [
+        (["--targets", "sideways"], "--targets"),
+        (["--protocol", "seed", "--method", "pgd"], "BIM"),
+        (["--views", "9"], "--views"),
+        (["--n", "0"], "--n"),
+        (["--eps", "abc"], "eps"),
+        (["--labels", "/nonexistent/labels.csv"], "--labels"),
+        (["--folds", "1"], "--folds"),
+    ],
+)
+def test_cli_bad_flags_are_one_line_errors(samples_dir, tmp_path, capsys, extra, needle):
+    code = main(["eval", str(samples_dir), "--out", str(tmp_path / "o"), *extra])
+    err = capsys.readouterr().err
+    assert code == 2 and needle in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_cli_missing_folder_and_existing_out(tmp_path, capsys, reference):
+    assert main(["eval", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
+    assert "no such folder" in capsys.readouterr().err
+    out, _ = reference
+    assert main(["eval", str(tmp_path), "--out", str(out)]) == 2
+    assert "--resume" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_cli_eval_real_model_two_photos(samples_dir, tmp_path, capsys):
+    out = tmp_path / "ev"
+    code = main(
+        [
+            "eval",
+            str(samples_dir),
+            "--out",
+            str(out),
+            "--n",
+            "2",
+            "--nsamples",
+            "4",
+            "--steps",
+            "2",
+            "--targets",
+            "untargeted",
+            "--device",
+            "cpu",
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "advtui eval — efficientnet-lite0 pgd ε=8/255" in captured.out
+    assert "mean SHAP of the top class" in captured.out
+    s = json.loads((out / "summary.json").read_text())
+    v = s["variants"]["untargeted"]
+    assert v["n"] == 2 and v["attack_success_rate"] == 1.0  # PGD 8/255 fools the real model
+    rows = _rows(out)
+    assert sorted(r["variant"] for r in rows) == ["clean", "clean", "untargeted", "untargeted"]
+    assert all(r["linf"] <= 8 / 255 + 1e-6 for r in rows if r["variant"] != "clean")
+    assert load_detector(out).params["attribution_shape"] == [3, 224, 224]
+
+
+def test_errors_are_advtui_errors():
+    assert issubclass(EvalError, AdvtuiError) and issubclass(StoreError, AdvtuiError)
