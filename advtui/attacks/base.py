@@ -24,6 +24,9 @@ from advtui.errors import AttackError, Cancelled
 #: ``progress(done, total)`` is called after every step.
 ProgressFn = Callable[[int, int], None]
 
+#: An iterate within this of its 8-bit rounding is on the grid up to float32 rounding error.
+_GRID_TOL = 1e-6
+
 
 def parse_fraction(value: str | float, what: str = "value") -> float:
     """Parse ``"8/255"``, ``"0.03"`` or a float into a float in [0, 1]."""
@@ -140,16 +143,25 @@ class Attack:
         was_training = self.model.training
         self.model.eval()
         try:
-            with torch.no_grad():
-                clean_logits = self.model(x).float()
-            labels = clean_logits.argmax(1)
-            x_float, steps_run = self._run(x, labels, target, progress, stop)
+            if not self.random_start and type(self)._run is Attack._run:
+                # The first step's forward is at x itself: its logits are the clean logits
+                # (bitwise the same as a no-grad forward), so we save one forward pass.
+                x_float, steps_run, clean_logits = self._iterate(
+                    x, x.clone(), None, target, progress, stop
+                )
+                labels = clean_logits.argmax(1)
+            else:
+                with torch.no_grad():
+                    clean_logits = self.model(x).float()
+                labels = clean_logits.argmax(1)
+                x_float, steps_run = self._run(x, labels, target, progress, stop)
             x_adv = quantize(x_float, x, self.eps)
             with torch.no_grad():
                 adv_logits = self.model(x_adv).float()
-                float_logits = (
-                    self.model(x_float).float() if not torch.equal(x_float, x_adv) else adv_logits
-                )
+                # An iterate that is on the grid up to float32 rounding (BIM/FGSM with grid ε
+                # and α) is the rounded image: re-classifying it would repeat the forward.
+                on_grid = bool((x_float - x_adv).abs().max() <= _GRID_TOL)
+                float_logits = adv_logits if on_grid else self.model(x_float).float()
         finally:
             self.model.train(was_training)
         return AttackResult(
@@ -179,16 +191,37 @@ class Attack:
         progress: ProgressFn | None,
         stop: threading.Event | None,
     ) -> tuple[torch.Tensor, int]:
-        x_adv = self._init(x)
+        """The attack loop from :meth:`_init`; subclasses may override it (same signature)."""
+        x_adv, steps_run, _ = self._iterate(x, self._init(x), labels, target, progress, stop)
+        return x_adv, steps_run
+
+    def _iterate(
+        self,
+        x: torch.Tensor,
+        x_adv: torch.Tensor,
+        labels: torch.Tensor | None,
+        target: torch.Tensor | None,
+        progress: ProgressFn | None,
+        stop: threading.Event | None,
+    ) -> tuple[torch.Tensor, int, torch.Tensor | None]:
+        """Signed-gradient steps from ``x_adv``, projected onto the ε-ball ∩ [0, 1].
+
+        With ``labels=None`` (only when ``x_adv`` starts at ``x``) the first step's logits are
+        the clean logits: labels come from them and they are returned as the third value.
+        """
         lower, upper = (x - self.eps).clamp_min(0.0), (x + self.eps).clamp_max(1.0)
         sign = -1.0 if target is not None else 1.0  # descend toward target, ascend away from label
-        goal = target if target is not None else labels
+        clean_logits = None
         steps_run = 0
         for step in range(self.steps):
             if stop is not None and stop.is_set():
                 raise Cancelled(f"{self.name.upper()} cancelled at step {step}/{self.steps}")
             x_adv.requires_grad_(True)
             logits = self.model(x_adv)
+            if labels is None:
+                clean_logits = logits.detach().float()
+                labels = clean_logits.argmax(1)
+            goal = target if target is not None else labels
             loss = F.cross_entropy(logits.float(), goal, reduction="sum")
             (grad,) = torch.autograd.grad(loss, x_adv)
             with torch.no_grad():
@@ -205,7 +238,7 @@ class Attack:
                 progress(steps_run, self.steps)
         if progress is not None and steps_run < self.steps:
             progress(self.steps, self.steps)
-        return x_adv.detach(), steps_run
+        return x_adv.detach(), steps_run, clean_logits
 
     # ------------------------------------------------------------------ checks
     def _validate(self, x: torch.Tensor) -> torch.Tensor:
