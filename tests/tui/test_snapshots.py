@@ -1,0 +1,42 @@
+"""Snapshot tests of the main screen (pytest-textual-snapshot), built by the CLI's app factory.
+
+Deterministic: CPU, fixed terminal sizes, seeded attack and SHAP, and every worker finished
+before the screenshot. The bundled samples are the input, so changing samples/ means
+regenerating these with ``pytest tests/tui --snapshot-update`` (and looking at them).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import make_app, wait_job, wait_ready
+
+pytestmark = pytest.mark.slow
+
+
+def test_main_screen_at_100x30_after_loading(snap_compare, samples_dir):
+    async def ready(pilot) -> None:
+        await wait_ready(pilot)
+
+    app = make_app(str(samples_dir))
+    assert snap_compare(app, terminal_size=(100, 30), run_before=ready)
+
+
+def test_main_screen_at_160x50_after_attack_and_shap(snap_compare, samples_dir):
+    async def attack_and_explain(pilot) -> None:
+        await wait_ready(pilot)
+        await pilot.press("j", "e")
+        await wait_job(pilot)
+
+    app = make_app(str(samples_dir))
+    assert snap_compare(app, terminal_size=(160, 50), run_before=attack_and_explain)
+
+
+def test_help_screen(snap_compare, samples_dir):
+    async def help_(pilot) -> None:
+        await wait_ready(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    app = make_app(str(samples_dir))
+    assert snap_compare(app, terminal_size=(100, 30), run_before=help_)
