@@ -24,6 +24,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 import torch.nn.functional as F
@@ -218,6 +219,7 @@ class EvalConfig:
             "layer": self.layer,
             "local_smoothing": self.local_smoothing,
             "background": self.background,
+            "background_policy": "leave-photo-out",
             "views": self.views,
             "seed": self.seed,
             "protocol": self.protocol,
@@ -271,7 +273,6 @@ def run_eval(
 ) -> EvalRun:
     """Run (or resume) an evaluation; rows are durable as they are written."""
     from advtui.detect import sorted_features
-    from advtui.explain import Explainer, background_from_folder, background_from_paths
     from advtui.images import load_image, to_tensor
 
     if model is None:
@@ -299,7 +300,7 @@ def run_eval(
     )
     _tick(progress, done, total, "resumed" if done else "starting")
     emb = model.class_embeddings() if "nearest" in modes else None
-    explainer = None
+    explainer = _Explainers(model, cfg, sorted({it.path for it in items}))
     try:
         for start in range(0, len(items), cfg.batch_size):
             batch = items[start : start + cfg.batch_size]
@@ -310,15 +311,6 @@ def run_eval(
             ]
             if not batch:
                 continue
-            if explainer is None:
-                bg = (
-                    background_from_folder(cfg.background, model.input_size)
-                    if cfg.background
-                    else background_from_paths(sorted({it.path for it in items}), model.input_size)
-                )
-                explainer = Explainer(
-                    model, bg, layer=cfg.layer, local_smoothing=cfg.local_smoothing, seed=cfg.seed
-                )
             loaded, xs = [], []
             for it in batch:
                 try:
@@ -372,7 +364,7 @@ def run_eval(
             todo = [i for i, it in enumerate(loaded) if (it.image, "clean", None) not in store.done]
             if todo:
                 expl = explainer.explain(
-                    x[todo], [preds[i] for i in todo], nsamples=cfg.nsamples, stop=stop
+                    x[todo], [preds[i] for i in todo], [loaded[i].path for i in todo], stop
                 )
                 for j, i in enumerate(todo):
                     it = loaded[i]
@@ -418,8 +410,8 @@ def run_eval(
                         expl = explainer.explain(
                             res.x_adv[ok],
                             [adv_pred[j] for j in ok],
-                            nsamples=cfg.nsamples,
-                            stop=stop,
+                            [loaded[todo[j]].path for j in ok],
+                            stop,
                         )
                     for j, i in enumerate(todo):
                         it = loaded[i]
@@ -461,6 +453,55 @@ def run_eval(
     run.attribution_shape = attribution_shape(model, cfg.layer)
     run.written = write_outputs(run, plots=cfg.plots)
     return run
+
+
+class _Explainers:
+    """SHAP with a background that leaves the explained photo out.
+
+    Expected gradients integrate from background images to the input; if the clean photo
+    were in the background, its clean attribution would lose the (zero) path from itself
+    while its adversarial twin would not — a difference a detector could learn that has
+    nothing to do with the attack. So each photo gets a background of up to 8 *other*
+    photos (from ``--background`` or the evaluated folder); one Explainer is kept at a time
+    (items come photo by photo).
+    """
+
+    def __init__(self, model, cfg: EvalConfig, paths: Sequence[Path]) -> None:
+        self.model, self.cfg, self.paths = model, cfg, list(paths)
+        self._key: Path | None = None
+        self._explainer = None
+
+    def _for(self, photo: Path):
+        from advtui.explain import Explainer, background_from_folder, background_from_paths
+
+        if self._key != photo or self._explainer is None:
+            size = self.model.input_size
+            bg = (
+                background_from_folder(self.cfg.background, size, exclude=[photo])
+                if self.cfg.background
+                else background_from_paths(self.paths, size, exclude=[photo])
+            )
+            self._explainer = Explainer(
+                self.model,
+                bg,
+                layer=self.cfg.layer,
+                local_smoothing=self.cfg.local_smoothing,
+                seed=self.cfg.seed,
+            )
+            self._key = photo
+        return self._explainer
+
+    def explain(self, x: torch.Tensor, classes: list[int], photos: list[Path], stop):
+        """Attributions and evidence for ``x`` in order, each with its photo's background."""
+        attributions, evidence = [None] * len(x), [None] * len(x)
+        for photo in dict.fromkeys(photos):
+            idx = [i for i, p in enumerate(photos) if p == photo]
+            e = self._for(photo).explain(
+                x[idx], [classes[i] for i in idx], nsamples=self.cfg.nsamples, stop=stop
+            )
+            for j, i in enumerate(idx):
+                attributions[i], evidence[i] = e.attributions[j], e.evidence[j]
+        return SimpleNamespace(attributions=attributions, evidence=evidence)
 
 
 def attribution_shape(model, layer: str | None) -> list[int]:

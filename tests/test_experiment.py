@@ -395,3 +395,20 @@ def test_cli_eval_real_model_two_photos(samples_dir, tmp_path, capsys):
 
 def test_errors_are_advtui_errors():
     assert issubclass(EvalError, AdvtuiError) and issubclass(StoreError, AdvtuiError)
+
+
+def test_shap_background_leaves_the_explained_photo_out(tiny, samples_dir, tmp_path):
+    from advtui.experiment import _Explainers
+    from advtui.images import find_images, load_tensor
+
+    paths = find_images(samples_dir)[:4]
+    cfg = _cfg(samples_dir, tmp_path).resolved(tiny)
+    exps = _Explainers(tiny, cfg, paths)
+    for p in paths:
+        bg = exps._for(p).background.cpu()
+        own = load_tensor(p, 16)
+        assert len(bg) == 3
+        assert not any(torch.equal(b, own) for b in bg)
+    assert any(
+        torch.equal(b, load_tensor(paths[1], 16)) for b in exps._for(paths[0]).background.cpu()
+    )
