@@ -16,7 +16,9 @@ from rich.text import Text
 
 from advtui.tui.widgets import EvidenceColumn, pct
 
-POOLED_SIZE = 56
+POOLED_SIZE = 28
+#: Percentile of |pooled value| that gets full colour (fewer values than a pixel map).
+SCALE_PERCENTILE = 99.0
 PANELS = ("p-clean", "p-adv", "p-pert", "p-shap-clean", "p-shap-adv")
 CACHE_LIMIT = 60
 
@@ -45,10 +47,11 @@ class ViewModel:
 def pool_map(values: np.ndarray, size: int = POOLED_SIZE) -> np.ndarray:
     """Block-average a pixel SHAP map down to about ``size`` pixels a side.
 
-    A terminal panel shows 30–60 pixels a side; colouring the full-resolution map and then
-    shrinking the picture averages red and blue speckle into pale pink. Averaging the values
-    first (sums of SHAP over a block are still SHAP values of that block) keeps the regions
-    that carry evidence visible; the colour scale is then taken on the pooled map.
+    A terminal panel shows 30–60 pixels a side, and pixel SHAP maps at tens of samples are
+    speckled: colouring the full-resolution map and then shrinking the picture averages red
+    and blue into pale pink. Averaging the values first (a block's mean is its SHAP mass per
+    pixel) shows which regions carry evidence; the colour scale is taken on the pooled maps.
+    224-pixel maps become 28×28 (8×8 blocks).
     """
     v = np.asarray(values, dtype=np.float32)
     f = max(1, min(v.shape) // size)
@@ -150,6 +153,11 @@ def build_view(app: Any, cache: dict) -> ViewModel:
         shap_c.message = shap_a.message = shap_msg
         vm.confidence_note = waiting
         vm.evidence_note = shap_msg
+        if entry.error is None:
+            vm.legend = Text(
+                "SHAP is running…" if vm.has_maps else "press e to attack and explain",
+                style="dim",
+            )
         vm.clean_top5 = prediction
         return vm
 
@@ -171,7 +179,7 @@ def build_view(app: Any, cache: dict) -> ViewModel:
     vm.has_maps = bool(outcome.maps) or (job_here and job.kind == "explain")
     if outcome.maps:
         pooled = pics.get("pooled", lambda: {k: pool_map(m) for k, m in outcome.maps.items()})
-        scale = max(heatmap_scale(m) for m in pooled.values())
+        scale = max(heatmap_scale(m, SCALE_PERCENTILE) for m in pooled.values())
         vm.scale = scale
         shap_c.image = pics.get("shap_c", lambda: heatmap_image(pooled["clean"], scale))
         shap_a.image = pics.get("shap_a", lambda: heatmap_image(pooled["adversarial"], scale))
@@ -212,7 +220,10 @@ def build_view(app: Any, cache: dict) -> ViewModel:
         if app.explainer_error is not None and not running:
             note = f"SHAP unavailable: {app.explainer_error}"
         shap_c.message = shap_a.message = vm.evidence_note = note
-        vm.legend = Text("press e to explain both predictions", style="dim")
-        if app.view == "overlay":
+        vm.legend = Text(
+            "SHAP is running…" if running else "press e to explain both predictions",
+            style="dim",
+        )
+        if app.view == "overlay" and not running:
             clean.title.append(" (press e for the overlay)", style="dim")
     return vm

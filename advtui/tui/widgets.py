@@ -172,14 +172,23 @@ class EvidenceTable(Widget):
 
     DEFAULT_CSS = "EvidenceTable { height: auto; }"
 
-    ROWS = (
-        ("class", lambda e: Text(e.label, style="bold")),
-        ("mean SHAP", lambda e: f"{e.mean_shap:+.2e}"),
-        ("+ mass", lambda e: f"{e.pos_sum:+.3f}"),
-        ("− mass", lambda e: f"{e.neg_sum:+.3f}"),
-        ("top-5% share", lambda e: f"{e.top5_share:.1%}"),
-        ("logit · prob", lambda e: f"{e.logit:.2f} · {pct(e.prob)}"),
-    )
+    ROWS = ("class", "mean SHAP", "+ mass", "− mass", "top-5% share", "logit · prob")
+
+    @staticmethod
+    def cell(row: str, e: EvidenceColumn, narrow: bool) -> Text | str:
+        if row == "class":
+            return Text(e.label, style="bold")
+        if row == "mean SHAP":
+            return f"{e.mean_shap:+.2e}"
+        if row == "+ mass":
+            return f"{e.pos_sum:+.3f}"
+        if row == "− mass":
+            return f"{e.neg_sum:+.3f}"
+        if row == "top-5% share":
+            return f"{e.top5_share:.1%}"
+        if row == "logit · prob":
+            return f"{e.logit:.1f}·{e.prob:.0%}" if narrow else f"{e.logit:.2f} · {pct(e.prob)}"
+        return _verdict(e, narrow)  # "detector"
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -203,17 +212,22 @@ class EvidenceTable(Widget):
             pad_edge=False,
             show_header=not empty,
         )
+        narrow = self.size.width < 50
         table.add_column("", style="dim", no_wrap=True)
         table.add_column("clean", ratio=1, no_wrap=True, overflow="ellipsis", justify="right")
-        table.add_column("adversarial", ratio=1, no_wrap=True, overflow="ellipsis", justify="right")
-        rows = list(self.ROWS)
-        if self.detector:
-            rows.append(("detector", _verdict))
-        for name, fmt in rows:
-            cells: list[Text | str] = [name]
+        table.add_column(
+            "adv." if narrow else "adversarial",
+            ratio=1,
+            no_wrap=True,
+            overflow="ellipsis",
+            justify="right",
+        )
+        rows = list(self.ROWS) + (["detector"] if self.detector else [])
+        for row in rows:
+            cells: list[Text | str] = [row]
             for key in ("clean", "adversarial"):
                 e = self.columns.get(key)
-                cells.append(fmt(e) if e is not None else "")
+                cells.append(self.cell(row, e, narrow) if e is not None else "")
             table.add_row(*cells)
         if empty:  # the note takes the header's line, so the height does not change
             return Group(
@@ -222,11 +236,11 @@ class EvidenceTable(Widget):
         return table
 
 
-def _verdict(e: EvidenceColumn) -> Text:
+def _verdict(e: EvidenceColumn, narrow: bool = False) -> Text:
     if e.verdict is None:
         return Text("—", style="dim")
     adversarial = e.verdict >= 0.5
-    word = "adversarial" if adversarial else "clean"
+    word = ("adv" if narrow else "adversarial") if adversarial else "clean"
     return Text(f"{word} {e.verdict:.2f}", style="bold red" if adversarial else "bold green")
 
 

@@ -67,7 +67,7 @@ async def test_pixel_view_fills_its_panel_and_follows_resizes():
         assert "nothing here" in text and HALF_BLOCK not in text
 
 
-def _best_ms(fn, n: int = 7) -> float:
+def _best_ms(fn, n: int = 15) -> float:
     times = []
     for _ in range(n):
         t = time.perf_counter()
@@ -78,7 +78,12 @@ def _best_ms(fn, n: int = 7) -> float:
 
 @pytest.mark.slow
 async def test_full_screen_redraw_is_well_under_50ms(samples_dir, capsys):
-    """Every widget re-rendered (caches dropped) and encoded to ANSI, at 160×50 after `e`."""
+    """Every widget re-rendered (caches dropped) and encoded to ANSI, at 160×50 after `e`.
+
+    Best of 15, so that other processes on a loaded 2-core machine do not decide the result;
+    about 25 ms on an idle one (most of it Textual cutting and encoding ~4000 distinct
+    colour cells), the pixel panels' own share about 13 ms with a cold colour cache.
+    """
     from rich.console import Console
 
     app = make_app(str(samples_dir))
