@@ -1,0 +1,114 @@
+"""Run in a fresh process by benchmarks.tui: time the first frame and full-screen redraws.
+
+``python -m benchmarks.tui_child advtui|bare [--redraws N]`` prints one JSON line:
+``first_frame`` (time.time() when the first frame was composed and serialised to terminal
+bytes), ``redraw_ms`` (median of N full-screen redraws: every widget marked for repaint, the
+whole screen composed and serialised) and ``ready`` (whether the app's startup workers
+finished before the redraws). ``bare`` is a plain Textual app whose screen is the same size
+and full of coloured half-blocks served from cached strips: the reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import time
+from pathlib import Path
+
+SIZE = (160, 50)
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+
+def bare_app():
+    """A plain Textual app: one Line-API widget serving cached strips of coloured half-blocks."""
+    from rich.segment import Segment
+    from rich.style import Style
+    from textual.app import App
+    from textual.strip import Strip
+    from textual.widget import Widget
+
+    rows = [
+        Strip(
+            [
+                Segment("▀", Style.from_color(_rgb(x, 5 * y, 99), _rgb(9, x, 2 * y)))
+                for x in range(SIZE[0])
+            ]
+        )
+        for y in range(SIZE[1])
+    ]
+
+    class HalfBlocks(Widget):
+        DEFAULT_CSS = "HalfBlocks { width: 1fr; height: 1fr; }"
+
+        def render_line(self, y: int) -> Strip:
+            return rows[y] if y < len(rows) else Strip.blank(self.size.width)
+
+    class Bare(App):
+        def compose(self):
+            yield HalfBlocks()
+
+    return Bare()
+
+
+def _rgb(r: int, g: int, b: int):
+    from rich.color import Color
+
+    return Color.from_rgb(r % 256, g % 256, b % 256)
+
+
+async def measure(app, redraws: int, wait_workers: float) -> dict:
+    from textual._compositor import CompositorUpdate
+
+    first: list[float] = []
+    display = app._display
+
+    def hooked(screen, renderable):
+        if renderable is not None and not app._batch_count and not first:
+            if isinstance(renderable, CompositorUpdate):
+                renderable.render_segments(app.console)  # headless skips this: count it
+            first.append(time.time())
+        return display(screen, renderable)
+
+    app._display = hooked
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        out = {"first_frame": first[0] if first else time.time()}
+        try:
+            await asyncio.wait_for(app.workers.wait_for_complete(), wait_workers)
+            out["ready"] = True
+        except asyncio.TimeoutError:
+            out["ready"] = False
+        await pilot.pause()
+        times = []
+        for _ in range(redraws):
+            screen = app.screen
+            for widget in screen.walk_children(with_self=True):
+                widget.refresh()
+            t0 = time.perf_counter()
+            screen._compositor.render_full_update().render_segments(app.console)
+            times.append((time.perf_counter() - t0) * 1000)
+            await pilot.pause()
+        out["redraw_ms"] = statistics.median(times) if times else None
+        out["redraw_all_ms"] = times
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("which", choices=("advtui", "bare"))
+    p.add_argument("--redraws", type=int, default=20)
+    p.add_argument("--wait-workers", type=float, default=60.0)
+    a = p.parse_args()
+    if a.which == "advtui":
+        from advtui.cli import build_app
+
+        app = build_app([str(SAMPLES)])
+    else:
+        app = bare_app()
+    print(json.dumps(asyncio.run(measure(app, a.redraws, a.wait_workers))))
+
+
+if __name__ == "__main__":
+    main()
