@@ -204,6 +204,10 @@ class EvalConfig:
             c.method = "pgd"
         if c.layer:
             model.get_layer(c.layer)  # ModelError with close matches if unknown
+        if "nearest" in c.targets and model.class_embeddings() is None:
+            raise EvalError(
+                "--targets nearest needs the model's final linear layer to compare classes; drop it"
+            )
         return c
 
     def params(self, model) -> dict:
@@ -238,7 +242,7 @@ class EvalConfig:
 
 
 def eps_text(eps: float) -> str:
-    """ε as "8/255" (or a decimal when not a multiple of 1/255... to 3 significant digits)."""
+    """ε as text over 255: "8/255", or "2.5/255" when it is not a whole number of levels."""
     v = eps * 255
     return f"{round(v)}/255" if abs(v - round(v)) < 1e-6 else f"{v:.4g}/255"
 
