@@ -203,6 +203,8 @@ class AdvtuiApp(App[int]):
         self.status_text = ""
         self._job_ids = 0
         self._view_cache: dict[tuple, Any] = {}
+        self._explainers: dict[tuple, Any] = {}
+        self._explainer_lock = threading.Lock()
 
     # ------------------------------------------------------------------ layout
 
@@ -286,19 +288,13 @@ class AdvtuiApp(App[int]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="background")
     def prepare_explainer(self, model: Any) -> None:
-        """Build the SHAP background from the folder (or --background) and load the detector."""
-        try:
-            from advtui.explain import Explainer, background_from_folder
+        """Check that SHAP can run here (layer, background) and load the detector.
 
-            folder = Path(self.config.background) if self.config.background else self.config.folder
-            bg = background_from_folder(folder, model.input_size)
-            explainer = Explainer(
-                model,
-                bg,
-                layer=self.config.layer,
-                local_smoothing=self.config.local_smoothing,
-                seed=self.settings.seed,
-            )
+        Each explained image later gets its own background that leaves it out, exactly as
+        ``advtui attack --explain`` and ``advtui eval`` build it (:meth:`explainer_for`).
+        """
+        try:
+            explainer = self.explainer_for(model, None)
         except Exception as exc:  # noqa: BLE001
             self.post_message(msg.ExplainerFailed(_one_line(exc)))
             return
@@ -314,6 +310,34 @@ class AdvtuiApp(App[int]):
                 except Exception as exc:  # noqa: BLE001
                     note = f"detector: {_one_line(exc)}"
         self.post_message(msg.ExplainerReady(explainer, detector, note))
+
+    def explainer_for(self, model: Any, image: Path | None) -> Any:
+        """The CLI's explainer for ``image``: background from --background or the image's
+        folder, leaving the image out; the last few are cached (called in worker threads)."""
+        from advtui.explain import Explainer, background_from_folder
+
+        seed = self.settings.seed
+        key = (model.name, None if image is None else str(image), seed)
+        with self._explainer_lock:
+            hit = self._explainers.get(key)
+        if hit is not None:
+            return hit
+        folder = Path(self.config.background) if self.config.background else self.config.folder
+        bg = background_from_folder(
+            folder, model.input_size, exclude=[image] if image is not None else []
+        )
+        explainer = Explainer(
+            model,
+            bg,
+            layer=self.config.layer,
+            local_smoothing=self.config.local_smoothing,
+            seed=seed,
+        )
+        with self._explainer_lock:
+            if len(self._explainers) >= 4:
+                self._explainers.pop(next(iter(self._explainers)))
+            self._explainers[key] = explainer
+        return explainer
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="predict")
     def predict(self, path: Path) -> None:
@@ -362,8 +386,9 @@ class AdvtuiApp(App[int]):
                 if self.explainer is None:
                     raise ExplainError(self.explainer_error or "SHAP is unavailable")
                 outcome = replace(outcome, evidence={}, maps={}, attributions={})
+                progress("preparing SHAP")(0, 1)
                 explain_outcome(
-                    self.explainer,
+                    self.explainer_for(model, path),
                     outcome,
                     nsamples=self.config.nsamples,
                     progress=progress("SHAP"),
@@ -384,7 +409,7 @@ class AdvtuiApp(App[int]):
         try:
             return {k: float(self.detector.score(a)) for k, a in outcome.attributions.items()}
         except Exception as exc:  # noqa: BLE001
-            self.post_message(msg.SaveFailed(f"detector: {_one_line(exc)}"))
+            self.post_message(msg.Notice(_one_line(exc), title="detector"))
             return {}
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="save")
@@ -438,15 +463,26 @@ class AdvtuiApp(App[int]):
         self.refresh_view()
 
     def _check_detector_params(self) -> None:
+        """Warn when SHAP here runs under other settings than the detector was fitted on."""
         params = getattr(self.detector, "params", None) or {}
-        fitted = params.get("layer"), params.get("nsamples")
-        if "layer" in params and params.get("layer") != self.config.layer:
+        fitted = params.get("fixed", params)
+        here = {
+            "model": self.model.name if self.model is not None else self.config.model,
+            "layer": self.config.layer,
+            "nsamples": self.config.nsamples,
+            "local_smoothing": self.config.local_smoothing,
+        }
+        differ = [
+            f"{k} {fitted[k]!r} (here {v!r})"
+            for k, v in here.items()
+            if k in fitted and fitted[k] != v
+        ]
+        if differ:
             self.notify(
-                f"the detector was fitted on layer {fitted[0]!r} but SHAP runs on "
-                f"{self.config.layer!r}; its verdicts may be off (use --layer)",
+                "the detector was fitted with " + ", ".join(differ) + "; its verdicts may be off",
                 title="detector",
                 severity="warning",
-                timeout=10,
+                timeout=12,
             )
 
     def on_explainer_failed(self, message: msg.ExplainerFailed) -> None:
@@ -500,6 +536,9 @@ class AdvtuiApp(App[int]):
         self.notify(f"saved {len(message.files)} files to {message.folder}", title="saved")
         self.last_event = f"saved to {message.folder}"
         self.refresh_view()
+
+    def on_notice(self, message: msg.Notice) -> None:
+        self.notify(message.message, title=message.title, severity=message.severity, timeout=10)
 
     def on_save_failed(self, message: msg.SaveFailed) -> None:
         self.saving = False
@@ -621,7 +660,10 @@ class AdvtuiApp(App[int]):
         elif self.model_error is not None:
             text.append(f"model: {self.model_error}", "bold red")
         elif self.job is not None:
-            text.append_text(progress_text(self.job.label, self.job.done, self.job.total))
+            room = self.query_one(StatusLine).size.width - len(text) - len(self.job.label)
+            room -= 2 * len(str(self.job.total)) + 6
+            bar = max(5, min(20, room))
+            text.append_text(progress_text(self.job.label, self.job.done, self.job.total, bar))
             if self.job.index != self.current:
                 text.append(f" ({self.entries[self.job.index].path.name})", "dim")
         else:

@@ -90,3 +90,12 @@ class Saved(Message):
 @dataclass
 class SaveFailed(Message):
     message: str
+
+
+@dataclass
+class Notice(Message):
+    """Something a worker wants the user to know (shown as a notification)."""
+
+    message: str
+    title: str = ""
+    severity: str = "warning"

@@ -9,7 +9,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
@@ -65,8 +65,8 @@ class HelpScreen(ModalScreen[None]):
             ("blue", "#008bfb"),
             " = against, white ≈ 0. The perturbation is amplified ×(0.5/ε) around mid-grey.",
         )
-        with Vertical(id="help-box"):
-            yield Static(Text("advtui — keys", style="bold"), classes="help-title")
+        with VerticalScroll(id="help-box"):
+            yield Static(Text("advtui — keys", style="bold"))
             yield Static(keys)
             yield Static(Text("Image list", style="bold"), classes="help-title")
             yield Static(marks)
