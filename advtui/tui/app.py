@@ -230,6 +230,10 @@ class AdvtuiApp(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
+        # breakpoints are otherwise applied on the first Resize, after the first frame
+        narrow = self.size.width < self.HORIZONTAL_BREAKPOINTS[1][0]
+        self.screen.set_class(narrow, "-narrow")
+        self.screen.set_class(not narrow, "-wide")
         self.query_one("#confidence").border_title = "confidence (top-5)"
         self.query_one("#evidence").border_title = "SHAP evidence (top class)"
         self.query_one("#legend").border_title = "SHAP colour scale"
