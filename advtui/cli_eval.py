@@ -168,11 +168,14 @@ def run(args: argparse.Namespace) -> int:
         )
         raise
     console = Console(highlight=False)
+    if not console.is_terminal:  # a log or a pipe: do not squeeze the tables into 80 columns
+        console = Console(highlight=False, width=132)
     if result.dropped_partial:
         err.print("note: dropped a partial last line of results.jsonl (an interrupted write)")
-    console.print(summary_table(result.summary))
+    spread = console.width >= 120  # ± columns need the room; summary.json always has them
+    console.print(summary_table(result.summary, spread))
     if len(result.summary["sweep"]) > 1:
-        console.print(sweep_table(result.summary))
+        console.print(sweep_table(result.summary, spread))
     console.print(terminal_histogram(result.store.rows, result.config), markup=False)
     imgs = result.summary["images"]
     console.print(

@@ -190,25 +190,29 @@ def _clean_json(obj):
 # ----------------------------------------------------------------------------- tables
 
 
-def _pm(d: dict, key: str) -> str:
+def _pm(d: dict, key: str, spread: bool = True) -> str:
     v = d.get(key)
     if v is None:
         return "–"
-    s = d.get(f"{key}_std")
+    s = d.get(f"{key}_std") if spread else None
     return f"{v:.2f}" + (f"±{s:.2f}".replace("0.", ".", 1) if s else "")
 
 
-def summary_table(summary: dict):
+def summary_table(summary: dict, spread: bool = True):
     """A Rich table of the primary ε: detection by LR / RF vs the confidence baseline."""
+    from rich import box
     from rich.table import Table
 
     p = summary["params"]
     t = Table(
+        box=box.SIMPLE_HEAD,
         title=f"advtui eval — {p['model']} {p['method']} ε={p['primary_eps']} steps={p['steps']} "
         f"nsamples={p['nsamples']} protocol={p['protocol']}",
         title_justify="left",
-        caption="acc/AUC: mean±std over folds that never split a photo; conf = top-1 confidence "
-        "only; adv<clean = share of images whose adversarial top class has less mean SHAP",
+        caption="acc/AUC: mean"
+        + ("±std" if spread else "")
+        + " over folds that never split a photo; conf = top-1 confidence "
+        "only; adv < clean = share of images whose adversarial top class has less mean SHAP",
         caption_justify="left",
     )
     for col in (
@@ -221,9 +225,14 @@ def summary_table(summary: dict):
         "RF AUC",
         "conf acc",
         "conf AUC",
-        "adv<clean",
+        "adv < clean",
     ):
-        t.add_column(col, justify="left" if col == "variant" else "right")
+        t.add_column(
+            col,  # headers wrap; numbers never do
+            justify="left" if col == "variant" else "right",
+            no_wrap=col in ("variant", "clean/adv"),
+            min_width={"variant": 10, "clean/adv": 6}.get(col, 4 if not spread else 8),
+        )
     for name, v in summary["variants"].items():
         sr = v.get("attack_success_rate")
         below = v["mean_shap"]["adv_below_clean"]
@@ -231,22 +240,27 @@ def summary_table(summary: dict):
             name,
             f"{v['n_clean']}/{v['n_adversarial']}",
             "–" if sr is None else f"{sr:.0%}",
-            _pm(v["lr"], "accuracy"),
-            _pm(v["lr"], "roc_auc"),
-            _pm(v["rf"], "accuracy"),
-            _pm(v["rf"], "roc_auc"),
-            _pm(v["confidence_baseline"], "accuracy"),
-            _pm(v["confidence_baseline"], "roc_auc"),
+            _pm(v["lr"], "accuracy", spread),
+            _pm(v["lr"], "roc_auc", spread),
+            _pm(v["rf"], "accuracy", spread),
+            _pm(v["rf"], "roc_auc", spread),
+            _pm(v["confidence_baseline"], "accuracy", spread),
+            _pm(v["confidence_baseline"], "roc_auc", spread),
             "–" if below is None else f"{below:.0%}",
         )
     return t
 
 
-def sweep_table(summary: dict):
+def sweep_table(summary: dict, spread: bool = True):
     """Detection accuracy against attack strength (one row per ε, pooled over modes)."""
+    from rich import box
     from rich.table import Table
 
-    t = Table(title="detection vs attack strength (pooled over target modes)", title_justify="left")
+    t = Table(
+        box=box.SIMPLE_HEAD,
+        title="detection vs attack strength (pooled over target modes)",
+        title_justify="left",
+    )
     for col in (
         "ε",
         "atk ok",
@@ -257,9 +271,9 @@ def sweep_table(summary: dict):
         "conf acc",
         "conf AUC",
         "adv conf",
-        "adv<clean",
+        "adv < clean",
     ):
-        t.add_column(col, justify="right")
+        t.add_column(col, justify="right", min_width=4 if not spread else 8)
     for eps, block in summary["sweep"].items():
         v = block[POOLED]
         sr, below = v.get("attack_success_rate"), v["mean_shap"]["adv_below_clean"]
@@ -268,11 +282,11 @@ def sweep_table(summary: dict):
             eps,
             "–" if sr is None else f"{sr:.0%}",
             f"{v['n_clean']}/{v['n_adversarial']}",
-            _pm(v["lr"], "accuracy"),
-            _pm(v["lr"], "roc_auc"),
-            _pm(v["rf"], "accuracy"),
-            _pm(v["confidence_baseline"], "accuracy"),
-            _pm(v["confidence_baseline"], "roc_auc"),
+            _pm(v["lr"], "accuracy", spread),
+            _pm(v["lr"], "roc_auc", spread),
+            _pm(v["rf"], "accuracy", spread),
+            _pm(v["confidence_baseline"], "accuracy", spread),
+            _pm(v["confidence_baseline"], "roc_auc", spread),
             "–" if conf is None else f"{conf:.2f}",
             "–" if below is None else f"{below:.0%}",
         )

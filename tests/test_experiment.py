@@ -412,3 +412,39 @@ def test_shap_background_leaves_the_explained_photo_out(tiny, samples_dir, tmp_p
     assert any(
         torch.equal(b, load_tensor(paths[1], 16)) for b in exps._for(paths[0]).background.cpu()
     )
+
+
+def test_eps_sweep_reports_each_strength(tiny, samples_dir, tmp_path):
+    cfg = _cfg(samples_dir, tmp_path, n=2, views=2, targets=["untargeted"], eps=["2/255", EPS])
+    s = run_eval(cfg, tiny).summary
+    assert list(s["sweep"]) == ["2/255", EPS]
+    assert s["variants"] == s["sweep"][EPS]  # the main table is the strongest ε by default
+    assert s["params"]["eps"] == ["2/255", EPS] and s["params"]["primary_eps"] == EPS
+    weak, strong = (s["sweep"][e]["untargeted"] for e in ("2/255", EPS))
+    assert weak["n"] == strong["n"] == 4
+    assert weak["attack_success_rate"] <= strong["attack_success_rate"]
+    rows = [r for r in _rows(tmp_path) if r["variant"] == "untargeted"]
+    assert sorted({r["eps_255"] for r in rows}) == sorted(["2/255", EPS])
+    assert all(r["linf"] <= r["eps"] + 1e-6 for r in rows)
+
+
+@pytest.mark.parametrize(
+    "argv, eps, primary",
+    [
+        ([], ["8/255"], "8/255"),
+        (["--eps-sweep", "1/255,2/255"], ["1/255", "2/255"], None),
+        (
+            ["--eps-sweep", "1/255,4/255,8/255", "--eps", "4/255"],
+            ["1/255", "4/255", "8/255"],
+            "4/255",
+        ),
+    ],
+)
+def test_cli_eps_sweep_flags(argv, eps, primary):
+    from advtui import cli_eval
+    from advtui.cli import sub_parser
+
+    args = sub_parser().parse_args(["eval", "samples", "--out", "o", *argv])
+    cfg = cli_eval._config(args)
+    assert list(cfg.eps) == eps and cfg.primary_eps == primary
+    assert cfg.method is None and cfg.nsamples is None  # the protocol decides
