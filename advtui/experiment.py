@@ -465,35 +465,44 @@ class _Explainers:
     Expected gradients integrate from background images to the input; if the clean photo
     were in the background, its clean attribution would lose the (zero) path from itself
     while its adversarial twin would not — a difference a detector could learn that has
-    nothing to do with the attack. So each photo gets a background of up to 8 *other*
-    photos (from ``--background`` or the evaluated folder); one Explainer is kept at a time
-    (items come photo by photo).
+    nothing to do with the attack. The background is 8 photos of a fixed pool of 9 spread
+    evenly over the evaluated folder: the pool minus the explained photo (or the first 8 of
+    it for photos outside the pool), so at most 10 explainers are ever built. With
+    ``--background DIR`` the explained photo is likewise excluded from DIR's images.
     """
 
+    POOL = 9
+
     def __init__(self, model, cfg: EvalConfig, paths: Sequence[Path]) -> None:
-        self.model, self.cfg, self.paths = model, cfg, list(paths)
-        self._key: Path | None = None
-        self._explainer = None
+        self.model, self.cfg = model, cfg
+        paths = list(paths)
+        if cfg.background:
+            from advtui.images import find_images
+
+            try:
+                paths = find_images(cfg.background)
+            except ImageError:
+                paths = []
+        if len(paths) > self.POOL:
+            step = len(paths) / self.POOL
+            paths = [paths[int(i * step)] for i in range(self.POOL)]
+        self.pool = [Path(p).resolve() for p in paths]
+        self._cache: dict[tuple[Path, ...], object] = {}
 
     def _for(self, photo: Path):
-        from advtui.explain import Explainer, background_from_folder, background_from_paths
+        from advtui.explain import Explainer, background_from_paths
 
-        if self._key != photo or self._explainer is None:
-            size = self.model.input_size
-            bg = (
-                background_from_folder(self.cfg.background, size, exclude=[photo])
-                if self.cfg.background
-                else background_from_paths(self.paths, size, exclude=[photo])
-            )
-            self._explainer = Explainer(
+        me = Path(photo).resolve()
+        key = tuple(p for p in self.pool if p != me)[:8]
+        if key not in self._cache:
+            self._cache[key] = Explainer(
                 self.model,
-                bg,
+                background_from_paths(key, self.model.input_size, n=8),
                 layer=self.cfg.layer,
                 local_smoothing=self.cfg.local_smoothing,
                 seed=self.cfg.seed,
             )
-            self._key = photo
-        return self._explainer
+        return self._cache[key]
 
     def explain(self, x: torch.Tensor, classes: list[int], photos: list[Path], stop):
         """Attributions and evidence for ``x`` in order, each with its photo's background."""

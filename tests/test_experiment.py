@@ -401,17 +401,18 @@ def test_shap_background_leaves_the_explained_photo_out(tiny, samples_dir, tmp_p
     from advtui.experiment import _Explainers
     from advtui.images import find_images, load_tensor
 
-    paths = find_images(samples_dir)[:4]
+    paths = find_images(samples_dir)
+    assert len(paths) > 9
     cfg = _cfg(samples_dir, tmp_path).resolved(tiny)
     exps = _Explainers(tiny, cfg, paths)
     for p in paths:
         bg = exps._for(p).background.cpu()
-        own = load_tensor(p, 16)
-        assert len(bg) == 3
-        assert not any(torch.equal(b, own) for b in bg)
-    assert any(
-        torch.equal(b, load_tensor(paths[1], 16)) for b in exps._for(paths[0]).background.cpu()
-    )
+        assert len(bg) == 8
+        assert not any(torch.equal(b, load_tensor(p, 16)) for b in bg)
+    assert len(exps._cache) <= 10  # a fixed pool: not one explainer per photo
+    small = _Explainers(tiny, cfg, paths[:3])
+    bg = small._for(paths[0]).background.cpu()
+    assert len(bg) == 2 and torch.equal(bg[0], load_tensor(paths[1], 16))
 
 
 def test_eps_sweep_reports_each_strength(tiny, samples_dir, tmp_path):
