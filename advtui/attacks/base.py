@@ -152,16 +152,17 @@ class Attack:
                 labels = clean_logits.argmax(1)
             else:
                 with torch.no_grad():
-                    clean_logits = self.model(x).float()
+                    clean_logits = self.model(_fast_layout(x)).float()
                 labels = clean_logits.argmax(1)
                 x_float, steps_run = self._run(x, labels, target, progress, stop)
+            x_float = x_float.contiguous()
             x_adv = quantize(x_float, x, self.eps)
             with torch.no_grad():
-                adv_logits = self.model(x_adv).float()
+                adv_logits = self.model(_fast_layout(x_adv)).float()
                 # An iterate that is on the grid up to float32 rounding (BIM/FGSM with grid ε
                 # and α) is the rounded image: re-classifying it would repeat the forward.
                 on_grid = bool((x_float - x_adv).abs().max() <= _GRID_TOL)
-                float_logits = adv_logits if on_grid else self.model(x_float).float()
+                float_logits = adv_logits if on_grid else self.model(_fast_layout(x_float)).float()
         finally:
             self.model.train(was_training)
         return AttackResult(
@@ -209,6 +210,7 @@ class Attack:
         With ``labels=None`` (only when ``x_adv`` starts at ``x``) the first step's logits are
         the clean logits: labels come from them and they are returned as the third value.
         """
+        x, x_adv = _fast_layout(x), _fast_layout(x_adv)
         lower, upper = (x - self.eps).clamp_min(0.0), (x + self.eps).clamp_max(1.0)
         sign = -1.0 if target is not None else 1.0  # descend toward target, ascend away from label
         clean_logits = None
@@ -276,6 +278,14 @@ def _succeeded(
 ) -> torch.Tensor:
     pred = logits.argmax(1)
     return pred == target if target is not None else pred != labels
+
+
+def _fast_layout(x: torch.Tensor) -> torch.Tensor:
+    """``x`` in channels-last layout on CPU, where oneDNN runs the (depthwise-heavy) models
+    ~10–20 % faster with identical values (benchmarks/run.py); unchanged elsewhere."""
+    if x.device.type == "cpu" and x.ndim == 4:
+        return x.contiguous(memory_format=torch.channels_last)
+    return x
 
 
 def _param_device(model: torch.nn.Module, default: torch.device) -> torch.device:
