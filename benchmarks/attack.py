@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from benchmarks.common import Figure, interleaved
+from benchmarks.common import Figure, Timing, interleaved
 
 EPS, ALPHA, STEPS = 8 / 255, 2 / 255, 10
 
@@ -67,14 +67,19 @@ def bench_attacks(
             t = interleaved(fns, repeats)
             label = f"attack {method}-{steps} batch {batch}"
             if "ref" in t:
-                fig = Figure(label, t["ours"], t["ref"], "torchattacks", target=1.0)
+                fig = Figure.timed(label, t["ours"], t["ref"], "torchattacks", target=1.0)
                 worst = fig.ratio if worst is None else max(worst, fig.ratio)
             else:
-                fig = Figure(
-                    label, t["ours"], note="torchattacks not installed (pip install .[bench])"
+                fig = Figure.timed(
+                    label, t["ours"], None, note="torchattacks not installed (pip install .[bench])"
                 )
             figures.append(fig)
             figures.append(
-                Figure(f"{label} vs floor", t["ours"], steps * floor_step, f"{steps}× fwd+bwd")
+                Figure.timed(
+                    f"{label} vs floor",
+                    t["ours"],
+                    Timing(steps * floor_step.wall, steps * floor_step.cpu),
+                    f"{steps}× fwd+bwd",
+                )
             )
     return figures, worst

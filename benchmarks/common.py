@@ -3,6 +3,11 @@
 Every figure is a ratio against a reference measured in the same run, with the two timed
 interleaved and each taken as the minimum over repeats: the minimum is the least disturbed by
 other processes, and interleaving exposes both sides to the same machine state.
+
+Ratios use CPU time (``time.process_time``, all threads of this process) by default: on a
+shared machine wall time swings 2× between identical runs while CPU time, the work done,
+barely moves. Wall times are printed alongside. With ``--device cuda`` (work runs
+asynchronously on the GPU) the clock is wall time after ``torch.cuda.synchronize``.
 """
 
 from __future__ import annotations
@@ -12,6 +17,20 @@ import platform
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import NamedTuple
+
+#: "cpu" (process CPU time) or "wall"; benchmarks/run.py sets it from --clock / --device.
+CLOCK = {"name": "cpu", "cuda": False}
+
+
+class Timing(NamedTuple):
+    wall: float
+    cpu: float
+
+    @property
+    def value(self) -> float:
+        """The time on the clock the ratios use."""
+        return self.cpu if CLOCK["name"] == "cpu" else self.wall
 
 
 @dataclass
@@ -25,6 +44,19 @@ class Figure:
     unit: str = "s"
     target: float | None = None  # on the ratio (or on the value when ref is None)
     note: str = ""
+    wall: tuple[float, float] | None = None  # (ours, ref) wall seconds, shown when ratio is CPU
+
+    @classmethod
+    def timed(cls, name: str, ours: Timing, ref: Timing | None, ref_name: str = "", **kw):
+        """A figure from two :class:`Timing` values (ratio on the configured clock)."""
+        return cls(
+            name,
+            ours.value,
+            None if ref is None else ref.value,
+            ref_name,
+            wall=None if ref is None or CLOCK["name"] == "wall" else (ours.wall, ref.wall),
+            **kw,
+        )
 
     @property
     def ratio(self) -> float | None:
@@ -45,7 +77,11 @@ class Figure:
         parts = [f"{self.name:<34}"]
         if self.ratio is not None:
             parts.append(f"{self.ratio:6.2f}× {self.ref_name}")
-            parts.append(f"({fmt(self.value, self.unit)} vs {fmt(self.ref, self.unit)})")
+            clock = f"{CLOCK['name']} " if self.unit == "s" else ""
+            text = f"({clock}{fmt(self.value, self.unit)} vs {fmt(self.ref, self.unit)}"
+            if self.wall:
+                text += f"; wall {fmt(self.wall[0], 's')} vs {fmt(self.wall[1], 's')}"
+            parts.append(text + ")")
         else:
             parts.append(fmt(self.value, self.unit))
         if self.target is not None:
@@ -73,18 +109,28 @@ def fmt(value: float | None, unit: str) -> str:
 
 def interleaved(
     fns: dict[str, Callable[[], object]], repeats: int = 3, warmup: int = 1
-) -> dict[str, float]:
-    """Minimum wall time of each callable over ``repeats`` rounds, run in turn, after warm-up."""
+) -> dict[str, Timing]:
+    """Minimum wall and CPU time of each callable over ``repeats`` rounds, run in turn."""
     for _ in range(warmup):
         for fn in fns.values():
             fn()
-    best = {name: float("inf") for name in fns}
+    best = {name: Timing(float("inf"), float("inf")) for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
-            t0 = time.perf_counter()
+            _sync()
+            w0, c0 = time.perf_counter(), time.process_time()
             fn()
-            best[name] = min(best[name], time.perf_counter() - t0)
+            _sync()
+            wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+            best[name] = Timing(min(best[name].wall, wall), min(best[name].cpu, cpu))
     return best
+
+
+def _sync() -> None:
+    if CLOCK["cuda"]:
+        import torch
+
+        torch.cuda.synchronize()
 
 
 def machine() -> dict:

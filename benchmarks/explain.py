@@ -4,9 +4,9 @@
   included), at the per-device default batch size.
 * shap default: ``shap.GradientExplainer(model, background).shap_values(x, nsamples=n,
   ranked_outputs=1)`` — shap's default settings (batch_size=50) on the full classifier.
-* floor: the same sample points and the same chunks, pre-built, and per chunk only one
-  forward + backward to the attributed tensor and the gradient × delta mean — what a hand
-  expected-gradients loop cannot avoid.
+* floor: the same sample points and the same chunks (and memory layout), pre-built, and per
+  chunk only one forward + backward to the attributed tensor and the gradient × delta mean —
+  what a hand expected-gradients loop cannot avoid.
 """
 
 from __future__ import annotations
@@ -34,9 +34,12 @@ def floor_fn(explainer, x: torch.Tensor, cls: int, nsamples: int):
         for c, n in enumerate(split_chunks(nsamples, explainer.batch_size))
     ]
 
+    layout = torch.channels_last if x.device.type == "cpu" else torch.contiguous_format
+
     def run():
         acc = 0.0
         for inputs, delta in chunks:
+            inputs = inputs.contiguous(memory_format=layout)  # the same layout as ours
             if module is None:
                 leaf = inputs.detach().requires_grad_(True)
                 (grad,) = torch.autograd.grad(model(leaf)[:, cls].sum(), leaf)
@@ -94,11 +97,13 @@ def bench_explain(
         label = f"explain {where} ns={nsamples} bs={explainer.batch_size}"
         target = 0.35 if nsamples == 50 else None
         if "shap" in t:
-            fig = Figure(label, t["ours"], t["shap"], "shap default", target=target)
+            fig = Figure.timed(label, t["ours"], t["shap"], "shap default", target=target)
             figures.append(fig)
             if nsamples == 50 and layer is None:
                 headline["explain_vs_shap_default"] = fig.ratio
-        floor = Figure(f"{label} vs floor", t["ours"], t["floor"], "hand EG floor", target=1.1)
+        floor = Figure.timed(
+            f"{label} vs floor", t["ours"], t["floor"], "hand EG floor", target=1.1
+        )
         figures.append(floor)
         if nsamples == 50 and layer is None:
             headline["explain_vs_floor"] = floor.ratio
@@ -106,7 +111,7 @@ def bench_explain(
 
 
 def sweep_batch_sizes(
-    model, background, x, sizes=(8, 16, 25, 32, 50), nsamples=(50, 200), layer=None
+    model, background, x, sizes=(8, 10, 16, 25, 32, 50), nsamples=(50, 200), layer=None
 ) -> list[Figure]:
     """Ours at each batch size, as a ratio against the current default (warm, min of 2)."""
     from advtui.explain import Explainer
@@ -125,7 +130,7 @@ def sweep_batch_sizes(
         t = interleaved(fns, repeats=1 if n > 50 else 2)
         for bs in fns:
             out.append(
-                Figure(
+                Figure.timed(
                     f"sweep {layer or 'input'} ns={n} bs={bs}", t[bs], t[default], f"bs={default}"
                 )
             )

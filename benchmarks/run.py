@@ -22,7 +22,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import Figure, machine  # noqa: E402
+from benchmarks.common import CLOCK, Figure, machine  # noqa: E402
 
 SECTIONS = ("attack", "explain", "rss", "tui", "eval", "sweep")
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -34,6 +34,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="fewer repeats and cases (CI smoke run)")
     p.add_argument("--json", action="store_true", help="end with one JSON object on a line")
     p.add_argument("--device", default="cpu", help="auto, cpu or cuda (default cpu)")
+    p.add_argument(
+        "--clock",
+        choices=("cpu", "wall"),
+        help="clock of the ratios: process CPU time (default on CPU) or wall time (on CUDA)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        help="torch intra-op threads (default torch's; 1 gives steadier ratios on a busy machine)",
+    )
     p.add_argument("--only", default="", help=f"comma-separated sections from {','.join(SECTIONS)}")
     args = p.parse_args(argv)
     args.sections = [s for s in args.only.split(",") if s] or [
@@ -59,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     from advtui.images import find_images, load_tensor
     from advtui.models import load_model
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     started = time.perf_counter()
     info = machine()
     print(
@@ -68,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     model = load_model(device=args.device)
+    CLOCK["cuda"] = model.device.type == "cuda"
+    CLOCK["name"] = args.clock or ("wall" if CLOCK["cuda"] else "cpu")
+    print(f"# ratios on {CLOCK['name']} time; minima over interleaved repeats", flush=True)
     paths = find_images(SAMPLES)
     images = torch.stack([load_tensor(p, model.input_size) for p in paths])
     x = images[:1].to(model.device)
