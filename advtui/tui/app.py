@@ -13,7 +13,6 @@ image, and stepping back shows it at once.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,10 +24,24 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
+from advtui.tui import jobs
 from advtui.tui import messages as msg
 from advtui.tui.pixels import PixelView
 from advtui.tui.screens import ClassPicker, HelpScreen
-from advtui.tui.view import ViewModel, build_view
+from advtui.tui.state import (
+    DEFAULT_DISPLAY_SIZE,
+    MAX_EPS_255,
+    METHODS,
+    STEP_LADDER,
+    VIEW_NAMES,
+    VIEWS,
+    Entry,
+    Job,
+    TuiConfig,
+    load_model_cached,
+    one_line,
+)
+from advtui.tui.view import ViewModel, build_view, result_summary, status_line
 from advtui.tui.widgets import (
     MARK_ATTACKED,
     MARK_FAILED,
@@ -39,118 +52,12 @@ from advtui.tui.widgets import (
     EvidenceTable,
     ImageList,
     StatusLine,
-    progress_text,
 )
 
 if TYPE_CHECKING:
     from advtui.pipeline import AttackSettings
 
-METHODS = ("fgsm", "bim", "pgd")
-VIEWS = ("side", "overlay", "perturbation")
-VIEW_NAMES = {
-    "side": "side by side",
-    "overlay": "heatmap over image",
-    "perturbation": "perturbation",
-}
-#: ``[``/``]`` walk this ladder of step counts.
-STEP_LADDER = (1, 2, 3, 4, 5, 7, 10, 15, 20, 30, 40, 50, 75, 100, 150, 200, 300, 500, 1000)
-MAX_EPS_255 = 128
-#: Display size of images before the model (and its input size) is known.
-DEFAULT_DISPLAY_SIZE = 224
-
-
-def _default_folder() -> Path:
-    from advtui.images import bundled_samples
-
-    return bundled_samples()
-
-
-def _default_settings() -> AttackSettings:
-    from advtui.pipeline import AttackSettings
-
-    return AttackSettings()
-
-
-@dataclass
-class TuiConfig:
-    """Everything ``advtui [FOLDER] [options]`` configures (built by ``advtui.cli.build_app``)."""
-
-    folder: Path = field(default_factory=_default_folder)
-    model: str = "efficientnet-lite0"
-    weights: str | None = None
-    device: str = "auto"
-    input_size: int | None = None
-    mean: tuple[float, float, float] | None = None
-    std: tuple[float, float, float] | None = None
-    settings: AttackSettings = field(default_factory=_default_settings)
-    nsamples: int = 50
-    layer: str | None = None
-    background: str | None = None
-    local_smoothing: float = 0.0
-    out_dir: Path = Path("advtui-out")
-    detector: str | None = None
-
-    def __post_init__(self) -> None:
-        self.folder = Path(self.folder)
-        self.out_dir = Path(self.out_dir)
-
-
-@dataclass
-class Entry:
-    """One file of the folder: its crop for display once scanned, or why it failed."""
-
-    path: Path
-    image: Any = None  # PIL image, model-size centre crop
-    error: str | None = None
-
-    @property
-    def scanned(self) -> bool:
-        return self.image is not None or self.error is not None
-
-
-@dataclass
-class Job:
-    """A running attack or SHAP job (one at a time)."""
-
-    id: int
-    kind: str  # "attack" | "explain"
-    index: int
-    key: tuple
-    label: str = "starting"
-    done: int = 0
-    total: int = 0
-    finished: threading.Event = field(default_factory=threading.Event)
-
-
-_MODEL_CACHE: dict[tuple, Any] = {}
-_MODEL_LOCK = threading.Lock()
-
-
-def _load_model_cached(config: TuiConfig):
-    """``advtui.models.load_model`` memoised per process (tests open many apps)."""
-    from advtui.models import load_model
-
-    key = (config.model, config.weights, config.device, config.input_size, config.mean, config.std)
-    with _MODEL_LOCK:
-        if key not in _MODEL_CACHE:
-            _MODEL_CACHE[key] = load_model(
-                config.model,
-                weights=config.weights,
-                device=config.device,
-                input_size=config.input_size,
-                mean=config.mean,
-                std=config.std,
-            )
-        return _MODEL_CACHE[key]
-
-
-def _one_line(exc: BaseException) -> str:
-    from advtui.errors import AdvtuiError
-
-    if isinstance(exc, AdvtuiError):
-        return str(exc)
-    text = " ".join(str(exc).split())[:200]
-    return f"internal error: {type(exc).__name__}: {text}" if text else type(exc).__name__
+__all__ = ["AdvtuiApp", "TuiConfig"]
 
 
 class AdvtuiApp(App[int]):
@@ -203,8 +110,7 @@ class AdvtuiApp(App[int]):
         self.status_text = ""
         self._job_ids = 0
         self._view_cache: dict[tuple, Any] = {}
-        self._explainers: dict[tuple, Any] = {}
-        self._explainer_lock = threading.Lock()
+        self.explainers = jobs.ExplainerCache(self.config)
 
     # ------------------------------------------------------------------ layout
 
@@ -262,86 +168,39 @@ class AdvtuiApp(App[int]):
         self.scan_images()
 
     # ------------------------------------------------------------------ workers
+    # Thin wrappers: the work itself is in advtui.tui.jobs (plain functions, no App).
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="scan")
     def scan_images(self) -> None:
-        """Load every file once (current image first): crop for display, or the reason it fails."""
-        from advtui.images import load_image, resize_center_crop
-
-        worker = get_current_worker()
-        size = self.config.input_size or DEFAULT_DISPLAY_SIZE
-        pending = set(range(len(self.entries)))
-        while pending and not worker.cancelled_event.is_set():
-            cur = self.current
-            i = cur if cur in pending else min(pending)
-            pending.discard(i)
-            try:
-                crop = resize_center_crop(load_image(self.entries[i].path), size)
-                self.post_message(msg.ImageScanned(i, image=crop))
-            except Exception as exc:  # noqa: BLE001 - every failure becomes a one-line reason
-                self.post_message(msg.ImageScanned(i, error=_one_line(exc)))
+        jobs.scan_folder(
+            [e.path for e in self.entries],
+            self.config.input_size or DEFAULT_DISPLAY_SIZE,
+            lambda: self.current,
+            self.post_message,
+            get_current_worker().cancelled_event,
+        )
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="model")
     def load_model(self) -> None:
         try:
-            model = _load_model_cached(self.config)
+            model = load_model_cached(self.config)
         except Exception as exc:  # noqa: BLE001
-            self.post_message(msg.ModelFailed(_one_line(exc)))
+            self.post_message(msg.ModelFailed(one_line(exc)))
             return
         self.post_message(msg.ModelReady(model))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="background")
     def prepare_explainer(self, model: Any) -> None:
-        """Check that SHAP can run here (layer, background) and load the detector.
-
-        Each explained image later gets its own background that leaves it out, exactly as
-        ``advtui attack --explain`` and ``advtui eval`` build it (:meth:`explainer_for`).
-        """
+        """Check that SHAP can run here (layer, background), warm it up, load the detector."""
         try:
-            explainer = self.explainer_for(model, None)
+            explainer = self.explainers.get(model, None, self.settings.seed)
         except Exception as exc:  # noqa: BLE001
-            self.post_message(msg.ExplainerFailed(_one_line(exc)))
+            self.post_message(msg.ExplainerFailed(one_line(exc)))
             return
         detector, note = None, ""
         if self.config.detector:
-            try:
-                from advtui.detect import load_detector
-            except ImportError:
-                note = "detector support is not installed in this version"
-            else:
-                try:
-                    detector = load_detector(self.config.detector)
-                except Exception as exc:  # noqa: BLE001
-                    note = f"detector: {_one_line(exc)}"
+            detector, note = jobs.load_detector(self.config.detector)
         self.post_message(msg.ExplainerReady(explainer, detector, note))
-
-    def explainer_for(self, model: Any, image: Path | None) -> Any:
-        """The CLI's explainer for ``image``: background from --background or the image's
-        folder, leaving the image out; the last few are cached (called in worker threads)."""
-        from advtui.explain import Explainer, background_from_folder
-
-        seed = self.settings.seed
-        key = (model.name, None if image is None else str(image), seed)
-        with self._explainer_lock:
-            hit = self._explainers.get(key)
-        if hit is not None:
-            return hit
-        folder = Path(self.config.background) if self.config.background else self.config.folder
-        bg = background_from_folder(
-            folder, model.input_size, exclude=[image] if image is not None else []
-        )
-        explainer = Explainer(
-            model,
-            bg,
-            layer=self.config.layer,
-            local_smoothing=self.config.local_smoothing,
-            seed=seed,
-        )
-        with self._explainer_lock:
-            if len(self._explainers) >= 4:
-                self._explainers.pop(next(iter(self._explainers)))
-            self._explainers[key] = explainer
-        return explainer
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="predict")
     def predict(self, path: Path) -> None:
@@ -349,72 +208,28 @@ class AdvtuiApp(App[int]):
             from advtui.images import load_tensor
 
             model = self.model
-            x = load_tensor(path, model.input_size)
-            top5 = model.topk(x[None], 5)[0]
+            top5 = model.topk(load_tensor(path, model.input_size)[None], 5)[0]
         except Exception:  # noqa: BLE001 - a file that fails is already marked by the scan
             return
         self.post_message(msg.Predicted(str(path), model.name, top5))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="attack")
     def run_job(self, job: Job, path: Path, settings: AttackSettings, explain: bool) -> None:
-        """Attack (unless cached), then explain if asked; post JobDone / JobFailed."""
-        from advtui.errors import Cancelled, ExplainError
-
-        stop = get_current_worker().cancelled_event
-
-        def progress(label: str):
-            return lambda done, total: self.post_message(
-                msg.JobProgress(job.id, label, done, total)
-            )
-
-        try:
-            from advtui.images import load_tensor
-            from advtui.pipeline import explain_outcome, run_attack
-
-            model = self.model
-            outcome = self.outcomes.get(job.key)
-            if outcome is None:
-                progress("attack")(0, max(1, settings.steps))
-                x = load_tensor(path, model.input_size)
-                outcome = run_attack(
-                    model, x, settings, image=str(path), progress=progress("attack"), stop=stop
-                )
-                if explain:  # show the attack while SHAP runs
-                    self.post_message(msg.JobDone(job.id, job.key, outcome, final=False))
-            verdicts: dict[str, float] = {}
-            if explain:
-                progress("preparing SHAP")(0, 1)
-                while not self.explainer_ready.wait(0.1):
-                    if stop.is_set():
-                        raise Cancelled("cancelled while preparing SHAP")
-                if self.explainer is None:
-                    raise ExplainError(self.explainer_error or "SHAP is unavailable")
-                outcome = replace(outcome, evidence={}, maps={}, attributions={})
-                progress("preparing SHAP")(0, 1)
-                explain_outcome(
-                    self.explainer_for(model, path),
-                    outcome,
-                    nsamples=self.config.nsamples,
-                    progress=progress("SHAP"),
-                    stop=stop,
-                )
-                verdicts = self._score(outcome)
-            self.post_message(msg.JobDone(job.id, job.key, outcome, verdicts))
-        except Cancelled:
-            self.post_message(msg.JobFailed(job.id, "cancelled", cancelled=True))
-        except Exception as exc:  # noqa: BLE001
-            self.post_message(msg.JobFailed(job.id, _one_line(exc)))
-        finally:
-            job.finished.set()
-
-    def _score(self, outcome: Any) -> dict[str, float]:
-        if self.detector is None:
-            return {}
-        try:
-            return {k: float(self.detector.score(a)) for k, a in outcome.attributions.items()}
-        except Exception as exc:  # noqa: BLE001
-            self.post_message(msg.Notice(_one_line(exc), title="detector"))
-            return {}
+        jobs.attack_and_explain(
+            job,
+            path,
+            settings,
+            model=self.model,
+            cached=self.outcomes.get(job.key),
+            explain=explain,
+            explainer_ready=self.explainer_ready,
+            explainer_error=lambda: self.explainer_error,
+            explainers=self.explainers,
+            nsamples=self.config.nsamples,
+            detector=self.detector,
+            post=self.post_message,
+            stop=get_current_worker().cancelled_event,
+        )
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="save")
     def save(self, outcome: Any, folder: Path) -> None:
@@ -423,7 +238,7 @@ class AdvtuiApp(App[int]):
 
             files = save_outcome(outcome, folder)
         except Exception as exc:  # noqa: BLE001
-            self.post_message(msg.SaveFailed(_one_line(exc)))
+            self.post_message(msg.SaveFailed(one_line(exc)))
             return
         self.post_message(msg.Saved(str(folder), [str(f) for f in files]))
 
@@ -521,10 +336,10 @@ class AdvtuiApp(App[int]):
         if message.final and self.job is not None and self.job.id == message.job:
             self.job = None
         if message.final or not o.evidence:
-            self.last_event = self._result_summary(o)
+            self.last_event = result_summary(o)
         if index != self.current:
             name = Path(o.image).name
-            self.notify(f"{name}: {self._result_summary(o)}", title="finished")
+            self.notify(f"{name}: {result_summary(o)}", title="finished")
         self.refresh_view()
 
     def on_job_failed(self, message: msg.JobFailed) -> None:
@@ -600,15 +415,6 @@ class AdvtuiApp(App[int]):
         if (str(entry.path), self.model.name) not in self.predictions:
             self.predict(entry.path)
 
-    @staticmethod
-    def _result_summary(outcome: Any) -> str:
-        adv = outcome.adv_top5[0]["label"]
-        clean = outcome.clean_top5[0]["label"]
-        if outcome.success:
-            return f"success: {clean} → {adv}"
-        note = " (8-bit rounding undid it)" if outcome.rounding_undid else ""
-        return f"failed: still {adv}{note}"
-
     # ------------------------------------------------------------------ drawing
 
     def refresh_view(self) -> None:
@@ -617,7 +423,7 @@ class AdvtuiApp(App[int]):
             vm = build_view(self, self._view_cache)
             self._apply_view(vm)
         except Exception as exc:  # noqa: BLE001 - never a traceback on screen
-            self.notify(_one_line(exc), title="display error", severity="error")
+            self.notify(one_line(exc), title="display error", severity="error")
         self.update_status()
         self.refresh_bindings()
 
@@ -641,44 +447,10 @@ class AdvtuiApp(App[int]):
         )
 
     def update_status(self) -> None:
-        s = self.settings
-        device = str(self.model.device) if self.model is not None else self.config.device
-        name = self.model.name if self.model is not None else self.config.model
-        if s.target == "untargeted" or s.target in ("random", "runner-up", "nearest"):
-            target = s.target
-        elif self.model is not None and s.target.isdigit():
-            target = f"→ {self.model.label(int(s.target))}"
-        else:
-            target = f"→ {s.target}"
-        steps = "1 step" if s.method == "fgsm" else f"{s.steps} steps"
-        text = Text.assemble(
-            (name, "bold"),
-            f" · {device} │ ",
-            (s.method.upper(), "bold cyan"),
-            f" ε {s.eps_255} · {steps} · ",
-            (target, "cyan"),
-            " │ ",
-        )
-        if self.model is None and self.model_error is None:
-            text.append(f"loading model {name}…", "yellow")
-        elif self.model_error is not None:
-            text.append(f"model: {self.model_error}", "bold red")
-        elif self.job is not None:
-            room = self.query_one(StatusLine).size.width - len(text) - len(self.job.label)
-            room -= 2 * len(str(self.job.total)) + 6
-            bar = max(5, min(20, room))
-            text.append_text(progress_text(self.job.label, self.job.done, self.job.total, bar))
-            if self.job.index != self.current:
-                text.append(f" ({self.entries[self.job.index].path.name})", "dim")
-        else:
-            outcome = self.current_outcome
-            event = self._result_summary(outcome) if outcome is not None else self.last_event
-            if outcome is None and self.folder_error:
-                event = self.folder_error
-            style = "green" if event.startswith("success") else "red" if event else ""
-            text.append(event or "ready", style or "dim")
+        status = self.query_one(StatusLine)
+        text = status_line(self, status.size.width)
         self.status_text = text.plain
-        self.query_one(StatusLine).update(text)
+        status.update(text)
 
     # ------------------------------------------------------------------ actions
 

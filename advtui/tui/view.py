@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from rich.text import Text
 
-from advtui.tui.widgets import EvidenceColumn, pct
+from advtui.tui.widgets import EvidenceColumn, pct, progress_text
 
 POOLED_SIZE = 28
 #: Percentile of |pooled value| that gets full colour (fewer values than a pixel map).
@@ -227,3 +227,54 @@ def build_view(app: Any, cache: dict) -> ViewModel:
         if app.view == "overlay" and not running:
             clean.title.append(" (press e for the overlay)", style="dim")
     return vm
+
+
+def result_summary(outcome: Any) -> str:
+    """``success: tabby → guacamole`` or ``failed: still tabby``."""
+    adv = outcome.adv_top5[0]["label"]
+    clean = outcome.clean_top5[0]["label"]
+    if outcome.success:
+        return f"success: {clean} → {adv}"
+    note = " (8-bit rounding undid it)" if outcome.rounding_undid else ""
+    return f"failed: still {adv}{note}"
+
+
+def status_line(app: Any, width: int) -> Text:
+    """Model, device, method, ε, steps, target mode │ job progress or the last result."""
+    s = app.settings
+    model = app.model
+    device = str(model.device) if model is not None else app.config.device
+    name = model.name if model is not None else app.config.model
+    if s.target in ("untargeted", "random", "runner-up", "nearest"):
+        target = s.target
+    elif model is not None and s.target.isdigit():
+        target = f"→ {model.label(int(s.target))}"
+    else:
+        target = f"→ {s.target}"
+    steps = "1 step" if s.method == "fgsm" else f"{s.steps} steps"
+    text = Text.assemble(
+        (name, "bold"),
+        f" · {device} │ ",
+        (s.method.upper(), "bold cyan"),
+        f" ε {s.eps_255} · {steps} · ",
+        (target, "cyan"),
+        " │ ",
+    )
+    job = app.job
+    if model is None and app.model_error is None:
+        text.append(f"loading model {name}…", "yellow")
+    elif app.model_error is not None:
+        text.append(f"model: {app.model_error}", "bold red")
+    elif job is not None:
+        room = width - len(text) - len(job.label) - 2 * len(str(job.total)) - 6
+        text.append_text(progress_text(job.label, job.done, job.total, max(5, min(20, room))))
+        if job.index != app.current:
+            text.append(f" ({app.entries[job.index].path.name})", "dim")
+    else:
+        outcome = app.current_outcome
+        event = result_summary(outcome) if outcome is not None else app.last_event
+        if outcome is None and app.folder_error:
+            event = app.folder_error
+        style = "green" if event.startswith("success") else "red" if event else "dim"
+        text.append(event or "ready", style)
+    return text

@@ -212,7 +212,7 @@ class EvidenceTable(Widget):
             pad_edge=False,
             show_header=not empty,
         )
-        narrow = self.size.width < 50
+        narrow = self.size.width < 40
         table.add_column("", style="dim", no_wrap=True)
         table.add_column("clean", ratio=1, no_wrap=True, overflow="ellipsis", justify="right")
         table.add_column(
