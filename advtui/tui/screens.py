@@ -102,8 +102,12 @@ class ClassPicker(ModalScreen[int | None]):
             yield OptionList(id="picker-options")
 
     def on_mount(self) -> None:
-        self._fill("")
-        self.query_one(Input).focus()
+        field = self.query_one(Input)
+        if self.current is not None and 0 <= self.current < len(self.class_names):
+            field.value = self.class_names[self.current]  # Input.Changed fills the list
+        else:
+            self._fill("")
+        field.focus()
 
     def _fill(self, query: str) -> None:
         from advtui.attacks.targets import class_matches

@@ -35,7 +35,10 @@ def _default_folder() -> Path:
 
 
 def _default_settings() -> AttackSettings:
-    from advtui.pipeline import AttackSettings
+    try:  # torch-free home of AttackSettings (keeps the first frame fast)
+        from advtui.settings import AttackSettings
+    except ImportError:  # older layout
+        from advtui.pipeline import AttackSettings
 
     return AttackSettings()
 

@@ -119,9 +119,13 @@ class ConfidenceTable(Widget):
     def render(self) -> Table:
         width = max(20, self.size.width)
         bar_w = 0 if width < 70 else 6 if width < 90 else 12
+        # narrow: no bar column; the bar is drawn as a background behind the label instead
+        label_w = max(4, (width - 6 - 10) // 2) if not bar_w else None
         table = Table(box=None, padding=(0, 1), expand=True, show_edge=False, pad_edge=False)
         for title in ("clean", "adversarial" if width >= 60 else "adv."):
-            table.add_column(title, ratio=1, no_wrap=True, overflow="ellipsis", style="bold")
+            table.add_column(
+                title, ratio=None if label_w else 1, width=label_w, no_wrap=True, style="bold"
+            )
             table.add_column("", justify="right", width=5, no_wrap=True)
             if bar_w:
                 table.add_column("", width=bar_w, no_wrap=True)
@@ -137,7 +141,12 @@ class ConfidenceTable(Widget):
                         style = "green"
                     elif side == "adversarial" and r["index"] == clean_top:
                         style = "yellow"
-                    cells += [Text(r["label"], style=style), Text(pct(r["prob"]), style=colour)]
+                    label = Text(r["label"], style=style)
+                    if label_w:
+                        label.truncate(label_w, overflow="ellipsis", pad=True)
+                        filled = round(max(0.0, min(1.0, r["prob"])) * label_w)
+                        label.stylize(_BAR_BG[side], 0, filled)
+                    cells += [label, Text(pct(r["prob"]), style=colour)]
                     if bar_w:
                         cells.append(_bar_text(r["prob"], bar_w, colour))
                 else:
@@ -145,6 +154,9 @@ class ConfidenceTable(Widget):
                     cells += [Text(placeholder, style="dim italic"), ""] + ([""] if bar_w else [])
             table.add_row(*cells)
         return table
+
+
+_BAR_BG = {"clean": Style(bgcolor="#1d4650"), "adversarial": Style(bgcolor="#55204a")}
 
 
 def _bar_text(prob: float, width: int, colour: str) -> Text:

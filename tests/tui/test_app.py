@@ -211,6 +211,9 @@ async def test_slash_picks_a_target_class_by_typing(samples_dir):
         assert "success" in app.status_text and "→ goldfish" in app.status_text
         await pilot.press("slash")
         await pilot.pause()
+        from textual.widgets import Input
+
+        assert app.screen.query_one(Input).value == "goldfish"  # the current target, prefilled
         await pilot.press("escape")  # cancel the picker: target unchanged
         await pilot.pause()
         assert app.settings.target == str(goldfish)
