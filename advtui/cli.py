@@ -205,7 +205,7 @@ def _load_model(args: argparse.Namespace):
 
 
 def _settings(args: argparse.Namespace):
-    from advtui.pipeline import AttackSettings
+    from advtui.settings import AttackSettings
 
     if args.steps < 1:
         raise UsageError(f"advtui: --steps must be at least 1 (got {args.steps})")

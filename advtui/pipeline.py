@@ -9,77 +9,19 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from advtui.attacks import TARGET_MODES, make_attack, parse_fraction, select_targets
+from advtui.attacks import TARGET_MODES, make_attack, select_targets
 from advtui.explain import Evidence, Explainer
 from advtui.images import atomic_write_bytes, save_png, to_pil
 from advtui.render import heatmap_image, perturbation_image
+from advtui.settings import AttackSettings
 
 ProgressFn = Callable[[int, int], None]
-
-
-@dataclass(frozen=True)
-class AttackSettings:
-    """What the user chose: method, ε, α, steps, target mode (or class name) and seed."""
-
-    method: str = "pgd"
-    eps: float = 8 / 255
-    alpha: float | None = None
-    steps: int = 10
-    target: str = "untargeted"
-    seed: int = 0
-    early_stop: bool = False
-
-    @classmethod
-    def parse(
-        cls,
-        method: str = "pgd",
-        eps: str | float = "8/255",
-        alpha: str | float | None = None,
-        steps: int = 10,
-        target: str = "untargeted",
-        seed: int = 0,
-        early_stop: bool = False,
-    ) -> AttackSettings:
-        return cls(
-            method=method.lower(),
-            eps=parse_fraction(eps, "eps"),
-            alpha=None if alpha is None else parse_fraction(alpha, "alpha"),
-            steps=int(steps),
-            target=target,
-            seed=int(seed),
-            early_stop=early_stop,
-        )
-
-    def with_(self, **changes) -> AttackSettings:
-        return replace(self, **changes)
-
-    @property
-    def eps_255(self) -> str:
-        """ε as ``n/255`` (rounded to 0.1 when off the grid)."""
-        n = self.eps * 255
-        return f"{round(n)}/255" if abs(n - round(n)) < 1e-6 else f"{n:.1f}/255"
-
-    @property
-    def is_targeted(self) -> bool:
-        return self.target != "untargeted"
-
-    def key(self) -> tuple:
-        """Hashable identity for result caches."""
-        return (
-            self.method,
-            round(self.eps, 8),
-            self.alpha,
-            self.steps,
-            self.target,
-            self.seed,
-            self.early_stop,
-        )
 
 
 @dataclass
@@ -101,7 +43,9 @@ class Outcome:
     steps_run: int
     evidence: dict[str, Evidence] = field(default_factory=dict)
     maps: dict[str, np.ndarray] = field(default_factory=dict)  # variant → (H, W) pixel map
-    attributions: dict[str, np.ndarray] = field(default_factory=dict)  # variant → raw (C, h, w) SHAP
+    attributions: dict[str, np.ndarray] = field(
+        default_factory=dict
+    )  # variant → raw (C, h, w) SHAP
 
     def to_json(self) -> dict:
         out = {

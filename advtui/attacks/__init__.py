@@ -7,13 +7,13 @@ from advtui.attacks.bim import BIM
 from advtui.attacks.fgsm import FGSM
 from advtui.attacks.pgd import PGD
 from advtui.attacks.targets import (
-    TARGET_MODES,
     class_matches,
     nearest_classes,
     resolve_class,
     select_targets,
 )
 from advtui.errors import AttackError
+from advtui.settings import TARGET_MODES
 
 ATTACKS: dict[str, type[Attack]] = {cls.name: cls for cls in (FGSM, BIM, PGD)}
 

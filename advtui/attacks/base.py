@@ -9,38 +9,22 @@ re-classified, so a saved PNG is exactly what was measured.
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 
 from advtui.errors import AttackError, Cancelled
+from advtui.settings import parse_fraction
 
 #: ``progress(done, total)`` is called after every step.
 ProgressFn = Callable[[int, int], None]
 
 #: An iterate within this of its 8-bit rounding is on the grid up to float32 rounding error.
 _GRID_TOL = 1e-6
-
-
-def parse_fraction(value: str | float, what: str = "value") -> float:
-    """Parse ``"8/255"``, ``"0.03"`` or a float into a float in [0, 1]."""
-    if isinstance(value, (int, float)):
-        out = float(value)
-    else:
-        text = str(value).strip()
-        try:
-            out = float(Fraction(text)) if "/" in text else float(text)
-        except (ValueError, ZeroDivisionError):
-            raise AttackError(f"{what} {value!r}: expected a number like 0.03 or 8/255") from None
-    if not math.isfinite(out) or not 0.0 <= out <= 1.0:
-        raise AttackError(f"{what} {value!r}: must lie in [0, 1] (pixel units, e.g. 8/255)")
-    return out
 
 
 @dataclass

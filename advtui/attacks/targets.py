@@ -20,8 +20,6 @@ import torch
 
 from advtui.errors import AttackError
 
-TARGET_MODES: tuple[str, ...] = ("untargeted", "random", "runner-up", "nearest")
-
 
 def _norm(text: str) -> str:
     return " ".join(text.lower().replace("_", " ").replace("-", " ").split())
@@ -73,7 +71,9 @@ def resolve_class(query: str | int, class_names: Sequence[str]) -> int:
     text = str(query).strip()
     scored = _scored(text, class_names)
     if not scored:
-        raise AttackError(f"unknown class {text!r}: no close match among {len(class_names)} classes")
+        raise AttackError(
+            f"unknown class {text!r}: no close match among {len(class_names)} classes"
+        )
     exact = [i for s, i in scored if s == 0.0]
     if len(exact) == 1:
         return exact[0]

@@ -5,8 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
-
 
 def _loaded(code: str) -> set[str]:
     out = subprocess.run(
@@ -28,11 +26,6 @@ def test_the_tui_package_does_not_import_torch_or_shap():
     assert "torch" not in mods and "shap" not in mods
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.build_app imports advtui.pipeline (torch) for AttackSettings before the first "
-    "frame; passes once AttackSettings lives in a torch-free module",
-)
 def test_building_the_app_from_the_command_line_does_not_import_torch():
     mods = _loaded("from advtui.cli import build_app\nbuild_app([])")
     assert "torch" not in mods
