@@ -145,7 +145,8 @@ class AdvtuiApp(App[int]):
         self.query_one("#legend").border_title = "SHAP colour scale"
         self._open_folder()
         self.update_status()
-        self.load_model()
+        # start the heavy imports (torch, the model) once the first frame is on screen
+        self.call_after_refresh(self.load_model)
 
     def _open_folder(self) -> None:
         from advtui.errors import ImageError
@@ -165,7 +166,7 @@ class AdvtuiApp(App[int]):
         images.set_names([p.name for p in paths])  # highlights 0 → ImageList.Selected
         self.current = 0
         images.focus()
-        self.scan_images()
+        self.call_after_refresh(self.scan_images)
 
     # ------------------------------------------------------------------ workers
     # Thin wrappers: the work itself is in advtui.tui.jobs (plain functions, no App).
