@@ -26,9 +26,12 @@ from advtui.errors import Cancelled, ExplainError, ImageError
 
 ProgressFn = Callable[[int, int], None]
 
-#: Gradient batch size per device type, chosen by measurement (benchmarks/run.py): on a 2-core
-#: CPU shap's default of 50 is ~3× slower than 16 (cache pressure); GPUs like large batches.
-BATCH_SIZE = {"cpu": 16, "cuda": 64}
+#: Gradient batch size per device type, chosen by measurement (benchmarks/run.py --only sweep):
+#: on a 2-core CPU 8, 10 and 16 cost the same per sample, 25+ is ~1.4× slower (cache
+#: pressure) and shap's default of 50 slower still; peak memory grows ~90 MB per sample in a
+#: batch (10 → 1.7 GB RSS, 16 → 2.3 GB at nsamples=200). 10 splits 50/100/200 samples into
+#: equal chunks, so oneDNN warms up for one batch shape only. GPUs like large batches.
+BATCH_SIZE = {"cpu": 10, "cuda": 64}
 
 
 @dataclass(frozen=True)

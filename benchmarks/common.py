@@ -45,6 +45,7 @@ class Figure:
     target: float | None = None  # on the ratio (or on the value when ref is None)
     note: str = ""
     wall: tuple[float, float] | None = None  # (ours, ref) wall seconds, shown when ratio is CPU
+    clock: str | None = None  # the clock of value/ref when unit is "s" (default: CLOCK)
 
     @classmethod
     def timed(cls, name: str, ours: Timing, ref: Timing | None, ref_name: str = "", **kw):
@@ -55,6 +56,7 @@ class Figure:
             None if ref is None else ref.value,
             ref_name,
             wall=None if ref is None or CLOCK["name"] == "wall" else (ours.wall, ref.wall),
+            clock=CLOCK["name"],
             **kw,
         )
 
@@ -77,7 +79,7 @@ class Figure:
         parts = [f"{self.name:<34}"]
         if self.ratio is not None:
             parts.append(f"{self.ratio:6.2f}× {self.ref_name}")
-            clock = f"{CLOCK['name']} " if self.unit == "s" else ""
+            clock = f"{self.clock or CLOCK['name']} " if self.unit == "s" else ""
             text = f"({clock}{fmt(self.value, self.unit)} vs {fmt(self.ref, self.unit)}"
             if self.wall:
                 text += f"; wall {fmt(self.wall[0], 's')} vs {fmt(self.wall[1], 's')}"

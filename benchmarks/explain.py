@@ -143,12 +143,14 @@ def peak_rss(
     shap_default: bool = False,
     layer: str | None = None,
     batch_size: int | None = None,
+    threads: int | None = None,
 ) -> dict:
     """Peak RSS (MB) of a fresh process explaining one sample image, and its RSS before."""
     cmd = [sys.executable, "-m", "benchmarks.rss_child", "--nsamples", str(nsamples)]
     cmd += ["--device", device] + (["--shap-default"] if shap_default else [])
     cmd += ["--layer", layer] if layer else []
     cmd += ["--batch-size", str(batch_size)] if batch_size else []
+    cmd += ["--threads", str(threads)] if threads else []
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=900)
     if proc.returncode != 0:

@@ -22,7 +22,12 @@ def main() -> None:
     p.add_argument("--layer")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--shap-default", action="store_true")
+    p.add_argument("--threads", type=int)
     a = p.parse_args()
+    if a.threads:
+        import torch
+
+        torch.set_num_threads(a.threads)
 
     from advtui.explain import Explainer, background_from_folder
     from advtui.images import find_images, load_tensor

@@ -126,8 +126,12 @@ def main(argv: list[str] | None = None) -> int:
     if "rss" in args.sections:
         from benchmarks.explain import peak_rss
 
-        ours = peak_rss(200, args.device)
-        ref = None if args.quick else peak_rss(200, args.device, shap_default=True)
+        ours = peak_rss(200, args.device, threads=args.threads)
+        ref = (
+            None
+            if args.quick
+            else peak_rss(200, args.device, shap_default=True, threads=args.threads)
+        )
         result["peak_rss_mb_ns200"] = ours["peak_mb"]
         emit(
             figures,
