@@ -110,6 +110,7 @@ class CVResult:
     roc_auc: list[float] = field(default_factory=list)
     oof: np.ndarray | None = None  # out-of-fold P(adversarial), NaN where never tested
     folds: int = 0
+    n_tested: int = 0  # rows that were ever in a test fold
     scheme: str = "group-kfold"
     note: str | None = None
 
@@ -127,6 +128,7 @@ class CVResult:
             "roc_auc_std": auc["std"],
             "balanced_accuracy": bal["mean"],
             "folds": self.folds,
+            "n_tested": self.n_tested,
             "scheme": self.scheme,
         }
         if self.note:
@@ -146,6 +148,7 @@ def _fold_metrics(res: CVResult, model, X, y, train, test) -> None:
     res.roc_auc.append(_auc(y[test], proba))
     res.oof[test] = proba
     res.folds += 1
+    res.n_tested += len(test)
 
 
 def _check(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

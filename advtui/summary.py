@@ -209,10 +209,15 @@ def summary_table(summary: dict, spread: bool = True):
         title=f"advtui eval — {p['model']} {p['method']} ε={p['primary_eps']} steps={p['steps']} "
         f"nsamples={p['nsamples']} protocol={p['protocol']}",
         title_justify="left",
-        caption="acc/AUC: mean"
-        + ("±std" if spread else "")
-        + " over folds that never split a photo; conf = top-1 confidence "
-        "only; adv < clean = share of images whose adversarial top class has less mean SHAP",
+        caption=(
+            "acc/AUC: one 90/10 split by image position (the original's; test = last 10 % of images)"
+            if p["protocol"] == "seed"
+            else "acc/AUC: mean"
+            + ("±std" if spread else "")
+            + " over folds that never split a photo"
+        )
+        + "; conf = top-1 confidence only; adv < clean = share of images whose adversarial top "
+        "class has less mean SHAP",
         caption_justify="left",
     )
     for col in (

@@ -67,7 +67,7 @@ def test_separable_features_are_detected(kind):
     assert s["folds"] == 5 and s["scheme"] == "stratified-group-5-fold"
     assert s["accuracy"] >= 0.95
     assert s["roc_auc"] >= 0.98
-    assert s["accuracy_std"] is not None
+    assert s["accuracy_std"] is not None and s["n_tested"] == len(y)
     assert np.isfinite(res.oof).all()  # every row was tested exactly once
 
 
@@ -125,7 +125,7 @@ def test_index_split_is_one_90_10_split_by_position():
     positions = np.repeat(np.arange(20), 2)
     res = index_split(X, y, positions)
     s = res.summary()
-    assert s["scheme"] == "index-90/10" and s["folds"] == 1
+    assert s["scheme"] == "index-90/10" and s["folds"] == 1 and s["n_tested"] == 4
     tested = np.flatnonzero(np.isfinite(res.oof))
     assert set(positions[tested]) == {18, 19}  # the last 10 % of images
     assert s["accuracy"] == 1.0
