@@ -55,6 +55,7 @@ def bench_eval(model, n_images: int = 3) -> tuple[list[Figure], float | None]:
             ref / n_images,
             "pipeline attack+explain",
             note=note,
+            clock="wall",
         ),
         Figure("eval throughput", per_min, unit="images/min", note=f"pipeline: {ref_per_min:.1f}"),
     ]
