@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rich.markup import escape
 from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -158,7 +159,7 @@ class AdvtuiApp(App[int]):
         except ImageError as exc:
             self.folder_error = str(exc)
             images.border_title = "images"
-            self.notify(self.folder_error, title="folder", severity="error", timeout=10)
+            self.say(self.folder_error, title="folder", severity="error", timeout=10)
             self.refresh_view()
             return
         self.entries = [Entry(p) for p in paths]
@@ -270,14 +271,14 @@ class AdvtuiApp(App[int]):
         self.model_error = message.message
         self.explainer_error = "no model"
         self.explainer_ready.set()
-        self.notify(message.message, title="model", severity="error", timeout=15)
+        self.say(message.message, title="model", severity="error", timeout=15)
         self.refresh_view()
 
     def on_explainer_ready(self, message: msg.ExplainerReady) -> None:
         self.explainer, self.detector = message.explainer, message.detector
         self.explainer_ready.set()
         if message.note:
-            self.notify(message.note, title="detector", severity="warning", timeout=10)
+            self.say(message.note, title="detector", severity="warning", timeout=10)
         if self.detector is not None:
             self._check_detector_params()
         self.refresh_view()
@@ -298,7 +299,7 @@ class AdvtuiApp(App[int]):
             if k in fitted and fitted[k] != v
         ]
         if differ:
-            self.notify(
+            self.say(
                 "the detector was fitted with " + ", ".join(differ) + "; its verdicts may be off",
                 title="detector",
                 severity="warning",
@@ -308,7 +309,7 @@ class AdvtuiApp(App[int]):
     def on_explainer_failed(self, message: msg.ExplainerFailed) -> None:
         self.explainer_error = message.message
         self.explainer_ready.set()
-        self.notify(f"SHAP unavailable: {message.message}", title="SHAP", severity="error")
+        self.say(f"SHAP unavailable: {message.message}", title="SHAP", severity="error")
         self.refresh_view()
 
     def on_predicted(self, message: msg.Predicted) -> None:
@@ -340,7 +341,7 @@ class AdvtuiApp(App[int]):
             self.last_event = result_summary(o)
         if index != self.current:
             name = Path(o.image).name
-            self.notify(f"{name}: {result_summary(o)}", title="finished")
+            self.say(f"{name}: {result_summary(o)}", title="finished")
         self.refresh_view()
 
     def on_job_failed(self, message: msg.JobFailed) -> None:
@@ -348,22 +349,33 @@ class AdvtuiApp(App[int]):
             self.job = None
             self.last_event = message.message
             if not message.cancelled:
-                self.notify(message.message, title="job failed", severity="error", timeout=10)
+                self.say(message.message, title="job failed", severity="error", timeout=10)
         self.refresh_view()
 
     def on_saved(self, message: msg.Saved) -> None:
         self.saving = False
-        self.notify(f"saved {len(message.files)} files to {message.folder}", title="saved")
+        self.say(f"saved {len(message.files)} files to {message.folder}", title="saved")
         self.last_event = f"saved to {message.folder}"
         self.refresh_view()
 
     def on_notice(self, message: msg.Notice) -> None:
-        self.notify(message.message, title=message.title, severity=message.severity, timeout=10)
+        self.say(message.message, title=message.title, severity=message.severity, timeout=10)
 
     def on_save_failed(self, message: msg.SaveFailed) -> None:
         self.saving = False
-        self.notify(message.message, title="error", severity="error", timeout=10)
+        self.say(message.message, title="error", severity="error", timeout=10)
         self.refresh_view()
+
+    def say(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: str = "information",
+        timeout: float | None = None,
+    ) -> None:
+        """A notification; file names, labels and error texts are escaped, never markup."""
+        self.notify(escape(message), title=escape(title), severity=severity, timeout=timeout)
 
     # ------------------------------------------------------------------ state helpers
 
@@ -424,7 +436,7 @@ class AdvtuiApp(App[int]):
             vm = build_view(self, self._view_cache)
             self._apply_view(vm)
         except Exception as exc:  # noqa: BLE001 - never a traceback on screen
-            self.notify(one_line(exc), title="display error", severity="error")
+            self.say(one_line(exc), title="display error", severity="error")
         self.update_status()
         self.refresh_bindings()
 
@@ -546,7 +558,7 @@ class AdvtuiApp(App[int]):
 
     def action_cycle_view(self) -> None:
         self.view = VIEWS[(VIEWS.index(self.view) + 1) % len(VIEWS)]
-        self.notify(f"view: {VIEW_NAMES[self.view]}", timeout=1.5)
+        self.say(f"view: {VIEW_NAMES[self.view]}", timeout=1.5)
         self.refresh_view()
 
     def action_pick_class(self) -> None:

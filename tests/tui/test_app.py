@@ -172,7 +172,9 @@ async def test_s_saves_the_same_files_as_the_cli(small_folder, tmp_path):
     app = make_app(str(small_folder), "--out", str(out))
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
-        await pilot.press("j", "a")
+        await pilot.press("j")
+        await pilot.pause()
+        await pilot.press("a")
         await wait_job(pilot)
         await pilot.press("s")
         await wait_for(pilot, lambda: not app.saving, what="save")

@@ -21,7 +21,9 @@ async def test_evidence_equals_the_cli_pipeline(small_folder, real_model):
     app = make_app(str(small_folder))
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
-        await pilot.press("j", "e")
+        await pilot.press("j")
+        await pilot.pause()
+        await pilot.press("e")
         await wait_job(pilot)
         tui = app.current_outcome
         path = app.entries[1].path
@@ -64,7 +66,9 @@ async def test_detector_verdicts_appear_in_the_evidence_table(small_folder, tmp_
         # fitted at nsamples=50, the tests run at 8: the user is warned
         warnings = [n.message for n in app._notifications]
         assert any("nsamples 50 (here 8)" in w for w in warnings)
-        await pilot.press("j", "e")
+        await pilot.press("j")
+        await pilot.pause()
+        await pilot.press("e")
         await wait_job(pilot)
         outcome = app.current_outcome
         table = app.query_one(EvidenceTable)
@@ -85,7 +89,9 @@ async def test_a_bad_detector_is_reported_and_the_app_keeps_working(small_folder
         await wait_ready(pilot)
         assert app.detector is None
         assert any("unreadable detector" in n.message for n in app._notifications)
-        await pilot.press("j", "e")
+        await pilot.press("j")
+        await pilot.pause()
+        await pilot.press("e")
         await wait_job(pilot)
         assert set(app.query_one(EvidenceTable).columns) == {"clean", "adversarial"}
         assert not app.query_one(EvidenceTable).detector
