@@ -449,3 +449,26 @@ def test_cli_eps_sweep_flags(argv, eps, primary):
     cfg = cli_eval._config(args)
     assert list(cfg.eps) == eps and cfg.primary_eps == primary
     assert cfg.method is None and cfg.nsamples is None  # the protocol decides
+
+
+def test_eval_modules_never_import_textual_and_detect_is_light():
+    import subprocess
+    import sys
+
+    code = (
+        "import advtui.detect, advtui.experiment, advtui.evalset, advtui.store, advtui.summary, "
+        "advtui.plots, advtui.cli_eval; import sys; print(' '.join(sys.modules))"
+    )
+    mods = set(
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout.split()
+    )
+    assert "torch" in mods and not any(m == "textual" or m.startswith("textual.") for m in mods)
+    code = "import advtui.detect, advtui.cli_eval; import sys; print(' '.join(sys.modules))"
+    mods = set(
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout.split()
+    )
+    assert not {"torch", "sklearn", "shap", "textual"} & mods  # the TUI can load a detector cheaply
