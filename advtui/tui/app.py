@@ -337,11 +337,10 @@ class AdvtuiApp(App[int]):
         o = message.outcome
         if message.final and self.job is not None and self.job.id == message.job:
             self.job = None
-        if message.final or not o.evidence:
+        if index == self.current:
             self.last_event = result_summary(o)
-        if index != self.current:
-            name = Path(o.image).name
-            self.say(f"{name}: {result_summary(o)}", title="finished")
+        elif message.final:  # the user moved on: say so, but not in this image's status
+            self.say(f"{Path(o.image).name}: {result_summary(o)}", title="finished")
         self.refresh_view()
 
     def on_job_failed(self, message: msg.JobFailed) -> None:
@@ -468,6 +467,8 @@ class AdvtuiApp(App[int]):
     # ------------------------------------------------------------------ actions
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if len(self.screen_stack) > 1:
+            return False  # the help or the class picker is open: its own keys only
         entry = self.current_entry
         usable = entry is not None and entry.error is None and self.model is not None
         if action == "attack":

@@ -260,6 +260,8 @@ async def test_result_never_shows_on_another_image(samples_dir):
         await wait_job(pilot)
         assert app.current == 1
         assert app.current_outcome is None
+        assert "success" not in app.status_text and "failed" not in app.status_text
+        assert any(n.title == "finished" for n in app._notifications)
         assert panel(app, "p-adv").image is None
         assert app.query_one(ConfidenceTable).adversarial == []
         assert any(k[0] == first for k in app.outcomes)
@@ -314,6 +316,9 @@ async def test_help_lists_every_binding(samples_dir):
         await pilot.press("question_mark")
         await pilot.pause()
         assert type(app.screen).__name__ == "HelpScreen"
+        await pilot.press("a", "j")  # the main screen's keys wait until the help is closed
+        await pilot.pause()
+        assert app.job is None and app.current == 0
         documented = " ".join(k for k, _ in KEYS).lower()
         for binding in app.BINDINGS:
             shown = binding.key_display or binding.key.split(",")[0]
