@@ -3,7 +3,8 @@
 Ours is the whole ``make_attack(...)(x)`` call: classify the clean batch, run the steps, round
 to the 8-bit grid and re-classify. The torchattacks reference is what a user of it runs for
 the same untargeted attack: a forward for the labels, then ``atk(x, labels)`` (no rounding,
-no re-check). The floor is ``steps`` × one forward + backward of the batch.
+no re-check), on the same NCHW tensors a caller holds. The floor is ``steps`` × one forward +
+backward of the batch in the layout ours runs in (channels-last on CPU).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ EPS, ALPHA, STEPS = 8 / 255, 2 / 255, 10
 
 def grad_step(model: torch.nn.Module, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """One forward + backward to the input: the unit of work of every gradient attack."""
-    leaf = x.detach().clone().requires_grad_(True)
+    layout = torch.channels_last if x.device.type == "cpu" else torch.contiguous_format
+    leaf = x.detach().contiguous(memory_format=layout).requires_grad_(True)  # as ours runs
     loss = F.cross_entropy(model(leaf), labels, reduction="sum")
     (grad,) = torch.autograd.grad(loss, leaf)
     return grad

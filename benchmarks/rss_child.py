@@ -12,6 +12,15 @@ SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
 
 def _rss_mb() -> float:
+    """Peak RSS of this process in MB: VmHWM, which starts afresh at exec (``ru_maxrss`` keeps
+    the parent's high-water mark across fork + exec)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
 
 
