@@ -138,7 +138,9 @@ class _Progress:
         filled = int(width * done / max(total, 1))
         line = f"eval [{'#' * filled}{' ' * (width - filled)}] {done}/{total} rows  ETA {eta_s}  {what}"
         if self.tty:
-            cols = 100
+            import shutil
+
+            cols = max(20, shutil.get_terminal_size().columns - 1)
             self.stream.write("\r" + line[:cols].ljust(cols))
             if done >= total:
                 self.stream.write("\n")

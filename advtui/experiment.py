@@ -541,12 +541,11 @@ def _keys(it: Item, eps: Sequence[float], modes: Sequence[str]) -> list[tuple]:
 def _make_attack(cfg: EvalConfig, model, eps: float) -> Attack:
     if cfg.method == "bim-seed":
         return SeedBIM(model, eps=eps, steps=cfg.steps, seed=cfg.seed)
-    alpha = cfg.alpha if cfg.alpha is not None else None
     return make_attack(
         cfg.method,
         model,
         eps=eps,
-        alpha=alpha,
+        alpha=cfg.alpha,
         steps=cfg.steps,
         early_stop=cfg.early_stop,
         seed=cfg.seed,

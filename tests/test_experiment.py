@@ -472,3 +472,18 @@ def test_eval_modules_never_import_textual_and_detect_is_light():
         ).stdout.split()
     )
     assert not {"torch", "sklearn", "shap", "textual"} & mods  # the TUI can load a detector cheaply
+
+
+def test_progress_lines_in_a_log():
+    import io
+
+    from advtui.cli_eval import _Progress
+
+    buf = io.StringIO()
+    p = _Progress(buf)
+    p(0, 3, "starting")
+    p(1, 3, "a.jpg clean")  # within 30 s of the last line: not printed in a log
+    p(3, 3, "a.jpg untargeted")
+    lines = buf.getvalue().splitlines()
+    assert len(lines) == 2 and "0/3 rows" in lines[0] and "3/3 rows" in lines[1]
+    assert "ETA 00:00:00" in lines[1] and "\r" not in buf.getvalue()
