@@ -71,6 +71,8 @@ def histogram_png(rows: list[dict], cfg, path: str | Path) -> Path:
         ax.hist(clean, bins=bins, alpha=0.6, color=CLEAN_COLOR, label=f"clean (n={len(clean)})")
         ax.hist(adv, bins=bins, alpha=0.6, color=ADV_COLOR, label=f"adversarial (n={len(adv)})")
         ax.set_title(mode)
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
+        ax.locator_params(axis="x", nbins=5)
         ax.set_xlabel("mean SHAP of the top class")
         ax.legend(fontsize=8)
     axes[0][0].set_ylabel("images")
