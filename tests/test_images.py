@@ -135,3 +135,18 @@ def test_resize_center_crop_and_tensor_roundtrip(tmp_path):
     assert tuple(x.shape) == (3, 64, 64) and float(x.max()) <= 1 and float(x.min()) >= 0
     save_png(to_pil(x), tmp_path / "out" / "x.png")
     assert np.array_equal(np.asarray(Image.open(tmp_path / "out" / "x.png")), np.asarray(out))
+
+
+def test_atomic_write_respects_umask_and_leaves_no_temp(tmp_path):
+    import os
+    import stat
+
+    from advtui.images import atomic_write_bytes
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_bytes(tmp_path / "a.json", b"{}")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
