@@ -22,7 +22,8 @@ async def test_markup_like_file_names_in_notifications(tmp_path, sample_paths):
         await wait_ready(pilot)
         await pilot.press("a", "j")  # the attack finishes on another image: a notification
         await wait_job(pilot)
-        await pilot.pause(0.2)
+        finished = [n.message for n in app._notifications if n.title == "finished"]
+        assert finished and finished[0].startswith("\\[bold]a.jpg: "), finished
         await pilot.press("k")
         await pilot.pause()
         assert app.current == 0 and app.current_outcome is not None
@@ -31,6 +32,5 @@ async def test_markup_like_file_names_in_notifications(tmp_path, sample_paths):
         await pilot.pause()
         assert app.is_running
         shown = [n.message for n in app._notifications]
-        assert any("\\[bold]a.jpg" in m for m in shown), shown
-        assert any("out \\[/red]" in m for m in shown), shown
+        assert any("out \\[/red]/\\[bold]a-pgd" in m for m in shown), shown
         assert (out / "[bold]a-pgd-eps8-20steps-untargeted" / "result.json").exists()
