@@ -28,6 +28,8 @@ def test_resolve_class_ambiguous_lists_matches():
 def test_resolve_class_unknown_and_out_of_range():
     with pytest.raises(AttackError, match="unknown class"):
         resolve_class("qqqqzzzz", NAMES)
+    with pytest.raises(AttackError, match="unknown class"):
+        resolve_class("nosuchclass", NAMES)  # not "ambiguous: sunglass, hourglass"
     with pytest.raises(AttackError, match="out of range"):
         resolve_class(1000, NAMES)
 
@@ -36,6 +38,8 @@ def test_class_matches_ranks_prefix_first():
     hits = class_matches("ele", NAMES, limit=5)
     assert hits and all("ele" in name.lower() for _, name in hits)
     assert class_matches("Indian elephant", NAMES, 3)[0][1] == "Indian elephant"
+    assert "jeep" not in [n for _, n in class_matches("eleph", NAMES)]
+    assert NAMES[resolve_class("afrcan elephant", NAMES)] == "African elephant"
 
 
 def test_select_targets_modes():

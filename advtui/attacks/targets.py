@@ -42,7 +42,7 @@ def _scored(query: str, class_names: Sequence[str]) -> list[tuple[float, int]]:
             score = 3.0 + len(n) / 1000
         else:
             ratio = difflib.SequenceMatcher(None, q, n).ratio()
-            if ratio < 0.6:
+            if ratio < 0.75:  # looser lets "nosuchclass" match "sunglass"
                 continue
             score = 5.0 - ratio
         scored.append((score, i))
