@@ -251,11 +251,12 @@ async def test_settings_keys_and_results_cached_per_settings(samples_dir):
 
 
 async def test_result_never_shows_on_another_image(samples_dir):
-    app = make_app(str(samples_dir), "--steps", "20")
+    app = make_app(str(samples_dir), "--steps", "60")
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         first = str(app.entries[0].path)
-        await pilot.press("a")
+        await pilot.press("a")  # Pilot waits up to ~2 s for idle: 60 steps outlast that
+        assert app.job is not None
         await pilot.press("j")  # move on while the attack runs
         await wait_job(pilot)
         assert app.current == 1

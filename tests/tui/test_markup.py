@@ -17,10 +17,12 @@ async def test_markup_like_file_names_in_notifications(tmp_path, sample_paths):
     shutil.copy(sample_paths[0], folder / "[bold]a.jpg")
     shutil.copy(sample_paths[1], folder / "b.jpg")
     out = tmp_path / "out [/red]"  # a folder "out [" holding "red]": closes a tag never opened
-    app = make_app(str(folder), "--steps", "20", "--out", str(out))
+    app = make_app(str(folder), "--steps", "60", "--out", str(out))
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
-        await pilot.press("a", "j")  # the attack finishes on another image: a notification
+        await pilot.press("a")  # Pilot waits up to ~2 s for idle: 60 steps outlast that
+        assert app.job is not None
+        await pilot.press("j")  # the attack finishes on another image: a notification
         await wait_job(pilot)
         finished = [n.message for n in app._notifications if n.title == "finished"]
         assert finished and finished[0].startswith("\\[bold]a.jpg: "), finished
@@ -33,4 +35,4 @@ async def test_markup_like_file_names_in_notifications(tmp_path, sample_paths):
         assert app.is_running
         shown = [n.message for n in app._notifications]
         assert any("out \\[/red]/\\[bold]a-pgd" in m for m in shown), shown
-        assert (out / "[bold]a-pgd-eps8-20steps-untargeted" / "result.json").exists()
+        assert (out / "[bold]a-pgd-eps8-60steps-untargeted" / "result.json").exists()
