@@ -105,7 +105,10 @@ class AdvtuiApp(App[int]):
         self.verdicts: dict[tuple, dict[str, float]] = {}
         self.predictions: dict[tuple[str, str], list[dict]] = {}
         self.job: Job | None = None
-        self.last_event = ""  # the last job's result or failure, for the status line
+        # the last job's result or failure and the (image, model, settings) key it is about;
+        # the status line shows it only while that key is the current one
+        self.last_event = ""
+        self.last_event_key: tuple | None = None
         self.view = VIEWS[0]
         self.saving = False
         self.status_text = ""
@@ -234,7 +237,7 @@ class AdvtuiApp(App[int]):
         )
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="save")
-    def save(self, outcome: Any, folder: Path) -> None:
+    def save(self, outcome: Any, folder: Path, key: tuple | None = None) -> None:
         try:
             from advtui.pipeline import save_outcome
 
@@ -242,7 +245,7 @@ class AdvtuiApp(App[int]):
         except Exception as exc:  # noqa: BLE001
             self.post_message(msg.SaveFailed(one_line(exc)))
             return
-        self.post_message(msg.Saved(str(folder), [str(f) for f in files]))
+        self.post_message(msg.Saved(str(folder), [str(f) for f in files], key))
 
     # ------------------------------------------------------------------ messages
 
@@ -337,16 +340,16 @@ class AdvtuiApp(App[int]):
         o = message.outcome
         if message.final and self.job is not None and self.job.id == message.job:
             self.job = None
-        if index == self.current:
-            self.last_event = result_summary(o)
+        if message.key == self.current_key:
+            self._set_event(message.key, result_summary(o))
         elif message.final:  # the user moved on: say so, but not in this image's status
             self.say(f"{Path(o.image).name}: {result_summary(o)}", title="finished")
         self.refresh_view()
 
     def on_job_failed(self, message: msg.JobFailed) -> None:
         if self.job is not None and self.job.id == message.job:
+            self._set_event(self.job.key, message.message)
             self.job = None
-            self.last_event = message.message
             if not message.cancelled:
                 self.say(message.message, title="job failed", severity="error", timeout=10)
         self.refresh_view()
@@ -354,7 +357,7 @@ class AdvtuiApp(App[int]):
     def on_saved(self, message: msg.Saved) -> None:
         self.saving = False
         self.say(f"saved {len(message.files)} files to {message.folder}", title="saved")
-        self.last_event = f"saved to {message.folder}"
+        self._set_event(message.key, f"saved to {message.folder}")
         self.refresh_view()
 
     def on_notice(self, message: msg.Notice) -> None:
@@ -364,6 +367,16 @@ class AdvtuiApp(App[int]):
         self.saving = False
         self.say(message.message, title="error", severity="error", timeout=10)
         self.refresh_view()
+
+    def _set_event(self, key: tuple | None, text: str) -> None:
+        self.last_event, self.last_event_key = text, key
+
+    @property
+    def current_event(self) -> str:
+        """The last event if it is about the current image and settings, else ``""``."""
+        if self.last_event_key is None or self.last_event_key != self.current_key:
+            return ""
+        return self.last_event
 
     def say(
         self,
@@ -500,7 +513,7 @@ class AdvtuiApp(App[int]):
             return
         self._job_ids += 1
         self.job = Job(self._job_ids, kind, self.current, key)
-        self.last_event = ""
+        self._set_event(None, "")
         self.run_job(self.job, entry.path, self.settings, explain)
         self.update_status()
         self.refresh_bindings()
@@ -515,8 +528,8 @@ class AdvtuiApp(App[int]):
         if self.job is None:
             return
         self.workers.cancel_group(self, "attack")
+        self._set_event(self.job.key, "cancelled")
         self.job = None
-        self.last_event = "cancelled"
         self.refresh_view()
 
     def _settings_changed(self, settings: AttackSettings) -> None:
@@ -583,7 +596,7 @@ class AdvtuiApp(App[int]):
         steps = 1 if s.method == "fgsm" else s.steps
         slug = f"{entry.path.stem}-{s.method}-eps{round(s.eps * 255)}-{steps}steps-{target}"
         self.saving = True
-        self.save(outcome, self.config.out_dir / slug)
+        self.save(outcome, self.config.out_dir / slug, self.current_key)
         self.refresh_bindings()
 
     def action_help(self) -> None:

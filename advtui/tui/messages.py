@@ -85,6 +85,7 @@ class JobFailed(Message):
 class Saved(Message):
     folder: str
     files: list[str]
+    key: tuple | None = None  # the (image, model, settings) key of the saved result
 
 
 @dataclass

@@ -272,7 +272,7 @@ def status_line(app: Any, width: int) -> Text:
             text.append(f" ({app.entries[job.index].path.name})", "dim")
     else:
         outcome = app.current_outcome
-        event = result_summary(outcome) if outcome is not None else app.last_event
+        event = result_summary(outcome) if outcome is not None else app.current_event
         if outcome is None and app.folder_error:
             event = app.folder_error
         style = "green" if event.startswith("success") else "red" if event else "dim"

@@ -330,3 +330,33 @@ async def test_help_lists_every_binding(samples_dir):
         await pilot.press("q")
         await pilot.pause()
         assert not app.is_running
+
+
+async def test_status_result_is_only_about_the_current_image_and_settings(samples_dir):
+    """`e` on one image, move on while SHAP runs: the status never shows that image's result."""
+    app = make_app(str(samples_dir), "--nsamples", "16")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("e")
+        first_key = app.job.key
+        # the attack half finishes first (JobDone final=False) while this image is selected
+        await wait_for(pilot, lambda: first_key in app.outcomes, what="attack half")
+        assert app.job is not None  # SHAP still running
+        await pilot.press("j")
+        await wait_job(pilot)
+        assert app.current == 1 and app.current_outcome is None
+        assert "success" not in app.status_text and "failed" not in app.status_text
+        await pilot.press("j", "k")
+        await pilot.pause()
+        assert "success" not in app.status_text and "failed" not in app.status_text
+        await pilot.press("k")  # back to the attacked image: its result is shown
+        await pilot.pause()
+        outcome = app.current_outcome
+        assert outcome is not None
+        summary = "success" if outcome.success else "failed"
+        assert summary in app.status_text
+        for key in ("m", "t", "plus", "minus", "right_square_bracket"):
+            await pilot.press(key)
+            await pilot.pause()
+            if app.current_outcome is None:
+                assert summary not in app.status_text, key
