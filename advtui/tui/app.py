@@ -484,6 +484,8 @@ class AdvtuiApp(App[int]):
             return False  # the help or the class picker is open: its own keys only
         entry = self.current_entry
         usable = entry is not None and entry.error is None and self.model is not None
+        if action in ("attack", "explain") and entry is not None and entry.error is not None:
+            return True if self.job is None else None  # runs, to say why it cannot
         if action == "attack":
             return True if usable and self.job is None and self.current_outcome is None else None
         if action == "explain":
@@ -509,6 +511,10 @@ class AdvtuiApp(App[int]):
 
     def _start_job(self, kind: str, explain: bool) -> None:
         entry, key = self.current_entry, self.current_key
+        if entry is not None and entry.error is not None:
+            # entry.error starts with the file name: "bad.jpg: not an image …"
+            self.say(f"cannot {kind} {entry.error}", title=kind, severity="warning", timeout=6)
+            return
         if entry is None or key is None or self.job is not None:
             return
         self._job_ids += 1

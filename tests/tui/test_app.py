@@ -159,8 +159,19 @@ async def test_folder_with_a_corrupt_file_opens_and_marks_it(small_folder):
         assert app.entries[0].error.startswith("[red]bad.jpg: ")
         msg = panel(app, "p-clean").message
         assert msg == f"✗ {app.entries[0].error}"
-        assert app.check_action("attack", ()) is None
-        assert app.check_action("explain", ()) is None
+        # a and e run on a ✗ file, to say why it cannot be attacked (no job starts)
+        assert app.check_action("attack", ()) is True
+        assert app.check_action("explain", ()) is True
+        await pilot.press("a")
+        await pilot.pause()
+        assert app.job is None
+        said = [n.message for n in app._notifications]
+        assert any(m.startswith("cannot attack \\[red]bad.jpg: ") for m in said), said
+        await pilot.press("e")
+        await pilot.pause()
+        assert app.job is None
+        said = [n.message for n in app._notifications]
+        assert any(m.startswith("cannot explain \\[red]bad.jpg: ") for m in said), said
         await pilot.press("j")
         await pilot.pause()
         assert panel(app, "p-clean").image is not None
