@@ -36,7 +36,8 @@ MARKS = (
     ("✗", "file failed to load (the reason shows when selected)"),
     ("●", "attacked, the attack succeeded"),
     ("○", "attacked, the attack did not succeed"),
-    ("·", "not checked yet"),
+    ("·", "not read yet (shown only while the folder is being scanned)"),
+    ("", "no mark: readable, not attacked yet"),
 )
 
 

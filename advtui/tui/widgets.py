@@ -39,7 +39,8 @@ _MARK_STYLE = {
 
 
 class ImageList(OptionList):
-    """File names with a one-cell mark: ✗ failed to load, ● attacked (success), ○ attack missed."""
+    """File names with a one-cell mark: · not read yet, ✗ failed to load, ● attacked (success),
+    ○ attack missed, blank: readable and not attacked."""
 
     @dataclass
     class Selected(Message):
