@@ -91,7 +91,18 @@ def _bar(prob: float, width: int) -> Text:
 
 
 def pct(p: float) -> str:
-    return f"{p:.0%}" if p >= 0.995 or p < 0.001 else f"{p:.1%}"
+    """A probability with one decimal: ``53.7%``; ``>99.9%`` / ``<0.1%`` when it would round to
+    100.0% / 0.0% without being exactly 1 / 0 (at most 6 characters)."""
+    p = float(p)
+    if p >= 1.0:
+        return "100.0%"
+    if p <= 0.0:
+        return "0.0%"
+    if p >= 0.9995:
+        return ">99.9%"
+    if p < 0.0005:
+        return "<0.1%"
+    return f"{p:.1%}"
 
 
 class ConfidenceTable(Widget):
@@ -121,13 +132,13 @@ class ConfidenceTable(Widget):
         width = max(20, self.size.width)
         bar_w = 0 if width < 70 else 6 if width < 90 else 12
         # narrow: no bar column; the bar is drawn as a background behind the label instead
-        label_w = max(4, (width - 6 - 10) // 2) if not bar_w else None
+        label_w = max(4, (width - 6 - 12) // 2) if not bar_w else None
         table = Table(box=None, padding=(0, 1), expand=True, show_edge=False, pad_edge=False)
         for title in ("clean", "adversarial" if width >= 60 else "adv."):
             table.add_column(
                 title, ratio=None if label_w else 1, width=label_w, no_wrap=True, style="bold"
             )
-            table.add_column("", justify="right", width=5, no_wrap=True)
+            table.add_column("", justify="right", width=6, no_wrap=True)
             if bar_w:
                 table.add_column("", width=bar_w, no_wrap=True)
         clean_top = self.clean[0]["index"] if self.clean else None
@@ -200,7 +211,7 @@ class EvidenceTable(Widget):
         if row == "top-5% share":
             return f"{e.top5_share:.1%}"
         if row == "logit · prob":
-            return f"{e.logit:.1f}·{e.prob:.0%}" if narrow else f"{e.logit:.2f} · {pct(e.prob)}"
+            return f"{e.logit:.1f}·{pct(e.prob)}" if narrow else f"{e.logit:.2f} · {pct(e.prob)}"
         return _verdict(e, narrow)  # "detector"
 
     def __init__(self, **kwargs) -> None:
