@@ -467,6 +467,7 @@ class AdvtuiApp(App[int]):
         self.query_one(ConfidenceTable).set_rows(
             vm.clean_top5, vm.adv_top5, vm.target_index, vm.confidence_note
         )
+        self.query_one("#row-tables").set_class(self.detector is not None, "-detector")
         self.query_one(EvidenceTable).set_columns(
             vm.evidence, vm.evidence_note, detector=self.detector is not None
         )

@@ -371,3 +371,17 @@ async def test_status_result_is_only_about_the_current_image_and_settings(sample
             await pilot.pause()
             if app.current_outcome is None:
                 assert summary not in app.status_text, key
+
+
+@pytest.mark.parametrize("size", [(160, 50), (120, 40), (100, 30)])
+async def test_tables_end_on_one_row_and_panel_titles_are_separated(samples_dir, size):
+    app = make_app(str(samples_dir))
+    async with app.run_test(size=size) as pilot:
+        await wait_ready(pilot)
+        confidence = app.query_one(ConfidenceTable).region
+        evidence = app.query_one(EvidenceTable).region
+        assert confidence.bottom == evidence.bottom
+        left, middle = panel(app, "p-clean"), panel(app, "p-adv")
+        # neighbouring panels: a visible rule (border) lies between their titles
+        assert left.region.right <= middle.region.x
+        assert middle.styles.border_left[0] not in ("", "none", "hidden")
