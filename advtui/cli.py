@@ -287,12 +287,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_attack(args: argparse.Namespace) -> int:
-    from advtui.images import load_tensor
+    from advtui.images import load_image, resize_center_crop, to_tensor
     from advtui.pipeline import explain_outcome, run_attack, save_outcome
 
     settings = _settings(args)
+    if settings.method == "fgsm" and args.steps != 10:
+        print("advtui: note: FGSM is a single step; --steps is ignored", file=sys.stderr)
+    img = load_image(args.image)  # bad images fail before the model loads
     model = _load_model(args)
-    x = load_tensor(args.image, model.input_size)
+    x = to_tensor(resize_center_crop(img, model.input_size))
     progress = None if args.json else _stderr_progress("attack")
     outcome = run_attack(model, x, settings, image=args.image, progress=progress)
     if args.explain:
@@ -363,12 +366,20 @@ def _print_attack(result: dict, out: str | None) -> None:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from advtui.attacks import resolve_class
-    from advtui.images import atomic_write_bytes, load_tensor, save_png, to_pil
+    from advtui.images import (
+        atomic_write_bytes,
+        load_image,
+        resize_center_crop,
+        save_png,
+        to_pil,
+        to_tensor,
+    )
     from advtui.render import heatmap_image, overlay
 
-    model = _load_model(args)
     image = Path(args.image)
-    x = load_tensor(image, model.input_size)
+    img = load_image(image)  # bad images fail before the model loads
+    model = _load_model(args)
+    x = to_tensor(resize_center_crop(img, model.input_size))
     classes = None if args.klass is None else [resolve_class(args.klass, model.class_names)]
     explainer = _explainer(model, args, image)
     expl = explainer.explain(
@@ -467,6 +478,23 @@ def _stderr_progress(label: str):
 # ----------------------------------------------------------------------------- TUI
 
 
+def _check_model_name(name: str) -> None:
+    """Fail fast on a mistyped model name (before the explorer opens); files are checked later."""
+    from advtui.settings import MODEL_NAMES
+
+    if (
+        name in MODEL_NAMES
+        or Path(name).expanduser().exists()
+        or Path(name).suffix in (".pt", ".pth", ".ts", ".jit")
+    ):
+        return
+    import difflib
+
+    close = difflib.get_close_matches(name, MODEL_NAMES, n=3, cutoff=0.4)
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    raise UsageError(f"advtui: unknown model {name!r}{hint}; known: {', '.join(MODEL_NAMES)}")
+
+
 def build_app(argv: list[str] | None = None):
     """The explorer App for ``advtui [FOLDER] [options]`` (the CLI and the tests share this)."""
     args = tui_parser().parse_args(argv)
@@ -516,6 +544,7 @@ def _dispatch(argv: list[str]) -> int:
         raise UsageError(
             f"advtui: {folder}: {'not a folder' if folder.exists() else 'no such folder'}"
         )
+    _check_model_name(app.config.model)
     app.run()
     return int(app.return_code or 0)
 

@@ -11,6 +11,14 @@ from fractions import Fraction
 
 from advtui.errors import AttackError
 
+#: The registry's model names (advtui.models.MODELS; a test keeps the two equal).
+MODEL_NAMES: tuple[str, ...] = (
+    "efficientnet-lite0",
+    "resnet50",
+    "vgg16",
+    "mobilenet_v3_large",
+    "inception_v3",
+)
 METHODS: tuple[str, ...] = ("fgsm", "bim", "pgd")
 TARGET_MODES: tuple[str, ...] = ("untargeted", "random", "runner-up", "nearest")
 

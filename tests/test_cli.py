@@ -153,6 +153,7 @@ def _bad_inputs(tmp_path, sample):
         (["predict", sample, "--bogus-flag"], "unrecognized arguments"),
         (["explain", sample, "--layer", "nope"], "no layer named"),
         ([str(tmp_path / "no-such-folder")], "no such folder"),
+        ([str(tmp_path), "--model", "resnet5"], "did you mean resnet50"),
     ]
 
 

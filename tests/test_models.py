@@ -34,6 +34,12 @@ def test_registry_lists_required_models_with_sizes():
         assert name in rows
 
 
+def test_torch_free_model_names_match_the_registry():
+    from advtui.settings import MODEL_NAMES
+
+    assert MODEL_NAMES == tuple(MODELS)
+
+
 def test_unknown_model_suggests_close_names():
     with pytest.raises(ModelError, match="did you mean resnet50"):
         load_model("resnet5", device="cpu")
