@@ -3,9 +3,10 @@
 ``python -m benchmarks.tui_child advtui|bare [--redraws N]`` prints one JSON line:
 ``first_frame`` (time.time() when the first frame was composed and serialised to terminal
 bytes), ``redraw_ms`` (median of N full-screen redraws: every widget marked for repaint, the
-whole screen composed and serialised) and ``ready`` (whether the app's startup workers
-finished before the redraws). ``bare`` is a plain Textual app whose screen is the same size
-and full of coloured half-blocks served from cached strips: the reference.
+whole screen composed and serialised) and ``redraw_new_content_ms`` (the same with the
+widgets' content caches dropped too: a new image's repaint) and ``ready`` (whether the app's
+startup workers finished before the redraws). ``bare`` is a plain Textual app whose screen is
+the same size and full of coloured half-blocks served from cached strips: the reference.
 """
 
 from __future__ import annotations
@@ -92,7 +93,34 @@ async def measure(app, redraws: int, wait_workers: float) -> dict:
             await pilot.pause()
         out["redraw_ms"] = statistics.median(times) if times else None
         out["redraw_all_ms"] = times
+        out["redraw_new_content_ms"] = await _new_content_redraws(app, pilot, redraws)
     return out
+
+
+async def _new_content_redraws(app, pilot, redraws: int) -> float | None:
+    """Median full redraw with every content cache dropped as well (what a new image costs
+    to paint once its numbers are known: pixel panels re-fitted, tables laid out again)."""
+    try:
+        from advtui.tui.pixels import PixelView
+        from advtui.tui.widgets import CachedRender
+    except ImportError:  # the bare app
+        return None
+    if not hasattr(app, "entries"):
+        return None
+    times = []
+    for _ in range(redraws):
+        screen = app.screen
+        for widget in screen.walk_children(with_self=True):
+            if isinstance(widget, CachedRender):
+                widget.changed()
+            elif isinstance(widget, PixelView):
+                widget._strips = None
+            widget.refresh()
+        t0 = time.perf_counter()
+        screen._compositor.render_full_update().render_segments(app.console)
+        times.append((time.perf_counter() - t0) * 1000)
+        await pilot.pause()
+    return statistics.median(times) if times else None
 
 
 def main() -> None:

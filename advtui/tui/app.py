@@ -21,7 +21,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
@@ -49,9 +49,11 @@ from advtui.tui.widgets import (
     MARK_MISSED,
     MARK_PLAIN,
     ColorScale,
+    Column,
     ConfidenceTable,
     EvidenceTable,
     ImageList,
+    Row,
     StatusLine,
 )
 
@@ -119,21 +121,21 @@ class AdvtuiApp(App[int]):
     # ------------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
-        with Horizontal(id="body"):
+        with Row(id="body"):
             yield ImageList(id="images")
-            with Vertical(id="main", classes="-view-side"):
-                with Horizontal(id="row-images"):
+            with Column(id="main", classes="-view-side"):
+                with Row(id="row-images"):
                     yield PixelView(id="p-clean", message="loading…")
                     yield PixelView(id="p-adv", message="loading model…")
                     yield PixelView(id="p-pert")
-                with Horizontal(id="row-heat"):
+                with Row(id="row-heat"):
                     yield PixelView(id="p-shap-clean")
                     yield PixelView(id="p-shap-adv")
                     with Vertical(id="legend"):
                         yield ColorScale(id="scale")
                         yield Static(id="legend-note")
                 yield ColorScale(id="overlay-scale")
-                with Horizontal(id="row-tables"):
+                with Row(id="row-tables"):
                     yield ConfidenceTable(id="confidence")
                     yield EvidenceTable(id="evidence")
         yield StatusLine(id="status")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import pytest
@@ -343,8 +344,21 @@ async def test_help_lists_every_binding(samples_dir):
         assert not app.is_running
 
 
-async def test_status_result_is_only_about_the_current_image_and_settings(samples_dir):
+async def test_status_result_is_only_about_the_current_image_and_settings(
+    samples_dir, monkeypatch
+):
     """`e` on one image, move on while SHAP runs: the status never shows that image's result."""
+    import advtui.pipeline
+
+    # SHAP waits for this gate, so the job is still running when the test moves on
+    # (pilot.press can otherwise take as long as a short SHAP job)
+    gate, real = threading.Event(), advtui.pipeline.explain_outcome
+
+    def gated(*args, **kwargs):
+        gate.wait(60)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(advtui.pipeline, "explain_outcome", gated)
     app = make_app(str(samples_dir), "--nsamples", "16")
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
@@ -354,6 +368,7 @@ async def test_status_result_is_only_about_the_current_image_and_settings(sample
         await wait_for(pilot, lambda: first_key in app.outcomes, what="attack half")
         assert app.job is not None  # SHAP still running
         await pilot.press("j")
+        gate.set()
         await wait_job(pilot)
         assert app.current == 1 and app.current_outcome is None
         assert "success" not in app.status_text and "failed" not in app.status_text
