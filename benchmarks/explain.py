@@ -93,7 +93,7 @@ def bench_explain(
         }
         if with_shap:
             fns["shap"] = shap_default_fn(model, background, x, layer, nsamples)
-        t = interleaved(fns, repeats=1 if nsamples > 50 else repeats)
+        t = interleaved(fns, repeats=max(1, repeats - 1) if nsamples > 50 else repeats)
         label = f"explain {where} ns={nsamples} bs={explainer.batch_size}"
         target = 0.35 if nsamples == 50 else None
         if "shap" in t:
