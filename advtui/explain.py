@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from advtui.errors import Cancelled, ExplainError, ImageError
+from advtui.evidence import Evidence, evidence_stats
 
 ProgressFn = Callable[[int, int], None]
 
@@ -32,28 +33,6 @@ ProgressFn = Callable[[int, int], None]
 #: batch (10 → 1.7 GB RSS, 16 → 2.3 GB at nsamples=200). 10 splits 50/100/200 samples into
 #: equal chunks, so oneDNN warms up for one batch shape only. GPUs like large batches.
 BATCH_SIZE = {"cpu": 10, "cuda": 64}
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """SHAP evidence for one (image, class) pair.
-
-    ``mean_shap`` is the mean attribution over all elements; ``pos_sum``/``neg_sum`` the total
-    positive/negative attribution; ``top5_share`` the share of |attribution| (summed over
-    channels per pixel) held by the top 5 % of pixels; ``logit``/``prob`` the model's score.
-    """
-
-    class_index: int
-    label: str
-    mean_shap: float
-    pos_sum: float
-    neg_sum: float
-    top5_share: float
-    logit: float
-    prob: float
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass
@@ -73,27 +52,6 @@ class Explanation:
                 maps, size=(size, size), mode="bilinear", align_corners=False
             )
         return maps[:, 0].numpy()
-
-
-def evidence_stats(
-    attribution: np.ndarray, class_index: int, label: str, logit: float, prob: float
-) -> Evidence:
-    """The :class:`Evidence` record of one attribution array (C, h, w)."""
-    a = np.asarray(attribution, dtype=np.float64)
-    per_pixel = np.abs(a.sum(axis=0)).ravel() if a.ndim == 3 else np.abs(a).ravel()
-    total = per_pixel.sum()
-    k = max(1, int(np.ceil(0.05 * per_pixel.size)))
-    top = np.partition(per_pixel, per_pixel.size - k)[-k:].sum() if total > 0 else 0.0
-    return Evidence(
-        class_index=int(class_index),
-        label=label,
-        mean_shap=float(a.mean()),
-        pos_sum=float(a[a > 0].sum()),
-        neg_sum=float(a[a < 0].sum()),
-        top5_share=float(top / total) if total > 0 else 0.0,
-        logit=float(logit),
-        prob=float(prob),
-    )
 
 
 class _Select(nn.Module):

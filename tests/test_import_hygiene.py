@@ -1,4 +1,4 @@
-"""Core modules never import Textual; the CLI entry imports neither Textual nor torch."""
+"""Core modules never import Textual; the CLI entry and the explorer never import torch."""
 
 from __future__ import annotations
 
@@ -34,3 +34,19 @@ def test_core_does_not_import_textual():
 def test_cli_module_is_light():
     mods = _loaded("import advtui.cli")
     assert "torch" not in mods and "textual" not in mods and "shap" not in mods
+
+
+def test_the_tui_package_does_not_import_torch_or_shap():
+    """The explorer's first frame must not wait for torch: it is imported inside workers only."""
+    mods = _loaded(
+        "from pathlib import Path\n"
+        "from advtui.tui.app import AdvtuiApp, TuiConfig\n"
+        "from advtui.tui import view, widgets, pixels, screens, messages"
+    )
+    assert "textual" in mods and "advtui.evidence" in mods
+    assert "torch" not in mods and "shap" not in mods
+
+
+def test_building_the_app_from_the_command_line_does_not_import_torch():
+    mods = _loaded("from advtui.cli import build_app\nbuild_app([])")
+    assert "torch" not in mods

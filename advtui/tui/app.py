@@ -471,7 +471,7 @@ class AdvtuiApp(App[int]):
         )
         self.query_one("#row-tables").set_class(self.detector is not None, "-detector")
         self.query_one(EvidenceTable).set_columns(
-            vm.evidence, vm.evidence_note, detector=self.detector is not None
+            vm.evidence, vm.evidence_note, detector=self.detector is not None, verdicts=vm.verdicts
         )
 
     def update_status(self) -> None:

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 from rich.text import Text
 
-from advtui.tui.widgets import EvidenceColumn, pct, progress_text
+from advtui.evidence import Evidence
+from advtui.tui.widgets import pct, progress_text
 
 POOLED_SIZE = 28
 #: Percentile of |pooled value| that gets full colour (fewer values than a pixel map).
@@ -39,7 +40,8 @@ class ViewModel:
     adv_top5: list[dict] | None = None
     target_index: int | None = None
     confidence_note: str = ""
-    evidence: dict[str, EvidenceColumn] = field(default_factory=dict)
+    evidence: dict[str, Evidence] = field(default_factory=dict)
+    verdicts: dict[str, float] = field(default_factory=dict)  # detector's P(adversarial)
     evidence_note: str = ""
     has_maps: bool = False  # maps exist or SHAP is running for this image
 
@@ -188,20 +190,8 @@ def build_view(app: Any, cache: dict) -> ViewModel:
         shap_a.title = _title(
             "SHAP adversarial", {"label": ev["adversarial"].label, "prob": ev["adversarial"].prob}
         )
-        verdicts = app.verdicts.get(key, {})
-        vm.evidence = {
-            k: EvidenceColumn(
-                label=e.label,
-                mean_shap=e.mean_shap,
-                pos_sum=e.pos_sum,
-                neg_sum=e.neg_sum,
-                top5_share=e.top5_share,
-                logit=e.logit,
-                prob=e.prob,
-                verdict=verdicts.get(k),
-            )
-            for k, e in ev.items()
-        }
+        vm.evidence = dict(ev)
+        vm.verdicts = dict(app.verdicts.get(key, {}))
         f = max(1, min(outcome.maps["clean"].shape) // POOLED_SIZE)
         vm.legend = Text.assemble(
             ("red", "#ff0051"),

@@ -23,6 +23,7 @@ from textual.widget import Widget
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from advtui.evidence import Evidence
 from advtui.render import heatmap_rgb
 
 #: Marks in the image list.
@@ -241,20 +242,6 @@ def _bar_text(prob: float, width: int, colour: str) -> Text:
     return bar
 
 
-@dataclass(frozen=True)
-class EvidenceColumn:
-    """What the evidence table shows for one image (clean or adversarial)."""
-
-    label: str
-    mean_shap: float
-    pos_sum: float
-    neg_sum: float
-    top5_share: float
-    logit: float
-    prob: float
-    verdict: float | None = None  # detector's P(adversarial), when a detector is loaded
-
-
 class EvidenceTable(CachedRender):
     """The SHAP Evidence record for the clean and adversarial top classes, side by side."""
 
@@ -263,7 +250,7 @@ class EvidenceTable(CachedRender):
     ROWS = ("class", "mean SHAP", "+ mass", "− mass", "top-5% share", "logit · prob")
 
     @staticmethod
-    def cell(row: str, e: EvidenceColumn, narrow: bool) -> Text | str:
+    def cell(row: str, e: Evidence, narrow: bool, verdict: float | None = None) -> Text | str:
         if row == "class":
             return Text(e.label, style="bold")
         if row == "mean SHAP":
@@ -276,18 +263,26 @@ class EvidenceTable(CachedRender):
             return f"{e.top5_share:.1%}"
         if row == "logit · prob":
             return f"{e.logit:.1f}·{pct(e.prob)}" if narrow else f"{e.logit:.2f} · {pct(e.prob)}"
-        return _verdict(e, narrow)  # "detector"
+        return _verdict(verdict, narrow)  # "detector"
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.columns: dict[str, EvidenceColumn] = {}
+        self.columns: dict[str, Evidence] = {}
+        self.verdicts: dict[str, float] = {}
         self.note = ""
         self.detector = False
 
     def set_columns(
-        self, columns: dict[str, EvidenceColumn] | None, note: str = "", detector: bool = False
+        self,
+        columns: dict[str, Evidence] | None,
+        note: str = "",
+        detector: bool = False,
+        verdicts: dict[str, float] | None = None,
     ) -> None:
+        """Evidence per side (``clean``/``adversarial``), and with a detector loaded its
+        P(adversarial) per side."""
         self.columns, self.note, self.detector = dict(columns or {}), note, detector
+        self.verdicts = dict(verdicts or {})
         self.changed(layout=True)
 
     def build(self, width: int) -> RenderableType:
@@ -315,7 +310,8 @@ class EvidenceTable(CachedRender):
             cells: list[Text | str] = [row]
             for key in ("clean", "adversarial"):
                 e = self.columns.get(key)
-                cells.append(self.cell(row, e, narrow) if e is not None else "")
+                verdict = self.verdicts.get(key)
+                cells.append(self.cell(row, e, narrow, verdict) if e is not None else "")
             table.add_row(*cells)
         if empty:  # the note takes the header's line, so the height does not change
             return Group(
@@ -324,12 +320,12 @@ class EvidenceTable(CachedRender):
         return table
 
 
-def _verdict(e: EvidenceColumn, narrow: bool = False) -> Text:
-    if e.verdict is None:
+def _verdict(verdict: float | None, narrow: bool = False) -> Text:
+    if verdict is None:
         return Text("—", style="dim")
-    adversarial = e.verdict >= 0.5
+    adversarial = verdict >= 0.5
     word = ("adv" if narrow else "adversarial") if adversarial else "clean"
-    return Text(f"{word} {e.verdict:.2f}", style="bold red" if adversarial else "bold green")
+    return Text(f"{word} {verdict:.2f}", style="bold red" if adversarial else "bold green")
 
 
 class ColorScale(CachedRender):
@@ -390,7 +386,6 @@ __all__ = [
     "ColorScale",
     "Column",
     "ConfidenceTable",
-    "EvidenceColumn",
     "EvidenceTable",
     "ImageList",
     "Row",

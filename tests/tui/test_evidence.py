@@ -73,10 +73,12 @@ async def test_detector_verdicts_appear_in_the_evidence_table(small_folder, tmp_
         outcome = app.current_outcome
         table = app.query_one(EvidenceTable)
         assert table.detector
+        shown = "\n".join(table.render_line(y).text for y in range(table.size.height))
         for variant in ("clean", "adversarial"):
             expected = app.detector.score(outcome.attributions[variant])
-            assert table.columns[variant].verdict == pytest.approx(expected)
+            assert table.verdicts[variant] == pytest.approx(expected)
             assert 0.0 <= expected <= 1.0
+            assert f"{expected:.2f}" in shown.splitlines()[-1]  # the detector row
 
 
 async def test_a_bad_detector_is_reported_and_the_app_keeps_working(small_folder, tmp_path):
