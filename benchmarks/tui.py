@@ -60,6 +60,8 @@ def bench_tui(repeats: int = 2, redraws: int = 20) -> tuple[list[Figure], dict]:
         (o["redraw_new_content_ms"] for o in ours if o.get("redraw_new_content_ms")),
         default=None,
     )
+    keypress = min((o["attack_keypress_s"] for o in ours if "attack_keypress_s" in o), default=None)
+    direct = min((o["attack_direct_s"] for o in ours if "attack_direct_s" in o), default=None)
     note = "" if all(o["ready"] for o in ours) else "startup workers still running at redraw"
     figures = [
         Figure("tui first frame", first, first_ref, "bare textual app", clock="wall"),
@@ -67,9 +69,13 @@ def bench_tui(repeats: int = 2, redraws: int = 20) -> tuple[list[Figure], dict]:
         Figure("tui full redraw 160×50", redraw, redraw_ref, "bare textual app", unit="ms"),
         Figure("tui full redraw (absolute)", redraw, unit="ms", target=20.0, note=note),
         Figure("tui redraw, new content", new_content, redraw_ref, "bare textual app", unit="ms"),
+        Figure(
+            "tui `a` → PGD-10 on screen", keypress, direct, "run_attack direct", clock="wall"
+        ),
     ]
     return figures, {
         "first_frame_s": first,
         "redraw_ms": redraw,
         "redraw_new_content_ms": new_content,
+        "attack_keypress_s": keypress,
     }

@@ -3,8 +3,10 @@
 ``python -m benchmarks.tui_child advtui|bare [--redraws N]`` prints one JSON line:
 ``first_frame`` (time.time() when the first frame was composed and serialised to terminal
 bytes), ``redraw_ms`` (median of N full-screen redraws: every widget marked for repaint, the
-whole screen composed and serialised) and ``redraw_new_content_ms`` (the same with the
-widgets' content caches dropped too: a new image's repaint) and ``ready`` (whether the app's
+whole screen composed and serialised), ``redraw_new_content_ms`` (the same with the
+widgets' content caches dropped too: a new image's repaint), ``attack_keypress_s`` and
+``attack_direct_s`` (``a`` pressed until the result is drawn, against the same attack run
+directly) and ``ready`` (whether the app's
 startup workers finished before the redraws). ``bare`` is a plain Textual app whose screen is
 the same size and full of coloured half-blocks served from cached strips: the reference.
 """
@@ -94,6 +96,8 @@ async def measure(app, redraws: int, wait_workers: float) -> dict:
         out["redraw_ms"] = statistics.median(times) if times else None
         out["redraw_all_ms"] = times
         out["redraw_new_content_ms"] = await _new_content_redraws(app, pilot, redraws)
+        if hasattr(app, "entries") and getattr(app, "model", None) is not None:
+            out.update(await _attack_keypress(app, pilot))
     return out
 
 
@@ -121,6 +125,33 @@ async def _new_content_redraws(app, pilot, redraws: int) -> float | None:
         times.append((time.perf_counter() - t0) * 1000)
         await pilot.pause()
     return statistics.median(times) if times else None
+
+
+async def _attack_keypress(app, pilot, images: int = 3) -> dict:
+    """Seconds from pressing ``a`` to the adversarial image on screen (best over ``images``
+    images), and the same attack through ``pipeline.run_attack`` directly (image loading
+    included) in this process: the explorer's overhead over the work itself."""
+    from advtui.images import load_tensor
+    from advtui.pipeline import run_attack
+
+    keypress, paths = [], []
+    for i in range(images):
+        if i:
+            await pilot.press("j")
+            await pilot.pause()
+        t0 = time.perf_counter()
+        await pilot.press("a")
+        while app.job is not None or app.current_outcome is None:
+            await asyncio.sleep(0.002)
+        await pilot.pause()  # the frame with the result
+        keypress.append(time.perf_counter() - t0)
+        paths.append(app.current_entry.path)
+    direct = []
+    for path in paths:
+        t0 = time.perf_counter()
+        run_attack(app.model, load_tensor(path, app.model.input_size), app.settings)
+        direct.append(time.perf_counter() - t0)
+    return {"attack_keypress_s": min(keypress), "attack_direct_s": min(direct)}
 
 
 def main() -> None:
