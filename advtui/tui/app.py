@@ -117,6 +117,7 @@ class AdvtuiApp(App[int]):
         self._job_ids = 0
         self._view_cache: dict[tuple, Any] = {}
         self.explainers = jobs.ExplainerCache(self.config)
+        self._bindings_state: tuple | None = None  # check_action per binding, last pushed
 
     # ------------------------------------------------------------------ layout
 
@@ -452,7 +453,7 @@ class AdvtuiApp(App[int]):
         except Exception as exc:  # noqa: BLE001 - never a traceback on screen
             self.say(one_line(exc), title="display error", severity="error")
         self.update_status()
-        self.refresh_bindings()
+        self._refresh_bindings()
 
     def _apply_view(self, vm: ViewModel) -> None:
         main = self.query_one("#main")
@@ -479,6 +480,15 @@ class AdvtuiApp(App[int]):
         text = status_line(self, status.size.width)
         self.status_text = text.plain
         status.update(text)
+
+    def _refresh_bindings(self) -> None:
+        """Tell the footer which keys are enabled, only when that changed: the footer rebuilds
+        all its key widgets on every ``refresh_bindings`` (a few ms of CSS work each time, on
+        every image change and job start/end otherwise)."""
+        state = tuple(self.check_action(b.action, ()) for b in self.BINDINGS)
+        if state != self._bindings_state:
+            self._bindings_state = state
+            self.refresh_bindings()
 
     # ------------------------------------------------------------------ actions
 
@@ -525,7 +535,7 @@ class AdvtuiApp(App[int]):
         self._set_event(None, "")
         self.run_job(self.job, entry.path, self.settings, explain)
         self.update_status()
-        self.refresh_bindings()
+        self._refresh_bindings()
 
     def action_attack(self) -> None:
         self._start_job("attack", explain=False)
@@ -606,7 +616,7 @@ class AdvtuiApp(App[int]):
         slug = f"{entry.path.stem}-{s.method}-eps{round(s.eps * 255)}-{steps}steps-{target}"
         self.saving = True
         self.save(outcome, self.config.out_dir / slug, self.current_key)
-        self.refresh_bindings()
+        self._refresh_bindings()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 import pytest
 
@@ -118,8 +117,29 @@ async def test_e_fills_the_evidence_table_and_heatmaps(samples_dir):
         assert not panel(app, "p-pert").display or not panel(app, "p-pert").region.area
 
 
-async def test_escape_cancels_a_long_job_within_a_second(samples_dir):
+async def test_escape_cancels_a_long_job_at_the_next_step(samples_dir):
+    """Esc stops the attack thread between two gradient steps (counted, not timed: one step is
+    ~50 ms on an idle 2-core CPU, seconds on a loaded one)."""
+    from advtui.tui import messages as msg
+
     app = make_app(str(samples_dir), "--steps", "1000")
+    steps: list[int] = []  # attack steps reported by the worker thread, in order
+    post = app.post_message
+
+    def spy(message):
+        if isinstance(message, msg.JobProgress) and message.label == "attack":
+            steps.append(message.done)
+        return post(message)
+
+    app.post_message = spy
+    at_cancel: list[int] = []  # the last step reported when the cancel action ran
+    cancel = app.action_cancel
+
+    def spy_cancel():
+        at_cancel.append(max(steps))
+        cancel()
+
+    app.action_cancel = spy_cancel
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         await pilot.press("a")
@@ -129,12 +149,10 @@ async def test_escape_cancels_a_long_job_within_a_second(samples_dir):
         assert app.check_action("attack", ()) is None  # one job at a time
         assert app.check_action("explain", ()) is None
         assert app.check_action("cancel", ()) is True
-        start = time.monotonic()
         await pilot.press("escape")
-        stopped = job.finished.wait(1.0)
-        elapsed = time.monotonic() - start
-        assert stopped, "the attack thread did not stop within 1 s of Esc"
-        assert elapsed < 1.0
+        assert job.finished.wait(60), "the attack thread did not stop after Esc"
+        # the step running when the cancel action ran may finish; nothing after it
+        assert at_cancel and max(steps) <= at_cancel[0] + 1 < 1000
         await pilot.pause()
         assert app.job is None
         assert "cancelled" in app.status_text
