@@ -6,6 +6,7 @@ the two faces produce identical results and identical files.
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 from collections.abc import Callable
@@ -18,7 +19,7 @@ import torch
 from advtui.attacks import TARGET_MODES, make_attack, select_targets
 from advtui.explain import Evidence, Explainer
 from advtui.images import atomic_write_bytes, save_png, to_pil
-from advtui.render import heatmap_image, perturbation_image
+from advtui.render import heatmap_scale, heatmap_with_legend, perturbation_image
 from advtui.settings import AttackSettings
 
 ProgressFn = Callable[[int, int], None]
@@ -47,6 +48,14 @@ class Outcome:
         default_factory=dict
     )  # variant → raw (C, h, w) SHAP
 
+    @property
+    def shap_scale(self) -> float | None:
+        """The one |SHAP| value that maps to full colour in every saved heatmap (None without
+        maps): the largest per-map 99.5th percentile, so the clean and adversarial maps compare."""
+        if not self.maps:
+            return None
+        return max(heatmap_scale(m) for m in self.maps.values())
+
     def to_json(self) -> dict:
         out = {
             "model": self.model,
@@ -67,6 +76,8 @@ class Outcome:
         }
         if self.evidence:
             out["evidence"] = {k: v.to_dict() for k, v in self.evidence.items()}
+        if self.maps:
+            out["shap_scale"] = self.shap_scale
         return out
 
 
@@ -142,6 +153,12 @@ def explain_outcome(
 def save_outcome(outcome: Outcome, out_dir: str | Path) -> list[Path]:
     """Write clean.png, adversarial.png, perturbation.png, SHAP heatmaps and result.json.
 
+    Each heatmap ``shap_<variant>.png`` is the map exactly as :func:`heatmap_image` colours it
+    at the shared ``outcome.shap_scale``, in the top-left H×W pixels, with a legend below: the
+    class it explains, the colour bar from −scale (against) to +scale (for). The PNG's text
+    chunks carry ``advtui:shap_scale`` and ``advtui:map_box`` (crop box "x0 y0 x1 y1"); result.json
+    carries ``shap_scale``.
+
     Every file is written atomically (temp file + rename). Returns the paths written.
     """
     out = Path(out_dir)
@@ -158,17 +175,38 @@ def save_outcome(outcome: Outcome, out_dir: str | Path) -> list[Path]:
         save_png(img, out / name)
         written.append(out / name)
     if outcome.maps:
-        from advtui.render import heatmap_scale
-
-        scale = max(heatmap_scale(m) for m in outcome.maps.values())  # one scale: comparable maps
+        scale = outcome.shap_scale  # one scale for every map, so they compare
         for variant, m in outcome.maps.items():
+            ev = outcome.evidence.get(variant)
+            title = f"class: {ev.label} ({variant})" if ev else variant
+            img = heatmap_with_legend(m, scale, title=title, note="SHAP, shared scale")
             path = out / f"shap_{variant}.png"
-            save_png(heatmap_image(m, scale=scale), path)
+            _save_png_with_text(
+                img,
+                path,
+                {
+                    "advtui:shap_scale": repr(scale),
+                    "advtui:map_box": f"0 0 {m.shape[-1]} {m.shape[-2]}",
+                    "advtui:class": ev.label if ev else "",
+                },
+            )
             written.append(path)
     result = out / "result.json"
     atomic_write_bytes(result, (json.dumps(outcome.to_json(), indent=2) + "\n").encode())
     written.append(result)
     return written
+
+
+def _save_png_with_text(img, path: Path, text: dict[str, str]) -> None:
+    """Save ``img`` as PNG with ``text`` in iTXt chunks, atomically."""
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    for key, value in text.items():
+        info.add_itxt(key, value)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", pnginfo=info)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 __all__ = [

@@ -2,10 +2,16 @@
 
 Heatmaps follow SHAP's convention — red = positive (evidence for the class), blue = negative,
 white ≈ 0 — scaled by a high percentile of |value| so a single outlier pixel does not wash the
-map out. Perturbations are shown amplified around mid-grey.
+map out. Saved heatmaps carry a legend below the untouched map pixels (colour bar −s … +s, class
+label); fonts are Pillow's bundled default, no matplotlib. Perturbations are shown amplified
+around mid-grey.
 """
 
 from __future__ import annotations
+
+import functools
+import unicodedata
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
@@ -14,6 +20,18 @@ from PIL import Image
 SHAP_RED = np.array([255, 0, 81], dtype=np.float32)
 SHAP_BLUE = np.array([0, 139, 251], dtype=np.float32)
 WHITE = np.array([255, 255, 255], dtype=np.float32)
+#: Darker red and blue for legend words, legible on white.
+SHAP_RED_INK = (200, 0, 64)
+SHAP_BLUE_INK = (0, 100, 190)
+
+
+def resolve_scale(values: np.ndarray, scale: float | None, percentile: float = 99.5) -> float:
+    """The scale :func:`heatmap_rgb` actually uses: ``scale`` if positive, 1.0 if not, or
+    :func:`heatmap_scale` of ``values`` when None."""
+    if scale is None:
+        v = np.asarray(values, dtype=np.float32)
+        return heatmap_scale(v.sum(axis=0) if v.ndim == 3 else v, percentile)
+    return float(scale) if scale > 0 else 1.0
 
 
 def heatmap_scale(values: np.ndarray, percentile: float = 99.5) -> float:
@@ -34,7 +52,7 @@ def heatmap_rgb(
     v = np.asarray(values, dtype=np.float32)
     if v.ndim == 3:  # (C, H, W) attributions: sum channels per pixel
         v = v.sum(axis=0)
-    s = heatmap_scale(v, percentile) if scale is None else (scale if scale > 0 else 1.0)
+    s = resolve_scale(v, scale, percentile)
     t = np.clip(v / s, -1.0, 1.0)[..., None]
     pos = WHITE + (SHAP_RED - WHITE) * np.clip(t, 0, 1)
     neg = WHITE + (SHAP_BLUE - WHITE) * np.clip(-t, 0, 1)
@@ -83,6 +101,139 @@ def colorbar(width: int = 64, height: int = 1) -> Image.Image:
     """A horizontal SHAP colour scale: blue (against) → white → red (for)."""
     ramp = np.linspace(-1, 1, width, dtype=np.float32)[None, :].repeat(height, axis=0)
     return heatmap_image(ramp, scale=1.0)
+
+
+def format_scale(scale: float) -> str:
+    """A SHAP scale value written compactly, two significant digits: ``3.2e-04``."""
+    return f"{scale:.1e}"
+
+
+class Legend(NamedTuple):
+    """A rendered heatmap legend and where its colour bar sits: ``bar`` = (x0, y0, x1, y1),
+    inclusive, in legend pixels. Column ``x0`` shows −scale, ``(x0 + x1) // 2`` shows 0 and
+    ``x1`` shows +scale, each exactly as :func:`heatmap_rgb` colours that value."""
+
+    image: Image.Image
+    bar: tuple[int, int, int, int]
+
+
+#: A legend is at least this wide, so its labels stay legible under tiny maps.
+LEGEND_MIN_WIDTH = 180
+_INK = (32, 32, 32)
+_GREY = (110, 110, 110)
+
+
+@functools.lru_cache(maxsize=8)
+def _font(size: int):
+    from PIL import ImageFont  # only the file writers need fonts; the explorer does not
+
+    try:
+        return ImageFont.load_default(size=size)  # Pillow ≥ 10.1 with FreeType: scalable
+    except TypeError:  # older Pillow: one fixed-size bitmap font
+        return ImageFont.load_default()
+
+
+def _ascii(text: str) -> str:
+    """Pillow's bundled font has few non-ASCII glyphs: fold accents, replace the rest."""
+    folded = unicodedata.normalize("NFKD", text)
+    folded = "".join(c for c in folded if not unicodedata.combining(c))
+    return folded.encode("ascii", "replace").decode("ascii")
+
+
+def _fit(draw, text: str, font, width: int) -> str:
+    """``text``, cut with "..." so it is at most ``width`` pixels wide."""
+    if draw.textlength(text, font=font) <= width:
+        return text
+    while text and draw.textlength(text + "...", font=font) > width:
+        text = text[:-1]
+    return text.rstrip() + "..."
+
+
+def heatmap_legend(
+    width: int, scale: float, title: str | None = None, note: str = "SHAP value"
+) -> Legend:
+    """A white legend strip ``width`` pixels wide (at least :data:`LEGEND_MIN_WIDTH`).
+
+    From the top: ``title`` (e.g. the class the map explains, cut to fit), the colour bar from
+    −scale (blue) through 0 (white) to +scale (red) in :func:`heatmap_rgb`'s colours, ticks
+    labelled ``-s``, ``0`` and ``+s`` (:func:`format_scale`), and the words "against" / "for"
+    with ``note`` between them. Values beyond ±scale are shown at full colour.
+    """
+    from PIL import ImageDraw
+
+    s = float(scale) if scale > 0 else 1.0  # as heatmap_rgb treats it
+    w = max(int(width), LEGEND_MIN_WIDTH)
+    size = int(np.clip(round(w / 20), 10, 28))
+    font = _font(size)
+    pad = max(4, size // 2)
+    line = size + max(2, size // 4)
+    gap = max(3, size // 3)
+    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+
+    y = gap
+    title_y = None
+    if title:
+        title_y, y = y, y + line + gap // 2
+    bar_h = max(8, size)
+    bar_x0, bar_x1 = pad, w - 1 - pad
+    if (bar_x1 - bar_x0) % 2:  # odd bar width: the middle column is exactly 0
+        bar_x1 -= 1
+    bar_y0, bar_y1 = y + 1, y + bar_h  # 1 px frame above and below
+    tick_y = bar_y1 + 2
+    tick_len = max(2, size // 4)
+    label_y = tick_y + tick_len + 1
+    words_y = label_y + line
+    height = words_y + line + gap
+
+    img = Image.new("RGB", (w, height), (255, 255, 255))
+    draw = ImageDraw.Draw(img)
+    if title_y is not None:
+        draw.text(
+            (pad, title_y), _fit(probe, _ascii(title), font, w - 2 * pad), fill=_INK, font=font
+        )
+    draw.rectangle((bar_x0 - 1, bar_y0 - 1, bar_x1 + 1, bar_y1 + 1), outline=_GREY)
+    n = bar_x1 - bar_x0 + 1
+    ramp = (np.linspace(-1.0, 1.0, n) * s)[None, :].repeat(bar_y1 - bar_y0 + 1, axis=0)
+    img.paste(Image.fromarray(heatmap_rgb(ramp, scale=s), mode="RGB"), (bar_x0, bar_y0))
+    mid = (bar_x0 + bar_x1) // 2
+    num = format_scale(s)
+    for x, text, align in (
+        (bar_x0, f"-{num}", "left"),
+        (mid, "0", "centre"),
+        (bar_x1, f"+{num}", "right"),
+    ):
+        draw.line((x, tick_y, x, tick_y + tick_len - 1), fill=_INK)
+        tw = probe.textlength(text, font=font)
+        tx = x if align == "left" else x - tw / 2 if align == "centre" else x + 1 - tw
+        draw.text((round(tx), label_y), text, fill=_INK, font=font)
+    draw.text((bar_x0, words_y), "against", fill=SHAP_BLUE_INK, font=font)
+    tw = probe.textlength("for", font=font)
+    draw.text((round(bar_x1 + 1 - tw), words_y), "for", fill=SHAP_RED_INK, font=font)
+    note = _fit(probe, _ascii(note), font, max(1, bar_x1 - bar_x0 - 2 * (size * 4)))
+    tw = probe.textlength(note, font=font)
+    draw.text((round(mid - tw / 2), words_y), note, fill=_GREY, font=font)
+    return Legend(img, (bar_x0, bar_y0, bar_x1, bar_y1))
+
+
+def heatmap_with_legend(
+    values: np.ndarray,
+    scale: float | None = None,
+    title: str | None = None,
+    percentile: float = 99.5,
+    note: str = "SHAP value",
+) -> Image.Image:
+    """:func:`heatmap_image` with a :func:`heatmap_legend` below it.
+
+    The map keeps its pixels exactly, at the top-left (0, 0, W, H): the legend only adds rows
+    below (and white columns to the right when the map is narrower than a legend).
+    """
+    heat = heatmap_image(values, scale, percentile)
+    s = resolve_scale(values, scale, percentile)
+    legend = heatmap_legend(heat.width, s, title, note).image
+    out = Image.new("RGB", (legend.width, heat.height + legend.height), (255, 255, 255))
+    out.paste(heat, (0, 0))
+    out.paste(legend, (0, heat.height))
+    return out
 
 
 def fit_size(img_w: int, img_h: int, cells_w: int, cells_h: int) -> tuple[int, int]:

@@ -81,6 +81,12 @@ def test_attack_json_out_then_predict_as_in_the_issue(sample_paths, tmp_path):
         "result.json",
     }
     assert json.loads((out / "result.json").read_text()) == result
+    assert result["shap_scale"] > 0, "the heatmaps' shared colour scale (legend: ±shap_scale)"
+    from PIL import Image
+
+    with Image.open(out / "shap_adversarial.png") as im:  # the 224×224 map, legend below it
+        assert im.width == 224 and im.height > 224
+        assert float(im.info["advtui:shap_scale"]) == result["shap_scale"]
 
     pred = _run("predict", str(out / "adversarial.png"), "--json")
     assert pred.returncode == 0, pred.stderr
