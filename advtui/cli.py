@@ -54,7 +54,9 @@ def _common_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
 
 
-def _attack_args(p: argparse.ArgumentParser, *, targets: bool = True) -> None:
+def _attack_args(
+    p: argparse.ArgumentParser, *, targets: bool = True, early_stop: bool = False
+) -> None:
     p.add_argument(
         "--method", default="pgd", type=str.lower, choices=METHODS, help="attack (default pgd)"
     )
@@ -77,6 +79,12 @@ def _attack_args(p: argparse.ArgumentParser, *, targets: bool = True) -> None:
         default=0,
         help="seed for random targets, PGD start and SHAP (default 0)",
     )
+    if early_stop:
+        p.add_argument(
+            "--early-stop",
+            action="store_true",
+            help="stop each image's attack at its first success",
+        )
 
 
 def _explain_args(p: argparse.ArgumentParser) -> None:
@@ -144,10 +152,7 @@ def sub_parser() -> argparse.ArgumentParser:
         description="Attack one image; optionally explain both predictions.",
     )
     pa.add_argument("image", help="image file")
-    _attack_args(pa)
-    pa.add_argument(
-        "--early-stop", action="store_true", help="stop an image's steps once the attack succeeds"
-    )
+    _attack_args(pa, early_stop=True)
     pa.add_argument(
         "--explain",
         action="store_true",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 
 EVAL_HELP = """\
 Reproduce "Explaining Away Attacks Against Neural Networks" (Saito & Wang): attack every image,
@@ -35,13 +36,10 @@ def add_parser(sub, common_model_args, attack_args, explain_args) -> None:
     p.add_argument(
         "--out", required=True, help="results folder (created; --resume to continue one)"
     )
-    attack_args(p, targets=False)
+    attack_args(p, targets=False, early_stop=True)
     p.add_argument(
         "--eps-sweep",
         help="comma-separated ε values to sweep, e.g. 1/255,2/255,4/255,8/255 (--eps picks the main one)",
-    )
-    p.add_argument(
-        "--early-stop", action="store_true", help="stop each image's attack at its first success"
     )
     p.add_argument(
         "--targets",
@@ -66,7 +64,12 @@ def add_parser(sub, common_model_args, attack_args, explain_args) -> None:
     p.add_argument(
         "--labels", help="CSV (filename,class) or JSON {filename: class}; keeps correct ones"
     )
-    p.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
+    p.add_argument(
+        "--folds",
+        type=int,
+        default=5,
+        help="cross-validation folds (default 5; warns when too few photos support them)",
+    )
     p.add_argument("--resume", action="store_true", help="continue the run stored in --out")
     p.add_argument("--no-plots", action="store_true", help="skip histogram.png and roc.png")
     common_model_args(p)
@@ -117,23 +120,44 @@ def _config(args: argparse.Namespace):
     )
 
 
-class _Progress:
-    """Rows done / total with rate and ETA on stderr: redrawn in a terminal, else every 30 s."""
+def _duration(seconds: float) -> str:
+    """H:MM:SS with unbounded hours (a 40-hour ImageNet run must not read 16:00:00)."""
+    h, rest = divmod(int(round(seconds)), 3600)
+    return f"{h:02d}:{rest // 60:02d}:{rest % 60:02d}"
 
-    def __init__(self, stream=None) -> None:
+
+class _Progress:
+    """Rows done / total with an ETA on stderr: redrawn in a terminal, else a line every 30 s.
+
+    The rate is rows finished *in this run* over the time since its first call (which
+    :func:`~advtui.experiment.run_eval` makes before any work): rows a ``--resume`` loaded
+    count toward the bar, never toward the rate, and no ETA is shown until a row has been
+    timed. ``clock`` is injectable for tests.
+    """
+
+    def __init__(self, stream=None, clock: Callable[[], float] = time.monotonic) -> None:
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty()
-        self.t0 = time.monotonic()
-        self.first: int | None = None
-        self.last_line = 0.0
+        self.clock = clock
+        self.start: tuple[int, float] | None = None  # (rows done, time) at the first call
+        self.last_line: float | None = None
+
+    def eta(self, done: int, total: int, now: float) -> float | None:
+        """Seconds left at the rate of this run's rows, or None before one is timed."""
+        if self.start is None:
+            return None
+        base, t0 = self.start
+        if done <= base or now <= t0:
+            return None
+        return (total - done) * (now - t0) / (done - base)
 
     def __call__(self, done: int, total: int, what: str) -> None:
-        now = time.monotonic()
-        if self.first is None:
-            self.first, self.t0 = done, now
-        rate = (done - self.first) / max(now - self.t0, 1e-9)
-        eta = (total - done) / rate if rate > 0 else None
-        eta_s = "--:--" if eta is None else time.strftime("%H:%M:%S", time.gmtime(eta))
+        now = self.clock()
+        first = self.start is None
+        if first:
+            self.start = (done, now)
+        eta = self.eta(done, total, now)
+        eta_s = "--:--" if eta is None else _duration(eta)
         width = 24
         filled = int(width * done / max(total, 1))
         line = f"eval [{'#' * filled}{' ' * (width - filled)}] {done}/{total} rows  ETA {eta_s}  {what}"
@@ -144,7 +168,7 @@ class _Progress:
             self.stream.write("\r" + line[:cols].ljust(cols))
             if done >= total:
                 self.stream.write("\n")
-        elif now - self.last_line >= 30 or done >= total or done == self.first:
+        elif first or done >= total or now - self.last_line >= 30:
             self.stream.write(line + "\n")
             self.last_line = now
         self.stream.flush()
@@ -187,4 +211,7 @@ def run(args: argparse.Namespace) -> int:
         + f"; wrote {', '.join(p.name for p in result.written.values())} and results.jsonl, features.npz in {args.out}/",
         markup=False,
     )
+    for warning in result.summary["warnings"]:  # last, one line each, never wrapped
+        sys.stderr.write(f"advtui eval: warning: {warning}\n")
+    sys.stderr.flush()
     return 0

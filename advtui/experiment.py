@@ -230,6 +230,8 @@ class EvalConfig:
             "labels": self.labels,
             "n_quantiles": self.n_quantiles,
         }
+        if self.method == "pgd":  # runs before per-image starts drew them per batch: not mixable
+            fixed["random_start"] = "per-image"
         return {
             "fixed": fixed,
             "folder": str(self.folder),
@@ -345,15 +347,8 @@ def run_eval(
                     before = sum(k in store.done for k in planned[it.image])
                     if (it.image, "clean", None) not in store.done:
                         store.append(
-                            _base_row(it)
-                            | _pred_fields(model, preds[i], probs[i], clean_logits[i])
-                            | {
-                                "variant": "clean",
-                                "eps": None,
-                                "eps_255": None,
-                                "label": label,
-                                "status": "misclassified",
-                            }
+                            _clean_row(model, it, preds[i], probs[i], clean_logits[i], label)
+                            | {"status": "misclassified"}
                         )
                     done += per_item - before
                     _tick(progress, done, total, f"{it.image} misclassified")
@@ -373,16 +368,8 @@ def run_eval(
                 for j, i in enumerate(todo):
                     it = loaded[i]
                     store.append(
-                        _base_row(it)
-                        | _pred_fields(model, preds[i], probs[i], clean_logits[i])
-                        | {
-                            "variant": "clean",
-                            "eps": None,
-                            "eps_255": None,
-                            "label": preds[i],
-                            "status": "ok",
-                            "evidence": expl.evidence[j].to_dict(),
-                        },
+                        _clean_row(model, it, preds[i], probs[i], clean_logits[i], preds[i])
+                        | {"status": "ok", "evidence": expl.evidence[j].to_dict()},
                         sorted_features(expl.attributions[j], cfg.n_quantiles),
                     )
                     done += 1
@@ -398,14 +385,13 @@ def run_eval(
                     if not todo:
                         continue
                     sub_logits = clean_logits[todo]
+                    # per-image seeds: random targets and PGD's random start do not depend on
+                    # the batch, so a resumed run recomputes exactly the rows it lacks
+                    seeds = [_row_seed(cfg.seed, loaded[i].image) for i in todo]
                     targets = select_targets(
-                        mode,
-                        sub_logits,
-                        model.class_names,
-                        seed=[_row_seed(cfg.seed, loaded[i].image) for i in todo],
-                        embeddings=emb,
+                        mode, sub_logits, model.class_names, seed=seeds, embeddings=emb
                     )
-                    res = attack(x[todo], targets, stop=stop)
+                    res = attack(x[todo], targets, stop=stop, seeds=seeds)
                     adv_probs = res.adv_logits.softmax(1)
                     adv_pred = res.adv_pred.tolist()
                     ok = [j for j in range(len(todo)) if bool(res.success[j])]
@@ -561,6 +547,17 @@ def _base_row(it: Item) -> dict:
         "position": it.position,
         "label_source": it.label_source,
     }
+
+
+def _clean_row(
+    model, it: Item, pred: int, probs: torch.Tensor, logits: torch.Tensor, label: int
+) -> dict:
+    """The fields every clean row has (``status`` and, if explained, ``evidence`` are added)."""
+    return (
+        _base_row(it)
+        | _pred_fields(model, pred, probs, logits)
+        | {"variant": "clean", "eps": None, "eps_255": None, "label": int(label)}
+    )
 
 
 def _pred_fields(model, pred: int, probs: torch.Tensor, logits: torch.Tensor) -> dict:

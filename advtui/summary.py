@@ -25,6 +25,11 @@ from advtui.detect import (
 from advtui.images import atomic_write_bytes
 
 POOLED = "pooled"
+#: The least a test fold (or the seed protocol's test split) should hold of each class, in
+#: photos, for its accuracy and AUC to mean anything: with one photo a class's accuracy in
+#: that fold can only be 0 or 1 (views of a photo are not independent). Below it, or when the
+#: requested --folds cannot be honoured, the summary carries a warning.
+MIN_PHOTOS_PER_FOLD = 2
 
 
 def _mean(values) -> float | None:
@@ -64,6 +69,7 @@ def _evaluate(
         note = "no successful adversarial rows" if not adv else "no clean rows"
         for k in ("lr", "rf", "confidence_baseline"):
             entry[k] = {"accuracy": None, "roc_auc": None, "note": note}
+        entry["warning"] = f"{note}: nothing to detect, no accuracy or AUC"
         return entry, {}
     X = store.features([r["f"] for r in rows])
     C = confidence_features([r["confidence"] for r in rows], [r["logit"] for r in rows])
@@ -85,8 +91,72 @@ def _evaluate(
         }
     for k, r in res.items():
         entry[k] = r.summary()
+    warning = _data_warning(rows, y, res["lr"], cfg)
+    if warning:
+        entry["warning"] = warning
     oof = {"y": y, "lr": res["lr"].oof, "confidence_baseline": res["confidence_baseline"].oof}
     return entry, oof
+
+
+def _data_warning(rows: list[dict], y: np.ndarray, res, cfg) -> str | None:
+    """One line when the photos cannot support the evaluation asked for, else None.
+
+    Counted in photos (groups), not rows: views of a photo share its fold. Checks the
+    requested ``--folds`` against the photos of the rarer class, at least
+    :data:`MIN_PHOTOS_PER_FOLD` photos of each class per test fold (or in the seed protocol's
+    test split), and folds that had to be skipped or held a single class.
+    """
+    groups = np.asarray([r["group"] for r in rows])
+    per_class = [len(set(groups[y == c])) for c in (0, 1)]
+    photos = min(per_class)
+    which = f"photo{'' if photos == 1 else 's'}" + (
+        " with a successful attack" if per_class[1] < per_class[0] else ""
+    )
+    if cfg.protocol == "seed":
+        tested = np.isfinite(res.oof)
+        n_test = min(len(set(groups[tested & (y == c)])) for c in (0, 1))
+        if res.note:
+            return f"{photos} {which}: {res.note}; no accuracy or AUC"
+        if n_test < MIN_PHOTOS_PER_FOLD:
+            return (
+                f"{photos} {which}: the 90/10 split tests {n_test} of them (fewer than "
+                f"{MIN_PHOTOS_PER_FOLD} per class): its accuracy and AUC are noise"
+            )
+        return None
+    if photos < 2:
+        return (
+            f"{photos} {which}: too few to cross-validate (need at least 2 photos with clean rows "
+            "and 2 with a successful attack); no accuracy or AUC"
+        )
+    k = min(cfg.folds, photos)
+    parts = []
+    if k < cfg.folds:
+        parts.append(f"{k}-fold CV instead of {cfg.folds}-fold")
+    if photos < MIN_PHOTOS_PER_FOLD * k:
+        lo, hi = photos // k, -(-photos // k)
+        parts.append(
+            f"{lo if lo == hi else f'{lo}–{hi}'} of them per test fold (fewer than "
+            f"{MIN_PHOTOS_PER_FOLD}): fold accuracy and AUC are noise"
+        )
+    if res.folds < k:
+        parts.append(f"{k - res.folds} of {k} folds skipped (one class missing from training)")
+    single = sum(a is None for a in res.roc_auc)
+    if single:
+        parts.append(f"{single} of {res.folds} test folds held one class (no AUC there)")
+    if not parts:
+        return None
+    return f"{photos} {which} for {cfg.folds}-fold CV: " + "; ".join(parts)
+
+
+def _warnings(sweep: dict) -> list[str]:
+    """The variants' warnings, one line per distinct warning naming the variants it hits."""
+    hits: dict[str, list[str]] = {}
+    for eps, block in sweep.items():
+        for variant, entry in block.items():
+            if entry.get("warning"):
+                where = variant if len(sweep) == 1 else f"{variant} ε={eps}"
+                hits.setdefault(entry["warning"], []).append(where)
+    return [f"{w} ({', '.join(v)})" for w, v in hits.items()]
 
 
 def summarize(rows: list[dict], store, cfg, params: dict) -> tuple[dict, dict]:
@@ -125,6 +195,7 @@ def summarize(rows: list[dict], store, cfg, params: dict) -> tuple[dict, dict]:
         },
         "variants": sweep.get(primary, {}),
         "sweep": sweep,
+        "warnings": _warnings(sweep),
     }
     return summary, oof_primary
 

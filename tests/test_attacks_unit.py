@@ -167,3 +167,27 @@ def test_default_alpha_is_madry_rule():
     model = make_tiny_classifier()
     assert PGD(model, eps=8 / 255, steps=10).alpha == pytest.approx(2 / 255)
     assert FGSM(model, eps=8 / 255, steps=10).alpha == pytest.approx(8 / 255)
+
+
+def test_pgd_per_image_seeds_make_the_start_independent_of_the_batch():
+    model = make_tiny_classifier()
+    x = _grid_image(5, n=3)
+    pgd = PGD(model, eps=8 / 255, steps=3, seed=0)
+    start = pgd._init(x, seeds=[11, 12, 13])
+    for i, s in enumerate((11, 12, 13)):  # image i starts as a batch of one with seed s
+        assert torch.equal(start[i : i + 1], PGD(model, eps=8 / 255, seed=s)._init(x[i : i + 1]))
+    # the same image gets the same start (and result) in any batch, at any position
+    full = pgd(x, seeds=[11, 12, 13])
+    part = pgd(x[[2, 0]], seeds=[13, 11])
+    torch.testing.assert_close(part.x_adv, full.x_adv[[2, 0]], rtol=0, atol=1e-6)
+    # without seeds the batch keeps one seeded draw: unchanged for the TUI and `advtui attack`
+    gen = torch.Generator().manual_seed(0)
+    noise = torch.empty(x.shape).uniform_(-8 / 255, 8 / 255, generator=gen)
+    assert torch.equal(pgd._init(x), (x + noise).clamp(0, 1))
+    with pytest.raises(AttackError, match="2 seeds for 3 images"):
+        pgd(x, seeds=[1, 2])
+    # attacks without a random start ignore per-image seeds
+    assert torch.equal(
+        BIM(model, eps=8 / 255, steps=3)(x, seeds=[1, 2, 3]).x_adv,
+        BIM(model, eps=8 / 255, steps=3)(x).x_adv,
+    )

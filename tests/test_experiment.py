@@ -487,3 +487,197 @@ def test_progress_lines_in_a_log():
     lines = buf.getvalue().splitlines()
     assert len(lines) == 2 and "0/3 rows" in lines[0] and "3/3 rows" in lines[1]
     assert "ETA 00:00:00" in lines[1] and "\r" not in buf.getvalue()
+
+
+# ----------------------------------------------------------------------------- too few photos
+
+
+def _cv_inputs(n_photos: int, views: int = 2):
+    """Rows, labels and grouped-CV result for ``n_photos`` photos, each clean + adversarial."""
+    from advtui.detect import cross_validate
+
+    rows, y = [], []
+    for p in range(n_photos):
+        for v in range(views):
+            for adv in (0, 1):
+                rows.append({"group": f"p{p}.jpg", "image": f"p{p}.jpg#{v}"})
+                y.append(adv)
+    y = np.asarray(y)
+    X = np.random.default_rng(0).normal(size=(len(y), 4)) + y[:, None]
+    return rows, y, cross_validate(X, y, [r["group"] for r in rows], folds=5)
+
+
+@pytest.mark.parametrize(
+    "photos, needles",
+    [
+        (10, None),  # 2 photos per class in each of 5 test folds: enough
+        (9, ["9 photos for 5-fold CV", "1–2 of them per test fold (fewer than 2)"]),
+        (3, ["3-fold CV instead of 5-fold", "1 of them per test fold"]),
+        (1, ["1 photo: too few to cross-validate", "no accuracy or AUC"]),
+    ],
+)
+def test_data_warning_thresholds(photos, needles):
+    from advtui.summary import _data_warning
+
+    rows, y, res = _cv_inputs(photos)
+    w = _data_warning(rows, y, res, SimpleNamespace(protocol="corrected", folds=5))
+    if needles is None:
+        assert w is None
+    else:
+        assert w is not None and "\n" not in w
+        for needle in needles:
+            assert needle in w
+
+
+def test_too_few_photos_warn_on_stderr_and_in_summary(
+    tiny, samples_dir, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setattr("advtui.cli._load_model", lambda args: tiny)
+    out = tmp_path / "few"
+    argv = ["eval", str(samples_dir), "--out", str(out), "--n", "3", "--views", "2"]
+    argv += ["--eps", EPS, "--steps", "3", "--nsamples", "2", "--no-plots"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    s = json.loads((out / "summary.json").read_text())
+    assert "Traceback" not in err and s["warnings"]
+    lines = [line for line in err.splitlines() if "warning:" in line]
+    assert lines == [f"advtui eval: warning: {w}" for w in s["warnings"]]
+    assert "3 photos for 5-fold CV: 3-fold CV instead of 5-fold" in lines[0]
+    assert "(untargeted, pooled)" in lines[0]
+    assert s["variants"]["untargeted"]["warning"] in lines[0]
+
+    # one photo: no CV at all, said in one line, exit 0
+    out1 = tmp_path / "one"
+    assert main(["eval", str(samples_dir), "--out", str(out1), "--n", "1", *argv[8:]]) == 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert [line for line in err.splitlines() if "warning:" in line] == [
+        "advtui eval: warning: 1 photo: too few to cross-validate (need at least 2 photos with "
+        "clean rows and 2 with a successful attack); no accuracy or AUC (untargeted, pooled)"
+    ]
+    assert (
+        json.loads((out1 / "summary.json").read_text())["variants"]["pooled"]["lr"]["accuracy"]
+        is None
+    )
+
+
+def test_enough_photos_give_no_warning(tiny, samples_dir, tmp_path):
+    cfg = _cfg(samples_dir, tmp_path, n=4, views=1, targets=["untargeted"], folds=2, steps=10)
+    run = run_eval(cfg, tiny)
+    assert all(r["success"] for r in run.store.rows if r["variant"] == "untargeted")
+    assert run.summary["warnings"] == []
+    assert json.loads((tmp_path / "summary.json").read_text())["warnings"] == []
+
+
+# ----------------------------------------------------------------------------- ETA
+
+
+class _FakeClock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_eta_counts_only_rows_timed_in_this_run():
+    import io
+
+    from advtui.cli_eval import _Progress
+
+    clock, buf = _FakeClock(), io.StringIO()
+    p = _Progress(buf, clock=clock)
+    p(100, 200, "resumed")  # 100 rows loaded from the previous run
+    assert p.eta(100, 200, clock()) is None and "ETA --:--" in buf.getvalue()
+    clock.t += 10
+    assert p.eta(100, 200, clock()) is None  # time passed, no row yet: no rate
+    clock.t += 10
+    p(101, 200, "a.jpg clean")  # one row in 20 s: 99 rows left → 1980 s
+    assert p.eta(101, 200, clock()) == pytest.approx(1980.0)
+    clock.t += 20
+    p(102, 200, "a.jpg untargeted")
+    assert p.eta(102, 200, clock()) == pytest.approx(98 * 20.0)
+    p(200, 200, "done")
+    lines = buf.getvalue().splitlines()
+    assert lines[0].startswith("eval [") and "100/200 rows  ETA --:--" in lines[0]
+    assert "200/200 rows  ETA 00:00:00" in lines[-1]
+
+
+def test_eta_beyond_a_day_is_not_wrapped():
+    import io
+
+    from advtui.cli_eval import _Progress
+
+    clock, buf = _FakeClock(), io.StringIO()
+    p = _Progress(buf, clock=clock)
+    p(0, 10_000, "starting")
+    clock.t += 100
+    p(1, 10_000, "a.jpg clean")  # 9999 rows × 100 s = 277 h 45 min
+    clock.t += 100  # a line every 30 s in a log
+    p(2, 10_000, "a.jpg untargeted")
+    assert buf.getvalue().splitlines()[-1].split("ETA ")[1].startswith("277:43:20")
+
+
+# ----------------------------------------------------------------------------- PGD resume
+
+
+def test_pgd_rows_after_resume_equal_an_uninterrupted_run(tiny, samples_dir, tmp_path):
+    """The interrupted batch is re-attacked without the images it finished: each PGD random
+    start must depend on the image alone, not on its place in the batch."""
+    cfg = _cfg(samples_dir, tmp_path / "ref", method="pgd", targets=["untargeted", "random"])
+    ref = {_key(r): r for r in run_eval(cfg, tiny).store.rows}
+
+    cfg = EvalConfig(**(cfg.__dict__ | {"out": str(tmp_path / "cut")}))
+    with pytest.raises(KeyboardInterrupt):  # 4 clean rows, then 2 of the batch's 4 attacks
+        run_eval(cfg, tiny, progress=_interrupt_after(6, KeyboardInterrupt()))
+    assert [r["variant"] for r in _rows(tmp_path / "cut")] == ["clean"] * 4 + ["untargeted"] * 2
+    rows = run_eval(EvalConfig(**(cfg.__dict__ | {"resume": True})), tiny).store.rows
+    assert {_key(r) for r in rows} == set(ref)
+    adv = [r for r in rows if r["variant"] != "clean"]
+    assert len(adv) == 12
+    for r in adv:
+        want = ref[_key(r)]
+        for k in ("pred", "target", "success", "steps_run", "status", "rounding_undid"):
+            assert r[k] == want[k], (k, _key(r))
+        for k in ("linf", "confidence", "logit"):
+            assert r[k] == pytest.approx(want[k], rel=1e-5, abs=1e-7), (k, _key(r))
+        assert ("evidence" in r) == ("evidence" in want) == r["success"]
+        if r["success"]:
+            assert r["evidence"]["mean_shap"] == pytest.approx(
+                want["evidence"]["mean_shap"], rel=1e-4, abs=1e-9
+            )
+
+
+def test_pgd_runs_are_not_resumed_across_random_start_schemes(tiny, samples_dir, tmp_path):
+    cfg = _cfg(samples_dir, tmp_path, method="pgd", n=1, views=1, targets=["untargeted"])
+    run_eval(cfg, tiny)
+    run_json = tmp_path / "run.json"
+    params = json.loads(run_json.read_text())
+    assert params["fixed"]["random_start"] == "per-image"
+    del params["fixed"]["random_start"]  # a run from before per-image starts
+    run_json.write_text(json.dumps(params))
+    with pytest.raises(StoreError, match="random_start"):
+        run_eval(EvalConfig(**(cfg.__dict__ | {"resume": True})), tiny)
+
+
+def test_clean_rows_share_their_fields_whatever_the_status(tiny, samples_dir, tmp_path):
+    from advtui.evalset import view_image
+    from advtui.images import find_images, load_image, to_tensor
+
+    paths = find_images(samples_dir)[:2]
+    preds = [
+        int(tiny(to_tensor(view_image(load_image(p), "full", 16))[None]).argmax()) for p in paths
+    ]
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({paths[0].name: preds[0], paths[1].name: (preds[1] + 1) % 10}))
+    cfg = _cfg(samples_dir, tmp_path / "o", labels=str(labels), n=2, views=1)
+    rows = run_eval(EvalConfig(**(cfg.__dict__ | {"targets": ["untargeted"]})), tiny).store.rows
+    ok, bad = (next(r for r in rows if r["status"] == s) for s in ("ok", "misclassified"))
+    assert ok["variant"] == bad["variant"] == "clean"
+    assert set(ok) - {"evidence"} == set(bad)
+    assert (bad["eps"], bad["eps_255"], bad["f"], bad["label"]) == (
+        None,
+        None,
+        None,
+        (preds[1] + 1) % 10,
+    )

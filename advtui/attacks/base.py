@@ -10,7 +10,7 @@ re-classified, so a saved PNG is exactly what was measured.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -72,7 +72,7 @@ class Attack:
         alpha: step size in pixel units; default ``2.5·ε/steps`` (Madry et al.).
         steps: number of gradient steps.
         early_stop: freeze an image once it is misclassified (untargeted) or reaches its target.
-        seed: seeds the random start of PGD.
+        seed: seeds the random start of PGD (per image with ``__call__(..., seeds=...)``).
     """
 
     name: ClassVar[str] = "attack"
@@ -115,8 +115,14 @@ class Attack:
         *,
         progress: ProgressFn | None = None,
         stop: threading.Event | None = None,
+        seeds: Sequence[int] | None = None,
     ) -> AttackResult:
-        """Attack a batch ``x`` (N, 3, H, W) in [0, 1]; ``target`` (N,) class indices or None."""
+        """Attack a batch ``x`` (N, 3, H, W) in [0, 1]; ``target`` (N,) class indices or None.
+
+        ``seeds`` (N,) gives each image its own random start (PGD), so an image's result does
+        not depend on the batch it is in; image i then starts as a batch of one attacked with
+        ``seed=seeds[i]`` would. By default the attack's ``seed`` draws the whole batch's start.
+        """
         x = self._validate(x)
         device = _param_device(self.model, x.device)
         x = x.detach().to(device)
@@ -124,6 +130,10 @@ class Attack:
             target = torch.as_tensor(target, dtype=torch.long, device=device).reshape(-1)
             if target.shape[0] != x.shape[0]:
                 raise AttackError(f"{target.shape[0]} targets for {x.shape[0]} images")
+        if seeds is not None:
+            seeds = [int(s) for s in seeds]
+            if len(seeds) != x.shape[0]:
+                raise AttackError(f"{len(seeds)} seeds for {x.shape[0]} images")
         was_training = self.model.training
         self.model.eval()
         try:
@@ -138,7 +148,8 @@ class Attack:
                 with torch.no_grad():
                     clean_logits = self.model(_fast_layout(x)).float()
                 labels = clean_logits.argmax(1)
-                x_float, steps_run = self._run(x, labels, target, progress, stop)
+                per_image = {"seeds": seeds} if seeds is not None and self.random_start else {}
+                x_float, steps_run = self._run(x, labels, target, progress, stop, **per_image)
             x_float = x_float.contiguous()
             x_adv = quantize(x_float, x, self.eps)
             with torch.no_grad():
@@ -161,11 +172,21 @@ class Attack:
         )
 
     # ------------------------------------------------------------------ the loop
-    def _init(self, x: torch.Tensor) -> torch.Tensor:
+    def _init(self, x: torch.Tensor, seeds: Sequence[int] | None = None) -> torch.Tensor:
         if not self.random_start:
             return x.clone()
-        gen = torch.Generator(device="cpu").manual_seed(self.seed)
-        noise = torch.empty(x.shape, dtype=x.dtype).uniform_(-self.eps, self.eps, generator=gen)
+        if seeds is None:
+            gen = torch.Generator(device="cpu").manual_seed(self.seed)
+            noise = torch.empty(x.shape, dtype=x.dtype).uniform_(-self.eps, self.eps, generator=gen)
+        else:  # one generator per image: its start does not depend on its batch
+            noise = torch.stack(
+                [
+                    torch.empty(x.shape[1:], dtype=x.dtype).uniform_(
+                        -self.eps, self.eps, generator=torch.Generator(device="cpu").manual_seed(s)
+                    )
+                    for s in seeds
+                ]
+            )
         return (x + noise.to(x.device)).clamp(0.0, 1.0)
 
     def _run(
@@ -175,9 +196,11 @@ class Attack:
         target: torch.Tensor | None,
         progress: ProgressFn | None,
         stop: threading.Event | None,
+        seeds: Sequence[int] | None = None,
     ) -> tuple[torch.Tensor, int]:
-        """The attack loop from :meth:`_init`; subclasses may override it (same signature)."""
-        x_adv, steps_run, _ = self._iterate(x, self._init(x), labels, target, progress, stop)
+        """The attack loop from :meth:`_init`; subclasses may override it (same signature;
+        ``seeds`` is passed only to attacks with a random start)."""
+        x_adv, steps_run, _ = self._iterate(x, self._init(x, seeds), labels, target, progress, stop)
         return x_adv, steps_run
 
     def _iterate(
