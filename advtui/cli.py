@@ -379,7 +379,13 @@ def cmd_explain(args: argparse.Namespace) -> int:
         to_pil,
         to_tensor,
     )
-    from advtui.render import heatmap_image, overlay
+    from advtui.render import (
+        heatmap_scale,
+        heatmap_with_legend,
+        overlay,
+        shap_png_text,
+        with_legend,
+    )
 
     image = Path(args.image)
     img = load_image(image)  # bad images fail before the model loads
@@ -394,6 +400,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
         progress=None if args.json else _stderr_progress("SHAP"),
     )
     ev = expl.evidence[0]
+    pmap = expl.pixel_maps(model.input_size)[0]
+    scale = heatmap_scale(pmap)
     result = {
         "model": model.name,
         "image": args.image,
@@ -401,13 +409,16 @@ def cmd_explain(args: argparse.Namespace) -> int:
         "nsamples": args.nsamples,
         "top5": model.topk(x[None], 5)[0],
         "evidence": ev.to_dict(),
+        "shap_scale": scale,
     }
     if args.out:
         out = Path(args.out)
-        pmap = expl.pixel_maps(model.input_size)[0]
+        title = f"class: {ev.label}"
+        text = shap_png_text(scale, pmap, ev.label)
         save_png(to_pil(x), out / "image.png")
-        save_png(heatmap_image(pmap), out / "shap.png")
-        save_png(overlay(to_pil(x), pmap), out / "shap_overlay.png")
+        save_png(heatmap_with_legend(pmap, scale, title=title), out / "shap.png", text)
+        over = overlay(to_pil(x), pmap, scale=scale)
+        save_png(with_legend(over, scale, title=title), out / "shap_overlay.png", text)
         atomic_write_bytes(out / "explanation.json", (json.dumps(result, indent=2) + "\n").encode())
     if args.json:
         _print_json(result)

@@ -183,10 +183,19 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
         raise
 
 
-def save_png(img: Image.Image, path: str | os.PathLike[str]) -> None:
-    """Save a PIL image as PNG atomically."""
+def save_png(
+    img: Image.Image, path: str | os.PathLike[str], text: dict[str, str] | None = None
+) -> None:
+    """Save a PIL image as PNG atomically, with ``text`` (if given) in iTXt chunks."""
     import io
 
+    pnginfo = None
+    if text:
+        from PIL.PngImagePlugin import PngInfo
+
+        pnginfo = PngInfo()
+        for key, value in text.items():
+            pnginfo.add_itxt(key, value)
     buf = io.BytesIO()
-    img.save(buf, format="PNG")
+    img.save(buf, format="PNG", pnginfo=pnginfo)
     atomic_write_bytes(path, buf.getvalue())

@@ -6,7 +6,6 @@ the two faces produce identical results and identical files.
 
 from __future__ import annotations
 
-import io
 import json
 import threading
 from collections.abc import Callable
@@ -19,7 +18,7 @@ import torch
 from advtui.attacks import TARGET_MODES, make_attack, select_targets
 from advtui.explain import Evidence, Explainer
 from advtui.images import atomic_write_bytes, save_png, to_pil
-from advtui.render import heatmap_scale, heatmap_with_legend, perturbation_image
+from advtui.render import heatmap_scale, heatmap_with_legend, perturbation_image, shap_png_text
 from advtui.settings import AttackSettings
 
 ProgressFn = Callable[[int, int], None]
@@ -181,32 +180,12 @@ def save_outcome(outcome: Outcome, out_dir: str | Path) -> list[Path]:
             title = f"class: {ev.label} ({variant})" if ev else variant
             img = heatmap_with_legend(m, scale, title=title, note="SHAP, shared scale")
             path = out / f"shap_{variant}.png"
-            _save_png_with_text(
-                img,
-                path,
-                {
-                    "advtui:shap_scale": repr(scale),
-                    "advtui:map_box": f"0 0 {m.shape[-1]} {m.shape[-2]}",
-                    "advtui:class": ev.label if ev else "",
-                },
-            )
+            save_png(img, path, shap_png_text(scale, m, ev.label if ev else ""))
             written.append(path)
     result = out / "result.json"
     atomic_write_bytes(result, (json.dumps(outcome.to_json(), indent=2) + "\n").encode())
     written.append(result)
     return written
-
-
-def _save_png_with_text(img, path: Path, text: dict[str, str]) -> None:
-    """Save ``img`` as PNG with ``text`` in iTXt chunks, atomically."""
-    from PIL.PngImagePlugin import PngInfo
-
-    info = PngInfo()
-    for key, value in text.items():
-        info.add_itxt(key, value)
-    buf = io.BytesIO()
-    img.save(buf, format="PNG", pnginfo=info)
-    atomic_write_bytes(path, buf.getvalue())
 
 
 __all__ = [

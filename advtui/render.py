@@ -228,12 +228,31 @@ def heatmap_with_legend(
     below (and white columns to the right when the map is narrower than a legend).
     """
     heat = heatmap_image(values, scale, percentile)
-    s = resolve_scale(values, scale, percentile)
-    legend = heatmap_legend(heat.width, s, title, note).image
-    out = Image.new("RGB", (legend.width, heat.height + legend.height), (255, 255, 255))
-    out.paste(heat, (0, 0))
-    out.paste(legend, (0, heat.height))
+    return with_legend(heat, resolve_scale(values, scale, percentile), title, note)
+
+
+def with_legend(
+    image: Image.Image, scale: float, title: str | None = None, note: str = "SHAP value"
+) -> Image.Image:
+    """``image`` (a heatmap, or an overlay in the same colours) at the top-left, unchanged,
+    with a :func:`heatmap_legend` for ``scale`` below it."""
+    legend = heatmap_legend(image.width, scale, title, note).image
+    out = Image.new(
+        "RGB", (max(legend.width, image.width), image.height + legend.height), (255, 255, 255)
+    )
+    out.paste(image.convert("RGB"), (0, 0))
+    out.paste(legend, (0, image.height))
     return out
+
+
+def shap_png_text(scale: float, values: np.ndarray, label: str = "") -> dict[str, str]:
+    """The PNG text chunks of a saved heatmap: exact scale, the map's crop box, the class."""
+    h, w = np.asarray(values).shape[-2:]
+    return {
+        "advtui:shap_scale": repr(float(scale)),
+        "advtui:map_box": f"0 0 {w} {h}",
+        "advtui:class": label,
+    }
 
 
 def fit_size(img_w: int, img_h: int, cells_w: int, cells_h: int) -> tuple[int, int]:

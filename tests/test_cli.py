@@ -129,6 +129,21 @@ def test_explain_json_and_out(sample_paths, tmp_path, capsys):
         "shap_overlay.png",
         "explanation.json",
     }
+    saved = json.loads((tmp_path / "explanation.json").read_text())
+    assert saved == data and data["shap_scale"] > 0
+    from PIL import Image
+
+    from advtui.render import heatmap_legend
+
+    legend = heatmap_legend(224, data["shap_scale"], "class: tabby").image
+    for name in ("shap.png", "shap_overlay.png"):
+        with Image.open(tmp_path / name) as img:
+            # the map/overlay at model resolution, the legend for the same scale below it
+            assert float(img.text["advtui:shap_scale"]) == data["shap_scale"]
+            assert img.text["advtui:map_box"] == "0 0 224 224"
+            assert img.size == (legend.width, 224 + legend.height)
+            below = img.convert("RGB").crop((0, 224, legend.width, img.height))
+            assert below.tobytes() == legend.tobytes()
 
 
 def test_models_json(capsys):
