@@ -102,15 +102,17 @@ def run_attack(
         early_stop=settings.early_stop,
         seed=settings.seed,
     )
-    clean_logits = model.logits(xb)
-    target = select_targets(
-        settings.target,
-        clean_logits,
-        model.class_names,
-        seed=settings.seed,
-        embeddings=model.class_embeddings() if settings.target == "nearest" else None,
-    )
-    result = attack(xb, target, progress=progress, stop=stop)
+    clean_logits, target = None, None
+    if settings.target != "untargeted":  # untargeted: the attack's first pass gives them
+        clean_logits = model.logits(xb)
+        target = select_targets(
+            settings.target,
+            clean_logits,
+            model.class_names,
+            seed=settings.seed,
+            embeddings=model.class_embeddings() if settings.target == "nearest" else None,
+        )
+    result = attack(xb, target, progress=progress, stop=stop, clean_logits=clean_logits)
     names = model.class_names
     t = None if target is None else int(target[0])
     return Outcome(

@@ -191,3 +191,49 @@ def test_pgd_per_image_seeds_make_the_start_independent_of_the_batch():
         BIM(model, eps=8 / 255, steps=3)(x, seeds=[1, 2, 3]).x_adv,
         BIM(model, eps=8 / 255, steps=3)(x).x_adv,
     )
+
+
+def _counting(model):
+    """``model`` with a counter of forward passes (batch-size independent)."""
+    calls = []
+    model.register_forward_hook(lambda m, a, o: calls.append(a[0].shape[0]))
+    return calls
+
+
+def test_given_clean_logits_spare_pgd_its_clean_forward_and_change_nothing():
+    model = make_tiny_classifier()
+    calls = _counting(model)
+    x = _grid_image(7, n=2)
+    pgd = PGD(model, eps=8 / 255, steps=3, seed=0)
+    plain = pgd(x)
+    n_plain = len(calls)
+    calls.clear()
+    with torch.no_grad():
+        logits = model(x)
+    calls.clear()
+    given = pgd(x, clean_logits=logits)
+    assert len(calls) == n_plain - 1  # no clean forward of its own
+    assert torch.equal(given.x_adv, plain.x_adv)
+    torch.testing.assert_close(given.clean_logits, plain.clean_logits)
+    calls.clear()
+    pgd(x, clean_logits=logits[:1])  # wrong batch: ignored, computed again
+    assert len(calls) == n_plain
+
+
+def test_run_attack_untargeted_does_not_classify_the_clean_image_twice():
+    from advtui.pipeline import AttackSettings, run_attack
+
+    model = make_tiny_classifier()
+    calls = _counting(model)
+    x = _grid_image(3, n=1)[0]
+    fgsm = run_attack(model, x, AttackSettings(method="fgsm", eps=4 / 255, target="untargeted"))
+    # FGSM's one gradient step runs at x: its logits are the clean ones; then the result
+    assert len(calls) == 2
+    with torch.no_grad():
+        probs = model(x[None]).softmax(1)[0]
+    assert fgsm.clean_top5[0]["index"] == int(probs.argmax())
+    assert fgsm.clean_top5[0]["prob"] == pytest.approx(float(probs.max()), abs=1e-6)
+    calls.clear()
+    run_attack(model, x, AttackSettings(method="pgd", eps=4 / 255, steps=2, target="runner-up"))
+    # targets need the clean logits first; PGD reuses them: 1 + 2 steps + 1 or 2 results
+    assert 4 <= len(calls) <= 5

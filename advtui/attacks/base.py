@@ -116,12 +116,15 @@ class Attack:
         progress: ProgressFn | None = None,
         stop: threading.Event | None = None,
         seeds: Sequence[int] | None = None,
+        clean_logits: torch.Tensor | None = None,
     ) -> AttackResult:
         """Attack a batch ``x`` (N, 3, H, W) in [0, 1]; ``target`` (N,) class indices or None.
 
         ``seeds`` (N,) gives each image its own random start (PGD), so an image's result does
         not depend on the batch it is in; image i then starts as a batch of one attacked with
         ``seed=seeds[i]`` would. By default the attack's ``seed`` draws the whole batch's start.
+        ``clean_logits`` (N, classes), when the caller already has them (it chose targets from
+        them), spares an attack with a random start its own clean forward pass.
         """
         x = self._validate(x)
         device = _param_device(self.model, x.device)
@@ -145,8 +148,10 @@ class Attack:
                 )
                 labels = clean_logits.argmax(1)
             else:
-                with torch.no_grad():
-                    clean_logits = self.model(_fast_layout(x)).float()
+                if clean_logits is None or clean_logits.shape[0] != x.shape[0]:
+                    with torch.no_grad():
+                        clean_logits = self.model(_fast_layout(x)).float()
+                clean_logits = clean_logits.detach().float().to(device)
                 labels = clean_logits.argmax(1)
                 per_image = {"seeds": seeds} if seeds is not None and self.random_start else {}
                 x_float, steps_run = self._run(x, labels, target, progress, stop, **per_image)
