@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from advtui import __version__
+
 SUBCOMMANDS = ("predict", "attack", "explain", "eval", "models")
 METHODS = ("fgsm", "bim", "pgd")
 
@@ -122,6 +124,7 @@ def tui_parser() -> argparse.ArgumentParser:
         f"Headless subcommands: {', '.join(SUBCOMMANDS)} (advtui SUBCOMMAND --help).",
     )
     p.add_argument("folder", nargs="?", help="folder of images (default: the bundled samples)")
+    p.add_argument("--version", action="version", version=f"advtui {__version__}")
     _common_model_args(p)
     _attack_args(p)
     _explain_args(p)

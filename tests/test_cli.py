@@ -191,3 +191,10 @@ def test_bad_input_in_a_real_process(tmp_path):
     proc = _run("attack", str(tmp_path / "missing.png"), "--json")
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip().count("\n") == 0 and "no such file" in proc.stderr
+
+
+def test_version_matches_the_installed_package(capsys):
+    from importlib.metadata import version
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"advtui {version('advtui')}"
