@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
 from advtui import __version__
+from advtui.settings import TARGET_MODES
 
 SUBCOMMANDS = ("predict", "attack", "explain", "eval", "models")
 METHODS = ("fgsm", "bim", "pgd")
@@ -177,7 +179,7 @@ def sub_parser() -> argparse.ArgumentParser:
     )
     pe.add_argument("--seed", type=int, default=0, help="SHAP seed (default 0)")
     _explain_args(pe)
-    pe.add_argument("--out", help="folder to write image.png, shap.png and explanation.json")
+    pe.add_argument("--out", help="folder to write image.png, shap.png, shap_overlay.png and explanation.json")
     pe.add_argument("--json", action="store_true", help="print JSON")
     _common_model_args(pe)
 
@@ -294,6 +296,21 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 2 if failed else 0
 
 
+def _note_resolved(what: str, query: str, class_names) -> None:
+    """Say on stderr which class a fuzzy name resolved to, unless it was the exact name."""
+    from advtui.attacks import resolve_class
+
+    index = resolve_class(query, class_names)
+    if not str(query).strip().isdigit() and query.strip().lower() != class_names[index].lower():
+        print(f"advtui: note: {what} {query!r} is {class_names[index]!r} ({index})", file=sys.stderr)
+
+
+def _check_out(out: str | None) -> None:
+    """Create the --out folder now, so a bad path fails before minutes of work, not after."""
+    if out:
+        Path(out).mkdir(parents=True, exist_ok=True)
+
+
 def cmd_attack(args: argparse.Namespace) -> int:
     from advtui.images import load_image, resize_center_crop, to_tensor
     from advtui.pipeline import explain_outcome, run_attack, save_outcome
@@ -302,7 +319,10 @@ def cmd_attack(args: argparse.Namespace) -> int:
     if settings.method == "fgsm" and args.steps != 10:
         print("advtui: note: FGSM is a single step; --steps is ignored", file=sys.stderr)
     img = load_image(args.image)  # bad images fail before the model loads
+    _check_out(args.out)  # … and a bad --out before any work is done
     model = _load_model(args)
+    if settings.target not in TARGET_MODES:  # a class name or index
+        _note_resolved("target", settings.target, model.class_names)
     x = to_tensor(resize_center_crop(img, model.input_size))
     progress = None if args.json else _stderr_progress("attack")
     outcome = run_attack(model, x, settings, image=args.image, progress=progress)
@@ -392,9 +412,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     image = Path(args.image)
     img = load_image(image)  # bad images fail before the model loads
+    _check_out(args.out)
     model = _load_model(args)
     x = to_tensor(resize_center_crop(img, model.input_size))
     classes = None if args.klass is None else [resolve_class(args.klass, model.class_names)]
+    if args.klass is not None:
+        _note_resolved("class", args.klass, model.class_names)
     explainer = _explainer(model, args, image)
     expl = explainer.explain(
         x[None],
@@ -435,7 +458,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
             f"negative {ev.neg_sum:.3f}, top-5% share {ev.top5_share:.1%}, logit {ev.logit:.2f}, prob {ev.prob:.2%}"
         )
         if args.out:
-            console.print(f"wrote {escape(str(args.out))}/")
+            console.print(f"wrote {escape(str(Path(args.out)))}/")
     return 0
 
 
@@ -543,7 +566,23 @@ def build_app(argv: list[str] | None = None):
     return AdvtuiApp(config)
 
 
+_NEGATIVE = re.compile(r"-[\d.]+(/[\d.]+)?([eE][-+]?\d+)?")
+
+
+def _join_negative_values(argv: list[str]) -> list[str]:
+    """``--eps -1/255`` → ``--eps=-1/255``: argparse would take ``-1/255`` for an option and
+    say "expected one argument" instead of the real problem (ε must lie in [0, 1])."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] in ("--eps", "--alpha") and _NEGATIVE.fullmatch(arg):
+            out[-1] = f"{out[-1]}={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
 def _dispatch(argv: list[str]) -> int:
+    argv = _join_negative_values(argv)
     if argv and argv[0] in SUBCOMMANDS:
         args = sub_parser().parse_args(argv)
         handler = {
@@ -566,6 +605,17 @@ def _dispatch(argv: list[str]) -> int:
     _check_model_name(app.config.model)
     app.run()
     return int(app.return_code or 0)
+
+
+def _os_error(exc: OSError) -> str:
+    """``afile: exists and is not a folder`` rather than ``[Errno 17] File exists: 'afile'``."""
+    if not exc.filename:
+        return ""
+    name = str(exc.filename)
+    if isinstance(exc, (FileExistsError, NotADirectoryError)):
+        return f"{name}: exists and is not a folder (or a folder on its path is a file)"
+    reason = (exc.strerror or "").lower() or type(exc).__name__
+    return f"{name}: {reason}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -598,7 +648,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 2
         if isinstance(exc, OSError):
-            print(f"advtui: error: {msg or type(exc).__name__}", file=sys.stderr)
+            print(f"advtui: error: {_os_error(exc) or msg or type(exc).__name__}", file=sys.stderr)
             return 2
         print(
             f"advtui: internal error: {type(exc).__name__}: {msg} (run with --debug for the traceback)",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -257,16 +258,35 @@ def model_names() -> list[str]:
     return list(MODELS)
 
 
+def _short_reason(exc: BaseException, limit: int = 100) -> str:
+    """The first clause of an exception's message: torch's are paragraphs with advice."""
+    text = " ".join(str(exc).split())
+    for cut in (" (", ". ", "; "):
+        text = text.split(cut, 1)[0]
+    text = text.rstrip(".")
+    if len(text) < 12:  # '101', '' : the exception's type says more
+        text = f"{type(exc).__name__} {text}".strip()
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
 def _read_state_dict(path: Path) -> dict:
     """Load a state dict safely (``weights_only=True``: no arbitrary unpickling)."""
     if not path.is_file():
         raise ModelError(f"weights file {path} does not exist")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": ours is one line
+            warnings.simplefilter("ignore")
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any failure is a bad weights file for the user
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "weights only load failed" in str(exc).lower():
+            # torch's text suggests weights_only=False, i.e. running the file's pickled code
+            raise ModelError(
+                f"{path.name}: not a loadable PyTorch state dict (not a checkpoint, or one "
+                "that pickles Python objects, which advtui never unpickles); save one with "
+                "torch.save(model.state_dict(), PATH)"
+            ) from None
         raise ModelError(
-            f"{path.name}: not a loadable PyTorch state dict ({reason[:160]})"
+            f"{path.name}: not a loadable PyTorch state dict ({_short_reason(exc)})"
         ) from None
     for key in ("state_dict", "model", "model_state_dict"):
         if isinstance(obj, dict) and key in obj and isinstance(obj[key], dict):
@@ -359,11 +379,12 @@ def _load_torchscript(
             f"{path}: no such model file (and not a known model name: {', '.join(MODELS)})"
         )
     try:
-        backbone = torch.jit.load(str(path), map_location="cpu")
+        with warnings.catch_warnings():  # torch ≥ 2.10 warns that jit.load is deprecated
+            warnings.simplefilter("ignore", FutureWarning)
+            backbone = torch.jit.load(str(path), map_location="cpu")
     except Exception as exc:  # noqa: BLE001
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(
-            f"{path.name}: not a TorchScript model ({reason[:120]}); for a state dict use "
+            f"{path.name}: not a TorchScript model ({_short_reason(exc)}); for a state dict use "
             "--model NAME --weights PATH"
         ) from None
     with torch.no_grad():

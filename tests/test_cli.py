@@ -157,7 +157,12 @@ def _bad_inputs(tmp_path, sample):
     corrupt.write_bytes(b"\xff\xd8\xff\xe0 definitely not a jpeg")
     bad_weights = tmp_path / "w.pth"
     bad_weights.write_bytes(b"junk")
+    a_file = tmp_path / "afile"
+    a_file.write_text("x")
     return [
+        (["attack", sample, "--eps", "-1/255"], "eps '-1/255': must lie in [0, 1]"),
+        (["attack", sample, "--out", str(a_file)], "afile: exists and is not a folder"),
+        (["explain", sample, "--out", str(a_file / "sub")], "is not a folder"),
         (["attack", str(tmp_path / "missing.jpg")], "no such file"),
         (["attack", str(corrupt)], "corrupt.jpg"),
         (["attack", sample, "--eps", "2"], "must lie in [0, 1]"),
@@ -198,3 +203,13 @@ def test_version_matches_the_installed_package(capsys):
 
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"advtui {version('advtui')}"
+
+
+def test_a_fuzzy_class_name_says_what_it_resolved_to(sample_paths, capsys):
+    argv = ["attack", str(sample_paths[0]), "--method", "fgsm", "--json"]
+    assert main(argv + ["--target", "Indian elephnt"]) == 0
+    captured = capsys.readouterr()
+    assert "target 'Indian elephnt' is 'Indian elephant' (385)" in captured.err
+    assert json.loads(captured.out)["target"] == {"index": 385, "label": "Indian elephant"}
+    assert main(argv + ["--target", "Indian elephant"]) == 0
+    assert "note" not in capsys.readouterr().err  # an exact name needs no note
