@@ -88,6 +88,7 @@ class AdvtuiApp(App[int]):
         Binding("escape", "cancel", "cancel", key_display="esc"),
         Binding("question_mark", "help", "help", key_display="?"),
         Binding("q", "quit", "quit"),
+        Binding("ctrl+c", "quit", "quit", show=False, priority=True),  # as any terminal program
     ]
 
     def __init__(self, config: TuiConfig | None = None) -> None:
@@ -534,8 +535,7 @@ class AdvtuiApp(App[int]):
         self.job = Job(self._job_ids, kind, self.current, key)
         self._set_event(None, "")
         self.run_job(self.job, entry.path, self.settings, explain)
-        self.update_status()
-        self._refresh_bindings()
+        self.refresh_view()  # panels say what is running (e.g. SHAP on a cached attack)
 
     def action_attack(self) -> None:
         self._start_job("attack", explain=False)

@@ -29,7 +29,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("s", "save the current result (PNGs + result.json) under the output folder"),
     ("Esc", "cancel the running attack or SHAP job"),
     ("?", "this help"),
-    ("q", "quit"),
+    ("q, ctrl+c", "quit"),
 )
 
 MARKS = (

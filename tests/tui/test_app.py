@@ -418,3 +418,41 @@ async def test_tables_end_on_one_row_and_panel_titles_are_separated(samples_dir,
         # neighbouring panels: a visible rule (border) lies between their titles
         assert left.region.right <= middle.region.x
         assert middle.styles.border_left[0] not in ("", "none", "hidden")
+
+
+async def test_shap_panels_say_shap_is_running_after_a_cached_attack(samples_dir, monkeypatch):
+    """`a`, then `e`: the attack is cached, only SHAP runs, and the SHAP panels say so."""
+    import advtui.pipeline
+
+    gate, real = threading.Event(), advtui.pipeline.explain_outcome
+
+    def gated(*args, **kwargs):
+        gate.wait(60)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(advtui.pipeline, "explain_outcome", gated)
+    app = make_app(str(samples_dir))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("a")
+        await wait_job(pilot)
+        panel = app.query_one("#p-shap-clean", PixelView)
+        assert panel.message == "press e for SHAP"
+        await pilot.press("e")
+        await pilot.pause()
+        try:
+            assert app.job is not None and app.job.kind == "explain"
+            assert panel.message.startswith("running SHAP")
+        finally:
+            gate.set()
+        await wait_job(pilot)
+        assert panel.image is not None
+
+
+async def test_ctrl_c_quits_like_in_any_terminal_program(small_folder):
+    app = make_app(str(small_folder))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert not app.is_running
