@@ -237,3 +237,12 @@ def test_run_attack_untargeted_does_not_classify_the_clean_image_twice():
     run_attack(model, x, AttackSettings(method="pgd", eps=4 / 255, steps=2, target="runner-up"))
     # targets need the clean logits first; PGD reuses them: 1 + 2 steps + 1 or 2 results
     assert 4 <= len(calls) <= 5
+
+
+def test_linf_of_whole_pixel_levels_is_exact():
+    model = make_tiny_classifier()
+    x = _grid_image(9, n=2)
+    result = PGD(model, eps=8 / 255, steps=3, seed=1)(x)
+    assert result.linf.dtype == torch.float64
+    assert torch.all(result.linf <= 8 / 255)  # no float32 overshoot (0.0313725769 > 8/255)
+    assert float(result.linf.max()) == 8 / 255  # PGD uses the whole ball here

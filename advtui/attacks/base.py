@@ -54,8 +54,13 @@ class AttackResult:
 
     @property
     def linf(self) -> torch.Tensor:
-        """Per-image ‖x_adv − x‖∞ on the [0, 1] scale."""
-        return (self.x_adv - self.x).abs().flatten(1).amax(1)
+        """Per-image ‖x_adv − x‖∞ on the [0, 1] scale (float64). A distance of whole 8-bit
+        levels (both images on the pixel grid, as loaded images are) is exactly n/255, so it
+        compares equal to ε = n/255 instead of exceeding it by float32 rounding."""
+        d = (self.x_adv.double() - self.x.double()).abs().flatten(1).amax(1)
+        levels = d * 255.0
+        whole = (levels - levels.round()).abs() < 1e-3
+        return torch.where(whole, levels.round() / 255.0, d)
 
     @property
     def rounding_undid(self) -> torch.Tensor:
