@@ -70,3 +70,12 @@ def test_nearest_classes_on_real_embeddings(real_model):
     african = resolve_class("African elephant", real_model.class_names)
     near = [real_model.class_names[i] for i in nearest_classes(emb, african, 3)]
     assert {"Indian elephant", "tusker"} & set(near)
+
+
+def test_a_query_that_names_a_class_and_more_resolves_to_it():
+    names = ["tabby", "tiger cat", "Persian cat", "African elephant", "Indian elephant"]
+    assert resolve_class("tabby cat", names) == 0
+    assert resolve_class("persian cat kitten", names) == 2
+    assert resolve_class("an African elephant", names) == 3
+    with pytest.raises(AttackError, match="ambiguous"):
+        resolve_class("elephant", names)

@@ -27,7 +27,7 @@ def _norm(text: str) -> str:
 
 def _scored(query: str, class_names: Sequence[str]) -> list[tuple[float, int]]:
     """(score, index) best first; score bands: 0 exact, 1 prefix, 2 word prefix, 3 substring,
-    4–5 fuzzy (4 + 1 − similarity ratio)."""
+    3.5 every word of the class is in the query, 4–5 fuzzy (4 + 1 − similarity ratio)."""
     q = _norm(query)
     scored: list[tuple[float, int]] = []
     for i, name in enumerate(class_names):
@@ -40,6 +40,8 @@ def _scored(query: str, class_names: Sequence[str]) -> list[tuple[float, int]]:
             score = 2.0 + len(n) / 1000
         elif q in n:
             score = 3.0 + len(n) / 1000
+        elif set(n.split()) <= set(q.split()):  # the query names it and more: "tabby cat"
+            score = 3.5 - len(n) / 1000  # the longest such class first
         else:
             ratio = difflib.SequenceMatcher(None, q, n).ratio()
             if ratio < 0.75:  # looser lets "nosuchclass" match "sunglass"
