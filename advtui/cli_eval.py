@@ -73,8 +73,34 @@ def add_parser(sub, common_model_args, attack_args, explain_args) -> None:
     p.add_argument("--resume", action="store_true", help="continue the run stored in --out")
     p.add_argument("--no-plots", action="store_true", help="skip histogram.png and roc.png")
     common_model_args(p)
-    # protocol-dependent defaults: None means "the protocol decides"
-    p.set_defaults(method=None, nsamples=None, local_smoothing=None)
+    # protocol-dependent defaults: None means "the protocol decides"; the parser itself, so
+    # that a Ctrl-C can print the command that continues the run (resume_command)
+    p.set_defaults(method=None, nsamples=None, local_smoothing=None, eval_parser=p)
+
+
+def resume_command(args: argparse.Namespace) -> str:
+    """The shell-quoted ``advtui eval … --resume`` that continues the run ``args`` started:
+    the folder and every flag given a non-default value (from the eval parser's own options,
+    so a flag added later is not forgotten)."""
+    import shlex
+
+    parser = getattr(args, "eval_parser", None)
+    words = ["advtui", "eval", str(args.folder)]
+    for action in parser._actions if parser is not None else ():
+        if not action.option_strings or action.dest in ("help", "folder", "resume", "debug"):
+            continue
+        value = getattr(args, action.dest, None)
+        if value is None or value == action.default:
+            continue
+        flag = max(action.option_strings, key=len)
+        if isinstance(action, argparse._StoreTrueAction):
+            words.append(flag)
+            continue
+        text = ",".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value)
+        words += [f"{flag}={text}"] if text.startswith("-") else [flag, text]
+    if parser is None:  # not parsed by add_parser's parser: the folder and --out at least
+        words += ["--out", str(args.out)]
+    return shlex.join([*words, "--resume"])
 
 
 def _config(args: argparse.Namespace):
@@ -141,6 +167,14 @@ class _Progress:
         self.clock = clock
         self.start: tuple[int, float] | None = None  # (rows done, time) at the first call
         self.last_line: float | None = None
+        self.open_line = False  # a redrawn (terminal) line without its newline yet
+
+    def end_line(self) -> None:
+        """Finish a redrawn progress line, so what is printed next starts on its own line."""
+        if self.open_line:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.open_line = False
 
     def eta(self, done: int, total: int, now: float) -> float | None:
         """Seconds left at the rate of this run's rows, or None before one is timed."""
@@ -166,8 +200,9 @@ class _Progress:
 
             cols = max(20, shutil.get_terminal_size().columns - 1)
             self.stream.write("\r" + line[:cols].ljust(cols))
+            self.open_line = True
             if done >= total:
-                self.stream.write("\n")
+                self.end_line()
         elif first or done >= total or now - self.last_line >= 30:
             self.stream.write(line + "\n")
             self.last_line = now
@@ -186,12 +221,15 @@ def run(args: argparse.Namespace) -> int:
     cfg.precheck()  # fail fast on bad flags and folders, before loading the model
     model = _load_model(args)
     err = Console(stderr=True, highlight=False)
+    progress = _Progress(sys.stderr)
     try:
-        result = run_eval(cfg, model, progress=_Progress())
+        result = run_eval(cfg, model, progress=progress)
     except KeyboardInterrupt:
-        err.print(
-            f"stored rows are kept; continue with: advtui eval {args.folder} --out {args.out} --resume …"
-        )
+        progress.end_line()  # not glued to the progress line (nor to the terminal's ^C)
+        sys.stderr.write(
+            f"stored rows are kept; continue with: {resume_command(args)}\n"
+        )  # plain write: never wrapped or styled, so it can be copied whole
+        sys.stderr.flush()
         raise
     console = Console(highlight=False)
     if not console.is_terminal:  # a log or a pipe: do not squeeze the tables into 80 columns

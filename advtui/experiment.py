@@ -223,7 +223,9 @@ class EvalConfig:
             "layer": self.layer,
             "local_smoothing": self.local_smoothing,
             "background": self.background,
-            "background_policy": "leave-photo-out",
+            # rules of the code that change rows (older runs lack them or differ: not mixable)
+            "background_policy": BACKGROUND_POLICY,
+            "shap_seed": "attack_seed",
             "views": self.views,
             "seed": self.seed,
             "protocol": self.protocol,
@@ -265,8 +267,16 @@ class EvalRun:
     attribution_shape: list[int] | None = None
 
 
-def _row_seed(seed: int, image: str) -> int:
-    return zlib.crc32(f"{seed}:{image}".encode()) & 0x7FFFFFFF
+#: Per-image seeds lie in [0, ATTACK_SEEDS).
+ATTACK_SEEDS = 40_000
+
+
+def attack_seed(seed: int, image: str) -> int:
+    """The seed of one row's image (``image`` as in the rows, e.g. ``photo.jpg#c80``): random
+    target, PGD's random start and SHAP draws. Rows store it as ``attack_seed``, so
+    ``advtui attack IMG --seed D …`` reproduces a row (docs/eval.md, "Reproduce a row")."""
+    # below 40 000: SHAP draws chunk c with numpy seed D·100003 + c, which must stay < 2³²
+    return zlib.crc32(f"{seed}:{image}".encode()) % ATTACK_SEEDS
 
 
 def run_eval(
@@ -306,7 +316,7 @@ def run_eval(
     )
     _tick(progress, done, total, "resumed" if done else "starting")
     emb = model.class_embeddings() if "nearest" in modes else None
-    explainer = _Explainers(model, cfg, sorted({it.path for it in items}))
+    explainer = _Explainers(model, cfg)
     try:
         for start in range(0, len(items), cfg.batch_size):
             batch = items[start : start + cfg.batch_size]
@@ -326,7 +336,7 @@ def run_eval(
                     if (it.image, "clean", None) in store.done:
                         raise  # it loaded before; do not silently change the data set
                     store.append(
-                        _base_row(it)
+                        _base_row(it, cfg.seed)
                         | {"variant": "clean", "eps": None, "eps_255": None}
                         | {"status": "unreadable", "error": str(exc)}
                     )
@@ -347,7 +357,9 @@ def run_eval(
                     before = sum(k in store.done for k in planned[it.image])
                     if (it.image, "clean", None) not in store.done:
                         store.append(
-                            _clean_row(model, it, preds[i], probs[i], clean_logits[i], label)
+                            _clean_row(
+                                model, it, cfg.seed, preds[i], probs[i], clean_logits[i], label
+                            )
                             | {"status": "misclassified"}
                         )
                     done += per_item - before
@@ -363,12 +375,14 @@ def run_eval(
             todo = [i for i, it in enumerate(loaded) if (it.image, "clean", None) not in store.done]
             if todo:
                 expl = explainer.explain(
-                    x[todo], [preds[i] for i in todo], [loaded[i].path for i in todo], stop
+                    x[todo], [preds[i] for i in todo], [loaded[i] for i in todo], stop
                 )
                 for j, i in enumerate(todo):
                     it = loaded[i]
                     store.append(
-                        _clean_row(model, it, preds[i], probs[i], clean_logits[i], preds[i])
+                        _clean_row(
+                            model, it, cfg.seed, preds[i], probs[i], clean_logits[i], preds[i]
+                        )
                         | {"status": "ok", "evidence": expl.evidence[j].to_dict()},
                         sorted_features(expl.attributions[j], cfg.n_quantiles),
                     )
@@ -385,9 +399,10 @@ def run_eval(
                     if not todo:
                         continue
                     sub_logits = clean_logits[todo]
-                    # per-image seeds: random targets and PGD's random start do not depend on
-                    # the batch, so a resumed run recomputes exactly the rows it lacks
-                    seeds = [_row_seed(cfg.seed, loaded[i].image) for i in todo]
+                    # per-image seeds: random targets, PGD's random start (and SHAP) do not
+                    # depend on the batch, so a resumed run recomputes exactly the rows it
+                    # lacks, and `advtui attack --seed attack_seed` reproduces a row
+                    seeds = [attack_seed(cfg.seed, loaded[i].image) for i in todo]
                     targets = select_targets(
                         mode, sub_logits, model.class_names, seed=seeds, embeddings=emb
                     )
@@ -400,14 +415,14 @@ def run_eval(
                         expl = explainer.explain(
                             res.x_adv[ok],
                             [adv_pred[j] for j in ok],
-                            [loaded[todo[j]].path for j in ok],
+                            [loaded[todo[j]] for j in ok],
                             stop,
                         )
                     for j, i in enumerate(todo):
                         it = loaded[i]
                         tgt = None if targets is None else int(targets[j])
                         row = (
-                            _base_row(it)
+                            _base_row(it, cfg.seed)
                             | _pred_fields(model, adv_pred[j], adv_probs[j], res.adv_logits[j])
                             | {
                                 "variant": mode,
@@ -445,61 +460,62 @@ def run_eval(
     return run
 
 
-class _Explainers:
-    """SHAP with a background that leaves the explained photo out.
+#: run.json's record of the SHAP background rule (``background_policy``).
+BACKGROUND_POLICY = "as-attack-explain"
 
-    Expected gradients integrate from background images to the input; if the clean photo
-    were in the background, its clean attribution would lose the (zero) path from itself
-    while its adversarial twin would not — a difference a detector could learn that has
-    nothing to do with the attack. The background is 8 photos of a fixed pool of 9 spread
-    evenly over the evaluated folder: the pool minus the explained photo (or the first 8 of
-    it for photos outside the pool), so at most 10 explainers are ever built. With
-    ``--background DIR`` the explained photo is likewise excluded from DIR's images.
+
+class _Explainers:
+    """SHAP for each image exactly as ``advtui attack IMG --explain``/``explain`` and the
+    explorer compute it: the background is :func:`advtui.explain.background_from_folder` over
+    ``--background DIR`` or else the photo's own folder, up to 8 images spread over it, the
+    explained photo left out; the seed is the row's ``attack_seed`` (what ``--seed`` gives
+    those commands). So a row's evidence is what the explorer's ``--detector`` verdict sees.
+
+    Leaving the photo out matters: expected gradients integrate from background images to
+    the input; with the clean photo in the background its clean attribution would lose the
+    (zero) path from itself while its adversarial twin would not — a difference a detector
+    could learn that has nothing to do with the attack. Backgrounds of the last
+    ``batch_size`` photos are kept (one load per photo and batch).
     """
 
-    POOL = 9
-
-    def __init__(self, model, cfg: EvalConfig, paths: Sequence[Path]) -> None:
+    def __init__(self, model, cfg: EvalConfig) -> None:
         self.model, self.cfg = model, cfg
-        paths = list(paths)
-        if cfg.background:
-            from advtui.images import find_images
+        self._backgrounds: dict[Path, torch.Tensor] = {}
+        self._keep = max(8, cfg.batch_size)
 
-            try:
-                paths = find_images(cfg.background)
-            except ImageError:
-                paths = []
-        if len(paths) > self.POOL:
-            step = len(paths) / self.POOL
-            paths = [paths[int(i * step)] for i in range(self.POOL)]
-        self.pool = [Path(p).resolve() for p in paths]
-        self._cache: dict[tuple[Path, ...], object] = {}
+    def background(self, photo: Path) -> torch.Tensor:
+        from advtui.explain import background_from_folder
 
-    def _for(self, photo: Path):
-        from advtui.explain import Explainer, background_from_paths
+        photo = Path(photo)
+        bg = self._backgrounds.pop(photo, None)
+        if bg is None:
+            folder = Path(self.cfg.background).expanduser() if self.cfg.background else photo.parent
+            bg = background_from_folder(folder, self.model.input_size, exclude=[photo])
+        self._backgrounds[photo] = bg  # most recent last
+        while len(self._backgrounds) > self._keep:
+            self._backgrounds.pop(next(iter(self._backgrounds)))
+        return bg
 
-        me = Path(photo).resolve()
-        key = tuple(p for p in self.pool if p != me)[:8]
-        if key not in self._cache:
-            self._cache[key] = Explainer(
-                self.model,
-                background_from_paths(key, self.model.input_size, n=8),
-                layer=self.cfg.layer,
-                local_smoothing=self.cfg.local_smoothing,
-                seed=self.cfg.seed,
-            )
-        return self._cache[key]
+    def explainer(self, it: Item):
+        """The explainer of item ``it``: its photo's background, its row's seed."""
+        from advtui.explain import Explainer
 
-    def explain(self, x: torch.Tensor, classes: list[int], photos: list[Path], stop):
-        """Attributions and evidence for ``x`` in order, each with its photo's background."""
+        return Explainer(
+            self.model,
+            self.background(it.path),
+            layer=self.cfg.layer,
+            local_smoothing=self.cfg.local_smoothing,
+            seed=attack_seed(self.cfg.seed, it.image),
+        )
+
+    def explain(self, x: torch.Tensor, classes: list[int], items: list[Item], stop):
+        """Attributions and evidence for ``x`` in order, item ``items[i]`` for ``x[i]``."""
         attributions, evidence = [None] * len(x), [None] * len(x)
-        for photo in dict.fromkeys(photos):
-            idx = [i for i, p in enumerate(photos) if p == photo]
-            e = self._for(photo).explain(
-                x[idx], [classes[i] for i in idx], nsamples=self.cfg.nsamples, stop=stop
+        for i, it in enumerate(items):
+            e = self.explainer(it).explain(
+                x[i : i + 1], [classes[i]], nsamples=self.cfg.nsamples, stop=stop
             )
-            for j, i in enumerate(idx):
-                attributions[i], evidence[i] = e.attributions[j], e.evidence[j]
+            attributions[i], evidence[i] = e.attributions[0], e.evidence[0]
         return SimpleNamespace(attributions=attributions, evidence=evidence)
 
 
@@ -538,9 +554,10 @@ def _make_attack(cfg: EvalConfig, model, eps: float) -> Attack:
     )
 
 
-def _base_row(it: Item) -> dict:
+def _base_row(it: Item, seed: int) -> dict:
     return {
         "image": it.image,
+        "attack_seed": attack_seed(seed, it.image),
         "source": str(it.path),
         "view": it.view,
         "group": it.group,
@@ -550,11 +567,11 @@ def _base_row(it: Item) -> dict:
 
 
 def _clean_row(
-    model, it: Item, pred: int, probs: torch.Tensor, logits: torch.Tensor, label: int
+    model, it: Item, seed: int, pred: int, probs: torch.Tensor, logits: torch.Tensor, label: int
 ) -> dict:
     """The fields every clean row has (``status`` and, if explained, ``evidence`` are added)."""
     return (
-        _base_row(it)
+        _base_row(it, seed)
         | _pred_fields(model, pred, probs, logits)
         | {"variant": "clean", "eps": None, "eps_255": None, "label": int(label)}
     )

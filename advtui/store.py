@@ -91,16 +91,13 @@ class ResultsStore:
                     f"{path}: unreadable; cannot check that --resume continues the same run"
                 ) from None
             fixed = old.get("fixed", {})
-            diff = [
-                k
+            diffs = [
+                (k, fixed.get(k), params["fixed"].get(k))
                 for k in sorted(set(fixed) | set(params["fixed"]))
                 if fixed.get(k) != params["fixed"].get(k)
             ]
-            if diff:
-                k = diff[0]
-                raise StoreError(
-                    f"--resume: {k} was {fixed.get(k)!r} in the stored run, now {params['fixed'].get(k)!r}; use another --out"
-                )
+            if diffs:
+                raise StoreError(mismatch_message(diffs))
         atomic_write_bytes(path, (json.dumps(params, indent=1) + "\n").encode())
 
     def _recover(self) -> None:
@@ -194,6 +191,78 @@ class ResultsStore:
         path = self.folder / FEATURES_NPZ
         atomic_write_bytes(path, buf.getvalue())
         return path
+
+
+#: run.json's fixed params set by a flag: the flag that restores the stored value.
+FLAGS = {
+    "model": "--model",
+    "input_size": "--input-size",
+    "method": "--method",
+    "alpha": "--alpha",
+    "steps": "--steps",
+    "early_stop": "--early-stop",
+    "nsamples": "--nsamples",
+    "layer": "--layer",
+    "local_smoothing": "--local-smoothing",
+    "background": "--background",
+    "views": "--views",
+    "seed": "--seed",
+    "protocol": "--protocol",
+    "labels": "--labels",
+}
+#: run.json's fixed params that record a rule of the code, not a flag: a stored run whose
+#: rule differs (or that predates it) was written by another advtui version and its rows
+#: would not match this version's, so it cannot be continued. Value: what the rule says.
+RULES = {
+    "random_start": "PGD's random start",
+    "background_policy": "the SHAP background",
+    "shap_seed": "the SHAP seed",
+    "n_quantiles": "the feature length",
+}
+
+
+def _flag_value(key: str, value) -> str:
+    """A stored value as a command-line argument (α as k/255 when a whole number of levels)."""
+    if key == "alpha" and isinstance(value, float):
+        levels = value * 255
+        if abs(levels - round(levels)) < 1e-9:
+            return f"{round(levels)}/255"
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def mismatch_message(diffs: list[tuple[str, object, object]]) -> str:
+    """One line naming every (param, stored, now) mismatch and the flags that match the stored
+    run, or, when a rule of the code changed, that the run cannot be continued."""
+    import shlex
+
+    if any(k == "method" for k, _old, _new in diffs):  # PGD ↔ another method: not a rule
+        diffs = [d for d in diffs if d[0] != "random_start"]
+    listed = ", ".join(f"{k} {old!r} (now {new!r})" for k, old, new in diffs)
+    rules = [RULES.get(k, k) for k, _old, _new in diffs if k in RULES or k not in FLAGS]
+    if rules:
+        return (
+            f"--resume: the stored run was written by another advtui version ({', '.join(rules)} "
+            f"changed since; {listed}); its rows cannot be continued: use another --out"
+        )
+    passes, drops = [], []
+    for k, old, _new in diffs:
+        flag = FLAGS[k]
+        if old == "bim-seed":
+            continue  # --protocol seed implies its BIM
+        if old is None or old is False:
+            drops.append(flag)
+        elif old is True:
+            passes.append(flag)
+        else:
+            passes.append(f"{flag} {shlex.quote(_flag_value(k, old))}")
+    todo = []
+    if passes:
+        todo.append("pass " + " ".join(passes))
+    if drops:
+        todo.append("drop " + " ".join(drops))
+    return (
+        f"--resume: the stored run differs in {listed}; {' and '.join(todo)}, or use another --out"
+    )
 
 
 def _positions(all_rows: list[dict], subset: list[dict]) -> list[int]:

@@ -7,6 +7,7 @@ runs the real default model through the CLI on two photos.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from pathlib import Path
 from types import SimpleNamespace
@@ -201,8 +202,32 @@ def test_existing_results_need_resume_and_the_same_parameters(reference, tiny, s
     out, _ = reference
     with pytest.raises(EvalError, match="--resume"):
         run_eval(_cfg(samples_dir, out, method="bim"), tiny)
-    with pytest.raises(StoreError, match="nsamples"):
-        run_eval(_cfg(samples_dir, out, method="bim", nsamples=5, resume=True), tiny)
+    with pytest.raises(StoreError) as err:  # every mismatch at once, with the flags to pass
+        run_eval(_cfg(samples_dir, out, method="pgd", nsamples=5, steps=4, resume=True), tiny)
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert "method 'bim' (now 'pgd')" in msg and "nsamples 4 (now 5)" in msg
+    assert msg.endswith("pass --method bim --nsamples 4 --steps 3, or use another --out")
+
+
+def test_mismatch_message_names_flags_to_pass_and_drop():
+    from advtui.store import mismatch_message
+
+    msg = mismatch_message(
+        [
+            ("alpha", 2 / 255, None),
+            ("early_stop", True, False),
+            ("labels", "my labels.csv", None),
+            ("layer", None, "_blocks.3"),
+            ("local_smoothing", 0.2, 0.0),
+            ("method", "bim-seed", "pgd"),
+            ("protocol", "seed", "corrected"),
+        ]
+    )
+    assert msg.endswith(
+        "pass --alpha 2/255 --early-stop --labels 'my labels.csv' --local-smoothing 0.2 "
+        "--protocol seed and drop --layer, or use another --out"
+    )
 
 
 # ----------------------------------------------------------------------------- seed protocol
@@ -397,22 +422,81 @@ def test_errors_are_advtui_errors():
     assert issubclass(EvalError, AdvtuiError) and issubclass(StoreError, AdvtuiError)
 
 
-def test_shap_background_leaves_the_explained_photo_out(tiny, samples_dir, tmp_path):
-    from advtui.experiment import _Explainers
-    from advtui.images import find_images, load_tensor
+def _cli_explainer(model, image: Path, seed: int, nsamples: int, background=None):
+    """The explainer `advtui attack IMG --explain` / `advtui explain IMG` build."""
+    from advtui.cli import _explainer
+
+    args = SimpleNamespace(
+        nsamples=nsamples, background=background, layer=None, local_smoothing=0.0, seed=seed
+    )
+    return _explainer(model, args, image)
+
+
+@pytest.mark.parametrize("own_background", [False, True])
+def test_shap_background_is_the_one_attack_and_explain_use(
+    tiny, samples_dir, tmp_path, own_background
+):
+    """Per photo: background_from_folder over --background or the photo's folder, up to 8
+    images, the photo left out — the same tensor the CLI (and the explorer) explain against."""
+    import shutil
+
+    from advtui.experiment import _Explainers, attack_seed
+    from advtui.images import find_images
 
     paths = find_images(samples_dir)
-    assert len(paths) > 9
-    cfg = _cfg(samples_dir, tmp_path).resolved(tiny)
-    exps = _Explainers(tiny, cfg, paths)
-    for p in paths:
-        bg = exps._for(p).background.cpu()
-        assert len(bg) == 8
-        assert not any(torch.equal(b, load_tensor(p, 16)) for b in bg)
-    assert len(exps._cache) <= 10  # a fixed pool: not one explainer per photo
-    small = _Explainers(tiny, cfg, paths[:3])
-    bg = small._for(paths[0]).background.cpu()
-    assert len(bg) == 2 and torch.equal(bg[0], load_tensor(paths[1], 16))
+    bg_dir = None
+    if own_background:
+        bg_dir = tmp_path / "bg"
+        bg_dir.mkdir()
+        for p in paths[:3]:
+            shutil.copy(p, bg_dir / p.name)
+    cfg = _cfg(samples_dir, tmp_path / "o", background=bg_dir and str(bg_dir)).resolved(tiny)
+    exps = _Explainers(tiny, cfg)
+    items = collect_items(samples_dir, tiny.class_names, views=2)
+    for it in items[:6]:
+        mine = exps.explainer(it)
+        cli = _cli_explainer(tiny, it.path, attack_seed(cfg.seed, it.image), 4, bg_dir)
+        assert torch.equal(mine.background, cli.background), it.image
+        assert mine.seed == cli.seed == attack_seed(0, it.image)
+        assert len(mine.background) == (3 if own_background else 8)
+
+
+def test_eval_rows_are_reproduced_by_attack_with_their_seed(tiny, samples_dir, tmp_path):
+    """docs/eval.md "Reproduce a row": `advtui attack SOURCE --seed ATTACK_SEED --method M
+    --eps E --steps S --target MODE --explain --nsamples N` gives the row's adversarial
+    prediction, target and evidence, and the clean row's evidence (here through the same
+    functions: run_attack, the CLI's explainer, explain_outcome)."""
+    from advtui.images import load_image, resize_center_crop, to_tensor
+    from advtui.pipeline import explain_outcome, run_attack
+    from advtui.settings import AttackSettings
+
+    cfg = _cfg(samples_dir, tmp_path, method="pgd", targets=["untargeted", "random"], views=2)
+    rows = run_eval(cfg, tiny).store.rows
+    assert all(isinstance(r["attack_seed"], int) for r in rows)
+    clean = {r["image"]: r for r in rows if r["variant"] == "clean"}
+    adv = [r for r in rows if r["variant"] != "clean" and r["view"] == "full"]
+    assert len(adv) == 6 and sum(r["success"] for r in adv) >= 3
+    assert len({r["attack_seed"] for r in adv}) == 3  # one per image, shared by its rows
+    for r in adv:
+        assert r["attack_seed"] == clean[r["image"]]["attack_seed"]
+        settings = AttackSettings.parse(
+            method="pgd", eps=r["eps_255"], steps=3, target=r["variant"], seed=r["attack_seed"]
+        )
+        x = to_tensor(resize_center_crop(load_image(r["source"]), tiny.input_size))
+        out = run_attack(tiny, x, settings)
+        assert out.adv_top5[0]["index"] == r["pred"], r["image"]
+        assert out.success == r["success"]
+        assert (out.target or {}).get("index") == r["target"]
+        assert out.linf == pytest.approx(r["linf"], abs=1e-6)
+        explainer = _cli_explainer(tiny, Path(r["source"]), r["attack_seed"], cfg.nsamples)
+        explain_outcome(explainer, out, nsamples=cfg.nsamples)
+        pairs = [(out.evidence["clean"], clean[r["image"]]["evidence"])]
+        if r["success"]:
+            pairs.append((out.evidence["adversarial"], r["evidence"]))
+        for ev, want in pairs:
+            got = ev.to_dict()
+            for k in ("mean_shap", "pos_sum", "neg_sum"):
+                assert got[k] == pytest.approx(want[k], rel=1e-4, abs=1e-9), (r["image"], k)
 
 
 def test_eps_sweep_reports_each_strength(tiny, samples_dir, tmp_path):
@@ -656,8 +740,27 @@ def test_pgd_runs_are_not_resumed_across_random_start_schemes(tiny, samples_dir,
     assert params["fixed"]["random_start"] == "per-image"
     del params["fixed"]["random_start"]  # a run from before per-image starts
     run_json.write_text(json.dumps(params))
-    with pytest.raises(StoreError, match="random_start"):
+    with pytest.raises(StoreError, match="random start"):
         run_eval(EvalConfig(**(cfg.__dict__ | {"resume": True})), tiny)
+
+
+def test_runs_with_the_old_background_pool_are_not_resumed(tiny, samples_dir, tmp_path):
+    """Runs stored when eval drew SHAP backgrounds from a pool of the evaluated photos (and
+    seeded SHAP with --seed) have other rows: resuming them fails with one line."""
+    cfg = _cfg(samples_dir, tmp_path, method="bim", n=1, views=1, targets=["untargeted"])
+    run_eval(cfg, tiny)
+    run_json = tmp_path / "run.json"
+    params = json.loads(run_json.read_text())
+    assert params["fixed"]["background_policy"] == "as-attack-explain"
+    assert params["fixed"]["shap_seed"] == "attack_seed"
+    params["fixed"]["background_policy"] = "leave-photo-out"  # as stored before 26 Nov 2026
+    del params["fixed"]["shap_seed"]
+    run_json.write_text(json.dumps(params))
+    with pytest.raises(StoreError) as err:
+        run_eval(EvalConfig(**(cfg.__dict__ | {"resume": True})), tiny)
+    msg = str(err.value)
+    assert "\n" not in msg and "SHAP background" in msg and "SHAP seed" in msg
+    assert "another advtui version" in msg and msg.endswith("use another --out")
 
 
 def test_clean_rows_share_their_fields_whatever_the_status(tiny, samples_dir, tmp_path):
@@ -681,3 +784,94 @@ def test_clean_rows_share_their_fields_whatever_the_status(tiny, samples_dir, tm
         None,
         (preds[1] + 1) % 10,
     )
+
+
+# ----------------------------------------------------------------------------- CLI: ^C, docs
+
+
+class _Tty(__import__("io").StringIO):
+    def isatty(self):
+        return True
+
+
+def test_ctrl_c_prints_the_whole_resume_command_on_its_own_line(
+    tiny, samples_dir, tmp_path, monkeypatch
+):
+    import shlex
+    import sys
+
+    import advtui.cli
+    import advtui.experiment
+    from advtui.cli import sub_parser
+
+    labels = tmp_path / "my labels.csv"
+    labels.write_text("x.jpg,0\n")
+    argv = [
+        "eval",
+        str(samples_dir),
+        "--out",
+        str(tmp_path / "my out"),
+        "--nsamples",
+        "8",
+        "--steps",
+        "5",
+        "--targets",
+        "untargeted,random",
+        "--eps-sweep",
+        "2/255,8/255",
+        "--labels",
+        str(labels),
+        "--mean",
+        "0.5,0.5,0.5",
+        "--views",
+        "2",
+        "--early-stop",
+        "--no-plots",
+        "--device",
+        "cpu",
+    ]
+
+    def interrupted(cfg, model, progress=None, **kw):
+        progress(0, 10, "starting")
+        progress(1, 10, "djembe_drum.jpg clean")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(advtui.cli, "_load_model", lambda args: tiny)
+    monkeypatch.setattr(advtui.experiment, "run_eval", interrupted)
+    err = _Tty()
+    monkeypatch.setattr(sys, "stderr", err)
+    assert main(argv) == 130
+    text = err.getvalue()
+    assert "djembe_drum.jpg clean" in text
+    line = next(ln for ln in text.splitlines() if "continue with:" in ln)
+    assert line.startswith("stored rows are kept; continue with: advtui eval ")
+    assert "…" not in line
+    words = shlex.split(line.split("continue with: ", 1)[1])
+    assert words[:2] == ["advtui", "eval"] and words[-1] == "--resume"
+
+    def parsed(a):
+        return {k: v for k, v in vars(sub_parser().parse_args(a)).items() if k != "eval_parser"}
+
+    assert parsed(words[1:]) == parsed(argv) | {"resume": True}
+
+
+def test_progress_line_is_ended_before_other_output():
+    from advtui.cli_eval import _Progress
+
+    err = _Tty()
+    p = _Progress(err, clock=lambda: 0.0)
+    p(1, 4, "a.jpg clean")
+    assert not err.getvalue().endswith("\n")
+    p.end_line()
+    p.end_line()  # once only
+    assert err.getvalue().endswith("\n") and err.getvalue().count("\n") == 1
+
+
+def test_docs_list_every_eval_flag():
+    from advtui.cli import sub_parser
+
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "eval.md").read_text()
+    parser = sub_parser().parse_args(["eval", "x", "--out", "y"]).eval_parser
+    flags = [max(a.option_strings, key=len) for a in parser._actions if a.option_strings]
+    missing = [f for f in flags if f != "--help" and not re.search(rf"`[^`]*{f}(?![\w-])", docs)]
+    assert not missing
