@@ -109,6 +109,8 @@ class ClassPicker(ModalScreen[int | None]):
         else:
             self._fill("")
         field.focus()
+        # the current target is selected: typing replaces it, Enter keeps it
+        self.call_after_refresh(field.select_all)
 
     def _fill(self, query: str) -> None:
         from advtui.attacks.targets import class_matches

@@ -246,6 +246,9 @@ async def test_slash_picks_a_target_class_by_typing(samples_dir):
         from textual.widgets import Input
 
         assert app.screen.query_one(Input).value == "goldfish"  # the current target, prefilled
+        await pilot.press(*"tabby")  # ... and selected: typing replaces it
+        await pilot.pause()
+        assert app.screen.query_one(Input).value == "tabby"
         await pilot.press("escape")  # cancel the picker: target unchanged
         await pilot.pause()
         assert app.settings.target == str(goldfish)
