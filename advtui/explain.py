@@ -75,6 +75,12 @@ def split_chunks(nsamples: int, batch_size: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(n_chunks)]
 
 
+def chunk_seed(seed: int, chunk: int) -> int:
+    """The ``rseed`` of chunk ``chunk`` for an explainer seeded with ``seed``: distinct per
+    chunk, and inside numpy's seed range [0, 2³²) for any seed (negative or ≥ 42,950 too)."""
+    return (int(seed) * 100_003 + int(chunk)) % 2**32
+
+
 class Explainer:
     """Expected-gradients SHAP for a :class:`~advtui.models.Classifier`.
 
@@ -149,7 +155,7 @@ class Explainer:
                 for c, n in enumerate(chunks):
                     if stop is not None and stop.is_set():
                         raise Cancelled(f"SHAP cancelled at {done}/{total} chunks")
-                    phi = self._chunk(x[j : j + 1], classes[j], n, self.seed * 100_003 + c)
+                    phi = self._chunk(x[j : j + 1], classes[j], n, chunk_seed(self.seed, c))
                     acc = phi * n if acc is None else acc + phi * n
                     done += 1
                     if progress is not None:

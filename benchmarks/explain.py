@@ -26,11 +26,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def floor_fn(explainer, x: torch.Tensor, cls: int, nsamples: int):
     """A closure computing the hand expected-gradients floor on pre-built samples."""
-    from advtui.explain import split_chunks
+    from advtui.explain import chunk_seed, split_chunks
 
     model, module = explainer.model, explainer._module
     chunks = [
-        explainer.samples(x, n, explainer.seed * 100_003 + c)
+        explainer.samples(x, n, chunk_seed(explainer.seed, c))
         for c, n in enumerate(split_chunks(nsamples, explainer.batch_size))
     ]
 
