@@ -175,11 +175,16 @@ def sub_parser() -> argparse.ArgumentParser:
     )
     pe.add_argument("image", help="image file")
     pe.add_argument(
-        "--class", dest="klass", help="class name or index to explain (default: the top class)"
+        "--class",
+        dest="klass",
+        metavar="CLASS",
+        help="class name or index to explain (default: the top class)",
     )
     pe.add_argument("--seed", type=int, default=0, help="SHAP seed (default 0)")
     _explain_args(pe)
-    pe.add_argument("--out", help="folder to write image.png, shap.png, shap_overlay.png and explanation.json")
+    pe.add_argument(
+        "--out", help="folder to write image.png, shap.png, shap_overlay.png and explanation.json"
+    )
     pe.add_argument("--json", action="store_true", help="print JSON")
     _common_model_args(pe)
 
@@ -302,7 +307,9 @@ def _note_resolved(what: str, query: str, class_names) -> None:
 
     index = resolve_class(query, class_names)
     if not str(query).strip().isdigit() and query.strip().lower() != class_names[index].lower():
-        print(f"advtui: note: {what} {query!r} is {class_names[index]!r} ({index})", file=sys.stderr)
+        print(
+            f"advtui: note: {what} {query!r} is {class_names[index]!r} ({index})", file=sys.stderr
+        )
 
 
 def _check_out(out: str | None) -> None:

@@ -64,6 +64,8 @@ def _bins(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
 def histogram_png(rows: list[dict], cfg, path: str | Path) -> Path:
     """The blog's figure: mean SHAP of the top prediction, clean vs adversarial, per mode."""
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     groups = shap_groups(rows, cfg)
     fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 3.4), squeeze=False)
     for ax, (mode, (clean, adv)) in zip(axes[0], groups.items(), strict=True):
@@ -74,6 +76,7 @@ def histogram_png(rows: list[dict], cfg, path: str | Path) -> Path:
         ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
         ax.locator_params(axis="x", nbins=5)
         ax.set_xlabel("mean SHAP of the top class")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no 0.5 ticks
         ax.legend(fontsize=8)
     axes[0][0].set_ylabel("images")
     fig.tight_layout()
@@ -104,11 +107,12 @@ def roc_png(oof: dict, path: str | Path) -> Path:
                 tpr,
                 color=color,
                 ls=ls,
-                label=f"{variant} {tag} (AUC {roc_auc_score(y, s[m]):.2f})",
+                label=f"{variant} {tag} (pooled AUC {roc_auc_score(y, s[m]):.2f})",
             )
     ax.set_xlabel("false positive rate (clean flagged)")
     ax.set_ylabel("true positive rate (adversarial caught)")
-    ax.set_title("out-of-fold ROC")
+    # the summary table's AUC is the mean over folds; these curves pool all folds' scores
+    ax.set_title("out-of-fold ROC, folds pooled", fontsize=10)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
