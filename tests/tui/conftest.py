@@ -60,3 +60,22 @@ def small_folder(tmp_path: Path, sample_paths: list[Path]) -> Path:
         shutil.copy(p, folder / p.name)
     (folder / "[red]bad.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not a JPEG at all" * 10)
     return folder
+
+
+@pytest.fixture
+def shap_gate(monkeypatch):
+    """An Event that SHAP jobs wait for before computing: set it to let them run. Keeps a job
+    running for as long as a test needs (pilot.press can take as long as a short SHAP job)."""
+    import threading
+
+    import advtui.pipeline
+
+    gate, real = threading.Event(), advtui.pipeline.explain_outcome
+
+    def gated(*args, **kwargs):
+        gate.wait(60)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(advtui.pipeline, "explain_outcome", gated)
+    yield gate
+    gate.set()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
 
@@ -366,20 +365,10 @@ async def test_help_lists_every_binding(samples_dir):
 
 
 async def test_status_result_is_only_about_the_current_image_and_settings(
-    samples_dir, monkeypatch
+    samples_dir, shap_gate
 ):
     """`e` on one image, move on while SHAP runs: the status never shows that image's result."""
-    import advtui.pipeline
-
-    # SHAP waits for this gate, so the job is still running when the test moves on
-    # (pilot.press can otherwise take as long as a short SHAP job)
-    gate, real = threading.Event(), advtui.pipeline.explain_outcome
-
-    def gated(*args, **kwargs):
-        gate.wait(60)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(advtui.pipeline, "explain_outcome", gated)
+    gate = shap_gate  # SHAP waits for it, so the job is still running when the test moves on
     app = make_app(str(samples_dir), "--nsamples", "16")
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
@@ -423,17 +412,9 @@ async def test_tables_end_on_one_row_and_panel_titles_are_separated(samples_dir,
         assert middle.styles.border_left[0] not in ("", "none", "hidden")
 
 
-async def test_shap_panels_say_shap_is_running_after_a_cached_attack(samples_dir, monkeypatch):
+async def test_shap_panels_say_shap_is_running_after_a_cached_attack(samples_dir, shap_gate):
     """`a`, then `e`: the attack is cached, only SHAP runs, and the SHAP panels say so."""
-    import advtui.pipeline
-
-    gate, real = threading.Event(), advtui.pipeline.explain_outcome
-
-    def gated(*args, **kwargs):
-        gate.wait(60)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(advtui.pipeline, "explain_outcome", gated)
+    gate = shap_gate
     app = make_app(str(samples_dir))
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
