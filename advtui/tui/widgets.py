@@ -139,8 +139,9 @@ class CachedRender(Widget):
         self._cache_key: tuple | None = None
         self._cache: list[Strip] = []
 
-    def build(self, width: int) -> RenderableType:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def build(self, width: int) -> RenderableType:
+        """What to show at ``width`` cells; subclasses say (the base shows nothing)."""
+        return Text()
 
     def changed(self, layout: bool = False) -> None:
         """The data changed: render again on the next repaint."""
