@@ -236,14 +236,13 @@ def _settings(args: argparse.Namespace):
 
 
 def _explainer(model, args: argparse.Namespace, image: Path):
-    from advtui.explain import Explainer, background_from_folder
+    from advtui.explain import Explainer, background_for_image
 
     if args.nsamples < 1:
         raise UsageError(f"advtui: --nsamples must be at least 1 (got {args.nsamples})")
-    folder = Path(args.background) if args.background else image.parent
-    if args.background and not folder.is_dir():
-        raise UsageError(f"advtui: --background {folder}: not a folder")
-    bg = background_from_folder(folder, model.input_size, exclude=[image])
+    if args.background and not Path(args.background).is_dir():
+        raise UsageError(f"advtui: --background {args.background}: not a folder")
+    bg = background_for_image(image, model.input_size, args.background)
     return Explainer(
         model, bg, layer=args.layer, local_smoothing=args.local_smoothing, seed=args.seed
     )

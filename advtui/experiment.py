@@ -484,13 +484,12 @@ class _Explainers:
         self._keep = max(8, cfg.batch_size)
 
     def background(self, photo: Path) -> torch.Tensor:
-        from advtui.explain import background_from_folder
+        from advtui.explain import background_for_image
 
         photo = Path(photo)
         bg = self._backgrounds.pop(photo, None)
         if bg is None:
-            folder = Path(self.cfg.background).expanduser() if self.cfg.background else photo.parent
-            bg = background_from_folder(folder, self.model.input_size, exclude=[photo])
+            bg = background_for_image(photo, self.model.input_size, self.cfg.background)
         self._backgrounds[photo] = bg  # most recent last
         while len(self._backgrounds) > self._keep:
             self._backgrounds.pop(next(iter(self._backgrounds)))

@@ -291,3 +291,15 @@ def background_from_folder(
     except ImageError:
         paths = []
     return background_from_paths(paths, size, n, exclude)
+
+
+def background_for_image(
+    image: str | os.PathLike[str], size: int, background: str | os.PathLike[str] | None = None
+) -> torch.Tensor:
+    """The SHAP background for explaining ``image``, the one rule every face uses (CLI,
+    explorer, eval): up to 8 images of ``background`` (a folder) or else of the image's own
+    folder, the image itself left out."""
+    image = Path(image)
+    folder = Path(background).expanduser() if background else image.parent
+    return background_from_folder(folder, size, exclude=[image])
+

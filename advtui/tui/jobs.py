@@ -54,7 +54,7 @@ class ExplainerCache:
         self._cache: dict[tuple, Any] = {}
 
     def get(self, model: Any, image: Path | None, seed: int) -> Any:
-        from advtui.explain import Explainer, background_from_folder
+        from advtui.explain import Explainer, background_for_image, background_from_folder
 
         key = (model.name, None if image is None else str(image), seed)
         with self._lock:
@@ -62,8 +62,10 @@ class ExplainerCache:
         if hit is not None:
             return hit
         c = self.config
-        folder = Path(c.background) if c.background else c.folder
-        bg = background_from_folder(folder, model.input_size, exclude=[image] if image else [])
+        if image is not None:
+            bg = background_for_image(image, model.input_size, c.background)
+        else:  # no image yet (warming up): the folder's images
+            bg = background_from_folder(c.background or c.folder, model.input_size)
         explainer = Explainer(
             model, bg, layer=c.layer, local_smoothing=c.local_smoothing, seed=seed
         )
