@@ -15,11 +15,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from advtui import __version__
+from advtui import __version__, cli_common, registry
+from advtui.errors import AdvtuiError
 from advtui.settings import TARGET_MODES
 
-SUBCOMMANDS = ("predict", "attack", "explain", "eval", "models")
-METHODS = ("fgsm", "bim", "pgd")
+SUBCOMMANDS = ("predict", "attack", "explain", "eval", "models", "attacks")
 
 
 class UsageError(Exception):
@@ -62,7 +62,11 @@ def _attack_args(
     p: argparse.ArgumentParser, *, targets: bool = True, early_stop: bool = False
 ) -> None:
     p.add_argument(
-        "--method", default="pgd", type=str.lower, choices=METHODS, help="attack (default pgd)"
+        "--method",
+        default="pgd",
+        type=_method,
+        metavar="METHOD",
+        help=f"attack: {', '.join(registry.ATTACKS)} or ta:NAME (default pgd; see `advtui attacks`)",
     )
     p.add_argument(
         "--eps",
@@ -105,6 +109,13 @@ def _explain_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--local-smoothing", type=float, default=0.0, help="shap local_smoothing (default 0)"
     )
+
+
+def _method(text: str) -> str:
+    try:
+        return registry.attack_spec(text).name
+    except AdvtuiError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _floats3(text: str) -> tuple[float, float, float]:
@@ -197,6 +208,15 @@ def sub_parser() -> argparse.ArgumentParser:
     pm.add_argument("--layers", metavar="MODEL", help="list the layer names of MODEL (for --layer)")
     pm.add_argument("--debug", action="store_true", help="show tracebacks on errors")
 
+    pl = sub.add_parser(
+        "attacks",
+        help="list attacks, target modes, explainers and detectors",
+        description="List the registry: attacks (with norm, steps and targeted support), target "
+        "modes, explainers and detectors. ta:NAME runs any torchattacks attack.",
+    )
+    pl.add_argument("--json", action="store_true", help="print JSON")
+    pl.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+
     from advtui import cli_eval
 
     cli_eval.add_parser(sub, _common_model_args, _attack_args, _explain_args)
@@ -204,19 +224,6 @@ def sub_parser() -> argparse.ArgumentParser:
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def _load_model(args: argparse.Namespace):
-    from advtui.models import load_model
-
-    return load_model(
-        args.model,
-        weights=args.weights,
-        device=args.device,
-        input_size=getattr(args, "input_size", None),
-        mean=getattr(args, "mean", None),
-        std=getattr(args, "std", None),
-    )
 
 
 def _settings(args: argparse.Namespace):
@@ -280,7 +287,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     if args.top < 1:
         raise UsageError("advtui predict: --top must be at least 1")
-    model = _load_model(args)
+    model = cli_common.load_model_from_args(args)
     results, failed = [], 0
     for name in args.images:
         try:
@@ -322,11 +329,12 @@ def cmd_attack(args: argparse.Namespace) -> int:
     from advtui.pipeline import explain_outcome, run_attack, save_outcome
 
     settings = _settings(args)
-    if settings.method == "fgsm" and args.steps != 10:
-        print("advtui: note: FGSM is a single step; --steps is ignored", file=sys.stderr)
+    if settings.single_step and args.steps != 10:
+        label = registry.attack_spec(settings.method).label
+        print(f"advtui: note: {label} is a single step; --steps is ignored", file=sys.stderr)
     img = load_image(args.image)  # bad images fail before the model loads
     _check_out(args.out)  # … and a bad --out before any work is done
-    model = _load_model(args)
+    model = cli_common.load_model_from_args(args)
     if settings.target not in TARGET_MODES:  # a class name or index
         _note_resolved("target", settings.target, model.class_names)
     x = to_tensor(resize_center_crop(img, model.input_size))
@@ -419,7 +427,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     image = Path(args.image)
     img = load_image(image)  # bad images fail before the model loads
     _check_out(args.out)
-    model = _load_model(args)
+    model = cli_common.load_model_from_args(args)
     x = to_tensor(resize_center_crop(img, model.input_size))
     classes = None if args.klass is None else [resolve_class(args.klass, model.class_names)]
     if args.klass is not None:
@@ -504,6 +512,85 @@ def cmd_models(args: argparse.Namespace) -> int:
         console.print(
             f"Weights not found offline go in {escape(folder)}/ ({escape(names)}), or pass --weights PATH."
         )
+    return 0
+
+
+def registry_rows() -> dict[str, list[dict]]:
+    """The registry as plain rows (``advtui attacks --json``)."""
+
+    def params(spec) -> list[dict]:
+        return [
+            {"name": p.name, "default": p.default, "low": p.low, "high": p.high, "help": p.help}
+            for p in spec.params
+        ]
+
+    return {
+        "attacks": [
+            {
+                "name": s.name,
+                "description": s.description,
+                "norm": s.norm,
+                "single_step": s.single_step,
+                "targeted": s.targeted,
+                "random_start": s.random_start,
+                "paper": s.paper,
+                "params": params(s),
+            }
+            for s in registry.ATTACKS.values()
+        ],
+        "target_modes": [
+            {"name": s.name, "description": s.description} for s in registry.TARGET_MODES.values()
+        ],
+        "explainers": [
+            {"name": s.name, "description": s.description, "params": params(s)}
+            for s in registry.EXPLAINERS.values()
+        ],
+        "detectors": [
+            {"name": s.name, "description": s.description, "trained": s.trained}
+            for s in registry.DETECTORS.values()
+        ],
+    }
+
+
+def cmd_attacks(args: argparse.Namespace) -> int:
+    rows = registry_rows()
+    if args.json:
+        _print_json(rows)
+        return 0
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = _console()
+    t = Table(title="attacks (--method)")
+    for col in ("name", "norm", "steps", "targeted", "description"):
+        t.add_column(col)
+    for r in rows["attacks"]:
+        t.add_row(
+            r["name"],
+            {"Linf": "L∞"}.get(r["norm"], r["norm"]),
+            "1" if r["single_step"] else "--steps",
+            "yes" if r["targeted"] else "no",
+            escape(r["description"] + (f" ({r['paper']})" if r["paper"] else "")),
+        )
+    t.add_row(
+        "ta:NAME",
+        "",
+        "",
+        "",
+        escape("any torchattacks attack, e.g. ta:CW, ta:Square (advtui[attacks])"),
+    )
+    console.print(t)
+    for key, title in (
+        ("target_modes", "target modes (--target; or a class name or index)"),
+        ("explainers", "explainers"),
+        ("detectors", "detectors"),
+    ):
+        t = Table(title=title)
+        t.add_column("name")
+        t.add_column("description")
+        for r in rows[key]:
+            t.add_row(r["name"], escape(r["description"]))
+        console.print(t)
     return 0
 
 
@@ -596,6 +683,7 @@ def _dispatch(argv: list[str]) -> int:
             "attack": cmd_attack,
             "explain": cmd_explain,
             "models": cmd_models,
+            "attacks": cmd_attacks,
         }.get(args.command)
         if handler is None:
             from advtui import cli_eval

@@ -1,4 +1,4 @@
-"""`advtui eval` — argument parsing and entry (the experiment lives in advtui.experiment)."""
+"""`advtui eval` — argument parsing and entry (the experiment lives in advtui.eval.loop)."""
 
 from __future__ import annotations
 
@@ -104,7 +104,7 @@ def resume_command(args: argparse.Namespace) -> str:
 
 
 def _config(args: argparse.Namespace):
-    from advtui.experiment import EvalConfig
+    from advtui.eval.loop import EvalConfig
 
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     eps = (
@@ -156,7 +156,7 @@ class _Progress:
     """Rows done / total with an ETA on stderr: redrawn in a terminal, else a line every 30 s.
 
     The rate is rows finished *in this run* over the time since its first call (which
-    :func:`~advtui.experiment.run_eval` makes before any work): rows a ``--resume`` loaded
+    :func:`~advtui.eval.loop.run_eval` makes before any work): rows a ``--resume`` loaded
     count toward the bar, never toward the rate, and no ETA is shown until a row has been
     timed. ``clock`` is injectable for tests.
     """
@@ -212,14 +212,14 @@ class _Progress:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from advtui.cli import _load_model
-    from advtui.experiment import run_eval
-    from advtui.plots import terminal_histogram
-    from advtui.summary import summary_table, sweep_table
+    from advtui.cli_common import load_model_from_args
+    from advtui.eval.loop import run_eval
+    from advtui.eval.plots import terminal_histogram
+    from advtui.eval.report import summary_table, sweep_table
 
     cfg = _config(args)
     cfg.precheck()  # fail fast on bad flags and folders, before loading the model
-    model = _load_model(args)
+    model = load_model_from_args(args)
     err = Console(stderr=True, highlight=False)
     progress = _Progress(sys.stderr)
     try:

@@ -35,3 +35,7 @@ class Cancelled(AdvtuiError):
 
     def __init__(self, message: str = "cancelled") -> None:
         super().__init__(message)
+
+
+class DetectorError(AdvtuiError):
+    """A detector cannot be fitted, saved or loaded."""

@@ -62,7 +62,7 @@ class Outcome:
             "method": self.settings.method,
             "eps": self.settings.eps,
             "alpha": self.alpha,
-            "steps": self.settings.steps if self.settings.method != "fgsm" else 1,
+            "steps": self.settings.steps_used,
             "steps_run": self.steps_run,
             "target_mode": self.settings.target,
             "target": self.target,

@@ -9,6 +9,7 @@ import math
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
+from advtui import registry
 from advtui.errors import AttackError
 
 #: The registry's model names (advtui.models.MODELS; a test keeps the two equal).
@@ -19,8 +20,10 @@ MODEL_NAMES: tuple[str, ...] = (
     "mobilenet_v3_large",
     "inception_v3",
 )
-METHODS: tuple[str, ...] = ("fgsm", "bim", "pgd")
-TARGET_MODES: tuple[str, ...] = ("untargeted", "random", "runner-up", "nearest")
+#: The explorer's default ``m`` cycle and the native attack names (advtui.registry.ATTACKS).
+METHODS: tuple[str, ...] = registry.attack_names(cycle=True)
+#: Target modes (advtui.registry.TARGET_MODES); any other --target is a class name or index.
+TARGET_MODES: tuple[str, ...] = tuple(registry.TARGET_MODES)
 
 
 def parse_fraction(value: str | float, what: str = "value") -> float:
@@ -36,6 +39,12 @@ def parse_fraction(value: str | float, what: str = "value") -> float:
     if not math.isfinite(out) or not 0.0 <= out <= 1.0:
         raise AttackError(f"{what} {value!r}: must lie in [0, 1] (pixel units, e.g. 8/255)")
     return out
+
+
+def eps_text(eps: float) -> str:
+    """ε as text over 255: "8/255", or "2.5/255" when it is not a whole number of levels."""
+    v = eps * 255
+    return f"{round(v)}/255" if abs(v - round(v)) < 1e-6 else f"{v:.4g}/255"
 
 
 @dataclass(frozen=True)
@@ -62,7 +71,7 @@ class AttackSettings:
         early_stop: bool = False,
     ) -> AttackSettings:
         return cls(
-            method=method.lower(),
+            method=registry.attack_spec(method).name,
             eps=parse_fraction(eps, "eps"),
             alpha=None if alpha is None else parse_fraction(alpha, "alpha"),
             steps=int(steps),
@@ -79,6 +88,16 @@ class AttackSettings:
         """ε as ``n/255`` (rounded to 0.1 when off the grid)."""
         n = self.eps * 255
         return f"{round(n)}/255" if abs(n - round(n)) < 1e-6 else f"{n:.1f}/255"
+
+    @property
+    def single_step(self) -> bool:
+        """The method takes one step whatever ``steps`` says (FGSM)."""
+        return registry.attack_spec(self.method).single_step
+
+    @property
+    def steps_used(self) -> int:
+        """The number of steps the attack will take."""
+        return 1 if self.single_step else self.steps
 
     @property
     def is_targeted(self) -> bool:

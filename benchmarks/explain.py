@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def floor_fn(explainer, x: torch.Tensor, cls: int, nsamples: int):
     """A closure computing the hand expected-gradients floor on pre-built samples."""
-    from advtui.explain import chunk_seed, split_chunks
+    from advtui.explain.shap import chunk_seed, split_chunks
 
     model, module = explainer.model, explainer._module
     chunks = [

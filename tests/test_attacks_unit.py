@@ -8,8 +8,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from advtui.attacks import ATTACKS, BIM, FGSM, PGD, make_attack, parse_fraction, quantize
+from advtui.attacks import make_attack, parse_fraction, quantize
+from advtui.attacks.bim import BIM
+from advtui.attacks.fgsm import FGSM
+from advtui.attacks.pgd import PGD
 from advtui.errors import AttackError, Cancelled
+from advtui.registry import ATTACKS
 from tests.conftest import make_tiny_classifier
 
 

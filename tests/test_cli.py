@@ -168,7 +168,7 @@ def _bad_inputs(tmp_path, sample):
         (["attack", sample, "--eps", "2"], "must lie in [0, 1]"),
         (["attack", sample, "--eps", "eight"], "expected a number"),
         (["attack", sample, "--steps", "0"], "--steps must be at least 1"),
-        (["attack", sample, "--method", "cw"], "invalid choice"),
+        (["attack", sample, "--method", "cw"], "unknown attack 'cw'"),
         (["attack", sample, "--target", "cat"], "ambiguous"),
         (["attack", sample, "--target", "zzzzqqqq"], "unknown class"),
         (["attack", sample, "--model", "resnet5000"], "unknown model"),

@@ -7,18 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from advtui.detect import (
-    N_QUANTILES,
-    DetectorError,
-    confidence_features,
-    cross_validate,
-    fit_detector,
-    group_folds,
-    index_split,
-    load_detector,
-    sorted_features,
-)
-from advtui.errors import AdvtuiError
+from advtui.detect.cv import cross_validate, group_folds, index_split
+from advtui.detect.features import N_QUANTILES, confidence_features, sorted_features
+from advtui.detect.saved import fit_detector, load_detector
+from advtui.errors import AdvtuiError, DetectorError
 
 
 def _synthetic(shift: float, n_groups: int = 40, views: int = 2, seed: int = 0):
@@ -146,9 +138,8 @@ def test_detector_round_trip_gives_the_same_scores(tmp_path):
     assert again.params == {"model": "m", "layer": None, "nsamples": 8}
     np.testing.assert_allclose(again.score_features(X), det.score_features(X), rtol=1e-12)
     # scores match scikit-learn's own pipeline on the same data
-    from advtui.detect import _make
-
-    ref = _make("lr", 0).fit(X, y).predict_proba(X)[:, 1]
+    from advtui.detect.cv import make_classifier
+    ref = make_classifier("lr", 0).fit(X, y).predict_proba(X)[:, 1]
     np.testing.assert_allclose(det.score_features(X), ref, rtol=1e-6, atol=1e-9)
     # score(attribution) = score of its features; and it separates on fresh data
     rng = np.random.default_rng(5)

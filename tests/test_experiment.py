@@ -17,12 +17,13 @@ import pytest
 import torch
 
 from advtui.attacks import make_attack
+from advtui.attacks.seed_bim import SeedBIM
 from advtui.cli import main
-from advtui.detect import load_detector
+from advtui.detect.saved import load_detector
 from advtui.errors import AdvtuiError, Cancelled
-from advtui.evalset import EvalError, collect_items, read_labels
-from advtui.experiment import EvalConfig, SeedBIM, run_eval
-from advtui.store import StoreError
+from advtui.eval.dataset import EvalError, collect_items, read_labels
+from advtui.eval.loop import EvalConfig, run_eval
+from advtui.eval.store import StoreError
 from tests.conftest import make_tiny_classifier
 
 EPS = "32/255"
@@ -211,7 +212,7 @@ def test_existing_results_need_resume_and_the_same_parameters(reference, tiny, s
 
 
 def test_mismatch_message_names_flags_to_pass_and_drop():
-    from advtui.store import mismatch_message
+    from advtui.eval.store import mismatch_message
 
     msg = mismatch_message(
         [
@@ -300,7 +301,7 @@ def test_seed_protocol_run_changes_attack_explainer_and_split(tiny, samples_dir,
 
 
 def test_labels_keep_only_correctly_classified_images(tiny, samples_dir, tmp_path):
-    from advtui.evalset import view_image
+    from advtui.eval.dataset import view_image
     from advtui.images import find_images, load_image, to_tensor
 
     paths = find_images(samples_dir)[:3]
@@ -440,7 +441,7 @@ def test_shap_background_is_the_one_attack_and_explain_use(
     images, the photo left out — the same tensor the CLI (and the explorer) explain against."""
     import shutil
 
-    from advtui.experiment import _Explainers, attack_seed
+    from advtui.eval.loop import _Explainers, attack_seed
     from advtui.images import find_images
 
     paths = find_images(samples_dir)
@@ -540,8 +541,8 @@ def test_eval_modules_never_import_textual_and_detect_is_light():
     import sys
 
     code = (
-        "import advtui.detect, advtui.experiment, advtui.evalset, advtui.store, advtui.summary, "
-        "advtui.plots, advtui.cli_eval; import sys; print(' '.join(sys.modules))"
+        "import advtui.detect, advtui.eval.loop, advtui.eval.dataset, advtui.eval.store, advtui.eval.report, "
+        "advtui.eval.plots, advtui.cli_eval; import sys; print(' '.join(sys.modules))"
     )
     mods = set(
         subprocess.run(
@@ -578,7 +579,7 @@ def test_progress_lines_in_a_log():
 
 def _cv_inputs(n_photos: int, views: int = 2):
     """Rows, labels and grouped-CV result for ``n_photos`` photos, each clean + adversarial."""
-    from advtui.detect import cross_validate
+    from advtui.detect.cv import cross_validate
 
     rows, y = [], []
     for p in range(n_photos):
@@ -601,7 +602,7 @@ def _cv_inputs(n_photos: int, views: int = 2):
     ],
 )
 def test_data_warning_thresholds(photos, needles):
-    from advtui.summary import _data_warning
+    from advtui.eval.report import _data_warning
 
     rows, y, res = _cv_inputs(photos)
     w = _data_warning(rows, y, res, SimpleNamespace(protocol="corrected", folds=5))
@@ -616,7 +617,7 @@ def test_data_warning_thresholds(photos, needles):
 def test_too_few_photos_warn_on_stderr_and_in_summary(
     tiny, samples_dir, tmp_path, capsys, monkeypatch
 ):
-    monkeypatch.setattr("advtui.cli._load_model", lambda args: tiny)
+    monkeypatch.setattr("advtui.cli_common.load_model_from_args", lambda args: tiny)
     out = tmp_path / "few"
     argv = ["eval", str(samples_dir), "--out", str(out), "--n", "3", "--views", "2"]
     argv += ["--eps", EPS, "--steps", "3", "--nsamples", "2", "--no-plots"]
@@ -764,7 +765,7 @@ def test_runs_with_the_old_background_pool_are_not_resumed(tiny, samples_dir, tm
 
 
 def test_clean_rows_share_their_fields_whatever_the_status(tiny, samples_dir, tmp_path):
-    from advtui.evalset import view_image
+    from advtui.eval.dataset import view_image
     from advtui.images import find_images, load_image, to_tensor
 
     paths = find_images(samples_dir)[:2]
@@ -801,7 +802,7 @@ def test_ctrl_c_prints_the_whole_resume_command_on_its_own_line(
     import sys
 
     import advtui.cli
-    import advtui.experiment
+    import advtui.eval.loop
     from advtui.cli import sub_parser
 
     labels = tmp_path / "my labels.csv"
@@ -836,8 +837,8 @@ def test_ctrl_c_prints_the_whole_resume_command_on_its_own_line(
         progress(1, 10, "djembe_drum.jpg clean")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(advtui.cli, "_load_model", lambda args: tiny)
-    monkeypatch.setattr(advtui.experiment, "run_eval", interrupted)
+    monkeypatch.setattr(advtui.cli_common, "load_model_from_args", lambda args: tiny)
+    monkeypatch.setattr(advtui.eval.loop, "run_eval", interrupted)
     err = _Tty()
     monkeypatch.setattr(sys, "stderr", err)
     assert main(argv) == 130

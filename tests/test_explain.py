@@ -10,7 +10,8 @@ import torch
 from torch import nn
 
 from advtui.errors import Cancelled, ExplainError
-from advtui.explain import Explainer, evidence_stats, split_chunks
+from advtui.explain.evidence import evidence_stats
+from advtui.explain.shap import Explainer, split_chunks
 from advtui.models import Classifier
 from tests.conftest import make_tiny_classifier
 
@@ -107,7 +108,7 @@ def test_split_chunks():
 @pytest.mark.parametrize("seed", [0, 3, 42_949, 2**31, -1])
 def test_any_seed_explains(tiny_model, seed):
     """numpy's RandomState takes seeds below 2**32 only; every CLI seed must work."""
-    from advtui.explain import chunk_seed
+    from advtui.explain.shap import chunk_seed
 
     x = torch.rand(1, 3, 16, 16)
     bg = torch.rand(2, 3, 16, 16)

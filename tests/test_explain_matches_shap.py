@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from advtui.explain import Explainer, _Select
+from advtui.explain.shap import Explainer, _Select
 from tests.conftest import make_tiny_classifier
 
 

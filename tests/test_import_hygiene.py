@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
 CORE = [
     "advtui.models",
     "advtui.images",
     "advtui.attacks",
-    "advtui.explain",
+    "advtui.explain.shap",
+    "advtui.detect.saved",
+    "advtui.detect.cv",
+    "advtui.eval.loop",
+    "advtui.eval.report",
     "advtui.render",
     "advtui.pipeline",
 ]
+#: torch-free modules: argparse, the explorer's start-up path and the evidence table read them
+TORCH_FREE = [
+    "advtui.settings",
+    "advtui.registry",
+    "advtui.names",
+    "advtui.explain.evidence",
+    "advtui.detect.saved",
+]
+PACKAGE = Path(__file__).resolve().parents[1] / "advtui"
 
 
 def _loaded(code: str) -> set[str]:
@@ -43,10 +58,96 @@ def test_the_tui_package_does_not_import_torch_or_shap():
         "from advtui.tui.app import AdvtuiApp, TuiConfig\n"
         "from advtui.tui import view, widgets, pixels, screens, messages"
     )
-    assert "textual" in mods and "advtui.evidence" in mods
+    assert "textual" in mods and "advtui.explain.evidence" in mods
     assert "torch" not in mods and "shap" not in mods
 
 
 def test_building_the_app_from_the_command_line_does_not_import_torch():
     mods = _loaded("from advtui.cli import build_app\nbuild_app([])")
     assert "torch" not in mods
+
+
+def test_torch_free_modules_stay_torch_free():
+    mods = _loaded("; ".join(f"import {m}" for m in TORCH_FREE))
+    assert not {"torch", "textual", "shap", "sklearn"} & mods
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    t = node.test
+    return (isinstance(t, ast.Name) and t.id == "TYPE_CHECKING") or (
+        isinstance(t, ast.Attribute) and t.attr == "TYPE_CHECKING"
+    )
+
+
+def import_graph() -> dict[str, set[str]]:
+    """advtui module → the advtui modules it imports, at top level or inside functions (an
+    import in a function still runs; only ``if TYPE_CHECKING:`` blocks are left out)."""
+    modules = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        edges: set[str] = set()
+        pending: list[ast.AST] = [ast.parse(path.read_text(encoding="utf-8"))]
+        while pending:
+            node = pending.pop()
+            if isinstance(node, ast.If) and _is_type_checking(node):
+                pending.extend(node.orelse)
+                continue
+            if isinstance(node, ast.Import):
+                edges |= {a.name for a in node.names if a.name in modules}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                if node.module in modules:
+                    edges.add(node.module)
+                edges |= {f"{node.module}.{a.name}" for a in node.names} & modules.keys()
+            pending.extend(ast.iter_child_nodes(node))
+        graph[name] = edges - {name}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_cycle_finder_finds_a_cycle():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_no_import_cycles_between_advtui_modules():
+    graph = import_graph()
+    assert "advtui.registry" in graph["advtui.settings"]  # the graph sees real edges
+    assert _cycles(graph) == []

@@ -8,9 +8,10 @@ import re
 import pytest
 import torch
 
-from advtui.attacks import ATTACKS, TARGET_MODES, make_attack, select_targets
+from advtui.attacks import TARGET_MODES, make_attack, select_targets
 from advtui.images import load_tensor
 from advtui.pipeline import AttackSettings, run_attack, save_outcome
+from advtui.registry import ATTACKS
 
 EXPECTED = re.compile(r"^\| `(?P<file>[^`]+)` \|")
 

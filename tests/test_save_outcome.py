@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from advtui.evidence import Evidence
+from advtui.explain.evidence import Evidence
 from advtui.pipeline import AttackSettings, Outcome, save_outcome
 from advtui.render import heatmap_image, heatmap_legend, heatmap_scale
 

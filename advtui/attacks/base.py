@@ -80,9 +80,19 @@ class Attack:
         seed: seeds the random start of PGD (per image with ``__call__(..., seeds=...)``).
     """
 
+    #: the registry name (advtui.registry.ATTACKS); ``single_step``/``random_start`` come from
+    #: that spec, so each fact about an attack is stated once
     name: ClassVar[str] = "attack"
     random_start: ClassVar[bool] = False
     single_step: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        from advtui.registry import ATTACKS
+
+        spec = ATTACKS.get(cls.name)
+        if spec is not None:
+            cls.single_step, cls.random_start = spec.single_step, spec.random_start
 
     def __init__(
         self,
@@ -229,9 +239,9 @@ class Attack:
         """
         x, x_adv = _fast_layout(x), _fast_layout(x_adv)
         lower, upper = (x - self.eps).clamp_min(0.0), (x + self.eps).clamp_max(1.0)
-        sign = -1.0 if target is not None else 1.0  # descend toward target, ascend away from label
         clean_logits = None
         steps_run = 0
+        state: dict[str, torch.Tensor] = {}
         for step in range(self.steps):
             if stop is not None and stop.is_set():
                 raise Cancelled(f"{self.name.upper()} cancelled at step {step}/{self.steps}")
@@ -244,20 +254,34 @@ class Attack:
             loss = F.cross_entropy(logits.float(), goal, reduction="sum")
             (grad,) = torch.autograd.grad(loss, x_adv)
             with torch.no_grad():
-                update = self.alpha * sign * grad.sign()
+                x_adv = x_adv.detach()
+                # ascend the loss away from the label, descend it toward a target
+                proposal = self._step(x, x_adv, grad if target is None else -grad, state)
                 if self.early_stop:
                     done = _succeeded(logits.detach(), labels, target)
                     if bool(done.all()):
-                        x_adv = x_adv.detach()
                         break
-                    update = update * (~done).view(-1, 1, 1, 1)
-                x_adv = torch.max(torch.min(x_adv.detach() + update, upper), lower)
+                    proposal = torch.where(done.view(-1, 1, 1, 1), x_adv, proposal)
+                x_adv = torch.max(torch.min(proposal, upper), lower)
             steps_run = step + 1
             if progress is not None:
                 progress(steps_run, self.steps)
         if progress is not None and steps_run < self.steps:
             progress(self.steps, self.steps)
         return x_adv.detach(), steps_run, clean_logits
+
+    def _step(
+        self,
+        x: torch.Tensor,
+        x_adv: torch.Tensor,
+        ascent: torch.Tensor,
+        state: dict[str, torch.Tensor],
+    ) -> torch.Tensor:
+        """One update before projection: the next iterate from ``x_adv``, given the gradient
+        ``ascent`` of the attack's objective (already signed so that ascending it is the goal).
+        ``state`` lives for one attack call (momentum, accumulators). Default: a signed step
+        of size α (FGSM/BIM/PGD). Subclasses override this hook, never the loop."""
+        return x_adv + self.alpha * ascent.sign()
 
     # ------------------------------------------------------------------ checks
     def _validate(self, x: torch.Tensor) -> torch.Tensor:

@@ -13,4 +13,3 @@ class FGSM(Attack):
     """
 
     name = "fgsm"
-    single_step = True

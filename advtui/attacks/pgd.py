@@ -14,4 +14,3 @@ class PGD(Attack):
     """
 
     name = "pgd"
-    random_start = True

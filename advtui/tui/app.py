@@ -25,6 +25,7 @@ from textual.containers import Vertical
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
+from advtui.settings import METHODS
 from advtui.tui import jobs
 from advtui.tui import messages as msg
 from advtui.tui.pixels import PixelView
@@ -32,7 +33,6 @@ from advtui.tui.screens import ClassPicker, HelpScreen
 from advtui.tui.state import (
     DEFAULT_DISPLAY_SIZE,
     MAX_EPS_255,
-    METHODS,
     STEP_LADDER,
     VIEW_NAMES,
     VIEWS,
@@ -512,7 +512,7 @@ class AdvtuiApp(App[int]):
         if action == "pick_class":
             return True if self.model is not None else None
         if action in ("more_steps", "fewer_steps"):
-            return True if self.settings.method != "fgsm" else None
+            return True if not self.settings.single_step else None
         if action == "save":
             return True if self.current_outcome is not None and not self.saving else None
         return True
@@ -612,7 +612,7 @@ class AdvtuiApp(App[int]):
             return
         s = self.settings
         target = s.target if not s.target.isdigit() else f"class{s.target}"
-        steps = 1 if s.method == "fgsm" else s.steps
+        steps = s.steps_used
         slug = f"{entry.path.stem}-{s.method}-eps{round(s.eps * 255)}-{steps}steps-{target}"
         self.saving = True
         self.save(outcome, self.config.out_dir / slug, self.current_key)

@@ -79,7 +79,7 @@ class ExplainerCache:
 def load_detector(path: str) -> tuple[Any, str]:
     """(detector, "") or (None, why not) — the detector module is optional."""
     try:
-        from advtui.detect import load_detector as load
+        from advtui.detect.saved import load_detector as load
     except ImportError:
         return None, "detector support is not installed in this version"
     try:

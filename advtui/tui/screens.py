@@ -14,6 +14,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from advtui import registry
+from advtui.settings import METHODS, TARGET_MODES
+
 #: (keys, what they do) — the help screen; the Footer shows the most used of them.
 KEYS: tuple[tuple[str, str], ...] = (
     ("j / ↓", "next image"),
@@ -21,8 +24,8 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("a", "attack the image with the current settings"),
     ("e", "SHAP heatmaps + evidence for the clean and adversarial image (attacks first if needed)"),
     ("v", "cycle views: side by side / heatmap over image / perturbation"),
-    ("m", "cycle method: FGSM → BIM → PGD"),
-    ("t", "cycle target mode: untargeted → random → runner-up → nearest"),
+    ("m", "cycle method: " + " → ".join(registry.attack_spec(m).label for m in METHODS)),
+    ("t", "cycle target mode: " + " → ".join(TARGET_MODES)),
     ("/", "choose a target class by typing its name"),
     ("+ / -", "ε up / down by 1/255"),
     ("] / [", "more / fewer attack steps (BIM, PGD)"),

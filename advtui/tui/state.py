@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from advtui.pipeline import AttackSettings
 
-METHODS = ("fgsm", "bim", "pgd")
 VIEWS = ("side", "overlay", "perturbation")
 VIEW_NAMES = {
     "side": "side by side",

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from rich.text import Text
 
-from advtui.evidence import Evidence
+from advtui.explain.evidence import Evidence
 from advtui.tui.widgets import pct, progress_text
 
 POOLED_SIZE = 28
@@ -241,7 +241,7 @@ def status_line(app: Any, width: int) -> Text:
         target = f"→ {model.label(int(s.target))}"
     else:
         target = f"→ {s.target}"
-    steps = "1 step" if s.method == "fgsm" else f"{s.steps} steps"
+    steps = "1 step" if s.single_step else f"{s.steps} steps"
     text = Text.assemble(
         (name, "bold"),
         f" · {device} │ ",

@@ -23,7 +23,7 @@ from textual.widget import Widget
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from advtui.evidence import Evidence
+from advtui.explain.evidence import Evidence
 from advtui.render import heatmap_rgb
 
 #: Marks in the image list.

@@ -46,7 +46,8 @@ async def test_evidence_equals_the_cli_pipeline(small_folder, real_model):
 
 
 def _fit_detector(folder, params: dict) -> None:
-    from advtui.detect import N_QUANTILES, fit_detector
+    from advtui.detect.features import N_QUANTILES
+    from advtui.detect.saved import fit_detector
 
     rng = np.random.default_rng(0)
     X = np.concatenate([rng.normal(0, 1, (20, N_QUANTILES)), rng.normal(1, 1, (20, N_QUANTILES))])

@@ -16,13 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from advtui.detect import (
-    confidence_features,
-    cross_validate,
-    fit_detector,
-    index_split,
-)
+from advtui.detect.cv import cross_validate, index_split
+from advtui.detect.features import confidence_features
+from advtui.detect.saved import fit_detector
 from advtui.images import atomic_write_bytes
+from advtui.settings import eps_text
 
 POOLED = "pooled"
 #: The least a test fold (or the seed protocol's test split) should hold of each class, in
@@ -161,7 +159,6 @@ def _warnings(sweep: dict) -> list[str]:
 
 def summarize(rows: list[dict], store, cfg, params: dict) -> tuple[dict, dict]:
     """(summary dict, out-of-fold scores of the primary ε by variant, for the ROC plot)."""
-    from advtui.experiment import eps_text
 
     modes = list(cfg.targets)
     neg_all = [r for r in rows if r["variant"] == "clean" and r.get("f") is not None]
@@ -202,7 +199,6 @@ def summarize(rows: list[dict], store, cfg, params: dict) -> tuple[dict, dict]:
 
 def write_outputs(run, *, plots: bool = True) -> dict[str, Path]:
     """summary.json, detector.json (pooled rows at the primary ε) and the two plots."""
-    from advtui.experiment import eps_text
 
     cfg, store, summary = run.config, run.store, run.summary
     out = Path(cfg.out)
@@ -240,7 +236,7 @@ def write_outputs(run, *, plots: bool = True) -> dict[str, Path]:
     atomic_write_bytes(path, (json.dumps(_clean_json(summary), indent=2) + "\n").encode())
     written["summary"] = path
     if plots:
-        from advtui.plots import histogram_png, roc_png
+        from advtui.eval.plots import histogram_png, roc_png
 
         written["histogram"] = histogram_png(store.rows, cfg, out / "histogram.png")
         written["roc"] = roc_png(run.oof, out / "roc.png")

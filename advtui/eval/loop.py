@@ -4,7 +4,7 @@ Per image (and per *view* — crops and scales of a photo, for offline variety):
 prediction, one adversarial example per (ε, target mode), the SHAP attribution of the top
 class of the clean and of each successful adversarial image, its Evidence record and the
 detector features (:func:`advtui.detect.sorted_features`). Rows go to a
-:class:`~advtui.store.ResultsStore` as soon as they exist, so a kill loses at most the row
+:class:`~advtui.eval.store.ResultsStore` as soon as they exist, so a kill loses at most the row
 being computed and ``--resume`` picks up where the run stopped.
 
 Two protocols:
@@ -12,7 +12,7 @@ Two protocols:
 * ``corrected`` (default): the engine's attacks (projected steps from the previous iterate,
   8-bit output), pixel-level SHAP (``--layer`` optional), detectors cross-validated with
   folds that never split a photo's versions.
-* ``seed``: the original repository's choices — its BIM update (:class:`SeedBIM`),
+* ``seed``: the original repository's choices — its BIM update (:class:`advtui.attacks.seed_bim.SeedBIM`),
   GradientExplainer on a layer input, nsamples 200, local_smoothing 0.2, one 90/10 split by
   image position, and only the clean images whose attack succeeded as negatives.
 """
@@ -27,13 +27,13 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import torch
-import torch.nn.functional as F
 
 from advtui.attacks import TARGET_MODES, make_attack, select_targets
 from advtui.attacks.base import Attack
-from advtui.errors import Cancelled, ImageError
-from advtui.evalset import VIEWS, EvalError, Item, collect_items, view_image
-from advtui.store import ResultsStore
+from advtui.errors import ImageError
+from advtui.eval.dataset import VIEWS, EvalError, Item, collect_items, view_image
+from advtui.eval.store import ResultsStore
+from advtui.settings import eps_text
 
 PROTOCOLS = ("corrected", "seed")
 #: The layer whose input ``--protocol seed`` explains when --layer is not given (the
@@ -51,42 +51,6 @@ SKIP_STATUSES = ("unreadable", "misclassified")
 
 #: ``progress(done_rows, total_rows, what)``.
 EvalProgress = Callable[[int, int, str], None]
-
-
-# ----------------------------------------------------------------------------- seed attack
-
-
-class SeedBIM(Attack):
-    """The original repository's "BIM" (Saito & Wang's ``generate_integrated_gradients.py``).
-
-    Every step re-perturbs the *clean* image by the full ε along the sign of the gradient
-    accumulated over all steps so far (its ``.grad`` was never zeroed), then clamps to
-    [0, 1]: ``x_k+1 = clamp(x + d·ε·sign(Σ_i≤k ∇L(x_i)), 0, 1)``, d = +1 untargeted, −1
-    targeted. α is unused. The original clamped *normalised* tensors to [0, 1]; we clamp
-    pixels, because its normalised clamp altered the clean image too. Output is rounded to
-    the 8-bit grid like every engine attack.
-    """
-
-    name = "bim-seed"
-
-    def _run(self, x, labels, target, progress, stop):
-        direction = -1.0 if target is not None else 1.0
-        goal = target if target is not None else labels
-        acc = torch.zeros_like(x)
-        x_adv, pre = x.clone(), x.clone()
-        for step in range(self.steps):
-            if stop is not None and stop.is_set():
-                raise Cancelled(f"BIM cancelled at step {step}/{self.steps}")
-            x_adv.requires_grad_(True)
-            loss = F.nll_loss(F.log_softmax(self.model(x_adv).float(), 1), goal, reduction="sum")
-            (grad,) = torch.autograd.grad(loss, x_adv)
-            with torch.no_grad():
-                acc += grad * ((pre >= 0) & (pre <= 1))  # clamp passes gradient inside [0, 1]
-                pre = x + direction * self.eps * acc.sign()
-                x_adv = pre.clamp(0.0, 1.0)
-            if progress is not None:
-                progress(step + 1, self.steps)
-        return x_adv.detach(), self.steps
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -127,7 +91,7 @@ class EvalConfig:
         """A copy with every model-independent value checked and normalised (cheap: the CLI
         calls it before loading the model)."""
         from advtui.attacks import parse_fraction
-        from advtui.store import RESULTS
+        from advtui.eval.store import RESULTS
 
         c = EvalConfig(**asdict(self))
         if c.protocol not in PROTOCOLS:
@@ -245,12 +209,6 @@ class EvalConfig:
         }
 
 
-def eps_text(eps: float) -> str:
-    """ε as text over 255: "8/255", or "2.5/255" when it is not a whole number of levels."""
-    v = eps * 255
-    return f"{round(v)}/255" if abs(v - round(v)) < 1e-6 else f"{v:.4g}/255"
-
-
 # ----------------------------------------------------------------------------- the loop
 
 
@@ -288,7 +246,7 @@ def run_eval(
     stop: threading.Event | None = None,
 ) -> EvalRun:
     """Run (or resume) an evaluation; rows are durable as they are written."""
-    from advtui.detect import sorted_features
+    from advtui.detect.features import sorted_features
     from advtui.images import load_image, to_tensor
 
     if model is None:
@@ -451,7 +409,7 @@ def run_eval(
                     del res, expl
     finally:
         store.write_npz()
-    from advtui.summary import summarize, write_outputs
+    from advtui.eval.report import summarize, write_outputs
 
     summary, oof = summarize(store.rows, store, cfg, params)
     run = EvalRun(cfg, store, summary, oof, store.dropped_partial)
@@ -540,8 +498,6 @@ def _keys(it: Item, eps: Sequence[float], modes: Sequence[str]) -> list[tuple]:
 
 
 def _make_attack(cfg: EvalConfig, model, eps: float) -> Attack:
-    if cfg.method == "bim-seed":
-        return SeedBIM(model, eps=eps, steps=cfg.steps, seed=cfg.seed)
     return make_attack(
         cfg.method,
         model,

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from advtui.errors import Cancelled, ExplainError, ImageError
-from advtui.evidence import Evidence, evidence_stats
+from advtui.explain.evidence import Evidence, evidence_stats
 
 ProgressFn = Callable[[int, int], None]
 

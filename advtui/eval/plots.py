@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from advtui.images import atomic_write_bytes
+from advtui.settings import eps_text
 
 CLEAN_COLOR = "#1f77b4"
 ADV_COLOR = "#d62728"
@@ -34,7 +35,6 @@ def _save(fig, path: Path) -> Path:
 
 def shap_groups(rows: list[dict], cfg) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per target mode at the primary ε: (clean, adversarial) mean SHAP of the top class."""
-    from advtui.experiment import eps_text
 
     primary = eps_text(cfg.primary_eps)
     clean = np.asarray(
