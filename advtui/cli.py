@@ -630,8 +630,9 @@ def _check_model_name(name: str) -> None:
     raise UsageError(f"advtui: unknown model {name!r}{hint}; known: {', '.join(MODEL_NAMES)}")
 
 
-def build_app(argv: list[str] | None = None):
-    """The explorer App for ``advtui [FOLDER] [options]`` (the CLI and the tests share this)."""
+def build_app(argv: list[str] | None = None, *, classifier: Any = None):
+    """The explorer App for ``advtui [FOLDER] [options]`` (the CLI and the tests share this).
+    ``classifier``: a built :class:`advtui.models.Classifier` to use instead of ``--model``."""
     args = tui_parser().parse_args(argv)
     from advtui.images import bundled_samples
     from advtui.tui.app import AdvtuiApp, TuiConfig
@@ -655,6 +656,7 @@ def build_app(argv: list[str] | None = None):
         local_smoothing=args.local_smoothing,
         out_dir=Path(args.out),
         detector=args.detector,
+        classifier=classifier,
     )
     return AdvtuiApp(config)
 

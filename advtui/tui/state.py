@@ -60,6 +60,9 @@ class TuiConfig:
     local_smoothing: float = 0.0
     out_dir: Path = Path("advtui-out")
     detector: str | None = None
+    #: an already built Classifier to use instead of loading ``model`` (tests inject a tiny
+    #: model; an embedding program can pass its own)
+    classifier: Any = None
 
     def __post_init__(self) -> None:
         self.folder = Path(self.folder)
@@ -98,7 +101,10 @@ _MODEL_LOCK = threading.Lock()
 
 
 def load_model_cached(config: TuiConfig):
-    """``advtui.models.load_model`` memoised per process (tests open many apps)."""
+    """``advtui.models.load_model`` memoised per process (tests open many apps); the injected
+    ``config.classifier`` when there is one."""
+    if config.classifier is not None:
+        return config.classifier
     from advtui.models import load_model
 
     key = (config.model, config.weights, config.device, config.input_size, config.mean, config.std)

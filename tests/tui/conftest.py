@@ -13,10 +13,39 @@ from advtui.cli import build_app
 SIZE = (160, 50)
 
 
-def make_app(*args: str):
-    """The App exactly as ``advtui`` builds it, on CPU, with fast test settings by default."""
+def make_app(*args: str, classifier=None):
+    """The App exactly as ``advtui`` builds it, on CPU, with fast test settings by default;
+    ``classifier`` injects a built model (e.g. :func:`tiny_imagenet_classifier`) instead of
+    loading the real default one."""
     argv = ["--device", "cpu", "--steps", "3", "--nsamples", "8", *args]
-    return build_app(argv)
+    return build_app(argv, classifier=classifier)
+
+
+def tiny_imagenet_classifier(size: int = 32):
+    """A tiny random CNN with the 1,000 ImageNet class names: the explorer's whole pipeline
+    (attack, SHAP, tables, pictures) in milliseconds, for tests where the real model's
+    predictions add nothing."""
+    import torch
+    from torch import nn
+
+    from advtui.models import Classifier, imagenet_classes
+
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(8, 1000),
+    )
+    return Classifier(
+        net,
+        name="tiny",
+        input_size=size,
+        mean=(0.5, 0.5, 0.5),
+        std=(0.25, 0.25, 0.25),
+        class_names=imagenet_classes(),
+    ).eval()
 
 
 async def wait_for(pilot, predicate, timeout: float = 60.0, what: str = "condition") -> float:
