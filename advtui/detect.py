@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from advtui.errors import AdvtuiError
+from advtui.names import json_safe
 
 #: Quantile positions kept from each sorted attribution vector.
 N_QUANTILES = 512
@@ -288,7 +289,7 @@ class Detector:
         from advtui.images import atomic_write_bytes
 
         path = Path(folder) / DETECTOR_FILE
-        atomic_write_bytes(path, (json.dumps(self.to_dict(), indent=1) + "\n").encode())
+        atomic_write_bytes(path, (json.dumps(json_safe(self.to_dict()), indent=1) + "\n").encode())
         return path
 
 

@@ -18,6 +18,7 @@ import torch
 from advtui.attacks import TARGET_MODES, make_attack, select_targets
 from advtui.explain import Evidence, Explainer
 from advtui.images import atomic_write_bytes, save_png, to_pil
+from advtui.names import json_safe
 from advtui.render import heatmap_scale, heatmap_with_legend, perturbation_image, shap_png_text
 from advtui.settings import AttackSettings
 
@@ -185,7 +186,8 @@ def save_outcome(outcome: Outcome, out_dir: str | Path) -> list[Path]:
             save_png(img, path, shap_png_text(scale, m, ev.label if ev else ""))
             written.append(path)
     result = out / "result.json"
-    atomic_write_bytes(result, (json.dumps(outcome.to_json(), indent=2) + "\n").encode())
+    text = json.dumps(json_safe(outcome.to_json()), indent=2) + "\n"
+    atomic_write_bytes(result, text.encode())
     written.append(result)
     return written
 

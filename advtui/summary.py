@@ -23,6 +23,7 @@ from advtui.detect import (
     index_split,
 )
 from advtui.images import atomic_write_bytes
+from advtui.names import json_safe
 
 POOLED = "pooled"
 #: The least a test fold (or the seed protocol's test split) should hold of each class, in
@@ -237,7 +238,9 @@ def write_outputs(run, *, plots: bool = True) -> dict[str, Path]:
         (out / "detector.json").unlink(missing_ok=True)
         summary["detector"] = {"path": None, "note": "needs clean and successful adversarial rows"}
     path = out / "summary.json"
-    atomic_write_bytes(path, (json.dumps(_clean_json(summary), indent=2) + "\n").encode())
+    atomic_write_bytes(
+        path, (json.dumps(json_safe(_clean_json(summary)), indent=2) + "\n").encode()
+    )
     written["summary"] = path
     if plots:
         from advtui.plots import histogram_png, roc_png

@@ -14,6 +14,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from advtui.names import safe_name
+
 #: (keys, what they do) — the help screen; the Footer shows the most used of them.
 KEYS: tuple[tuple[str, str], ...] = (
     ("j / ↓", "next image"),
@@ -119,7 +121,10 @@ class ClassPicker(ModalScreen[int | None]):
         options.clear_options()
         matches = class_matches(query, self.class_names, limit=self.LIMIT)
         options.add_options(
-            [Option(Text.assemble((f"{i:>4} ", "dim"), name), id=str(i)) for i, name in matches]
+            [
+                Option(Text.assemble((f"{i:>4} ", "dim"), safe_name(name)), id=str(i))
+                for i, name in matches
+            ]
         )
         if matches:
             options.highlighted = 0
