@@ -346,9 +346,12 @@ def _note_resolved(what: str, query: str, class_names) -> None:
 
 
 def _check_out(out: str | None) -> None:
-    """Create the --out folder now, so a bad path fails before minutes of work, not after."""
+    """Create the --out folder now and prove it writable, so a bad path fails before the
+    model loads and minutes of work, not after (:func:`advtui.pipeline.check_out_dir`)."""
     if out:
-        Path(out).mkdir(parents=True, exist_ok=True)
+        from advtui.pipeline import check_out_dir
+
+        check_out_dir(out)
 
 
 def cmd_attack(args: argparse.Namespace) -> int:

@@ -35,6 +35,10 @@ class ExplainError(AdvtuiError):
     """SHAP explanation cannot be computed with these settings."""
 
 
+class OutputError(AdvtuiError):
+    """An output folder cannot be created or written (named in the message, never a temp file)."""
+
+
 class Cancelled(AdvtuiError):
     """A long job was stopped through its ``stop`` event."""
 

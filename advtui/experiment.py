@@ -171,6 +171,9 @@ class EvalConfig:
             raise EvalError(
                 f"{out} already holds {RESULTS}; pass --resume to continue it or choose another --out"
             )
+        from advtui.pipeline import check_out_dir
+
+        check_out_dir(out)  # created and proved writable before the model loads
         return c
 
     def resolved(self, model) -> EvalConfig:
