@@ -40,9 +40,7 @@ def _common_model_args(p: argparse.ArgumentParser) -> None:
         help="model name (see `advtui models`) or a TorchScript file (default: efficientnet-lite0)",
     )
     p.add_argument("--weights", help="state-dict file for --model (loaded with weights_only=True)")
-    p.add_argument(
-        "--input-size", type=int, help="input size of a TorchScript --model (default 224)"
-    )
+    p.add_argument("--input-size", help="input size of a TorchScript --model (default 224)")
     p.add_argument(
         "--mean",
         type=_floats3,
@@ -74,7 +72,7 @@ def _attack_args(
         help="L∞ budget in pixel units, e.g. 8/255 or 0.03 (default 8/255)",
     )
     p.add_argument("--alpha", help="step size in pixel units (default 2.5·eps/steps)")
-    p.add_argument("--steps", type=int, default=10, help="attack steps for BIM/PGD (default 10)")
+    p.add_argument("--steps", default=10, help="attack steps for BIM/PGD (default 10)")
     if targets:
         p.add_argument(
             "--target",
@@ -83,7 +81,6 @@ def _attack_args(
         )
     p.add_argument(
         "--seed",
-        type=int,
         default=0,
         help="seed for random targets, PGD start and SHAP (default 0)",
     )
@@ -96,9 +93,7 @@ def _attack_args(
 
 
 def _explain_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--nsamples", type=int, default=50, help="SHAP samples per explanation (default 50)"
-    )
+    p.add_argument("--nsamples", default=50, help="SHAP samples per explanation (default 50)")
     p.add_argument(
         "--layer",
         help="explain the input of this backbone layer (e.g. _blocks.5) instead of pixels",
@@ -106,9 +101,7 @@ def _explain_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--background", help="folder of background images for SHAP (default: the image's folder)"
     )
-    p.add_argument(
-        "--local-smoothing", type=float, default=0.0, help="shap local_smoothing (default 0)"
-    )
+    p.add_argument("--local-smoothing", default=0.0, help="shap local_smoothing (default 0)")
 
 
 def _method(text: str) -> str:
@@ -158,7 +151,7 @@ def sub_parser() -> argparse.ArgumentParser:
         "predict", help="classify images", description="Classify images with the model."
     )
     pr.add_argument("images", nargs="+", help="image files")
-    pr.add_argument("--top", type=int, default=5, help="how many classes to show (default 5)")
+    pr.add_argument("--top", default=5, help="how many classes to show (default 5)")
     pr.add_argument("--json", action="store_true", help="print JSON")
     _common_model_args(pr)
 
@@ -191,7 +184,7 @@ def sub_parser() -> argparse.ArgumentParser:
         metavar="CLASS",
         help="class name or index to explain (default: the top class)",
     )
-    pe.add_argument("--seed", type=int, default=0, help="SHAP seed (default 0)")
+    pe.add_argument("--seed", default=0, help="SHAP seed (default 0)")
     _explain_args(pe)
     pe.add_argument(
         "--out", help="folder to write image.png, shap.png, shap_overlay.png and explanation.json"
@@ -226,11 +219,30 @@ def sub_parser() -> argparse.ArgumentParser:
 # ----------------------------------------------------------------------------- helpers
 
 
+def check_args(args: argparse.Namespace) -> argparse.Namespace:
+    """Every ranged flag present in ``args`` checked by the one rule
+    (:data:`advtui.settings.FLAG_RANGES`), before any image, model or output is touched.
+    Whole-number and float flags become numbers; fractions (ε, α) keep the text the user typed
+    (``8/255``) for the messages and the resume command, once checked."""
+    from advtui.settings import FLAG_RANGES, check_flag
+
+    for name, rule in FLAG_RANGES.items():
+        dest = name.replace("-", "_")
+        value = getattr(args, dest, None)
+        if value is None:
+            continue
+        checked = check_flag(name, value)
+        if rule.kind != "fraction":
+            setattr(args, dest, checked)
+    for text in (getattr(args, "eps_sweep", None) or "").split(","):
+        if text.strip():
+            check_flag("eps", text.strip())
+    return args
+
+
 def _settings(args: argparse.Namespace):
     from advtui.settings import AttackSettings
 
-    if args.steps < 1:
-        raise UsageError(f"advtui: --steps must be at least 1 (got {args.steps})")
     return AttackSettings.parse(
         method=args.method,
         eps=args.eps,
@@ -242,21 +254,48 @@ def _settings(args: argparse.Namespace):
     )
 
 
+def _check_explain_args(args: argparse.Namespace) -> None:
+    """SHAP flags that can be checked without the model (before it loads)."""
+    from advtui.names import safe_name
+
+    if args.background and not Path(args.background).expanduser().is_dir():
+        raise UsageError(f"advtui: --background {safe_name(args.background)}: not a folder")
+
+
 def _explainer(model, args: argparse.Namespace, image: Path):
     from advtui.explain import Explainer, background_for_image
 
-    if args.nsamples < 1:
-        raise UsageError(f"advtui: --nsamples must be at least 1 (got {args.nsamples})")
-    if args.background and not Path(args.background).is_dir():
-        raise UsageError(f"advtui: --background {args.background}: not a folder")
-    bg = background_for_image(image, model.input_size, args.background)
+    _check_explain_args(args)
+    bg = background_for_image(
+        image, model.input_size, args.background, note=lambda line: _say(f"advtui: note: {line}")
+    )
     return Explainer(
         model, bg, layer=args.layer, local_smoothing=args.local_smoothing, seed=args.seed
     )
 
 
+def _show(text: object) -> str:
+    """A name, label or path for a Rich console: control characters and undecodable bytes
+    escaped (:func:`advtui.names.safe_name`), then Rich markup escaped."""
+    from rich.markup import escape
+
+    from advtui.names import safe_name
+
+    return escape(safe_name(str(text)))
+
+
+def _say(line: str) -> None:
+    """One line on stderr with every control character escaped (names inside messages are
+    data: they never reach the terminal as escape sequences)."""
+    from advtui.names import safe_name
+
+    print(safe_name(line), file=sys.stderr)
+
+
 def _print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2) + "\n")
+    from advtui.names import json_safe
+
+    sys.stdout.write(json.dumps(json_safe(obj), indent=2) + "\n")
 
 
 def _console():
@@ -266,15 +305,14 @@ def _console():
 
 
 def _top_table(title: str, rows: list[dict]):
-    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=escape(title), title_justify="left")
+    table = Table(title=_show(title), title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("class")
     table.add_column("prob", justify="right")
     for r in rows:
-        table.add_row(str(r["index"]), escape(r["label"]), f"{r['prob']:.2%}")
+        table.add_row(str(r["index"]), _show(r["label"]), f"{r['prob']:.2%}")
     return table
 
 
@@ -285,15 +323,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from advtui.errors import ImageError
     from advtui.images import load_tensor
 
-    if args.top < 1:
-        raise UsageError("advtui predict: --top must be at least 1")
     model = cli_common.load_model_from_args(args)
     results, failed = [], 0
     for name in args.images:
         try:
             x = load_tensor(name, model.input_size)
         except ImageError as exc:
-            print(f"advtui: error: {exc}", file=sys.stderr)
+            _say(f"advtui: error: {exc}")
             failed += 1
             continue
         results.append({"image": name, f"top{args.top}": model.topk(x[None], args.top)[0]})
@@ -313,15 +349,16 @@ def _note_resolved(what: str, query: str, class_names) -> None:
 
     index = resolve_class(query, class_names)
     if not str(query).strip().isdigit() and query.strip().lower() != class_names[index].lower():
-        print(
-            f"advtui: note: {what} {query!r} is {class_names[index]!r} ({index})", file=sys.stderr
-        )
+        _say(f"advtui: note: {what} {query!r} is {class_names[index]!r} ({index})")
 
 
 def _check_out(out: str | None) -> None:
-    """Create the --out folder now, so a bad path fails before minutes of work, not after."""
+    """Create the --out folder now and prove it writable, so a bad path fails before the
+    model loads and minutes of work, not after (:func:`advtui.pipeline.check_out_dir`)."""
     if out:
-        Path(out).mkdir(parents=True, exist_ok=True)
+        from advtui.pipeline import check_out_dir
+
+        check_out_dir(out)
 
 
 def cmd_attack(args: argparse.Namespace) -> int:
@@ -331,8 +368,10 @@ def cmd_attack(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if settings.single_step and args.steps != 10:
         label = registry.attack_spec(settings.method).label
-        print(f"advtui: note: {label} is a single step; --steps is ignored", file=sys.stderr)
+        _say(f"advtui: note: {label} is a single step; --steps is ignored")
     img = load_image(args.image)  # bad images fail before the model loads
+    if args.explain:
+        _check_explain_args(args)
     _check_out(args.out)  # … and a bad --out before any work is done
     model = cli_common.load_model_from_args(args)
     if settings.target not in TARGET_MODES:  # a class name or index
@@ -360,13 +399,12 @@ def cmd_attack(args: argparse.Namespace) -> int:
 
 def _print_attack(result: dict, out: str | None) -> None:
     from rich.columns import Columns
-    from rich.markup import escape
 
     console = _console()
     tgt = result["target"]
     console.print(
-        f"[b]{escape(result['image'])}[/b]  {result['method'].upper()} ε={result['eps'] * 255:.3g}/255 "
-        f"steps={result['steps']}  target={escape(tgt['label']) if tgt else 'untargeted'}"
+        f"[b]{_show(result['image'])}[/b]  {result['method'].upper()} ε={result['eps'] * 255:.3g}/255 "
+        f"steps={result['steps']}  target={_show(tgt['label']) if tgt else 'untargeted'}"
     )
     console.print(
         Columns(
@@ -377,6 +415,8 @@ def _print_attack(result: dict, out: str | None) -> None:
         )
     )
     verdict = "[green]success[/green]" if result["success"] else "[red]failed[/red]"
+    if result["eps"] == 0:
+        verdict = "[yellow]no attack (ε = 0): the adversarial image is the clean one[/yellow]"
     console.print(f"{verdict}  ‖δ‖∞ = {result['linf'] * 255:.2f}/255")
     if result["rounding_undid_success"]:
         console.print(
@@ -391,7 +431,7 @@ def _print_attack(result: dict, out: str | None) -> None:
         for variant, _ in variants:
             t.add_column(variant, justify="right")
         rows = [
-            ("class", lambda e: escape(e["label"])),
+            ("class", lambda e: _show(e["label"])),
             ("mean SHAP", lambda e: f"{e['mean_shap']:.3e}"),
             ("positive sum", lambda e: f"{e['pos_sum']:.3f}"),
             ("negative sum", lambda e: f"{e['neg_sum']:.3f}"),
@@ -403,7 +443,7 @@ def _print_attack(result: dict, out: str | None) -> None:
             t.add_row(name, *[fmt(e) for _, e in variants])
         console.print(t)
     if out:
-        console.print(f"wrote {escape(str(out))}/")
+        console.print(f"wrote {_show(str(out))}/")
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
@@ -416,6 +456,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         to_pil,
         to_tensor,
     )
+    from advtui.names import json_safe
     from advtui.render import (
         heatmap_scale,
         heatmap_with_legend,
@@ -426,6 +467,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     image = Path(args.image)
     img = load_image(image)  # bad images fail before the model loads
+    _check_explain_args(args)
     _check_out(args.out)
     model = cli_common.load_model_from_args(args)
     x = to_tensor(resize_center_crop(img, model.input_size))
@@ -459,20 +501,19 @@ def cmd_explain(args: argparse.Namespace) -> int:
         save_png(heatmap_with_legend(pmap, scale, title=title), out / "shap.png", text)
         over = overlay(to_pil(x), pmap, scale=scale)
         save_png(with_legend(over, scale, title=title), out / "shap_overlay.png", text)
-        atomic_write_bytes(out / "explanation.json", (json.dumps(result, indent=2) + "\n").encode())
+        text = json.dumps(json_safe(result), indent=2) + "\n"
+        atomic_write_bytes(out / "explanation.json", text.encode())
     if args.json:
         _print_json(result)
     else:
-        from rich.markup import escape
-
         console = _console()
         console.print(_top_table(args.image, result["top5"]))
         console.print(
-            f"SHAP for [b]{escape(ev.label)}[/b]: mean {ev.mean_shap:.3e}, positive {ev.pos_sum:.3f}, "
+            f"SHAP for [b]{_show(ev.label)}[/b]: mean {ev.mean_shap:.3e}, positive {ev.pos_sum:.3f}, "
             f"negative {ev.neg_sum:.3f}, top-5% share {ev.top5_share:.1%}, logit {ev.logit:.2f}, prob {ev.prob:.2%}"
         )
         if args.out:
-            console.print(f"wrote {escape(str(Path(args.out)))}/")
+            console.print(f"wrote {_show(str(Path(args.out)))}/")
     return 0
 
 
@@ -481,14 +522,15 @@ def cmd_models(args: argparse.Namespace) -> int:
 
     if args.layers:
         model = load_model(args.layers, device="cpu")
+        from advtui.names import safe_name
+
         for name in model.layer_names():
-            print(name)
+            print(safe_name(name))
         return 0
     rows = describe_models()
     if args.json:
         _print_json(rows)
         return 0
-    from rich.markup import escape
     from rich.table import Table
 
     t = Table()
@@ -500,7 +542,7 @@ def cmd_models(args: argparse.Namespace) -> int:
             r["name"],
             str(r["input_size"]),
             "[green]yes[/green]" if r["offline"] else "[red]no[/red]",
-            escape(r["description"]),
+            _show(r["description"]),
         )
         if not r["offline"]:
             missing.append(r["weights"])
@@ -510,7 +552,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         folder = os.path.dirname(missing[0])
         names = ", ".join(os.path.basename(m) for m in missing)
         console.print(
-            f"Weights not found offline go in {escape(folder)}/ ({escape(names)}), or pass --weights PATH."
+            f"Weights not found offline go in {_show(folder)}/ ({_show(names)}), or pass --weights PATH."
         )
     return 0
 
@@ -633,14 +675,12 @@ def _check_model_name(name: str) -> None:
 def build_app(argv: list[str] | None = None, *, classifier: Any = None):
     """The explorer App for ``advtui [FOLDER] [options]`` (the CLI and the tests share this).
     ``classifier``: a built :class:`advtui.models.Classifier` to use instead of ``--model``."""
-    args = tui_parser().parse_args(argv)
+    args = check_args(tui_parser().parse_args(argv))
     from advtui.images import bundled_samples
     from advtui.tui.app import AdvtuiApp, TuiConfig
 
     folder = Path(args.folder) if args.folder else bundled_samples()
     settings = _settings(args)
-    if args.nsamples < 1:
-        raise UsageError(f"advtui: --nsamples must be at least 1 (got {args.nsamples})")
     config = TuiConfig(
         folder=folder,
         model=args.model,
@@ -679,7 +719,7 @@ def _join_negative_values(argv: list[str]) -> list[str]:
 def _dispatch(argv: list[str]) -> int:
     argv = _join_negative_values(argv)
     if argv and argv[0] in SUBCOMMANDS:
-        args = sub_parser().parse_args(argv)
+        args = check_args(sub_parser().parse_args(argv))
         handler = {
             "predict": cmd_predict,
             "attack": cmd_attack,
@@ -721,10 +761,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _dispatch(argv)
     except UsageError as exc:
-        print(str(exc), file=sys.stderr)
+        _say(str(exc))
         return 2
     except KeyboardInterrupt:
-        print("advtui: interrupted", file=sys.stderr)
+        _say("advtui: interrupted")
         return 130
     except SystemExit as exc:  # argparse --help / --version
         return int(exc.code or 0) if isinstance(exc.code, int) else 0
@@ -734,21 +774,19 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         if isinstance(exc, AdvtuiError):
-            print(f"advtui: error: {exc}", file=sys.stderr)
+            _say(f"advtui: error: {exc}")
             return 2
         msg = " ".join(str(exc).split())[:300]
         if isinstance(exc, MemoryError) or "out of memory" in msg.lower():
-            print(
-                "advtui: error: out of memory (try fewer --nsamples, a smaller --batch-size or --device cpu)",
-                file=sys.stderr,
+            _say(
+                "advtui: error: out of memory (try fewer --nsamples, a smaller --batch-size or --device cpu)"
             )
             return 2
         if isinstance(exc, OSError):
-            print(f"advtui: error: {_os_error(exc) or msg or type(exc).__name__}", file=sys.stderr)
+            _say(f"advtui: error: {_os_error(exc) or msg or type(exc).__name__}")
             return 2
-        print(
-            f"advtui: internal error: {type(exc).__name__}: {msg} (run with --debug for the traceback)",
-            file=sys.stderr,
+        _say(
+            f"advtui: internal error: {type(exc).__name__}: {msg} (run with --debug for the traceback)"
         )
         return 1
 

@@ -47,14 +47,13 @@ def add_parser(sub, common_model_args, attack_args, explain_args) -> None:
         help="comma-separated target modes: untargeted,random,runner-up,nearest (default untargeted)",
     )
     explain_args(p)
-    p.add_argument("--n", type=int, help="use only the first N photos")
+    p.add_argument("--n", help="use only the first N photos")
     p.add_argument(
         "--views",
-        type=int,
         default=1,
         help="crops/scales per photo, 1–8 (full, c80, tl70, br70, flip, tr70, bl70, c60; default 1)",
     )
-    p.add_argument("--batch-size", type=int, default=8, help="images per attack batch (default 8)")
+    p.add_argument("--batch-size", default=8, help="images per attack batch (default 8)")
     p.add_argument(
         "--protocol",
         default="corrected",
@@ -66,7 +65,6 @@ def add_parser(sub, common_model_args, attack_args, explain_args) -> None:
     )
     p.add_argument(
         "--folds",
-        type=int,
         default=5,
         help="cross-validation folds (default 5; warns when too few photos support them)",
     )
@@ -82,8 +80,6 @@ def resume_command(args: argparse.Namespace) -> str:
     """The shell-quoted ``advtui eval … --resume`` that continues the run ``args`` started:
     the folder and every flag given a non-default value (from the eval parser's own options,
     so a flag added later is not forgotten)."""
-    import shlex
-
     parser = getattr(args, "eval_parser", None)
     words = ["advtui", "eval", str(args.folder)]
     for action in parser._actions if parser is not None else ():
@@ -100,7 +96,26 @@ def resume_command(args: argparse.Namespace) -> str:
         words += [f"{flag}={text}"] if text.startswith("-") else [flag, text]
     if parser is None:  # not parsed by add_parser's parser: the folder and --out at least
         words += ["--out", str(args.out)]
-    return shlex.join([*words, "--resume"])
+    return " ".join(shell_word(w) for w in [*words, "--resume"])
+
+
+def shell_word(word: str) -> str:
+    """``word`` quoted for a POSIX shell, as :func:`shlex.quote` does, except that a word with
+    control characters or undecodable bytes becomes bash's ``$'…'`` with them escaped: the
+    command can be pasted back, and printing it never sends an escape sequence."""
+    import shlex
+
+    from advtui.names import safe_name
+
+    if safe_name(word) == word:
+        return shlex.quote(word)
+    out = []
+    for ch in word:
+        if ch in "\\'":
+            out.append("\\" + ch)
+        else:
+            out.append(safe_name(ch))
+    return "$'" + "".join(out) + "'"
 
 
 def _config(args: argparse.Namespace):
@@ -209,6 +224,18 @@ class _Progress:
         self.stream.flush()
 
 
+def _note_line(progress: _Progress) -> Callable[[str], None]:
+    """A note on its own stderr line (never glued to the progress line), names escaped."""
+    from advtui.names import safe_name
+
+    def note(line: str) -> None:
+        progress.end_line()
+        progress.stream.write(f"advtui eval: note: {safe_name(line)}\n")
+        progress.stream.flush()
+
+    return note
+
+
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
@@ -216,6 +243,7 @@ def run(args: argparse.Namespace) -> int:
     from advtui.eval.loop import run_eval
     from advtui.eval.plots import terminal_histogram
     from advtui.eval.report import summary_table, sweep_table
+    from advtui.names import safe_name
 
     cfg = _config(args)
     cfg.precheck()  # fail fast on bad flags and folders, before loading the model
@@ -223,7 +251,7 @@ def run(args: argparse.Namespace) -> int:
     err = Console(stderr=True, highlight=False)
     progress = _Progress(sys.stderr)
     try:
-        result = run_eval(cfg, model, progress=progress)
+        result = run_eval(cfg, model, progress=progress, note=_note_line(progress))
     except KeyboardInterrupt:
         progress.end_line()  # not glued to the progress line (nor to the terminal's ^C)
         sys.stderr.write(
@@ -246,10 +274,11 @@ def run(args: argparse.Namespace) -> int:
         f"{imgs['evaluated']} images from {imgs['photos']} photos"
         + (f", {imgs['misclassified']} misclassified (skipped)" if imgs["misclassified"] else "")
         + (f", {imgs['unreadable']} unreadable" if imgs["unreadable"] else "")
-        + f"; wrote {', '.join(p.name for p in result.written.values())} and results.jsonl, features.npz in {args.out}/",
+        + f"; wrote {', '.join(p.name for p in result.written.values())} and results.jsonl, "
+        f"features.npz in {safe_name(args.out)}/",
         markup=False,
     )
     for warning in result.summary["warnings"]:  # last, one line each, never wrapped
-        sys.stderr.write(f"advtui eval: warning: {warning}\n")
+        sys.stderr.write(f"advtui eval: warning: {safe_name(warning)}\n")
     sys.stderr.flush()
     return 0

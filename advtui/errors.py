@@ -26,8 +26,17 @@ class AttackError(AdvtuiError):
     """Attack parameters or targets are invalid."""
 
 
+class FlagError(AttackError):
+    """A flag's value is outside its range (:data:`advtui.settings.FLAG_RANGES`); an
+    AttackError because ``parse_fraction`` always raised that for a bad ε or α."""
+
+
 class ExplainError(AdvtuiError):
     """SHAP explanation cannot be computed with these settings."""
+
+
+class OutputError(AdvtuiError):
+    """An output folder cannot be created or written (named in the message, never a temp file)."""
 
 
 class Cancelled(AdvtuiError):

@@ -75,6 +75,24 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
+def _missing_reason(p: Path) -> str:
+    """Why ``p`` does not exist as a file: a symlink loop, a dangling symlink, an unreadable
+    folder on its path, or nothing there at all."""
+    import errno
+
+    try:
+        os.stat(p)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symlink loop"
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            return "permission denied"
+        if os.path.islink(p):
+            return f"broken symlink (to {os.readlink(p)})"
+        return "no such file"
+    return "no such file"
+
+
 def load_image(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Open an image file as 8-bit RGB with EXIF orientation applied.
 
@@ -83,7 +101,7 @@ def load_image(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS) -> Im
     """
     p = Path(path).expanduser()
     if not p.exists():
-        raise ImageError(f"{p.name}: no such file")
+        raise ImageError(f"{p.name}: {_missing_reason(p)}")
     if p.is_dir():
         raise ImageError(f"{p.name}: is a folder, not an image")
     try:

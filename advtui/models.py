@@ -269,6 +269,43 @@ def _short_reason(exc: BaseException, limit: int = 100) -> str:
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
+#: What ``--weights`` expects, said after every reason a file is refused.
+WEIGHTS_EXPECTED = "--weights expects a state dict saved with torch.save(model.state_dict(), PATH)"
+
+
+def sniff_file(path: Path) -> str | None:
+    """What a file that is not a PyTorch file looks like (``"looks like text"``, ``"an HTML
+    page"`` …), from its first bytes; None when it looks like a PyTorch file (a zip archive
+    or a pickle) or cannot be read."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return None
+    if not head:
+        return "an empty file"
+    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":  # torch.save zip / pickle
+        return None
+    low = head.lstrip().lower()
+    if low.startswith(b"version https://git-lfs"):
+        return "a Git LFS pointer, not the weights (run git lfs pull)"
+    if low.startswith((b"<!doctype html", b"<html")):
+        return "an HTML page (a failed download?)"
+    if head.startswith((b"\xff\xd8\xff", b"\x89PNG")):
+        return "an image"
+    if head.startswith(b"\x89HDF"):
+        return "an HDF5 (Keras) file"
+    if len(head) > 8 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < 10**8:
+        return "a safetensors file"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "unknown binary data"
+    if all(ch.isprintable() or ch in "\t\r\n" for ch in text):
+        return "looks like text"
+    return "unknown binary data"
+
+
 def _read_state_dict(path: Path) -> dict:
     """Load a state dict safely (``weights_only=True``: no arbitrary unpickling)."""
     if not path.is_file():
@@ -278,6 +315,11 @@ def _read_state_dict(path: Path) -> dict:
             warnings.simplefilter("ignore")
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any failure is a bad weights file for the user
+        kind = sniff_file(path)
+        if kind is not None:
+            raise ModelError(
+                f"{path.name}: not a PyTorch file: {kind}; {WEIGHTS_EXPECTED}"
+            ) from None
         if "weights only load failed" in str(exc).lower():
             # torch's text suggests weights_only=False, i.e. running the file's pickled code
             raise ModelError(

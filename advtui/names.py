@@ -8,6 +8,8 @@ Torch-free and Textual-free, so the CLI, eval and the explorer share one rule.
   become ``\\xff``, so no name can move the cursor, recolour, retitle the terminal or write the
   clipboard (OSC 52), and the result is valid UTF-8 of predictable width.
 - :func:`name_bytes` gives the raw bytes a filesystem name stands for (stable seeds, hashing).
+- :func:`json_safe` applies :func:`safe_name` to every string of a JSON-like object (every
+  JSON file and line advtui writes goes through it).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import os
 import unicodedata
 
-__all__ = ["name_bytes", "safe_name"]
+__all__ = ["json_safe", "name_bytes", "safe_name"]
 
 # Unicode categories that must never reach a terminal as themselves: controls (Cc), format
 # characters (Cf: bidi overrides, zero-width joiners), line/paragraph separators, unassigned.
@@ -50,3 +52,16 @@ def name_bytes(name: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> byt
     if isinstance(name, os.PathLike):
         name = os.fspath(name)
     return name if isinstance(name, bytes) else os.fsencode(name)
+
+
+def json_safe(obj):
+    """``obj`` (JSON-like: dicts, lists, tuples, scalars) with every string passed through
+    :func:`safe_name`, so ``json.dumps`` never writes a lone surrogate (an undecodable file-name
+    byte) or a control character: the output is valid UTF-8 and safe to print."""
+    if isinstance(obj, str):
+        return obj if obj.isprintable() else safe_name(obj)
+    if isinstance(obj, dict):
+        return {json_safe(k) if isinstance(k, str) else k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj

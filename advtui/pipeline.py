@@ -18,6 +18,7 @@ import torch
 from advtui.attacks import TARGET_MODES, make_attack, select_targets
 from advtui.explain import Evidence, Explainer
 from advtui.images import atomic_write_bytes, save_png, to_pil
+from advtui.names import json_safe
 from advtui.render import heatmap_scale, heatmap_with_legend, perturbation_image, shap_png_text
 from advtui.settings import AttackSettings
 
@@ -151,6 +152,44 @@ def explain_outcome(
     return outcome
 
 
+def check_out_dir(out_dir: str | Path, flag: str = "--out") -> Path:
+    """Create ``out_dir`` if needed and prove it writable (a probe file made and removed), so a
+    bad output folder fails before minutes of work, with a reason naming the folder: it
+    exists and is not a folder, a folder on its path is a file, read-only, no permission, disk
+    full. Raises :class:`~advtui.errors.OutputError`."""
+    import errno
+    import os
+    import tempfile
+
+    from advtui.errors import OutputError
+    from advtui.names import safe_name
+
+    out = Path(out_dir).expanduser()
+    where = f"{flag} {safe_name(out)}" if flag else safe_name(out)
+
+    def reason(exc: OSError) -> str:
+        if exc.errno in (errno.EEXIST, errno.ENOTDIR):
+            return "exists and is not a folder (or a folder on its path is a file)"
+        if exc.errno == errno.EROFS:
+            return "read-only file system"
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            return "permission denied (cannot write there)"
+        if exc.errno == errno.ENOSPC:
+            return "no space left on the device"
+        return (exc.strerror or type(exc).__name__).lower()
+
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{where}: exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".advtui-write-check.", dir=out)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputError(f"{where}: {reason(exc)}") from None
+    return out
+
+
 def save_outcome(outcome: Outcome, out_dir: str | Path) -> list[Path]:
     """Write clean.png, adversarial.png, perturbation.png, SHAP heatmaps and result.json.
 
@@ -160,10 +199,22 @@ def save_outcome(outcome: Outcome, out_dir: str | Path) -> list[Path]:
     chunks carry ``advtui:shap_scale`` and ``advtui:map_box`` (crop box "x0 y0 x1 y1"); result.json
     carries ``shap_scale``.
 
-    Every file is written atomically (temp file + rename). Returns the paths written.
+    Every file is written atomically (temp file + rename). Returns the paths written. The
+    folder is checked first (:func:`check_out_dir`); a write that still fails raises an
+    :class:`~advtui.errors.OutputError` naming the folder, never the temp file.
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    from advtui.errors import OutputError
+    from advtui.names import safe_name
+
+    out = check_out_dir(out_dir, flag="")
+    try:
+        return _write_outcome(outcome, out)
+    except OSError as exc:
+        why = (exc.strerror or type(exc).__name__).lower()
+        raise OutputError(f"cannot save to {safe_name(out)}: {why}") from None
+
+
+def _write_outcome(outcome: Outcome, out: Path) -> list[Path]:
     written = []
     for name, img in [
         ("clean.png", to_pil(outcome.x)),
@@ -185,7 +236,8 @@ def save_outcome(outcome: Outcome, out_dir: str | Path) -> list[Path]:
             save_png(img, path, shap_png_text(scale, m, ev.label if ev else ""))
             written.append(path)
     result = out / "result.json"
-    atomic_write_bytes(result, (json.dumps(outcome.to_json(), indent=2) + "\n").encode())
+    text = json.dumps(json_safe(outcome.to_json()), indent=2) + "\n"
+    atomic_write_bytes(result, text.encode())
     written.append(result)
     return written
 
@@ -194,6 +246,7 @@ __all__ = [
     "TARGET_MODES",
     "AttackSettings",
     "Outcome",
+    "check_out_dir",
     "explain_outcome",
     "run_attack",
     "save_outcome",

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from advtui import registry
-from advtui.errors import AttackError
+from advtui.errors import FlagError
 
 #: The registry's model names (advtui.models.MODELS; a test keeps the two equal).
 MODEL_NAMES: tuple[str, ...] = (
@@ -26,8 +26,104 @@ METHODS: tuple[str, ...] = registry.attack_names(cycle=True)
 TARGET_MODES: tuple[str, ...] = tuple(registry.TARGET_MODES)
 
 
+@dataclass(frozen=True)
+class FlagRange:
+    """The valid values of one shared flag: ``low ≤ value ≤ high`` (``low`` excluded when
+    ``low_open``); ``kind`` is ``"fraction"`` (pixel units: ``8/255`` or ``0.03``), ``"int"`` or
+    ``"float"``; ``note`` explains the unit or what the edge means."""
+
+    kind: str
+    low: float
+    high: float | None = None
+    low_open: bool = False
+    note: str = ""
+
+    def describe(self) -> str:
+        """``must lie in [0, 1]``, ``must be at least 1``, ``must be greater than 0`` …"""
+        if self.high is not None:
+            left = "(" if self.low_open else "["
+            return f"must lie in {left}{_num(self.low)}, {_num(self.high)}]"
+        if self.low_open:
+            return f"must be greater than {_num(self.low)}"
+        return f"must be at least {_num(self.low)}"
+
+
+def _num(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else repr(v)
+
+
+#: The one rule for every shared flag (CLI subcommands, ``advtui eval`` and the explorer all
+#: check through :func:`check_flag`). ε = 0 is allowed and means "no attack": the adversarial
+#: image is the clean one, so a sweep can start at the clean baseline.
+FLAG_RANGES: dict[str, FlagRange] = {
+    "eps": FlagRange("fraction", 0.0, 1.0, note="pixel units, e.g. 8/255; 0 = no attack"),
+    "alpha": FlagRange("fraction", 0.0, 1.0, low_open=True, note="pixel units, e.g. 2/255"),
+    "steps": FlagRange("int", 1, 100_000),
+    "seed": FlagRange("int", 0, 2**32 - 1),
+    "nsamples": FlagRange("int", 1, 100_000),
+    "local-smoothing": FlagRange("float", 0.0, 1.0),
+    "top": FlagRange("int", 1, 1000),
+    "batch-size": FlagRange("int", 1, 4096),
+    "n": FlagRange("int", 1),
+    "views": FlagRange("int", 1, 8),
+    "folds": FlagRange("int", 2),
+    "input-size": FlagRange("int", 8, 4096),
+}
+
+
+def flag_message(
+    name: str, value: object, problem: str | None = None, rule: FlagRange | None = None
+) -> str:
+    """The one-line message for a bad value of flag ``name``: ``--eps '2': must lie in [0, 1]
+    (pixel units, e.g. 8/255; 0 = no attack)``. The value is shown escaped (it is user text)."""
+    from advtui.names import safe_name
+
+    rule = rule or FLAG_RANGES.get(name)
+    text = problem or (rule.describe() if rule else "invalid value")
+    note = f" ({rule.note})" if rule and rule.note else ""
+    shown = safe_name(str(value))
+    if not shown or any(ch.isspace() for ch in shown):
+        shown = repr(shown)
+    flag = f"--{name}" if name in FLAG_RANGES else name
+    return f"{flag} {shown}: {text}{note}"
+
+
+def check_flag(name: str, value: str | float | int):
+    """``value`` of flag ``name`` parsed and checked against :data:`FLAG_RANGES`; raises
+    :class:`~advtui.errors.FlagError` with :func:`flag_message`. Fractions accept ``8/255``."""
+    rule = FLAG_RANGES[name]
+    if rule.kind == "fraction":
+        return parse_fraction(value, name)
+    if isinstance(value, bool):
+        raise FlagError(flag_message(name, value, "expected a number"))
+    try:
+        if rule.kind == "int":
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            out: float = int(value) if not isinstance(value, str) else int(value.strip())
+        else:
+            out = float(value)
+    except (TypeError, ValueError):
+        expected = "a whole number" if rule.kind == "int" else "a number"
+        raise FlagError(flag_message(name, value, f"expected {expected}")) from None
+    if not math.isfinite(out) or not _inside(out, rule):
+        raise FlagError(flag_message(name, value))
+    return out
+
+
+def _inside(value: float, rule: FlagRange) -> bool:
+    low_ok = value > rule.low if rule.low_open else value >= rule.low
+    return low_ok and (rule.high is None or value <= rule.high)
+
+
 def parse_fraction(value: str | float, what: str = "value") -> float:
-    """Parse ``"8/255"``, ``"0.03"`` or a float into a float in [0, 1]."""
+    """Parse ``"8/255"``, ``"0.03"`` or a float into a float in [0, 1] (or ``what``'s own range
+    when it is a fraction flag of :data:`FLAG_RANGES`, e.g. α > 0)."""
+    rule = FLAG_RANGES.get(what)
+    if rule is None or rule.kind != "fraction":
+        rule = FlagRange("fraction", 0.0, 1.0, note="pixel units, e.g. 8/255")
+    if isinstance(value, bool):
+        raise FlagError(flag_message(what, value, "expected a number like 0.03 or 8/255", rule))
     if isinstance(value, (int, float)):
         out = float(value)
     else:
@@ -35,9 +131,11 @@ def parse_fraction(value: str | float, what: str = "value") -> float:
         try:
             out = float(Fraction(text)) if "/" in text else float(text)
         except (ValueError, ZeroDivisionError):
-            raise AttackError(f"{what} {value!r}: expected a number like 0.03 or 8/255") from None
-    if not math.isfinite(out) or not 0.0 <= out <= 1.0:
-        raise AttackError(f"{what} {value!r}: must lie in [0, 1] (pixel units, e.g. 8/255)")
+            raise FlagError(
+                flag_message(what, value, "expected a number like 0.03 or 8/255", rule)
+            ) from None
+    if not math.isfinite(out) or not _inside(out, rule):
+        raise FlagError(flag_message(what, value, rule=rule))
     return out
 
 
@@ -72,11 +170,11 @@ class AttackSettings:
     ) -> AttackSettings:
         return cls(
             method=registry.attack_spec(method).name,
-            eps=parse_fraction(eps, "eps"),
-            alpha=None if alpha is None else parse_fraction(alpha, "alpha"),
-            steps=int(steps),
+            eps=check_flag("eps", eps),
+            alpha=None if alpha is None else check_flag("alpha", alpha),
+            steps=check_flag("steps", steps),
             target=target,
-            seed=int(seed),
+            seed=check_flag("seed", seed),
             early_stop=early_stop,
         )
 

@@ -17,6 +17,7 @@ import numpy as np
 from advtui.detect.cv import check_rows, make_classifier
 from advtui.detect.features import FEATURE_KIND, N_QUANTILES, sorted_features
 from advtui.errors import DetectorError
+from advtui.names import json_safe
 
 DETECTOR_FILE = "detector.json"
 DETECTOR_FORMAT = 1
@@ -74,7 +75,7 @@ class Detector:
         from advtui.images import atomic_write_bytes
 
         path = Path(folder) / DETECTOR_FILE
-        atomic_write_bytes(path, (json.dumps(self.to_dict(), indent=1) + "\n").encode())
+        atomic_write_bytes(path, (json.dumps(json_safe(self.to_dict()), indent=1) + "\n").encode())
         return path
 
 

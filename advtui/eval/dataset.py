@@ -104,6 +104,22 @@ def read_labels(path: str | Path, class_names: Sequence[str]) -> dict[str, int]:
     return out
 
 
+def no_images_message(root: Path, subfolders: Sequence[str]) -> str:
+    """Why a folder with no images directly inside but ``subfolders`` not named like ImageNet
+    synsets gives eval nothing to do, and how to label its images (one line)."""
+    from advtui.names import safe_name
+
+    names = sorted(subfolders)
+    shown = ", ".join(safe_name(n) for n in names[:3]) + (", …" if len(names) > 3 else "")
+    s = "" if len(names) == 1 else "s"
+    return (
+        f"{safe_name(root)}: no images directly inside, and {len(names)} sub-folder{s} ({shown}) "
+        "not named like ImageNet class folders (n01440764); eval reads a flat folder or "
+        "WordNet-ID class folders: rename the sub-folders to their WordNet IDs, or put the "
+        "images in one folder and pass --labels FILE (filename,class per line)"
+    )
+
+
 def collect_items(
     folder: str | Path,
     class_names: Sequence[str],
@@ -148,7 +164,8 @@ def collect_items(
         try:
             paths = find_images(root)
         except ImageError as exc:
-            raise EvalError(str(exc)) from None
+            other = [d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")]
+            raise EvalError(no_images_message(root, other) if other else str(exc)) from None
     labels = read_labels(labels_file, class_names) if labels_file else {}
     if n is not None:
         paths = paths[: max(0, n)]

@@ -31,7 +31,7 @@ import torch
 from advtui.attacks import TARGET_MODES, make_attack, select_targets
 from advtui.attacks.base import Attack
 from advtui.errors import ImageError
-from advtui.eval.dataset import VIEWS, EvalError, Item, collect_items, view_image
+from advtui.eval.dataset import EvalError, Item, collect_items, view_image
 from advtui.eval.store import ResultsStore
 from advtui.settings import eps_text
 
@@ -90,8 +90,8 @@ class EvalConfig:
     def precheck(self) -> EvalConfig:
         """A copy with every model-independent value checked and normalised (cheap: the CLI
         calls it before loading the model)."""
-        from advtui.attacks import parse_fraction
         from advtui.eval.store import RESULTS
+        from advtui.settings import check_flag
 
         c = EvalConfig(**asdict(self))
         if c.protocol not in PROTOCOLS:
@@ -102,34 +102,24 @@ class EvalConfig:
             raise EvalError(
                 "--protocol seed uses the original BIM update; drop --method or use --protocol corrected"
             )
-        for name, value in (
-            ("steps", c.steps),
-            ("nsamples", c.nsamples),
-            ("batch-size", c.batch_size),
-            ("n", c.n),
-        ):
-            if value is not None and value < 1:
-                raise EvalError(f"--{name} must be at least 1 (got {value})")
-        if c.folds < 2:
-            raise EvalError(f"--folds must be at least 2 (got {c.folds})")
-        if c.local_smoothing is not None and c.local_smoothing < 0:
-            raise EvalError("--local-smoothing must be ≥ 0")
-        if not 1 <= c.views <= len(VIEWS):
-            raise EvalError(f"--views must be 1..{len(VIEWS)} (got {c.views})")
+        for name in ("steps", "nsamples", "batch-size", "n", "folds", "local-smoothing"):
+            attr = name.replace("-", "_")
+            if getattr(c, attr) is not None:
+                setattr(c, attr, check_flag(name, getattr(c, attr)))
+        c.views, c.seed = check_flag("views", c.views), check_flag("seed", c.seed)
         bad = [t for t in c.targets if t not in TARGET_MODES]
         if bad or not c.targets:
             raise EvalError(
                 f"--targets: unknown mode {bad[0] if bad else ''!r}; choose from {','.join(TARGET_MODES)}"
             )
         c.targets = list(dict.fromkeys(c.targets))
-        eps = [parse_fraction(e, "eps") for e in c.eps]
-        if not eps or any(e <= 0 for e in eps):
-            raise EvalError("--eps values must be positive")
-        c.eps = sorted(set(eps))
-        primary = parse_fraction(c.primary_eps, "eps") if c.primary_eps is not None else max(c.eps)
+        if not c.eps:
+            raise EvalError("--eps-sweep: no ε values given")
+        c.eps = sorted({check_flag("eps", e) for e in c.eps})  # 0 = no attack: the baseline
+        primary = check_flag("eps", c.primary_eps) if c.primary_eps is not None else max(c.eps)
         c.primary_eps = min(c.eps, key=lambda e: abs(e - primary))
         if c.alpha is not None:
-            c.alpha = parse_fraction(c.alpha, "alpha")
+            c.alpha = check_flag("alpha", c.alpha)
         folder = Path(c.folder).expanduser()
         if not folder.is_dir():
             raise EvalError(f"{folder}: {'not a folder' if folder.exists() else 'no such folder'}")
@@ -145,6 +135,9 @@ class EvalConfig:
             raise EvalError(
                 f"{out} already holds {RESULTS}; pass --resume to continue it or choose another --out"
             )
+        from advtui.pipeline import check_out_dir
+
+        check_out_dir(out)  # created and proved writable before the model loads
         return c
 
     def resolved(self, model) -> EvalConfig:
@@ -229,12 +222,31 @@ class EvalRun:
 ATTACK_SEEDS = 40_000
 
 
-def attack_seed(seed: int, image: str) -> int:
-    """The seed of one row's image (``image`` as in the rows, e.g. ``photo.jpg#c80``): random
-    target, PGD's random start and SHAP draws. Rows store it as ``attack_seed``, so
-    ``advtui attack IMG --seed D …`` reproduces a row (docs/eval.md, "Reproduce a row")."""
+def attack_seed(seed: int, image: str | bytes) -> int:
+    """The seed of one row's image (its relative path as on disk, plus ``#view``, e.g.
+    ``photo.jpg#c80``): random target, PGD's random start and SHAP draws. Rows store it as
+    ``attack_seed``, so ``advtui attack IMG --seed D …`` reproduces a row (docs/eval.md,
+    "Reproduce a row").
+
+    Hashes the name's raw bytes (:func:`advtui.names.name_bytes`), so any name a filesystem
+    allows has a stable seed, undecodable bytes included; for a UTF-8 name those bytes are its
+    UTF-8 encoding, the seed earlier versions gave."""
+    from advtui.names import name_bytes
+
     # below 40 000: SHAP draws chunk c with numpy seed D·100003 + c, which must stay < 2³²
-    return zlib.crc32(f"{seed}:{image}".encode()) % ATTACK_SEEDS
+    return zlib.crc32(f"{seed}:".encode() + name_bytes(image)) % ATTACK_SEEDS
+
+
+def row_id(image: str) -> str:
+    """The ``image`` field of a row for the item id ``image``: the name escaped
+    (:func:`advtui.names.safe_name`), so results.jsonl is valid UTF-8 and safe to print."""
+    from advtui.names import safe_name
+
+    return safe_name(image)
+
+
+def _rid(it: Item) -> str:
+    return row_id(it.image)
 
 
 def run_eval(
@@ -244,8 +256,11 @@ def run_eval(
     device: str = "auto",
     progress: EvalProgress | None = None,
     stop: threading.Event | None = None,
+    note: Callable[[str], None] | None = None,
 ) -> EvalRun:
-    """Run (or resume) an evaluation; rows are durable as they are written."""
+    """Run (or resume) an evaluation; rows are durable as they are written. ``note`` hears
+    one line per distinct problem worth telling that does not stop the run (files skipped
+    in a SHAP background)."""
     from advtui.detect.features import sorted_features
     from advtui.images import load_image, to_tensor
 
@@ -267,21 +282,21 @@ def run_eval(
         for r in store.rows
         if r["variant"] == "clean" and r.get("status") in SKIP_STATUSES
     }
-    planned = {it.image: _keys(it, cfg.eps, modes) for it in items}
+    planned = {_rid(it): _keys(it, cfg.eps, modes) for it in items}
     done = sum(
-        per_item if it.image in skipped else sum(k in store.done for k in planned[it.image])
+        per_item if _rid(it) in skipped else sum(k in store.done for k in planned[_rid(it)])
         for it in items
     )
     _tick(progress, done, total, "resumed" if done else "starting")
     emb = model.class_embeddings() if "nearest" in modes else None
-    explainer = _Explainers(model, cfg)
+    explainer = _Explainers(model, cfg, note)
     try:
         for start in range(0, len(items), cfg.batch_size):
             batch = items[start : start + cfg.batch_size]
             batch = [
                 it
                 for it in batch
-                if it.image not in skipped and any(k not in store.done for k in planned[it.image])
+                if _rid(it) not in skipped and any(k not in store.done for k in planned[_rid(it)])
             ]
             if not batch:
                 continue
@@ -291,16 +306,16 @@ def run_eval(
                     xs.append(to_tensor(view_image(load_image(it.path), it.view, model.input_size)))
                     loaded.append(it)
                 except ImageError as exc:
-                    if (it.image, "clean", None) in store.done:
+                    if (_rid(it), "clean", None) in store.done:
                         raise  # it loaded before; do not silently change the data set
                     store.append(
                         _base_row(it, cfg.seed)
                         | {"variant": "clean", "eps": None, "eps_255": None}
                         | {"status": "unreadable", "error": str(exc)}
                     )
-                    skipped.add(it.image)
+                    skipped.add(_rid(it))
                     done += per_item
-                    _tick(progress, done, total, f"{it.image} unreadable")
+                    _tick(progress, done, total, f"{_rid(it)} unreadable")
             if not loaded:
                 continue
             x = torch.stack(xs)
@@ -311,9 +326,9 @@ def run_eval(
             for i, it in enumerate(loaded):
                 label = it.label if it.label is not None else preds[i]
                 if preds[i] != label:
-                    skipped.add(it.image)
-                    before = sum(k in store.done for k in planned[it.image])
-                    if (it.image, "clean", None) not in store.done:
+                    skipped.add(_rid(it))
+                    before = sum(k in store.done for k in planned[_rid(it)])
+                    if (_rid(it), "clean", None) not in store.done:
                         store.append(
                             _clean_row(
                                 model, it, cfg.seed, preds[i], probs[i], clean_logits[i], label
@@ -321,7 +336,7 @@ def run_eval(
                             | {"status": "misclassified"}
                         )
                     done += per_item - before
-                    _tick(progress, done, total, f"{it.image} misclassified")
+                    _tick(progress, done, total, f"{_rid(it)} misclassified")
                     continue
                 keep.append(i)
             if not keep:
@@ -330,7 +345,7 @@ def run_eval(
             x, clean_logits, probs = x[keep], clean_logits[keep], probs[keep]
             preds = [preds[i] for i in keep]
             # clean rows
-            todo = [i for i, it in enumerate(loaded) if (it.image, "clean", None) not in store.done]
+            todo = [i for i, it in enumerate(loaded) if (_rid(it), "clean", None) not in store.done]
             if todo:
                 expl = explainer.explain(
                     x[todo], [preds[i] for i in todo], [loaded[i] for i in todo], stop
@@ -345,14 +360,14 @@ def run_eval(
                         sorted_features(expl.attributions[j], cfg.n_quantiles),
                     )
                     done += 1
-                    _tick(progress, done, total, f"{it.image} clean")
+                    _tick(progress, done, total, f"{_rid(it)} clean")
                 del expl
             for eps in cfg.eps:
                 attack = _make_attack(cfg, model, eps)
                 for mode in modes:
                     key = eps_text(eps)
                     todo = [
-                        i for i, it in enumerate(loaded) if (it.image, mode, key) not in store.done
+                        i for i, it in enumerate(loaded) if (_rid(it), mode, key) not in store.done
                     ]
                     if not todo:
                         continue
@@ -405,7 +420,7 @@ def run_eval(
                         else:
                             store.append(row | {"status": "attack-failed"})
                         done += 1
-                        _tick(progress, done, total, f"{it.image} {mode} ε={key}")
+                        _tick(progress, done, total, f"{_rid(it)} {mode} ε={key}")
                     del res, expl
     finally:
         store.write_npz()
@@ -436,10 +451,17 @@ class _Explainers:
     ``batch_size`` photos are kept (one load per photo and batch).
     """
 
-    def __init__(self, model, cfg: EvalConfig) -> None:
+    def __init__(self, model, cfg: EvalConfig, note: Callable[[str], None] | None = None) -> None:
         self.model, self.cfg = model, cfg
         self._backgrounds: dict[Path, torch.Tensor] = {}
         self._keep = max(8, cfg.batch_size)
+        self._note, self._noted = note, set()
+
+    def _tell(self, line: str) -> None:
+        """Pass a note on once (every photo of a folder shares its unreadable neighbours)."""
+        if self._note is not None and line not in self._noted:
+            self._noted.add(line)
+            self._note(line)
 
     def background(self, photo: Path) -> torch.Tensor:
         from advtui.explain import background_for_image
@@ -447,7 +469,9 @@ class _Explainers:
         photo = Path(photo)
         bg = self._backgrounds.pop(photo, None)
         if bg is None:
-            bg = background_for_image(photo, self.model.input_size, self.cfg.background)
+            bg = background_for_image(
+                photo, self.model.input_size, self.cfg.background, note=self._tell
+            )
         self._backgrounds[photo] = bg  # most recent last
         while len(self._backgrounds) > self._keep:
             self._backgrounds.pop(next(iter(self._backgrounds)))
@@ -494,7 +518,7 @@ def attribution_shape(model, layer: str | None) -> list[int]:
 
 
 def _keys(it: Item, eps: Sequence[float], modes: Sequence[str]) -> list[tuple]:
-    return [(it.image, "clean", None)] + [(it.image, m, eps_text(e)) for e in eps for m in modes]
+    return [(_rid(it), "clean", None)] + [(_rid(it), m, eps_text(e)) for e in eps for m in modes]
 
 
 def _make_attack(cfg: EvalConfig, model, eps: float) -> Attack:
@@ -511,11 +535,11 @@ def _make_attack(cfg: EvalConfig, model, eps: float) -> Attack:
 
 def _base_row(it: Item, seed: int) -> dict:
     return {
-        "image": it.image,
+        "image": _rid(it),
         "attack_seed": attack_seed(seed, it.image),
-        "source": str(it.path),
+        "source": row_id(str(it.path)),
         "view": it.view,
-        "group": it.group,
+        "group": row_id(it.group),
         "position": it.position,
         "label_source": it.label_source,
     }

@@ -20,6 +20,7 @@ from advtui.detect.cv import cross_validate, index_split
 from advtui.detect.features import confidence_features
 from advtui.detect.saved import fit_detector
 from advtui.images import atomic_write_bytes
+from advtui.names import json_safe
 from advtui.settings import eps_text
 
 POOLED = "pooled"
@@ -233,7 +234,9 @@ def write_outputs(run, *, plots: bool = True) -> dict[str, Path]:
         (out / "detector.json").unlink(missing_ok=True)
         summary["detector"] = {"path": None, "note": "needs clean and successful adversarial rows"}
     path = out / "summary.json"
-    atomic_write_bytes(path, (json.dumps(_clean_json(summary), indent=2) + "\n").encode())
+    atomic_write_bytes(
+        path, (json.dumps(json_safe(_clean_json(summary)), indent=2) + "\n").encode()
+    )
     written["summary"] = path
     if plots:
         from advtui.eval.plots import histogram_png, roc_png

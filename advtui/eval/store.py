@@ -26,6 +26,7 @@ import numpy as np
 
 from advtui.errors import AdvtuiError
 from advtui.images import atomic_write_bytes
+from advtui.names import json_safe
 
 RESULTS = "results.jsonl"
 FEATURES_BIN = "features.bin"
@@ -90,15 +91,15 @@ class ResultsStore:
                 raise StoreError(
                     f"{path}: unreadable; cannot check that --resume continues the same run"
                 ) from None
-            fixed = old.get("fixed", {})
+            fixed, now = old.get("fixed", {}), json_safe(params["fixed"])
             diffs = [
-                (k, fixed.get(k), params["fixed"].get(k))
-                for k in sorted(set(fixed) | set(params["fixed"]))
-                if fixed.get(k) != params["fixed"].get(k)
+                (k, fixed.get(k), now.get(k))
+                for k in sorted(set(fixed) | set(now))
+                if fixed.get(k) != now.get(k)
             ]
             if diffs:
                 raise StoreError(mismatch_message(diffs))
-        atomic_write_bytes(path, (json.dumps(params, indent=1) + "\n").encode())
+        atomic_write_bytes(path, (json.dumps(json_safe(params), indent=1) + "\n").encode())
 
     def _recover(self) -> None:
         data = self.results.read_bytes()
@@ -132,8 +133,9 @@ class ResultsStore:
 
     # ------------------------------------------------------------------ writing
     def append(self, row: dict, features: np.ndarray | None = None) -> dict:
-        """Write ``features`` (if any) then ``row`` durably; returns the stored row."""
-        row = dict(row)
+        """Write ``features`` (if any) then ``row`` durably; returns the stored row (every string
+        escaped by :func:`advtui.names.json_safe`: the line is valid UTF-8 whatever the names)."""
+        row = json_safe(dict(row))
         if features is not None:
             vec = np.asarray(features, dtype="<f4").ravel()
             if vec.size != self.n_features:

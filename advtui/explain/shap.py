@@ -254,34 +254,75 @@ class Explainer:
         return grad, captured[-1].detach()
 
 
+NoteFn = Callable[[str], None]
+
+
+def _resolved(path: str | os.PathLike[str]) -> Path:
+    """``path`` made absolute with symlinks resolved where they resolve: a symlink loop or an
+    unreadable folder on the way gives the absolute path as written (never an error)."""
+    p = Path(path).expanduser()
+    try:
+        return p.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: "Symlink loop" (Python < 3.13)
+        return Path(os.path.abspath(p))
+
+
+def skipped_note(skipped: Sequence[str], what: str = "SHAP background") -> str:
+    """One line naming the files left out and why: ``SHAP background: skipped 2 unreadable
+    files: a.jpg (symlink loop), b.jpg (permission denied)``."""
+    shown = ", ".join(skipped[:3]) + (f" and {len(skipped) - 3} more" if len(skipped) > 3 else "")
+    files = "file" if len(skipped) == 1 else "files"
+    return f"{what}: skipped {len(skipped)} unreadable {files}: {shown}"
+
+
 def background_from_paths(
-    paths: Sequence[str | os.PathLike[str]], size: int, n: int = 8, exclude: Sequence[Path] = ()
+    paths: Sequence[str | os.PathLike[str]],
+    size: int,
+    n: int = 8,
+    exclude: Sequence[Path] = (),
+    note: NoteFn | None = None,
 ) -> torch.Tensor:
     """Up to ``n`` loadable images from ``paths`` (evenly spread, skipping ``exclude``).
 
     Falls back to a black and a mid-grey image when fewer than two images load, so a single
-    image can still be explained.
+    image can still be explained. A file that cannot be read (a symlink loop, no permission,
+    not an image) is left out, never an error; ``note`` (if given) then receives one line
+    saying which files were skipped and why (:func:`skipped_note`).
     """
     from advtui.images import load_tensor
 
-    excluded = {Path(p).resolve() for p in exclude}
-    candidates = [Path(p) for p in paths if Path(p).resolve() not in excluded]
+    excluded = {_resolved(p) for p in exclude}
+    candidates = [Path(p) for p in paths if _resolved(p) not in excluded]
     if len(candidates) > n:
         step = len(candidates) / n
         candidates = [candidates[int(i * step)] for i in range(n)]
-    tensors = []
+    tensors, skipped = [], []
     for p in candidates:
         try:
             tensors.append(load_tensor(p, size))
-        except ImageError:
-            continue
+        except ImageError as exc:
+            skipped.append(str(exc) if str(exc).startswith(p.name) else f"{p.name}: {exc}")
+        except OSError as exc:  # anything the loader did not turn into an ImageError
+            skipped.append(f"{p.name}: {exc.strerror or type(exc).__name__}")
+    if skipped and note is not None:
+        note(skipped_note([_reason(s) for s in skipped]))
     if len(tensors) < 2:
         tensors += [torch.zeros(3, size, size), torch.full((3, size, size), 0.5)]
     return torch.stack(tensors)
 
 
+def _reason(message: str) -> str:
+    """``a.jpg: symlink loop`` → ``a.jpg (symlink loop)``."""
+    name, _, why = message.partition(": ")
+    return f"{name} ({why})" if why else message
+
+
 def background_from_folder(
-    folder: str | os.PathLike[str], size: int, n: int = 8, exclude: Sequence[Path] = ()
+    folder: str | os.PathLike[str],
+    size: int,
+    n: int = 8,
+    exclude: Sequence[Path] = (),
+    note: NoteFn | None = None,
 ) -> torch.Tensor:
     """:func:`background_from_paths` over the images of ``folder``."""
     from advtui.images import find_images
@@ -290,16 +331,19 @@ def background_from_folder(
         paths = find_images(folder)
     except ImageError:
         paths = []
-    return background_from_paths(paths, size, n, exclude)
+    return background_from_paths(paths, size, n, exclude, note)
 
 
 def background_for_image(
-    image: str | os.PathLike[str], size: int, background: str | os.PathLike[str] | None = None
+    image: str | os.PathLike[str],
+    size: int,
+    background: str | os.PathLike[str] | None = None,
+    note: NoteFn | None = None,
 ) -> torch.Tensor:
     """The SHAP background for explaining ``image``, the one rule every face uses (CLI,
     explorer, eval): up to 8 images of ``background`` (a folder) or else of the image's own
-    folder, the image itself left out."""
+    folder, the image itself left out. Unreadable neighbours are skipped (``note`` hears of
+    them), never an error."""
     image = Path(image)
     folder = Path(background).expanduser() if background else image.parent
-    return background_from_folder(folder, size, exclude=[image])
-
+    return background_from_folder(folder, size, exclude=[image], note=note)

@@ -25,6 +25,7 @@ from textual.containers import Vertical
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
+from advtui.names import safe_name
 from advtui.settings import METHODS
 from advtui.tui import jobs
 from advtui.tui import messages as msg
@@ -117,7 +118,10 @@ class AdvtuiApp(App[int]):
         self.status_text = ""
         self._job_ids = 0
         self._view_cache: dict[tuple, Any] = {}
-        self.explainers = jobs.ExplainerCache(self.config)
+        self.explainers = jobs.ExplainerCache(
+            self.config,
+            note=lambda line: self.post_message(msg.Notice(line, title="SHAP background")),
+        )
         self._bindings_state: tuple | None = None  # check_action per binding, last pushed
 
     # ------------------------------------------------------------------ layout
@@ -390,8 +394,15 @@ class AdvtuiApp(App[int]):
         severity: str = "information",
         timeout: float | None = None,
     ) -> None:
-        """A notification; file names, labels and error texts are escaped, never markup."""
-        self.notify(escape(message), title=escape(title), severity=severity, timeout=timeout)
+        """A notification; file names, labels and error texts are data: control characters
+        escaped (:func:`advtui.names.safe_name`: no terminal escape sequence, no OSC 52), and
+        never markup."""
+        self.notify(
+            escape(safe_name(message)),
+            title=escape(safe_name(title)),
+            severity=severity,
+            timeout=timeout,
+        )
 
     # ------------------------------------------------------------------ state helpers
 
@@ -570,7 +581,7 @@ class AdvtuiApp(App[int]):
 
     def _eps_step(self, delta: int) -> None:
         n = round(self.settings.eps * 255) + delta
-        n = min(MAX_EPS_255, max(1, n))
+        n = min(MAX_EPS_255, max(0, n))  # 0 = no attack, as --eps 0 (advtui.settings)
         self._settings_changed(self.settings.with_(eps=n / 255))
 
     def action_eps_up(self) -> None:

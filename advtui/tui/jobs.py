@@ -48,8 +48,9 @@ class ExplainerCache:
 
     SIZE = 4
 
-    def __init__(self, config: TuiConfig) -> None:
+    def __init__(self, config: TuiConfig, note: Callable[[str], None] | None = None) -> None:
         self.config = config
+        self.note = note  # hears which background files were skipped (one line)
         self._lock = threading.Lock()
         self._cache: dict[tuple, Any] = {}
 
@@ -63,9 +64,9 @@ class ExplainerCache:
             return hit
         c = self.config
         if image is not None:
-            bg = background_for_image(image, model.input_size, c.background)
+            bg = background_for_image(image, model.input_size, c.background, note=self.note)
         else:  # no image yet (warming up): the folder's images
-            bg = background_from_folder(c.background or c.folder, model.input_size)
+            bg = background_from_folder(c.background or c.folder, model.input_size, note=self.note)
         explainer = Explainer(
             model, bg, layer=c.layer, local_smoothing=c.local_smoothing, seed=seed
         )

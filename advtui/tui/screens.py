@@ -15,6 +15,7 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from advtui import registry
+from advtui.names import safe_name
 from advtui.settings import METHODS, TARGET_MODES
 
 #: (keys, what they do) — the help screen; the Footer shows the most used of them.
@@ -122,7 +123,10 @@ class ClassPicker(ModalScreen[int | None]):
         options.clear_options()
         matches = class_matches(query, self.class_names, limit=self.LIMIT)
         options.add_options(
-            [Option(Text.assemble((f"{i:>4} ", "dim"), name), id=str(i)) for i, name in matches]
+            [
+                Option(Text.assemble((f"{i:>4} ", "dim"), safe_name(name)), id=str(i))
+                for i, name in matches
+            ]
         )
         if matches:
             options.highlighted = 0

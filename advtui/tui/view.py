@@ -8,13 +8,14 @@ or resizing never recomputes them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 from rich.text import Text
 
 from advtui.explain.evidence import Evidence
+from advtui.names import safe_name
 from advtui.tui.widgets import pct, progress_text
 
 POOLED_SIZE = 28
@@ -63,11 +64,24 @@ def pool_map(values: np.ndarray, size: int = POOLED_SIZE) -> np.ndarray:
     return v[:h, :w].reshape(h // f, f, w // f, f).mean(axis=(1, 3))
 
 
+def _safe_rows(rows: list[dict] | None) -> list[dict] | None:
+    """Top-k rows with their labels escaped for the terminal (a model may bring its own)."""
+    if rows is None:
+        return None
+    return [r | {"label": safe_name(r["label"])} for r in rows]
+
+
+def gain_text(eps: float) -> str:
+    """How much the perturbation panel amplifies δ (``×64`` at ε = 8/255); ε = 0 is no attack,
+    nothing to amplify."""
+    return f"×{0.5 / eps:.0f}" if eps > 0 else "none (ε = 0: no attack)"
+
+
 def _title(name: str, top: dict | None = None, extra: str = "") -> Text:
     text = Text(name, style="bold")
     if top is not None:
         text.append(" · ")
-        text.append(top["label"])
+        text.append(safe_name(top["label"]))
         text.append(f" {pct(top['prob'])}", style="dim")
     if extra:
         text.append(f" {extra}", style="dim")
@@ -101,7 +115,7 @@ def build_view(app: Any, cache: dict) -> ViewModel:
     vm = ViewModel(panels)
     entry = app.current_entry
     if entry is None:
-        panels["p-clean"].message = app.folder_error or "no image selected"
+        panels["p-clean"].message = safe_name(app.folder_error or "no image selected")
         vm.confidence_note = ""
         return vm
     key = app.current_key
@@ -116,7 +130,7 @@ def build_view(app: Any, cache: dict) -> ViewModel:
     if entry.error is not None:
         waiting = ""
     elif app.model_error is not None:
-        waiting = f"model unavailable: {app.model_error}"
+        waiting = safe_name(f"model unavailable: {app.model_error}")
     elif app.model is None:
         waiting = "loading model…"
     elif job_here:
@@ -129,7 +143,7 @@ def build_view(app: Any, cache: dict) -> ViewModel:
     clean_top = outcome.clean_top5[0] if outcome is not None else (prediction or [None])[0]
     clean.title = _title("clean", clean_top)
     if entry.error is not None:
-        clean.message = f"✗ {entry.error}"
+        clean.message = f"✗ {safe_name(entry.error)}"
         clean.title = _title("clean", extra="(cannot load)")
     elif outcome is not None:
         clean.image = None  # filled below (view-dependent)
@@ -140,8 +154,7 @@ def build_view(app: Any, cache: dict) -> ViewModel:
 
     adv, pert = panels["p-adv"], panels["p-pert"]
     adv.title = _title("adversarial", outcome.adv_top5[0] if outcome is not None else None)
-    eps = app.settings.eps
-    pert.title = _title("perturbation", extra=f"×{0.5 / eps:.0f}")
+    pert.title = _title("perturbation", extra=gain_text(app.settings.eps))
     shap_c, shap_a = panels["p-shap-clean"], panels["p-shap-adv"]
     shap_c.title, shap_a.title = _title("SHAP clean"), _title("SHAP adversarial")
 
@@ -160,7 +173,7 @@ def build_view(app: Any, cache: dict) -> ViewModel:
                 "SHAP is running…" if vm.has_maps else "press e to attack and explain",
                 style="dim",
             )
-        vm.clean_top5 = prediction
+        vm.clean_top5 = _safe_rows(prediction)
         return vm
 
     pics = _Pictures(cache, key, outcome)
@@ -173,9 +186,9 @@ def build_view(app: Any, cache: dict) -> ViewModel:
     clean.image, adv.image, pert.image = x_img, adv_img, pert_img
     pert.title = _title(
         "perturbation",
-        extra=f"×{0.5 / outcome.settings.eps:.0f} · ‖δ‖∞ {outcome.linf * 255:.0f}/255",
+        extra=f"{gain_text(outcome.settings.eps)} · ‖δ‖∞ {outcome.linf * 255:.0f}/255",
     )
-    vm.clean_top5, vm.adv_top5 = outcome.clean_top5, outcome.adv_top5
+    vm.clean_top5, vm.adv_top5 = _safe_rows(outcome.clean_top5), _safe_rows(outcome.adv_top5)
     vm.target_index = outcome.target["index"] if outcome.target else None
 
     vm.has_maps = bool(outcome.maps) or (job_here and job.kind == "explain")
@@ -190,7 +203,7 @@ def build_view(app: Any, cache: dict) -> ViewModel:
         shap_a.title = _title(
             "SHAP adversarial", {"label": ev["adversarial"].label, "prob": ev["adversarial"].prob}
         )
-        vm.evidence = dict(ev)
+        vm.evidence = {k: replace(e, label=safe_name(e.label)) for k, e in ev.items()}
         vm.verdicts = dict(app.verdicts.get(key, {}))
         f = max(1, min(outcome.maps["clean"].shape) // POOLED_SIZE)
         vm.legend = Text.assemble(
@@ -208,7 +221,7 @@ def build_view(app: Any, cache: dict) -> ViewModel:
         running = job_here and job.kind == "explain"
         note = "running SHAP… (Esc cancels)" if running else "press e for SHAP"
         if app.explainer_error is not None and not running:
-            note = f"SHAP unavailable: {app.explainer_error}"
+            note = safe_name(f"SHAP unavailable: {app.explainer_error}")
         shap_c.message = shap_a.message = vm.evidence_note = note
         vm.legend = Text(
             "SHAP is running…" if running else "press e to explain both predictions",
@@ -225,6 +238,8 @@ def result_summary(outcome: Any) -> str:
     clean = outcome.clean_top5[0]["label"]
     if outcome.success:
         return f"success: {clean} → {adv}"
+    if outcome.settings.eps == 0:
+        return f"no attack (ε = 0): still {adv}"
     note = " (8-bit rounding undid it)" if outcome.rounding_undid else ""
     return f"failed: still {adv}{note}"
 
@@ -234,13 +249,14 @@ def status_line(app: Any, width: int) -> Text:
     s = app.settings
     model = app.model
     device = str(model.device) if model is not None else app.config.device
-    name = model.name if model is not None else app.config.model
+    name = safe_name(model.name if model is not None else app.config.model)
     if s.target in ("untargeted", "random", "runner-up", "nearest"):
         target = s.target
     elif model is not None and s.target.isdigit():
         target = f"→ {model.label(int(s.target))}"
     else:
         target = f"→ {s.target}"
+    target = safe_name(target)
     steps = "1 step" if s.single_step else f"{s.steps} steps"
     text = Text.assemble(
         (name, "bold"),
@@ -254,17 +270,17 @@ def status_line(app: Any, width: int) -> Text:
     if model is None and app.model_error is None:
         text.append(f"loading model {name}…", "yellow")
     elif app.model_error is not None:
-        text.append(f"model: {app.model_error}", "bold red")
+        text.append(safe_name(f"model: {app.model_error}"), "bold red")
     elif job is not None:
         room = width - len(text) - len(job.label) - 2 * len(str(job.total)) - 6
         text.append_text(progress_text(job.label, job.done, job.total, max(5, min(20, room))))
         if job.index != app.current:
-            text.append(f" ({app.entries[job.index].path.name})", "dim")
+            text.append(f" ({safe_name(app.entries[job.index].path.name)})", "dim")
     else:
         outcome = app.current_outcome
         event = result_summary(outcome) if outcome is not None else app.current_event
         if outcome is None and app.folder_error:
             event = app.folder_error
         style = "green" if event.startswith("success") else "red" if event else "dim"
-        text.append(event or "ready", style)
+        text.append(safe_name(event or "ready"), style)
     return text
