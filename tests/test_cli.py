@@ -160,21 +160,21 @@ def _bad_inputs(tmp_path, sample):
     a_file = tmp_path / "afile"
     a_file.write_text("x")
     return [
-        (["attack", sample, "--eps", "-1/255"], "eps '-1/255': must lie in [0, 1]"),
+        (["attack", sample, "--eps", "-1/255"], "--eps -1/255: must lie in [0, 1]"),
         (["attack", sample, "--out", str(a_file)], "afile: exists and is not a folder"),
         (["explain", sample, "--out", str(a_file / "sub")], "is not a folder"),
         (["attack", str(tmp_path / "missing.jpg")], "no such file"),
         (["attack", str(corrupt)], "corrupt.jpg"),
         (["attack", sample, "--eps", "2"], "must lie in [0, 1]"),
         (["attack", sample, "--eps", "eight"], "expected a number"),
-        (["attack", sample, "--steps", "0"], "--steps must be at least 1"),
+        (["attack", sample, "--steps", "0"], "--steps 0: must lie in [1, 100000]"),
         (["attack", sample, "--method", "cw"], "unknown attack 'cw'"),
         (["attack", sample, "--target", "cat"], "ambiguous"),
         (["attack", sample, "--target", "zzzzqqqq"], "unknown class"),
         (["attack", sample, "--model", "resnet5000"], "unknown model"),
         (
             ["attack", sample, "--model", "resnet50", "--weights", str(bad_weights)],
-            "not a loadable",
+            "not a PyTorch file: looks like text",
         ),
         (["predict", sample, "--bogus-flag"], "unrecognized arguments"),
         (["explain", sample, "--layer", "nope"], "no layer named"),

@@ -80,7 +80,7 @@ def test_weights_file_state_dict_roundtrip(tmp_path):
 
 def test_bad_weights_files(tmp_path):
     (tmp_path / "garbage.pth").write_bytes(b"not a checkpoint at all")
-    with pytest.raises(ModelError, match="garbage.pth: not a loadable"):
+    with pytest.raises(ModelError, match="garbage.pth: not a PyTorch file: looks like text"):
         load_model("resnet50", weights=tmp_path / "garbage.pth", device="cpu")
 
     class Evil:
