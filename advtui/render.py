@@ -266,3 +266,52 @@ def fit_size(img_w: int, img_h: int, cells_w: int, cells_h: int) -> tuple[int, i
     w = max(1, int(img_w * scale))
     h = max(2, int(img_h * scale))
     return w, h - (h % 2)
+
+
+# ---------------------------------------------------------------- terminal palettes
+
+#: Levels of xterm's 6×6×6 colour cube (indices 16–231).
+_CUBE_LEVELS = (0, 95, 135, 175, 215, 255)
+
+
+@functools.lru_cache(maxsize=1)
+def xterm_palette() -> np.ndarray:
+    """RGB of xterm colours 16–255 as a (240, 3) uint8 array: row ``i`` is colour ``16 + i``.
+
+    Colours 0–15 are left out on purpose: terminals let users theme them, so their RGB is not
+    known; 16–255 (the 6×6×6 cube and the 24-step grey ramp) are fixed by xterm's definition.
+    """
+    cube = [(r, g, b) for r in _CUBE_LEVELS for g in _CUBE_LEVELS for b in _CUBE_LEVELS]
+    greys = [(v, v, v) for v in range(8, 248, 10)]
+    return np.array(cube + greys, dtype=np.uint8)
+
+
+def dither_to_xterm(rgb: np.ndarray) -> np.ndarray:
+    """Floyd–Steinberg error diffusion of an (H, W, 3) uint8 image onto xterm colours 16–255.
+
+    Returns the (H, W) palette indices (16–255). Pillow's C implementation of Floyd–Steinberg
+    does the diffusion (``Image.quantize`` with a fixed palette), so a panel costs well under a
+    millisecond; callers cache the result per (image, size).
+    """
+    pal = xterm_palette()
+    entries = np.concatenate([pal, np.repeat(pal[:1], 256 - len(pal), axis=0)])  # pad: black
+    palette_img = Image.new("P", (1, 1))
+    palette_img.putpalette(entries.reshape(-1).tolist())
+    img = Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8), "RGB")
+    q = img.quantize(palette=palette_img, dither=Image.Dither.FLOYDSTEINBERG)
+    idx = np.asarray(q, dtype=np.int64)
+    idx = np.where(idx >= len(pal), 0, idx)  # padding entries are black = colour 16
+    return (idx + 16).astype(np.uint8)
+
+
+def nearest_xterm(rgb: np.ndarray) -> np.ndarray:
+    """The nearest xterm colour (16–255, Euclidean in RGB) per pixel, no diffusion: (H, W)."""
+    pal = xterm_palette().astype(np.int32)
+    flat = np.asarray(rgb, dtype=np.int32).reshape(-1, 3)
+    d = ((flat[:, None, :] - pal[None, :, :]) ** 2).sum(axis=2)
+    return (d.argmin(axis=1) + 16).astype(np.uint8).reshape(np.asarray(rgb).shape[:2])
+
+
+def xterm_rgb(indices: np.ndarray) -> np.ndarray:
+    """RGB (…, 3) uint8 of xterm colour indices 16–255."""
+    return xterm_palette()[np.asarray(indices, dtype=np.int64) - 16]

@@ -27,6 +27,7 @@ from textual.worker import get_current_worker
 
 from advtui.tui import jobs
 from advtui.tui import messages as msg
+from advtui.tui.graphics import GraphicsView, choose_graphics, tmux_features, truecolour_hint
 from advtui.tui.pixels import PixelView
 from advtui.tui.screens import ClassPicker, HelpScreen
 from advtui.tui.state import (
@@ -79,7 +80,7 @@ class AdvtuiApp(App[int]):
         Binding("v", "cycle_view", "view"),
         Binding("m", "cycle_method", "method"),
         Binding("t", "cycle_target", "target"),
-        Binding("slash", "pick_class", "class", key_display="/"),
+        Binding("c", "pick_class", "class"),
         Binding("plus,equals_sign", "eps_up", "ε up", show=False, key_display="+"),
         Binding("minus", "eps_down", "ε down", show=False, key_display="-"),
         Binding("right_square_bracket", "more_steps", "more steps", show=False, key_display="]"),
@@ -94,6 +95,8 @@ class AdvtuiApp(App[int]):
     def __init__(self, config: TuiConfig | None = None) -> None:
         super().__init__()
         self.config = config if config is not None else TuiConfig()
+        # before the App runs: textual-image asks the terminal while it still can
+        self.graphics = choose_graphics(self.config.graphics)
         self.settings = self.config.settings
         self.entries: list[Entry] = []
         self.current: int | None = None
@@ -127,12 +130,12 @@ class AdvtuiApp(App[int]):
             yield ImageList(id="images")
             with Column(id="main", classes="-view-side"):
                 with Row(id="row-images"):
-                    yield PixelView(id="p-clean", message="loading…")
-                    yield PixelView(id="p-adv", message="loading model…")
-                    yield PixelView(id="p-pert")
+                    yield self._picture("p-clean", "loading…")
+                    yield self._picture("p-adv", "loading model…")
+                    yield self._picture("p-pert")
                 with Row(id="row-heat"):
-                    yield PixelView(id="p-shap-clean")
-                    yield PixelView(id="p-shap-adv")
+                    yield self._picture("p-shap-clean")
+                    yield self._picture("p-shap-adv")
                     with Vertical(id="legend"):
                         yield ColorScale(id="scale")
                         yield Static(id="legend-note")
@@ -142,6 +145,22 @@ class AdvtuiApp(App[int]):
                     yield EvidenceTable(id="evidence")
         yield StatusLine(id="status")
         yield Footer()
+
+    def _picture(self, id: str, message: str = "") -> PixelView:
+        if self.graphics.mode == "halfblock":
+            return PixelView(id=id, message=message)
+        return GraphicsView(self.graphics.mode, id=id, message=message)
+
+    @property
+    def display_text(self) -> str:
+        """How pictures are drawn, for the help screen: ``half-blocks, 256 colours dithered
+        (auto: tmux passes no graphics)``."""
+        depth = {"truecolor": "truecolour", "256": "256 colours dithered"}.get(
+            self.console.color_system or "", "16 colours dithered"
+        )
+        if self.graphics.mode != "halfblock":
+            return f"{self.graphics.label} ({self.graphics.reason})"
+        return f"{self.graphics.label}, {depth} ({self.graphics.reason})"
 
     def on_mount(self) -> None:
         # breakpoints are otherwise applied on the first Resize, after the first frame
@@ -155,6 +174,17 @@ class AdvtuiApp(App[int]):
         self.update_status()
         # start the heavy imports (torch, the model) once the first frame is on screen
         self.call_after_refresh(self.load_model)
+        self.call_after_refresh(self.check_colours)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="colours")
+    def check_colours(self) -> None:
+        """Once per session: at 256/16 colours, say how to get truecolour (tmux is asked)."""
+        system = self.console.color_system
+        if system not in ("256", "standard"):
+            return
+        hint = truecolour_hint(system, features=tmux_features())
+        if hint:
+            self.post_message(msg.Notice(hint, title="colours", severity="information"))
 
     def _open_folder(self) -> None:
         from advtui.errors import ImageError
@@ -365,7 +395,8 @@ class AdvtuiApp(App[int]):
         self.refresh_view()
 
     def on_notice(self, message: msg.Notice) -> None:
-        self.say(message.message, title=message.title, severity=message.severity, timeout=10)
+        timeout = 20 if message.title == "colours" else 10
+        self.say(message.message, title=message.title, severity=message.severity, timeout=timeout)
 
     def on_save_failed(self, message: msg.SaveFailed) -> None:
         self.saving = False
@@ -619,7 +650,7 @@ class AdvtuiApp(App[int]):
         self._refresh_bindings()
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(self.display_text))
 
     async def action_quit(self) -> None:
         for group in ("attack", "scan", "predict", "background"):

@@ -61,6 +61,8 @@ class TuiConfig:
     local_smoothing: float = 0.0
     out_dir: Path = Path("advtui-out")
     detector: str | None = None
+    #: ``--graphics``: auto, kitty, sixel or halfblock (see ``advtui.tui.graphics``)
+    graphics: str = "auto"
 
     def __post_init__(self) -> None:
         self.folder = Path(self.folder)

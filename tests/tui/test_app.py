@@ -217,11 +217,11 @@ async def test_s_saves_the_same_files_as_the_cli(small_folder, tmp_path):
         assert folders[0].name.startswith(app.entries[1].path.stem)
 
 
-async def test_slash_picks_a_target_class_by_typing(samples_dir):
+async def test_c_picks_a_target_class_by_typing(samples_dir):
     app = make_app(str(samples_dir))
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
-        await pilot.press("slash")
+        await pilot.press("c")
         await pilot.pause()
         assert type(app.screen).__name__ == "ClassPicker"
         await pilot.press(*"goldfi")
@@ -240,7 +240,7 @@ async def test_slash_picks_a_target_class_by_typing(samples_dir):
         assert outcome.target == {"index": goldfish, "label": "goldfish"}
         assert outcome.adv_top5[0]["index"] == goldfish and outcome.success
         assert "success" in app.status_text and "→ goldfish" in app.status_text
-        await pilot.press("slash")
+        await pilot.press("c")
         await pilot.pause()
         from textual.widgets import Input
 
@@ -314,7 +314,7 @@ async def test_unknown_model_gives_a_clear_message(samples_dir):
         assert "unknown model" in app.status_text
         assert "model unavailable" in panel(app, "p-adv").message
         assert app.check_action("attack", ()) is None
-        await pilot.press("a", "e", "j", "slash")  # nothing crashes
+        await pilot.press("a", "e", "j", "c")  # nothing crashes
         await pilot.pause()
         assert app.current == 1
         assert app.is_running
