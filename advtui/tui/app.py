@@ -34,6 +34,7 @@ from advtui.tui.state import (
     DEFAULT_DISPLAY_SIZE,
     MAX_EPS_255,
     METHODS,
+    NARROW_VIEWS,
     STEP_LADDER,
     VIEW_NAMES,
     VIEWS,
@@ -167,9 +168,8 @@ class AdvtuiApp(App[int]):
         narrow = self.size.width < self.HORIZONTAL_BREAKPOINTS[1][0]
         self.screen.set_class(narrow, "-narrow")
         self.screen.set_class(not narrow, "-wide")
-        self.query_one("#confidence").border_title = "confidence (top-5)"
-        self.query_one("#evidence").border_title = "SHAP evidence (top class)"
-        self.query_one("#legend").border_title = "SHAP colour scale"
+        self._fit_static_titles()
+        self.query_one(Footer).compact = narrow
         self._open_folder()
         self.update_status()
         # start the heavy imports (torch, the model) once the first frame is on screen
@@ -185,6 +185,24 @@ class AdvtuiApp(App[int]):
         hint = truecolour_hint(system, features=tmux_features())
         if hint:
             self.post_message(msg.Notice(hint, title="colours", severity="information"))
+
+    #: Static border titles, longest first: each box shows the longest that fits.
+    STATIC_TITLES = {
+        "#confidence": ("confidence (top-5)", "top-5"),
+        "#evidence": ("SHAP evidence (top class)", "SHAP evidence", "evidence"),
+        "#legend": ("SHAP colour scale", "colour scale", "scale"),
+    }
+
+    def _fit_static_titles(self) -> None:
+        for selector, variants in self.STATIC_TITLES.items():
+            box = self.query_one(selector)
+            room = box.size.width - 6 if box.size.width else 10**6
+            box.border_title = next((v for v in variants if len(v) <= room), variants[-1])
+
+    def on_resize(self) -> None:
+        self.query_one(Footer).compact = self.size.width < self.HORIZONTAL_BREAKPOINTS[1][0]
+        self.call_after_refresh(self._fit_static_titles)
+        self.call_after_refresh(self.update_status)
 
     def _open_folder(self) -> None:
         from advtui.errors import ImageError
@@ -489,13 +507,13 @@ class AdvtuiApp(App[int]):
 
     def _apply_view(self, vm: ViewModel) -> None:
         main = self.query_one("#main")
-        for v in VIEWS:
+        for v in NARROW_VIEWS:
             main.set_class(v == self.view, f"-view-{v}")
         main.set_class(not vm.has_maps, "-no-maps")
         for wid, panel in vm.panels.items():
             view = self.query_one(f"#{wid}", PixelView)
             view.show(panel.image, panel.message)
-            view.border_title = panel.title
+            view.set_titles(panel.titles)
         self.query_one("#scale", ColorScale).set_scale(vm.scale)
         self.query_one("#overlay-scale", ColorScale).set_scale(vm.scale)
         self.query_one("#legend-note", Static).update(vm.legend)
@@ -509,7 +527,7 @@ class AdvtuiApp(App[int]):
 
     def update_status(self) -> None:
         status = self.query_one(StatusLine)
-        text = status_line(self, status.size.width)
+        text = status_line(self, status.content_size.width or self.size.width - 2)
         self.status_text = text.plain
         status.update(text)
 
@@ -620,8 +638,14 @@ class AdvtuiApp(App[int]):
         if smaller:
             self._settings_changed(self.settings.with_(steps=smaller[-1]))
 
+    @property
+    def narrow(self) -> bool:
+        return self.screen.has_class("-narrow")
+
     def action_cycle_view(self) -> None:
-        self.view = VIEWS[(VIEWS.index(self.view) + 1) % len(VIEWS)]
+        views = NARROW_VIEWS if self.narrow else VIEWS
+        current = views.index(self.view) if self.view in views else 0
+        self.view = views[(current + 1) % len(views)]
         self.say(f"view: {VIEW_NAMES[self.view]}", timeout=1.5)
         self.refresh_view()
 

@@ -164,7 +164,24 @@ class PixelView(Widget):
 
     def on_resize(self) -> None:
         self._strips = None
+        self._fit_title()
         self.refresh()
+
+    def set_titles(self, variants: list) -> None:
+        """Border title candidates, longest first (Rich Text or str): the longest that fits
+        the panel is shown, so a title loses whole parts instead of being cut."""
+        self._titles = list(variants)
+        self._fit_title()
+
+    def _fit_title(self) -> None:
+        variants = getattr(self, "_titles", None)
+        if not variants:
+            return
+        room = self.size.width - 6  # corners, rules and the spaces around the title
+        fits = [v for v in variants if len(v) <= room]
+        title = fits[0] if fits else variants[-1]
+        if title != self.border_title:
+            self.border_title = title
 
     def _build(self) -> list[Strip]:
         width, height = self.size

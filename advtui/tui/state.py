@@ -16,8 +16,11 @@ if TYPE_CHECKING:
 
 METHODS = ("fgsm", "bim", "pgd")
 VIEWS = ("side", "overlay", "perturbation")
+#: Narrow terminals show one row of two pictures: the SHAP maps get a page of their own.
+NARROW_VIEWS = ("side", "shap", "overlay", "perturbation")
 VIEW_NAMES = {
     "side": "side by side",
+    "shap": "SHAP maps",
     "overlay": "heatmap over image",
     "perturbation": "perturbation",
 }
