@@ -338,6 +338,9 @@ class ColorScale(CachedRender):
         super().__init__(**kwargs)
         self.scale: float | None = None
 
+    def on_resize(self) -> None:
+        self.changed()  # one or two lines
+
     def set_scale(self, scale: float | None) -> None:
         if scale != self.scale:
             self.scale = scale
@@ -359,6 +362,12 @@ class ColorScale(CachedRender):
             " " * (gap - gap // 2),
             (right, "#ff0051"),
         )
+        if self.size.height == 1:  # one line: the legend written over the ramp
+            legend.pad_right(width - len(legend))
+            legend.stylize("bold #000000")
+            for i, (r, g, b) in enumerate(ramp):
+                legend.stylize(Style(bgcolor=f"rgb({r},{g},{b})"), i, i + 1)
+            return legend
         return Text("\n").join([bar, legend])
 
 
