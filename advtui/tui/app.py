@@ -198,6 +198,18 @@ class AdvtuiApp(App[int]):
             box = self.query_one(selector)
             room = box.size.width - 6 if box.size.width else 10**6
             box.border_title = next((v for v in variants if len(v) <= room), variants[-1])
+        if self.detector is not None and self.config.detector:
+            from advtui.names import safe_name
+
+            box = self.query_one(EvidenceTable)
+            room = box.size.width - 6 if box.size.width else 10**6
+            where = safe_name(self.config.detector)
+            variants = (
+                f"P(adversarial) by the SHAP-LR detector from {where}",
+                "P(adversarial) by the SHAP-LR detector",
+                "SHAP-LR detector",
+            )
+            box.border_subtitle = next((v for v in variants if len(v) <= room), variants[-1])
 
     def on_resize(self) -> None:
         self.query_one(Footer).compact = self.size.width < self.HORIZONTAL_BREAKPOINTS[1][0]
@@ -336,6 +348,7 @@ class AdvtuiApp(App[int]):
             self.say(message.note, title="detector", severity="warning", timeout=10)
         if self.detector is not None:
             self._check_detector_params()
+        self._fit_static_titles()
         self.refresh_view()
 
     def _check_detector_params(self) -> None:
@@ -348,14 +361,24 @@ class AdvtuiApp(App[int]):
             "nsamples": self.config.nsamples,
             "local_smoothing": self.config.local_smoothing,
         }
-        differ = [
-            f"{k} {fitted[k]!r} (here {v!r})"
-            for k, v in here.items()
-            if k in fitted and fitted[k] != v
-        ]
+        flags = {
+            "model": "--model",
+            "layer": "--layer",
+            "nsamples": "--nsamples",
+            "local_smoothing": "--local-smoothing",
+        }
+        differ = [k for k, v in here.items() if k in fitted and fitted[k] != v]
         if differ:
+
+            def flag(k: str) -> str:
+                value = fitted[k]
+                return f"without {flags[k]}" if value is None else f"{flags[k]} {value}"
+
+            fitted_with = ", ".join(f"{flag(k)} (here {here[k]})" for k in differ)
+            restart = " ".join(flag(k) for k in differ if fitted[k] is not None)
+            fix = f"restart with {restart}" if restart else "restart " + fitted_with
             self.say(
-                "the detector was fitted with " + ", ".join(differ) + "; its verdicts may be off",
+                f"the detector was fitted with {fitted_with}: {fix} for calibrated verdicts",
                 title="detector",
                 severity="warning",
                 timeout=12,

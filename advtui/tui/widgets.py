@@ -308,7 +308,8 @@ class EvidenceTable(CachedRender):
         )
         rows = list(self.ROWS) + (["detector"] if self.detector else [])
         for row in rows:
-            cells: list[Text | str] = [row]
+            # the detector's number is a probability: the row says so (the border says whose)
+            cells: list[Text | str] = ["P(adversarial)" if row == "detector" else row]
             for key in ("clean", "adversarial"):
                 e = self.columns.get(key)
                 verdict = self.verdicts.get(key)
