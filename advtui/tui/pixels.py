@@ -60,7 +60,9 @@ def _style_256(pair: int) -> Style:
     if style is None:
         if len(_STYLES) > _STYLE_LIMIT:
             _STYLES.clear()
-        style = Style(color=Color.from_ansi((pair >> 8) & 0xFF), bgcolor=Color.from_ansi(pair & 0xFF))
+        style = Style(
+            color=Color.from_ansi((pair >> 8) & 0xFF), bgcolor=Color.from_ansi(pair & 0xFF)
+        )
         _STYLES[pair] = style
     return style
 

@@ -364,9 +364,7 @@ async def test_help_lists_every_binding(samples_dir):
         assert not app.is_running
 
 
-async def test_status_result_is_only_about_the_current_image_and_settings(
-    samples_dir, shap_gate
-):
+async def test_status_result_is_only_about_the_current_image_and_settings(samples_dir, shap_gate):
     """`e` on one image, move on while SHAP runs: the status never shows that image's result."""
     gate = shap_gate  # SHAP waits for it, so the job is still running when the test moves on
     app = make_app(str(samples_dir), "--nsamples", "16")
