@@ -183,13 +183,14 @@ def truecolour_hint(
     if color_system not in ("256", "standard"):
         return None
     depth = "256" if color_system == "256" else "16"
-    head = f"{depth} colours: pictures are dithered. For truecolour "
+    head = f"{depth} colours: pictures are dithered. For truecolour, "
     if env.get("TMUX"):
         if features is not None and ("RGB" in features.split(",") or "Tc" in features):
-            return head + "export COLORTERM=truecolor before starting advtui (tmux passes RGB)."
+            return head + "`export COLORTERM=truecolor` before starting advtui (tmux passes RGB)."
         return (
-            head + "add  set -as terminal-features ',*:RGB'  to ~/.tmux.conf (tmux < 3.2: "
-            "set -ga terminal-overrides ',*:Tc'), restart tmux, and export COLORTERM=truecolor."
+            head + "add `set -as terminal-features ',*:RGB'` to ~/.tmux.conf (tmux < 3.2: "
+            "`set -ga terminal-overrides ',*:Tc'`), restart tmux, and "
+            "`export COLORTERM=truecolor`."
         )
-    return head + "export COLORTERM=truecolor (if your terminal supports it; over SSH set it "
+    return head + "`export COLORTERM=truecolor` (if your terminal supports it; over SSH set it "
     "on the remote side)."
