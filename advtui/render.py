@@ -286,22 +286,37 @@ def xterm_palette() -> np.ndarray:
     return np.array(cube + greys, dtype=np.uint8)
 
 
-def dither_to_xterm(rgb: np.ndarray) -> np.ndarray:
-    """Floyd–Steinberg error diffusion of an (H, W, 3) uint8 image onto xterm colours 16–255.
+#: xterm's default RGB for colours 0–15. Users theme these, so they are only a best guess; used
+#: for 16-colour terminals, where nothing better is known.
+XTERM_16 = np.array(
+    [
+        (0, 0, 0), (205, 0, 0), (0, 205, 0), (205, 205, 0),
+        (0, 0, 238), (205, 0, 205), (0, 205, 205), (229, 229, 229),
+        (127, 127, 127), (255, 0, 0), (0, 255, 0), (255, 255, 0),
+        (92, 92, 255), (255, 0, 255), (0, 255, 255), (255, 255, 255),
+    ],
+    dtype=np.uint8,
+)  # fmt: skip
 
-    Returns the (H, W) palette indices (16–255). Pillow's C implementation of Floyd–Steinberg
-    does the diffusion (``Image.quantize`` with a fixed palette), so a panel costs well under a
-    millisecond; callers cache the result per (image, size).
+
+def dither_to_xterm(rgb: np.ndarray, colours: int = 256) -> np.ndarray:
+    """Floyd–Steinberg error diffusion of an (H, W, 3) uint8 image onto xterm's palette.
+
+    ``colours=256``: the fixed colours 16–255 (the result holds indices 16–255);
+    ``colours=16``: colours 0–15 at xterm's default RGB (indices 0–15). Pillow's C
+    implementation of Floyd–Steinberg does the diffusion (``Image.quantize`` with a fixed
+    palette), so a panel costs well under a millisecond; callers cache the result per
+    (image, size).
     """
-    pal = xterm_palette()
+    pal, first = (xterm_palette(), 16) if colours == 256 else (XTERM_16, 0)
     entries = np.concatenate([pal, np.repeat(pal[:1], 256 - len(pal), axis=0)])  # pad: black
     palette_img = Image.new("P", (1, 1))
     palette_img.putpalette(entries.reshape(-1).tolist())
     img = Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8), "RGB")
     q = img.quantize(palette=palette_img, dither=Image.Dither.FLOYDSTEINBERG)
     idx = np.asarray(q, dtype=np.int64)
-    idx = np.where(idx >= len(pal), 0, idx)  # padding entries are black = colour 16
-    return (idx + 16).astype(np.uint8)
+    idx = np.where(idx >= len(pal), 0, idx)  # padding entries are black = the first colour
+    return (idx + first).astype(np.uint8)
 
 
 def nearest_xterm(rgb: np.ndarray) -> np.ndarray:
@@ -313,5 +328,6 @@ def nearest_xterm(rgb: np.ndarray) -> np.ndarray:
 
 
 def xterm_rgb(indices: np.ndarray) -> np.ndarray:
-    """RGB (…, 3) uint8 of xterm colour indices 16–255."""
-    return xterm_palette()[np.asarray(indices, dtype=np.int64) - 16]
+    """RGB (…, 3) uint8 of xterm colour indices (0–15 at xterm's default RGB)."""
+    table = np.concatenate([XTERM_16, xterm_palette()])
+    return table[np.asarray(indices, dtype=np.int64)]

@@ -30,7 +30,6 @@ PANELS = (("80×24", 26, 11), ("100×30", 36, 17), ("160×50", 48, 22), ("240×7
 
 
 def _ours(img: Image.Image, pw: int, ph: int, cold: bool) -> list:
-    from rich.segment import Segment
     from textual.strip import Strip
 
     from advtui.tui import pixels
@@ -103,11 +102,11 @@ def run(repeats: int = 30) -> dict:
         pw, ph = min(cols, 2 * rows), min(cols, 2 * rows)  # a square photo fitted to the panel
         warm, new, cold, rp = [], [], [], []
         for _ in range(3):  # interleave, best of each
-            warm.append(_best(lambda: _ours(img, pw, ph, cold=False), repeats))
-            cold.append(_best(lambda: _ours(img, pw, ph, cold=True), repeats))
+            warm.append(_best(lambda pw=pw, ph=ph: _ours(img, pw, ph, cold=False), repeats))
+            cold.append(_best(lambda pw=pw, ph=ph: _ours(img, pw, ph, cold=True), repeats))
             _warm_with_other_photos(pw, ph)
-            new.append(_best(lambda: _ours(img, pw, ph, cold=False), 1))
-            rp.append(_best(lambda: _rich_pixels(img, pw, ph), repeats))
+            new.append(_best(lambda pw=pw, ph=ph: _ours(img, pw, ph, cold=False), 1))
+            rp.append(_best(lambda pw=pw, ph=ph: _rich_pixels(img, pw, ph), repeats))
         ours_strips, rp_strips = _ours(img, pw, ph, cold=False), _rich_pixels(img, pw, ph)
         out[label] = {
             "pixels": f"{pw}×{ph}",

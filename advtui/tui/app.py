@@ -98,6 +98,7 @@ class AdvtuiApp(App[int]):
         self.config = config if config is not None else TuiConfig()
         # before the App runs: textual-image asks the terminal while it still can
         self.graphics = choose_graphics(self.config.graphics)
+        self.colour_hint: str | None = None  # the truecolour hint, once shown
         self.settings = self.config.settings
         self.entries: list[Entry] = []
         self.current: int | None = None
@@ -156,8 +157,8 @@ class AdvtuiApp(App[int]):
     def display_text(self) -> str:
         """How pictures are drawn, for the help screen: ``half-blocks, 256 colours dithered
         (auto: tmux passes no graphics)``."""
-        depth = {"truecolor": "truecolour", "256": "256 colours dithered"}.get(
-            self.console.color_system or "", "16 colours dithered"
+        depth = {"truecolor": "truecolour", "256": "256 colours, dithered"}.get(
+            self.console.color_system or "", "16 colours, dithered"
         )
         if self.graphics.mode != "halfblock":
             return f"{self.graphics.label} ({self.graphics.reason})"
@@ -196,13 +197,13 @@ class AdvtuiApp(App[int]):
     def _fit_static_titles(self) -> None:
         for selector, variants in self.STATIC_TITLES.items():
             box = self.query_one(selector)
-            room = box.size.width - 6 if box.size.width else 10**6
+            room = box.outer_size.width - 6 if box.outer_size.width else 10**6
             box.border_title = next((v for v in variants if len(v) <= room), variants[-1])
         if self.detector is not None and self.config.detector:
             from advtui.names import safe_name
 
             box = self.query_one(EvidenceTable)
-            room = box.size.width - 6 if box.size.width else 10**6
+            room = box.outer_size.width - 6 if box.outer_size.width else 10**6
             where = safe_name(self.config.detector)
             variants = (
                 f"P(adversarial) by the SHAP-LR detector from {where}",
@@ -436,7 +437,11 @@ class AdvtuiApp(App[int]):
         self.refresh_view()
 
     def on_notice(self, message: msg.Notice) -> None:
-        timeout = 20 if message.title == "colours" else 10
+        timeout = 10
+        if message.title == "colours":
+            if self.colour_hint is not None:
+                return  # once per session
+            self.colour_hint, timeout = message.message, 20
         self.say(message.message, title=message.title, severity=message.severity, timeout=timeout)
 
     def on_save_failed(self, message: msg.SaveFailed) -> None:

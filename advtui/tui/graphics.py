@@ -107,7 +107,7 @@ class GraphicsView(PixelView):
         self.protocol = protocol
         cls = TGPImage if protocol == "kitty" else SixelImage
         self.picture = cls(classes="graphics-picture")
-        self._dither = False
+        self._palette = 0
 
     def compose(self):
         yield self.picture
@@ -192,5 +192,7 @@ def truecolour_hint(
             "`set -ga terminal-overrides ',*:Tc'`), restart tmux, and "
             "`export COLORTERM=truecolor`."
         )
-    return head + "`export COLORTERM=truecolor` (if your terminal supports it; over SSH set it "
-    "on the remote side)."
+    return (
+        head + "`export COLORTERM=truecolor` (if your terminal supports it; over SSH set it "
+        "on the remote side)."
+    )

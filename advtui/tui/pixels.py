@@ -55,7 +55,7 @@ def _style(pair: int) -> Style:
 _PALETTE_BIT = 1 << 60  # marks a key of two xterm palette indices (not two RGB values)
 
 
-def _style_256(pair: int) -> Style:
+def _style_palette(pair: int) -> Style:
     style = _STYLES.get(pair)
     if style is None:
         if len(_STYLES) > _STYLE_LIMIT:
@@ -67,19 +67,19 @@ def _style_256(pair: int) -> Style:
     return style
 
 
-def half_block_rows(rgb: np.ndarray, dither: bool = False) -> list[list[Segment]]:
+def half_block_rows(rgb: np.ndarray, palette: int = 0) -> list[list[Segment]]:
     """Segments for an (H, W, 3) uint8 array, two pixel rows per text row (H is made even).
 
-    With ``dither`` the picture is first error-diffused onto xterm colours 16–255 and drawn with
-    those 8-bit colours (for 256-colour terminals); otherwise in truecolour. Runs of cells with
-    the same colours become one segment; styles are cached by colour pair.
+    With ``palette`` 256 (or 16) the picture is first error-diffused onto xterm's colours
+    16–255 (or 0–15) and drawn with those palette colours; with 0 in truecolour. Runs of cells
+    with the same colours become one segment; styles are cached by colour pair.
     """
     if rgb.shape[0] % 2:
         rgb = np.concatenate([rgb, rgb[-1:]], axis=0)
-    if dither:
-        idx = dither_to_xterm(rgb).astype(np.int64)
+    if palette:
+        idx = dither_to_xterm(rgb, palette).astype(np.int64)
         pairs = _PALETTE_BIT | (idx[0::2] << 8) | idx[1::2]
-        style_of = _style_256
+        style_of = _style_palette
     else:
         a = rgb.astype(np.int64)
         packed = (a[..., 0] << 16) | (a[..., 1] << 8) | a[..., 2]  # (H, W) 0xRRGGBB
@@ -129,22 +129,23 @@ class PixelView(Widget):
         self._message = message
         self._strips: list[Strip] | None = None
         self._built_for: tuple[int, int] = (0, 0)
-        self._dither: bool | None = None
+        self._palette: int | None = None
 
     @property
-    def dither(self) -> bool:
-        """Whether pictures are dithered to the 256-colour palette: set explicitly, or (by
-        default) when the app's console has 256 or 16 colours."""
-        if self._dither is not None:
-            return self._dither
+    def palette(self) -> int:
+        """The palette pictures are dithered to: 256 or 16 colours, or 0 for truecolour. Set
+        explicitly, or (by default) from the app's colour system."""
+        if self._palette is not None:
+            return self._palette
         try:
-            return self.app.console.color_system in ("256", "standard")
+            system = self.app.console.color_system
         except Exception:  # noqa: BLE001 - no app yet
-            return False
+            return 0
+        return {"256": 256, "standard": 16, "windows": 16}.get(system or "", 0)
 
-    @dither.setter
-    def dither(self, value: bool | None) -> None:
-        self._dither = value
+    @palette.setter
+    def palette(self, value: int | None) -> None:
+        self._palette = value
         self._strips = None
         self.refresh()
 
@@ -179,7 +180,7 @@ class PixelView(Widget):
         variants = getattr(self, "_titles", None)
         if not variants:
             return
-        room = self.size.width - 6  # corners, rules and the spaces around the title
+        room = self.outer_size.width - 6  # "╭─ " + title + " ─╮"
         fits = [v for v in variants if len(v) <= room]
         title = fits[0] if fits else variants[-1]
         if title != self.border_title:
@@ -196,7 +197,7 @@ class PixelView(Widget):
         img = self._image
         pw, ph = fit_size(img.width, img.height, width, height)
         arr = np.asarray(img.convert("RGB").resize((pw, ph), Image.Resampling.BILINEAR))
-        rows = half_block_rows(arr, self.dither)
+        rows = half_block_rows(arr, self.palette)
         left = (width - pw) // 2
         top = (height - len(rows)) // 2
         strips = [blank] * top

@@ -13,6 +13,13 @@ from advtui.cli import build_app
 SIZE = (160, 50)
 
 
+@pytest.fixture(autouse=True)
+def truecolour_terminal(monkeypatch):
+    """The explorer's tests run as in a truecolour terminal (as the snapshots show it); the
+    256-colour path has its own tests that override this."""
+    monkeypatch.setenv("COLORTERM", "truecolor")
+
+
 def make_app(*args: str):
     """The App exactly as ``advtui`` builds it, on CPU, with fast test settings by default."""
     argv = ["--device", "cpu", "--steps", "3", "--nsamples", "8", *args]

@@ -17,6 +17,8 @@ from advtui.render import dither_to_xterm, nearest_xterm, xterm_palette, xterm_r
 from advtui.tui.graphics import GraphicsView, choose_graphics, truecolour_hint
 from advtui.tui.pixels import PixelView, half_block_rows
 
+from .conftest import wait_for
+
 
 def _photo(samples_dir, size=(48, 48)) -> np.ndarray:
     img = Image.open(samples_dir / "tabby_cat.jpg").convert("RGB").resize(size)
@@ -33,6 +35,14 @@ def test_xterm_palette_is_the_fixed_cube_and_grey_ramp():
     assert tuple(pal[196 - 16]) == (255, 0, 0)  # colour 196
     assert tuple(pal[231 - 16]) == (255, 255, 255)
     assert tuple(pal[232 - 16]) == (8, 8, 8) and tuple(pal[255 - 16]) == (238, 238, 238)
+
+
+def test_dithering_to_16_colours_uses_xterm_defaults():
+    flat = np.zeros((4, 4, 3), dtype=np.uint8)
+    flat[:] = (205, 0, 0)  # xterm's default colour 1
+    assert (dither_to_xterm(flat, 16) == 1).all()
+    grey = np.full((8, 8, 3), 64, dtype=np.uint8)  # between black (0) and grey (8): a mix
+    assert set(np.unique(dither_to_xterm(grey, 16))) == {0, 8}
 
 
 def test_dithering_keeps_a_flat_palette_colour_and_uses_only_16_to_255():
@@ -61,7 +71,7 @@ def test_dithering_preserves_local_mean_colour_better_than_nearest(samples_dir):
 
 def test_half_block_rows_with_dither_draws_palette_colours(samples_dir):
     photo = _photo(samples_dir, (8, 4))
-    rows = half_block_rows(photo, dither=True)
+    rows = half_block_rows(photo, palette=256)
     idx = dither_to_xterm(photo)
     assert len(rows) == 2
     cells = [(s.style.color, s.style.bgcolor, len(s.text)) for s in rows[0]]
@@ -92,10 +102,16 @@ async def test_pixel_view_dithers_when_set_to_and_not_otherwise(samples_dir):
         await pilot.pause()
         truecolour = view.render_line(5)
         assert any(s.style and s.style.color.type == ColorType.TRUECOLOR for s in truecolour)
-        view.dither = True
+        view.palette = 256
         await pilot.pause()
         dithered = [s for s in view.render_line(5) if s.text.startswith("▀")]
         assert dithered and all(s.style.color.type == ColorType.EIGHT_BIT for s in dithered)
+        assert all(16 <= s.style.bgcolor.number <= 255 for s in dithered)
+        view.palette = 16
+        await pilot.pause()
+        sixteen = [s for s in view.render_line(5) if s.text.startswith("▀")]
+        assert sixteen and all(s.style.color.type == ColorType.STANDARD for s in sixteen)
+        assert all(0 <= s.style.bgcolor.number <= 15 for s in sixteen)
 
 
 # ---------------------------------------------------------------- graphics protocols
@@ -157,7 +173,7 @@ def test_truecolour_hint_names_the_exact_fix():
     passes = truecolour_hint("256", env={"TMUX": "x"}, features="256,RGB,title")
     assert "COLORTERM=truecolor" in passes and "terminal-features" not in passes
     plain = truecolour_hint("256", env={"TERM": "xterm-256color"})
-    assert plain.startswith("256 colours") and "COLORTERM=truecolor" in plain
+    assert plain.startswith("256 colours") and plain.endswith("on the remote side).")
 
 
 # ---------------------------------------------------------------- class picker
@@ -199,3 +215,27 @@ async def test_class_picker_keeps_an_ambiguous_query_open():
         await pilot.press("down", "enter")  # a match chosen with the arrows is taken
         await pilot.pause()
         assert len(app.picked) == 1 and app.picked[0] in (1, 2, 3)
+
+
+# ---------------------------------------------------------------- a 256-colour session
+
+
+async def test_a_256_colour_terminal_gets_dithered_pictures_and_one_hint(samples_dir, monkeypatch):
+    from advtui.cli import build_app
+
+    monkeypatch.delenv("COLORTERM", raising=False)
+    monkeypatch.delenv("TMUX", raising=False)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    app = build_app([str(samples_dir), "--device", "cpu"])
+    async with app.run_test(size=(100, 30)) as pilot:
+        clean = app.query_one("#p-clean", PixelView)
+        await wait_for(pilot, lambda: clean.image is not None, what="the clean picture")
+        await wait_for(pilot, lambda: app.colour_hint is not None, what="the hint")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert clean.palette == 256
+        art = [s for y in range(clean.size.height) for s in clean.render_line(y)]
+        cells = [s for s in art if s.text.startswith("▀")]
+        assert cells and all(s.style.color.type == ColorType.EIGHT_BIT for s in cells)
+        assert "COLORTERM=truecolor" in app.colour_hint
+        assert "256 colours, dithered" in app.display_text

@@ -22,7 +22,7 @@ def _visible(app, *types):
 
 def _text(widget) -> str:
     """The widget's rendered lines, border and title included."""
-    region = Region(0, 0, widget.size.width, widget.size.height)
+    region = Region(0, 0, widget.outer_size.width, widget.outer_size.height)
     return "\n".join(line.text for line in widget.render_lines(region))
 
 
