@@ -50,7 +50,11 @@ def choose_graphics(
     """Resolve ``--graphics``; for ``auto`` this may query the terminal (via textual-image)."""
     env = os.environ if env is None else env
     if requested in ("kitty", "sixel"):
-        _load_textual_image()
+        try:
+            _load_textual_image()
+        except Exception as exc:  # noqa: BLE001 - e.g. a terminal reporting 0 columns
+            why = " ".join(str(exc).split())[:80] or type(exc).__name__
+            return GraphicsChoice("halfblock", f"--graphics {requested} failed: {why}")
         return GraphicsChoice(requested, "--graphics " + requested)
     if requested == "halfblock":
         return GraphicsChoice("halfblock", "--graphics halfblock")
@@ -60,8 +64,10 @@ def choose_graphics(
         tty = bool(sys.__stdout__ and sys.__stdout__.isatty() and sys.__stdin__)
     if not tty:
         return GraphicsChoice("halfblock", "auto: not a terminal")
-    if env.get("TERM", "") in ("linux", "dumb", ""):
-        return GraphicsChoice("halfblock", f"auto: TERM={env.get('TERM', '')!s}")
+    if not graphics_terminal(env):
+        # asking costs 0.1–0.3 s at start on terminals that do not answer
+        term = env.get("TERM", "") or "unset"
+        return GraphicsChoice("halfblock", f"auto: TERM={term} is not a known graphics terminal")
     try:
         renderable = _load_textual_image()
     except Exception:  # noqa: BLE001 - missing or broken: half-blocks still work
@@ -71,6 +77,28 @@ def choose_graphics(
     if renderable.Image is renderable.TGPImage:
         return GraphicsChoice("kitty", "auto: the terminal speaks the Kitty protocol")
     return GraphicsChoice("halfblock", "auto: no graphics protocol answered")
+
+
+#: Terminals (by $TERM, $TERM_PROGRAM or a variable they set) that speak the Kitty graphics
+#: protocol or Sixel. Only these are asked, so the others start without the 0.1–0.3 s a
+#: question the terminal never answers costs; any terminal can be forced with --graphics.
+GRAPHICS_TERMS = ("xterm-kitty", "xterm-ghostty", "foot", "foot-extra", "wezterm", "mlterm")
+GRAPHICS_PROGRAMS = ("WezTerm", "ghostty", "iTerm.app", "mlterm", "contour")
+GRAPHICS_VARIABLES = (
+    "KITTY_WINDOW_ID",
+    "WEZTERM_EXECUTABLE",
+    "GHOSTTY_RESOURCES_DIR",
+    "WT_SESSION",
+)
+
+
+def graphics_terminal(env: Mapping[str, str]) -> bool:
+    """Whether the environment names a terminal that may show Kitty or Sixel graphics."""
+    return (
+        env.get("TERM", "") in GRAPHICS_TERMS
+        or env.get("TERM_PROGRAM", "") in GRAPHICS_PROGRAMS
+        or any(env.get(v) for v in GRAPHICS_VARIABLES)
+    )
 
 
 def _load_textual_image():

@@ -20,7 +20,10 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("k / ↑", "previous image"),
     ("a", "attack the image with the current settings"),
     ("e", "SHAP heatmaps + evidence for the clean and adversarial image (attacks first if needed)"),
-    ("v", "cycle views: side by side / heatmap over image / perturbation"),
+    (
+        "v",
+        "cycle views: side by side / heatmap over image / perturbation (below 130 columns also a SHAP page; each view shows its own table)",
+    ),
     ("m", "cycle method: FGSM → BIM → PGD"),
     ("t", "cycle target mode: untargeted → random → runner-up → nearest"),
     ("c", "choose a target class by typing its name (Enter takes an exact or unique match)"),
