@@ -183,7 +183,8 @@ class AdvtuiApp(App[int]):
         system = self.console.color_system
         if system not in ("256", "standard"):
             return
-        hint = truecolour_hint(system, features=tmux_features())
+        dithered = self.graphics.mode == "halfblock"
+        hint = truecolour_hint(system, features=tmux_features(), dithered=dithered)
         if hint:
             self.post_message(msg.Notice(hint, title="colours", severity="information"))
 

@@ -201,7 +201,10 @@ def tmux_features(env: Mapping[str, str] | None = None) -> str | None:
 
 
 def truecolour_hint(
-    color_system: str | None, env: Mapping[str, str] | None = None, features: str | None = None
+    color_system: str | None,
+    env: Mapping[str, str] | None = None,
+    features: str | None = None,
+    dithered: bool = True,
 ) -> str | None:
     """What to do for truecolour when the app runs at 256 (or 16) colours, else ``None``.
 
@@ -211,7 +214,7 @@ def truecolour_hint(
     if color_system not in ("256", "standard"):
         return None
     depth = "256" if color_system == "256" else "16"
-    head = f"{depth} colours: pictures are dithered. For truecolour, "
+    head = f"{depth} colours{': pictures are dithered' if dithered else ''}. For truecolour, "
     if env.get("TMUX"):
         if features is not None and ("RGB" in features.split(",") or "Tc" in features):
             return head + "`export COLORTERM=truecolor` before starting advtui (tmux passes RGB)."
