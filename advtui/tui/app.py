@@ -211,7 +211,8 @@ class AdvtuiApp(App[int]):
                 "P(adversarial) by the SHAP-LR detector",
                 "SHAP-LR detector",
             )
-            box.border_subtitle = next((v for v in variants if len(v) <= room), variants[-1])
+            fits = next((v for v in variants if len(v) <= room), variants[-1])
+            box.border_subtitle = Text(fits)  # a Text: the folder name is never markup
 
     def on_resize(self) -> None:
         self.query_one(Footer).compact = self.size.width < self.HORIZONTAL_BREAKPOINTS[1][0]
