@@ -242,3 +242,22 @@ async def test_a_256_colour_terminal_gets_dithered_pictures_and_one_hint(samples
         assert cells and all(s.style.color.type == ColorType.EIGHT_BIT for s in cells)
         assert "COLORTERM=truecolor" in app.colour_hint
         assert "256 colours, dithered" in app.display_text
+
+
+async def test_graphics_sixel_flag_draws_the_explorer_pictures_as_sixels(small_folder):
+    from advtui.cli import build_app
+
+    app = build_app([str(small_folder), "--device", "cpu", "--graphics", "sixel"])
+    assert app.graphics.mode == "sixel"
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: all(e.scanned for e in app.entries), what="scan")
+        await pilot.press("j")  # the first file is the corrupt one
+        clean = app.query_one("#p-clean", GraphicsView)
+        await wait_for(pilot, lambda: clean.image is not None, what="the clean picture")
+        await pilot.pause()
+        written = "".join(_segments(w) for w in clean.picture.query("*"))
+        assert "\x1bP" in written and "\x1b\\" in written  # a DCS … ST sixel image
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert "Sixel (--graphics sixel)" in app.display_text
+        await app.workers.wait_for_complete()
