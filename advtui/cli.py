@@ -140,6 +140,13 @@ def tui_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--detector", help="folder with detector.json from `advtui eval` to show a live verdict"
     )
+    p.add_argument(
+        "--graphics",
+        choices=("auto", "kitty", "sixel", "halfblock"),
+        default="auto",
+        help="how pictures are drawn: real pixels via the Kitty graphics protocol or Sixel, or "
+        "half-block characters; auto asks the terminal (half-blocks inside tmux; default auto)",
+    )
     return p
 
 
@@ -697,6 +704,7 @@ def build_app(argv: list[str] | None = None, *, classifier: Any = None):
         out_dir=Path(args.out),
         detector=args.detector,
         classifier=classifier,
+        graphics=args.graphics,
     )
     return AdvtuiApp(config)
 

@@ -266,3 +266,68 @@ def fit_size(img_w: int, img_h: int, cells_w: int, cells_h: int) -> tuple[int, i
     w = max(1, int(img_w * scale))
     h = max(2, int(img_h * scale))
     return w, h - (h % 2)
+
+
+# ---------------------------------------------------------------- terminal palettes
+
+#: Levels of xterm's 6×6×6 colour cube (indices 16–231).
+_CUBE_LEVELS = (0, 95, 135, 175, 215, 255)
+
+
+@functools.lru_cache(maxsize=1)
+def xterm_palette() -> np.ndarray:
+    """RGB of xterm colours 16–255 as a (240, 3) uint8 array: row ``i`` is colour ``16 + i``.
+
+    Colours 0–15 are left out on purpose: terminals let users theme them, so their RGB is not
+    known; 16–255 (the 6×6×6 cube and the 24-step grey ramp) are fixed by xterm's definition.
+    """
+    cube = [(r, g, b) for r in _CUBE_LEVELS for g in _CUBE_LEVELS for b in _CUBE_LEVELS]
+    greys = [(v, v, v) for v in range(8, 248, 10)]
+    return np.array(cube + greys, dtype=np.uint8)
+
+
+#: xterm's default RGB for colours 0–15. Users theme these, so they are only a best guess; used
+#: for 16-colour terminals, where nothing better is known.
+XTERM_16 = np.array(
+    [
+        (0, 0, 0), (205, 0, 0), (0, 205, 0), (205, 205, 0),
+        (0, 0, 238), (205, 0, 205), (0, 205, 205), (229, 229, 229),
+        (127, 127, 127), (255, 0, 0), (0, 255, 0), (255, 255, 0),
+        (92, 92, 255), (255, 0, 255), (0, 255, 255), (255, 255, 255),
+    ],
+    dtype=np.uint8,
+)  # fmt: skip
+
+
+def dither_to_xterm(rgb: np.ndarray, colours: int = 256) -> np.ndarray:
+    """Floyd–Steinberg error diffusion of an (H, W, 3) uint8 image onto xterm's palette.
+
+    ``colours=256``: the fixed colours 16–255 (the result holds indices 16–255);
+    ``colours=16``: colours 0–15 at xterm's default RGB (indices 0–15). Pillow's C
+    implementation of Floyd–Steinberg does the diffusion (``Image.quantize`` with a fixed
+    palette), so a panel costs well under a millisecond; callers cache the result per
+    (image, size).
+    """
+    pal, first = (xterm_palette(), 16) if colours == 256 else (XTERM_16, 0)
+    entries = np.concatenate([pal, np.repeat(pal[:1], 256 - len(pal), axis=0)])  # pad: black
+    palette_img = Image.new("P", (1, 1))
+    palette_img.putpalette(entries.reshape(-1).tolist())
+    img = Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8), "RGB")
+    q = img.quantize(palette=palette_img, dither=Image.Dither.FLOYDSTEINBERG)
+    idx = np.asarray(q, dtype=np.int64)
+    idx = np.where(idx >= len(pal), 0, idx)  # padding entries are black = the first colour
+    return (idx + first).astype(np.uint8)
+
+
+def nearest_xterm(rgb: np.ndarray) -> np.ndarray:
+    """The nearest xterm colour (16–255, Euclidean in RGB) per pixel, no diffusion: (H, W)."""
+    pal = xterm_palette().astype(np.int32)
+    flat = np.asarray(rgb, dtype=np.int32).reshape(-1, 3)
+    d = ((flat[:, None, :] - pal[None, :, :]) ** 2).sum(axis=2)
+    return (d.argmin(axis=1) + 16).astype(np.uint8).reshape(np.asarray(rgb).shape[:2])
+
+
+def xterm_rgb(indices: np.ndarray) -> np.ndarray:
+    """RGB (…, 3) uint8 of xterm colour indices (0–15 at xterm's default RGB)."""
+    table = np.concatenate([XTERM_16, xterm_palette()])
+    return table[np.asarray(indices, dtype=np.int64)]

@@ -74,3 +74,23 @@ def test_run_parses_sections():
     assert parse_args(["--only", "attack,rss"]).sections == ["attack", "rss"]
     with pytest.raises(SystemExit):
         parse_args(["--only", "nope"])
+
+
+def test_colour_error_figure_orders_truecolour_dithered_nearest():
+    from benchmarks.colours import run
+
+    res = run()
+    assert set(res) == {"80×24", "100×30", "160×50"}
+    for size in res.values():
+        blocks = {k.split(",")[0]: v for k, v in size.items() if k.endswith("2×2 cells")}
+        assert blocks["truecolour"] < blocks["256 dithered"] < blocks["256 nearest"]
+
+
+def test_half_block_bench_builds_the_same_picture_both_ways():
+    pytest.importorskip("rich_pixels")
+    from benchmarks.pixels import run
+
+    res = run(repeats=1)
+    for r in res.values():
+        assert r["advtui_new_image_ms"] > 0 and r["rich_pixels_new_image_ms"] > 0
+        assert abs(r["advtui_segments"] - r["rich_pixels_segments"]) <= r["advtui_segments"] // 50

@@ -287,7 +287,8 @@ def summary_table(summary: dict, spread: bool = True):
             + " over folds that never split a photo"
         )
         + "; conf = top-1 confidence only; adv < clean = share of images whose adversarial top "
-        "class has less mean SHAP",
+        "class has less mean SHAP; roc.png's legend AUC pools all folds' scores instead, so it "
+        "differs slightly",
         caption_justify="left",
     )
     for col in (

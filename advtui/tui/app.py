@@ -29,11 +29,13 @@ from advtui.names import safe_name
 from advtui.settings import METHODS
 from advtui.tui import jobs
 from advtui.tui import messages as msg
+from advtui.tui.graphics import GraphicsView, choose_graphics, tmux_features, truecolour_hint
 from advtui.tui.pixels import PixelView
 from advtui.tui.screens import ClassPicker, HelpScreen
 from advtui.tui.state import (
     DEFAULT_DISPLAY_SIZE,
     MAX_EPS_255,
+    NARROW_VIEWS,
     STEP_LADDER,
     VIEW_NAMES,
     VIEWS,
@@ -80,7 +82,7 @@ class AdvtuiApp(App[int]):
         Binding("v", "cycle_view", "view"),
         Binding("m", "cycle_method", "method"),
         Binding("t", "cycle_target", "target"),
-        Binding("slash", "pick_class", "class", key_display="/"),
+        Binding("c", "pick_class", "class"),
         Binding("plus,equals_sign", "eps_up", "ε up", show=False, key_display="+"),
         Binding("minus", "eps_down", "ε down", show=False, key_display="-"),
         Binding("right_square_bracket", "more_steps", "more steps", show=False, key_display="]"),
@@ -95,6 +97,9 @@ class AdvtuiApp(App[int]):
     def __init__(self, config: TuiConfig | None = None) -> None:
         super().__init__()
         self.config = config if config is not None else TuiConfig()
+        # before the App runs: textual-image asks the terminal while it still can
+        self.graphics = choose_graphics(self.config.graphics)
+        self.colour_hint: str | None = None  # the truecolour hint, once shown
         self.settings = self.config.settings
         self.entries: list[Entry] = []
         self.current: int | None = None
@@ -131,12 +136,12 @@ class AdvtuiApp(App[int]):
             yield ImageList(id="images")
             with Column(id="main", classes="-view-side"):
                 with Row(id="row-images"):
-                    yield PixelView(id="p-clean", message="loading…")
-                    yield PixelView(id="p-adv", message="loading model…")
-                    yield PixelView(id="p-pert")
+                    yield self._picture("p-clean", "loading…")
+                    yield self._picture("p-adv", "loading model…")
+                    yield self._picture("p-pert")
                 with Row(id="row-heat"):
-                    yield PixelView(id="p-shap-clean")
-                    yield PixelView(id="p-shap-adv")
+                    yield self._picture("p-shap-clean")
+                    yield self._picture("p-shap-adv")
                     with Vertical(id="legend"):
                         yield ColorScale(id="scale")
                         yield Static(id="legend-note")
@@ -147,18 +152,76 @@ class AdvtuiApp(App[int]):
         yield StatusLine(id="status")
         yield Footer()
 
+    def _picture(self, id: str, message: str = "") -> PixelView:
+        if self.graphics.mode == "halfblock":
+            return PixelView(id=id, message=message)
+        return GraphicsView(self.graphics.mode, id=id, message=message)
+
+    @property
+    def display_text(self) -> str:
+        """How pictures are drawn, for the help screen: ``half-blocks, 256 colours dithered
+        (auto: tmux passes no graphics)``."""
+        depth = {"truecolor": "truecolour", "256": "256 colours, dithered"}.get(
+            self.console.color_system or "", "16 colours, dithered"
+        )
+        if self.graphics.mode != "halfblock":
+            return f"{self.graphics.label} ({self.graphics.reason})"
+        return f"{self.graphics.label}, {depth} ({self.graphics.reason})"
+
     def on_mount(self) -> None:
         # breakpoints are otherwise applied on the first Resize, after the first frame
         narrow = self.size.width < self.HORIZONTAL_BREAKPOINTS[1][0]
         self.screen.set_class(narrow, "-narrow")
         self.screen.set_class(not narrow, "-wide")
-        self.query_one("#confidence").border_title = "confidence (top-5)"
-        self.query_one("#evidence").border_title = "SHAP evidence (top class)"
-        self.query_one("#legend").border_title = "SHAP colour scale"
+        self._fit_static_titles()
+        self.query_one(Footer).compact = narrow
         self._open_folder()
         self.update_status()
         # start the heavy imports (torch, the model) once the first frame is on screen
         self.call_after_refresh(self.load_model)
+        self.call_after_refresh(self.check_colours)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="colours")
+    def check_colours(self) -> None:
+        """Once per session: at 256/16 colours, say how to get truecolour (tmux is asked)."""
+        system = self.console.color_system
+        if system not in ("256", "standard"):
+            return
+        dithered = self.graphics.mode == "halfblock"
+        hint = truecolour_hint(system, features=tmux_features(), dithered=dithered)
+        if hint:
+            self.post_message(msg.Notice(hint, title="colours", severity="information"))
+
+    #: Static border titles, longest first: each box shows the longest that fits.
+    STATIC_TITLES = {
+        "#confidence": ("confidence (top-5)", "top-5"),
+        "#evidence": ("SHAP evidence (top class)", "SHAP evidence", "evidence"),
+        "#legend": ("SHAP colour scale", "colour scale", "scale"),
+    }
+
+    def _fit_static_titles(self) -> None:
+        for selector, variants in self.STATIC_TITLES.items():
+            box = self.query_one(selector)
+            room = box.outer_size.width - 6 if box.outer_size.width else 10**6
+            box.border_title = next((v for v in variants if len(v) <= room), variants[-1])
+        if self.detector is not None and self.config.detector:
+            from advtui.names import safe_name
+
+            box = self.query_one(EvidenceTable)
+            room = box.outer_size.width - 6 if box.outer_size.width else 10**6
+            where = safe_name(self.config.detector)
+            variants = (
+                f"P(adversarial) by the SHAP-LR detector from {where}",
+                "P(adversarial) by the SHAP-LR detector",
+                "SHAP-LR detector",
+            )
+            fits = next((v for v in variants if len(v) <= room), variants[-1])
+            box.border_subtitle = Text(fits)  # a Text: the folder name is never markup
+
+    def on_resize(self) -> None:
+        self.query_one(Footer).compact = self.size.width < self.HORIZONTAL_BREAKPOINTS[1][0]
+        self.call_after_refresh(self._fit_static_titles)
+        self.call_after_refresh(self.update_status)
 
     def _open_folder(self) -> None:
         from advtui.errors import ImageError
@@ -292,6 +355,7 @@ class AdvtuiApp(App[int]):
             self.say(message.note, title="detector", severity="warning", timeout=10)
         if self.detector is not None:
             self._check_detector_params()
+        self._fit_static_titles()
         self.refresh_view()
 
     def _check_detector_params(self) -> None:
@@ -304,14 +368,24 @@ class AdvtuiApp(App[int]):
             "nsamples": self.config.nsamples,
             "local_smoothing": self.config.local_smoothing,
         }
-        differ = [
-            f"{k} {fitted[k]!r} (here {v!r})"
-            for k, v in here.items()
-            if k in fitted and fitted[k] != v
-        ]
+        flags = {
+            "model": "--model",
+            "layer": "--layer",
+            "nsamples": "--nsamples",
+            "local_smoothing": "--local-smoothing",
+        }
+        differ = [k for k, v in here.items() if k in fitted and fitted[k] != v]
         if differ:
+
+            def flag(k: str) -> str:
+                value = fitted[k]
+                return f"without {flags[k]}" if value is None else f"{flags[k]} {value}"
+
+            fitted_with = ", ".join(f"{flag(k)} (here {here[k]})" for k in differ)
+            restart = " ".join(flag(k) for k in differ if fitted[k] is not None)
+            fix = f"restart with {restart}" if restart else "restart " + fitted_with
             self.say(
-                "the detector was fitted with " + ", ".join(differ) + "; its verdicts may be off",
+                f"the detector was fitted with {fitted_with}: {fix} for calibrated verdicts",
                 title="detector",
                 severity="warning",
                 timeout=12,
@@ -369,7 +443,12 @@ class AdvtuiApp(App[int]):
         self.refresh_view()
 
     def on_notice(self, message: msg.Notice) -> None:
-        self.say(message.message, title=message.title, severity=message.severity, timeout=10)
+        timeout = 10
+        if message.title == "colours":
+            if self.colour_hint is not None:
+                return  # once per session
+            self.colour_hint, timeout = message.message, 20
+        self.say(message.message, title=message.title, severity=message.severity, timeout=timeout)
 
     def on_save_failed(self, message: msg.SaveFailed) -> None:
         self.saving = False
@@ -469,13 +548,13 @@ class AdvtuiApp(App[int]):
 
     def _apply_view(self, vm: ViewModel) -> None:
         main = self.query_one("#main")
-        for v in VIEWS:
+        for v in NARROW_VIEWS:
             main.set_class(v == self.view, f"-view-{v}")
         main.set_class(not vm.has_maps, "-no-maps")
         for wid, panel in vm.panels.items():
             view = self.query_one(f"#{wid}", PixelView)
             view.show(panel.image, panel.message)
-            view.border_title = panel.title
+            view.set_titles(panel.titles)
         self.query_one("#scale", ColorScale).set_scale(vm.scale)
         self.query_one("#overlay-scale", ColorScale).set_scale(vm.scale)
         self.query_one("#legend-note", Static).update(vm.legend)
@@ -489,7 +568,7 @@ class AdvtuiApp(App[int]):
 
     def update_status(self) -> None:
         status = self.query_one(StatusLine)
-        text = status_line(self, status.size.width)
+        text = status_line(self, status.content_size.width or self.size.width - 2)
         self.status_text = text.plain
         status.update(text)
 
@@ -600,8 +679,14 @@ class AdvtuiApp(App[int]):
         if smaller:
             self._settings_changed(self.settings.with_(steps=smaller[-1]))
 
+    @property
+    def narrow(self) -> bool:
+        return self.screen.has_class("-narrow")
+
     def action_cycle_view(self) -> None:
-        self.view = VIEWS[(VIEWS.index(self.view) + 1) % len(VIEWS)]
+        views = NARROW_VIEWS if self.narrow else VIEWS
+        current = views.index(self.view) if self.view in views else 0
+        self.view = views[(current + 1) % len(views)]
         self.say(f"view: {VIEW_NAMES[self.view]}", timeout=1.5)
         self.refresh_view()
 
@@ -630,7 +715,7 @@ class AdvtuiApp(App[int]):
         self._refresh_bindings()
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(self.display_text))
 
     async def action_quit(self) -> None:
         for group in ("attack", "scan", "predict", "background"):

@@ -5,8 +5,12 @@ the upper pixel and the background colour to the lower one. The image is resized
 widget's size (keeping its aspect ratio, see :func:`advtui.render.fit_size`) once per
 (image, size) pair and turned into one :class:`~textual.strip.Strip` per row; ``render_line``
 then only returns cached strips, so a repaint costs almost nothing (measured in
-``tests/tui/test_render_speed.py``). Textual downgrades the truecolour styles for 256-colour
-terminals by itself.
+``benchmarks/tui.py``).
+
+In a 256-colour (or 16-colour) terminal Textual would snap every truecolour cell to the nearest
+palette entry, which posterises photos into blotches; there the picture is instead dithered to
+xterm's fixed colours 16–255 (Floyd–Steinberg, :func:`advtui.render.dither_to_xterm`) and drawn
+with those palette colours, once per (image, size) like the truecolour strips.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from rich.style import Style
 from textual.strip import Strip
 from textual.widget import Widget
 
-from advtui.render import fit_size
+from advtui.render import dither_to_xterm, fit_size
 
 HALF_BLOCK = "▀"
 
@@ -48,16 +52,39 @@ def _style(pair: int) -> Style:
     return style
 
 
-def half_block_rows(rgb: np.ndarray) -> list[list[Segment]]:
+_PALETTE_BIT = 1 << 60  # marks a key of two xterm palette indices (not two RGB values)
+
+
+def _style_palette(pair: int) -> Style:
+    style = _STYLES.get(pair)
+    if style is None:
+        if len(_STYLES) > _STYLE_LIMIT:
+            _STYLES.clear()
+        style = Style(
+            color=Color.from_ansi((pair >> 8) & 0xFF), bgcolor=Color.from_ansi(pair & 0xFF)
+        )
+        _STYLES[pair] = style
+    return style
+
+
+def half_block_rows(rgb: np.ndarray, palette: int = 0) -> list[list[Segment]]:
     """Segments for an (H, W, 3) uint8 array, two pixel rows per text row (H is made even).
 
-    Runs of cells with the same colours become one segment; styles are cached by colour pair.
+    With ``palette`` 256 (or 16) the picture is first error-diffused onto xterm's colours
+    16–255 (or 0–15) and drawn with those palette colours; with 0 in truecolour. Runs of cells
+    with the same colours become one segment; styles are cached by colour pair.
     """
     if rgb.shape[0] % 2:
         rgb = np.concatenate([rgb, rgb[-1:]], axis=0)
-    a = rgb.astype(np.int64)
-    packed = (a[..., 0] << 16) | (a[..., 1] << 8) | a[..., 2]  # (H, W) 0xRRGGBB
-    pairs = (packed[0::2] << 24) | packed[1::2]  # (H/2, W) top << 24 | bottom
+    if palette:
+        idx = dither_to_xterm(rgb, palette).astype(np.int64)
+        pairs = _PALETTE_BIT | (idx[0::2] << 8) | idx[1::2]
+        style_of = _style_palette
+    else:
+        a = rgb.astype(np.int64)
+        packed = (a[..., 0] << 16) | (a[..., 1] << 8) | a[..., 2]  # (H, W) 0xRRGGBB
+        pairs = (packed[0::2] << 24) | packed[1::2]  # (H/2, W) top << 24 | bottom
+        style_of = _style
     rows: list[list[Segment]] = []
     for row in pairs.tolist():
         segments: list[Segment] = []
@@ -67,9 +94,9 @@ def half_block_rows(rgb: np.ndarray) -> list[list[Segment]]:
             if key == run_key:
                 run_len += 1
             else:
-                append(Segment(HALF_BLOCK * run_len, _style(run_key)))
+                append(Segment(HALF_BLOCK * run_len, style_of(run_key)))
                 run_key, run_len = key, 1
-        append(Segment(HALF_BLOCK * run_len, _style(run_key)))
+        append(Segment(HALF_BLOCK * run_len, style_of(run_key)))
         rows.append(segments)
     return rows
 
@@ -102,6 +129,25 @@ class PixelView(Widget):
         self._message = message
         self._strips: list[Strip] | None = None
         self._built_for: tuple[int, int] = (0, 0)
+        self._palette: int | None = None
+
+    @property
+    def palette(self) -> int:
+        """The palette pictures are dithered to: 256 or 16 colours, or 0 for truecolour. Set
+        explicitly, or (by default) from the app's colour system."""
+        if self._palette is not None:
+            return self._palette
+        try:
+            system = self.app.console.color_system
+        except Exception:  # noqa: BLE001 - no app yet
+            return 0
+        return {"256": 256, "standard": 16, "windows": 16}.get(system or "", 0)
+
+    @palette.setter
+    def palette(self, value: int | None) -> None:
+        self._palette = value
+        self._strips = None
+        self.refresh()
 
     @property
     def image(self) -> Image.Image | None:
@@ -121,7 +167,24 @@ class PixelView(Widget):
 
     def on_resize(self) -> None:
         self._strips = None
+        self._fit_title()
         self.refresh()
+
+    def set_titles(self, variants: list) -> None:
+        """Border title candidates, longest first (Rich Text or str): the longest that fits
+        the panel is shown, so a title loses whole parts instead of being cut."""
+        self._titles = list(variants)
+        self._fit_title()
+
+    def _fit_title(self) -> None:
+        variants = getattr(self, "_titles", None)
+        if not variants:
+            return
+        room = self.outer_size.width - 6  # "╭─ " + title + " ─╮"
+        fits = [v for v in variants if len(v) <= room]
+        title = fits[0] if fits else variants[-1]
+        if title != self.border_title:
+            self.border_title = title
 
     def _build(self) -> list[Strip]:
         width, height = self.size
@@ -134,7 +197,7 @@ class PixelView(Widget):
         img = self._image
         pw, ph = fit_size(img.width, img.height, width, height)
         arr = np.asarray(img.convert("RGB").resize((pw, ph), Image.Resampling.BILINEAR))
-        rows = half_block_rows(arr)
+        rows = half_block_rows(arr, self.palette)
         left = (width - pw) // 2
         top = (height - len(rows)) // 2
         strips = [blank] * top

@@ -1,4 +1,4 @@
-"""Modal screens: the ``?`` help and the ``/`` target-class picker."""
+"""Modal screens: the ``?`` help and the ``c`` target-class picker."""
 
 from __future__ import annotations
 
@@ -24,10 +24,13 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("k / ↑", "previous image"),
     ("a", "attack the image with the current settings"),
     ("e", "SHAP heatmaps + evidence for the clean and adversarial image (attacks first if needed)"),
-    ("v", "cycle views: side by side / heatmap over image / perturbation"),
+    (
+        "v",
+        "cycle views: side by side / heatmap over image / perturbation (below 130 columns also a SHAP page; each view shows its own table)",
+    ),
     ("m", "cycle method: " + " → ".join(registry.attack_spec(m).label for m in METHODS)),
     ("t", "cycle target mode: " + " → ".join(TARGET_MODES)),
-    ("/", "choose a target class by typing its name"),
+    ("c", "choose a target class by typing its name (Enter takes an exact or unique match)"),
     ("+ / -", "ε up / down by 1/255"),
     ("] / [", "more / fewer attack steps (BIM, PGD)"),
     ("s", "save the current result (PNGs + result.json) under the output folder"),
@@ -51,6 +54,10 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS = [
         Binding("escape,q,question_mark", "dismiss", "close", show=True),
     ]
+
+    def __init__(self, display: str = "") -> None:
+        super().__init__()
+        self.display_text = display
 
     def compose(self) -> ComposeResult:
         keys = Table(box=None, padding=(0, 2), show_header=False)
@@ -76,6 +83,11 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Text("Image list", style="bold"), classes="help-title")
             yield Static(marks)
             yield Static(colours, classes="help-colours")
+            if self.display_text:
+                yield Static(
+                    Text.assemble(("Pictures: ", "bold"), self.display_text),
+                    classes="help-colours",
+                )
             yield Static(Text("Esc, q or ? closes this help.", style="dim"))
 
     def action_dismiss(self) -> None:  # type: ignore[override]
@@ -83,7 +95,12 @@ class HelpScreen(ModalScreen[None]):
 
 
 class ClassPicker(ModalScreen[int | None]):
-    """Type part of a class name; Enter picks the highlighted match (returns its index)."""
+    """Type part of a class name; Enter resolves it as the command line's ``--target`` does.
+
+    An exact name, an index or a query that matches one class only is taken; an ambiguous query
+    ("ele") keeps the picker open and says so. A match chosen with ↑/↓ (or a click) is taken as
+    chosen. Returns the class index, or None on Esc.
+    """
 
     BINDINGS = [
         Binding("escape", "cancel", "cancel", show=True),
@@ -96,6 +113,7 @@ class ClassPicker(ModalScreen[int | None]):
         super().__init__()
         self.class_names = list(class_names)
         self.current = current
+        self.moved = False  # the user moved the highlight since the query last changed
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker-box"):
@@ -103,8 +121,17 @@ class ClassPicker(ModalScreen[int | None]):
                 Text(f"Target class ({len(self.class_names)} classes) — type, ↑/↓, Enter"),
                 classes="picker-title",
             )
-            yield Input(placeholder="class name…", id="picker-input")
+            yield Input(placeholder="class name or index…", id="picker-input")
+            yield Static(id="picker-note")
             yield OptionList(id="picker-options")
+
+    @property
+    def note(self) -> str:
+        """What the picker says under the input (e.g. that the query is ambiguous)."""
+        return str(self.query_one("#picker-note", Static).render())
+
+    def _say(self, text: str) -> None:
+        self.query_one("#picker-note", Static).update(Text(text, style="yellow"))
 
     def on_mount(self) -> None:
         field = self.query_one(Input)
@@ -130,17 +157,34 @@ class ClassPicker(ModalScreen[int | None]):
         )
         if matches:
             options.highlighted = 0
+        self.moved = False
 
     @on(Input.Changed)
     def _changed(self, event: Input.Changed) -> None:
         self._fill(event.value)
+        self.query_one("#picker-note", Static).update("")
 
     @on(Input.Submitted)
-    def _submitted(self) -> None:
+    def _submitted(self, event: Input.Submitted) -> None:
+        from advtui.errors import AttackError
+
         options = self.query_one(OptionList)
         option = options.highlighted_option
-        if option is not None and option.id is not None:
+        if self.moved and option is not None and option.id is not None:
             self.dismiss(int(option.id))
+            return
+        query = event.value.strip()
+        if not query:
+            self._say("type part of a class name or its index")
+            return
+        try:
+            from advtui.attacks.targets import resolve_class
+
+            index = resolve_class(query, self.class_names)
+        except AttackError as exc:
+            self._say(f"{exc} — keep typing, or pick one with ↑/↓ and Enter")
+            return
+        self.dismiss(index)
 
     @on(OptionList.OptionSelected)
     def _selected(self, event: OptionList.OptionSelected) -> None:
@@ -149,9 +193,11 @@ class ClassPicker(ModalScreen[int | None]):
 
     def action_cursor_down(self) -> None:
         self.query_one(OptionList).action_cursor_down()
+        self.moved = True
 
     def action_cursor_up(self) -> None:
         self.query_one(OptionList).action_cursor_up()
+        self.moved = True
 
     def action_cancel(self) -> None:
         self.dismiss(None)

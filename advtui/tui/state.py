@@ -15,8 +15,11 @@ if TYPE_CHECKING:
     from advtui.pipeline import AttackSettings
 
 VIEWS = ("side", "overlay", "perturbation")
+#: Narrow terminals show one row of two pictures: the SHAP maps get a page of their own.
+NARROW_VIEWS = ("side", "shap", "overlay", "perturbation")
 VIEW_NAMES = {
     "side": "side by side",
+    "shap": "SHAP maps",
     "overlay": "heatmap over image",
     "perturbation": "perturbation",
 }
@@ -63,6 +66,8 @@ class TuiConfig:
     #: an already built Classifier to use instead of loading ``model`` (tests inject a tiny
     #: model; an embedding program can pass its own)
     classifier: Any = None
+    #: ``--graphics``: auto, kitty, sixel or halfblock (see ``advtui.tui.graphics``)
+    graphics: str = "auto"
 
     def __post_init__(self) -> None:
         self.folder = Path(self.folder)

@@ -31,6 +31,12 @@ class Panel:
     message: str = ""
     title: Text = field(default_factory=Text)
 
+    @property
+    def titles(self) -> list[Text]:
+        """The title and shorter forms of it, longest first: the panel shows the longest that
+        fits its width, so words and numbers are dropped whole, never cut."""
+        return title_variants(self.title)
+
 
 @dataclass
 class ViewModel:
@@ -77,14 +83,44 @@ def gain_text(eps: float) -> str:
     return f"×{0.5 / eps:.0f}" if eps > 0 else "none (ε = 0: no attack)"
 
 
-def _title(name: str, top: dict | None = None, extra: str = "") -> Text:
+def title_variants(title: Text) -> list[Text]:
+    """``title`` and shorter forms: its " · "-separated parts dropped from the right, and the
+    trailing dim part (probability, note) dropped first."""
+    out = [title]
+    plain = title.plain
+    # drop dim spans (probability, "(press e …)", scale notes) from the end, one at a time
+    current = title
+    for span in sorted(current.spans, key=lambda sp: -sp.start):
+        if span.style == "dim" and span.end == len(current.plain):
+            current = current[: span.start]
+            current.rstrip()
+            out.append(current)
+    plain = current.plain
+    cut = plain.rfind(" · ")
+    while cut > 0:
+        current = current[:cut]
+        out.append(current)
+        cut = current.plain.rfind(" · ")
+    return out
+
+
+def fit_title(variants: list[Text], width: int) -> Text:
+    """The longest variant that fits ``width`` cells (the last one if none does)."""
+    for v in variants:
+        if v.cell_len <= width:
+            return v
+    return variants[-1]
+
+
+def _title(name: str, top: dict | None = None, *extras: str) -> Text:
     text = Text(name, style="bold")
     if top is not None:
         text.append(" · ")
         text.append(safe_name(top["label"]))
         text.append(f" {pct(top['prob'])}", style="dim")
-    if extra:
-        text.append(f" {extra}", style="dim")
+    for extra in extras:
+        if extra:
+            text.append(f" {extra}", style="dim")
     return text
 
 
@@ -144,7 +180,7 @@ def build_view(app: Any, cache: dict) -> ViewModel:
     clean.title = _title("clean", clean_top)
     if entry.error is not None:
         clean.message = f"✗ {safe_name(entry.error)}"
-        clean.title = _title("clean", extra="(cannot load)")
+        clean.title = _title("clean", None, "(cannot load)")
     elif outcome is not None:
         clean.image = None  # filled below (view-dependent)
     elif entry.image is not None:
@@ -154,7 +190,7 @@ def build_view(app: Any, cache: dict) -> ViewModel:
 
     adv, pert = panels["p-adv"], panels["p-pert"]
     adv.title = _title("adversarial", outcome.adv_top5[0] if outcome is not None else None)
-    pert.title = _title("perturbation", extra=gain_text(app.settings.eps))
+    pert.title = _title("perturbation", None, gain_text(app.settings.eps))
     shap_c, shap_a = panels["p-shap-clean"], panels["p-shap-adv"]
     shap_c.title, shap_a.title = _title("SHAP clean"), _title("SHAP adversarial")
 
@@ -186,7 +222,9 @@ def build_view(app: Any, cache: dict) -> ViewModel:
     clean.image, adv.image, pert.image = x_img, adv_img, pert_img
     pert.title = _title(
         "perturbation",
-        extra=f"{gain_text(outcome.settings.eps)} · ‖δ‖∞ {outcome.linf * 255:.0f}/255",
+        None,
+        gain_text(outcome.settings.eps),
+        f"· ‖δ‖∞ {outcome.linf * 255:.0f}/255",
     )
     vm.clean_top5, vm.adv_top5 = _safe_rows(outcome.clean_top5), _safe_rows(outcome.adv_top5)
     vm.target_index = outcome.target["index"] if outcome.target else None
@@ -245,7 +283,12 @@ def result_summary(outcome: Any) -> str:
 
 
 def status_line(app: Any, width: int) -> Text:
-    """Model, device, method, ε, steps, target mode │ job progress or the last result."""
+    """Model, device, method, ε, steps, target mode │ job progress or the last result.
+
+    The result (or error) is never cut: when the line is too narrow for everything, the model
+    and device go first, then the settings get terse; a result longer than the whole line wraps
+    onto a second line (the status line grows) instead of being truncated.
+    """
     s = app.settings
     model = app.model
     device = str(model.device) if model is not None else app.config.device
@@ -258,29 +301,40 @@ def status_line(app: Any, width: int) -> Text:
         target = f"→ {s.target}"
     target = safe_name(target)
     steps = "1 step" if s.single_step else f"{s.steps} steps"
-    text = Text.assemble(
-        (name, "bold"),
-        f" · {device} │ ",
-        (s.method.upper(), "bold cyan"),
-        f" ε {s.eps_255} · {steps} · ",
-        (target, "cyan"),
-        " │ ",
+    settings = Text.assemble(
+        (s.method.upper(), "bold cyan"), f" ε {s.eps_255} · {steps} · ", (target, "cyan")
     )
+    terse = Text.assemble(
+        (s.method.upper(), "bold cyan"),
+        f" {s.eps_255}·{s.steps_used} ",
+        (target, "cyan"),
+    )
+    heads = [
+        Text.assemble((name, "bold"), f" · {device} │ ", settings, " │ "),
+        Text.assemble(settings, " │ "),
+        Text.assemble(terse, " │ "),
+    ]
     job = app.job
     if model is None and app.model_error is None:
-        text.append(f"loading model {name}…", "yellow")
+        tail = Text(f"loading model {name}…", "yellow")
     elif app.model_error is not None:
-        text.append(safe_name(f"model: {app.model_error}"), "bold red")
+        tail = Text(safe_name(f"model: {app.model_error}"), "bold red")
     elif job is not None:
-        room = width - len(text) - len(job.label) - 2 * len(str(job.total)) - 6
-        text.append_text(progress_text(job.label, job.done, job.total, max(5, min(20, room))))
+        tail = Text()
+        extra = 0 if job.index == app.current else len(app.entries[job.index].path.name) + 3
+        need = len(job.label) + 2 * len(str(job.total)) + 10 + extra
+        head = next((h for h in heads if len(h) + need <= width), heads[-1])
+        room = width - len(head) - len(job.label) - 2 * len(str(job.total)) - 6 - extra
+        tail.append_text(progress_text(job.label, job.done, job.total, max(5, min(20, room))))
         if job.index != app.current:
-            text.append(f" ({safe_name(app.entries[job.index].path.name)})", "dim")
+            tail.append(f" ({safe_name(app.entries[job.index].path.name)})", "dim")
+        return head + tail
     else:
         outcome = app.current_outcome
         event = result_summary(outcome) if outcome is not None else app.current_event
         if outcome is None and app.folder_error:
             event = app.folder_error
         style = "green" if event.startswith("success") else "red" if event else "dim"
-        text.append(safe_name(event or "ready"), style)
-    return text
+        tail = Text(safe_name(event or "ready"), style)
+    head = next((h for h in heads if len(h) + len(tail) <= width), heads[-1])
+    return head + tail

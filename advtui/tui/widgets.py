@@ -201,9 +201,8 @@ class ConfidenceTable(CachedRender):
         label_w = max(4, (width - 6 - 12) // 2) if not bar_w else None
         table = Table(box=None, padding=(0, 1), expand=True, show_edge=False, pad_edge=False)
         for title in ("clean", "adversarial" if width >= 60 else "adv."):
-            table.add_column(
-                title, ratio=None if label_w else 1, width=label_w, no_wrap=True, style="bold"
-            )
+            # a label longer than its column wraps at a space: words are never cut
+            table.add_column(title, ratio=1, no_wrap=False, overflow="fold", style="bold")
             table.add_column("", justify="right", width=6, no_wrap=True)
             if bar_w:
                 table.add_column("", width=bar_w, no_wrap=True)
@@ -221,8 +220,8 @@ class ConfidenceTable(CachedRender):
                         style = "yellow"
                     label = Text(r["label"], style=style)
                     if label_w:
-                        label.truncate(label_w, overflow="ellipsis", pad=True)
                         filled = round(max(0.0, min(1.0, r["prob"])) * label_w)
+                        label.pad_right(max(0, filled - len(label)))
                         label.stylize(_BAR_BG[side], 0, filled)
                     cells += [label, Text(pct(r["prob"]), style=colour)]
                     if bar_w:
@@ -298,17 +297,19 @@ class EvidenceTable(CachedRender):
         )
         narrow = width < 40
         table.add_column("", style="dim", no_wrap=True)
-        table.add_column("clean", ratio=1, no_wrap=True, overflow="ellipsis", justify="right")
+        # values never end in "…": a class label wraps at a space, numbers are short
+        table.add_column("clean", ratio=1, no_wrap=False, overflow="fold", justify="right")
         table.add_column(
             "adv." if narrow else "adversarial",
             ratio=1,
-            no_wrap=True,
-            overflow="ellipsis",
+            no_wrap=False,
+            overflow="fold",
             justify="right",
         )
         rows = list(self.ROWS) + (["detector"] if self.detector else [])
         for row in rows:
-            cells: list[Text | str] = [row]
+            # the detector's number is a probability: the row says so (the border says whose)
+            cells: list[Text | str] = ["P(adversarial)" if row == "detector" else row]
             for key in ("clean", "adversarial"):
                 e = self.columns.get(key)
                 verdict = self.verdicts.get(key)
@@ -338,6 +339,9 @@ class ColorScale(CachedRender):
         super().__init__(**kwargs)
         self.scale: float | None = None
 
+    def on_resize(self) -> None:
+        self.changed()  # one or two lines
+
     def set_scale(self, scale: float | None) -> None:
         if scale != self.scale:
             self.scale = scale
@@ -359,13 +363,19 @@ class ColorScale(CachedRender):
             " " * (gap - gap // 2),
             (right, "#ff0051"),
         )
+        if self.size.height == 1:  # one line: the legend written over the ramp
+            legend.pad_right(width - len(legend))
+            legend.stylize("bold #000000")
+            for i, (r, g, b) in enumerate(ramp):
+                legend.stylize(Style(bgcolor=f"rgb({r},{g},{b})"), i, i + 1)
+            return legend
         return Text("\n").join([bar, legend])
 
 
 class StatusLine(Static):
     """One line: model, device, method, ε, steps, target mode, and the running job's progress."""
 
-    DEFAULT_CSS = "StatusLine { height: 1; }"
+    DEFAULT_CSS = "StatusLine { height: auto; }"
 
 
 def progress_text(label: str, done: int, total: int, width: int = 20) -> Text:

@@ -13,6 +13,13 @@ from advtui.cli import build_app
 SIZE = (160, 50)
 
 
+@pytest.fixture(autouse=True)
+def truecolour_terminal(monkeypatch):
+    """The explorer's tests run as in a truecolour terminal (as the snapshots show it); the
+    256-colour path has its own tests that override this."""
+    monkeypatch.setenv("COLORTERM", "truecolor")
+
+
 def make_app(*args: str, classifier=None):
     """The App exactly as ``advtui`` builds it, on CPU, with fast test settings by default;
     ``classifier`` injects a built model (e.g. :func:`tiny_imagenet_classifier`) instead of

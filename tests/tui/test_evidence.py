@@ -66,7 +66,7 @@ async def test_detector_verdicts_appear_in_the_evidence_table(small_folder, tmp_
         assert app.detector is not None
         # fitted at nsamples=50, the tests run at 8: the user is warned
         warnings = [n.message for n in app._notifications]
-        assert any("nsamples 50 (here 8)" in w for w in warnings)
+        assert any("--nsamples 50 (here 8): restart with --nsamples 50" in w for w in warnings)
         await pilot.press("j")
         await pilot.pause()
         await pilot.press("e")
@@ -80,6 +80,8 @@ async def test_detector_verdicts_appear_in_the_evidence_table(small_folder, tmp_
             assert table.verdicts[variant] == pytest.approx(expected)
             assert 0.0 <= expected <= 1.0
             assert f"{expected:.2f}" in shown.splitlines()[-1]  # the detector row
+        assert shown.splitlines()[-1].lstrip().startswith("P(adversarial)")
+        assert str(table.border_subtitle).startswith("P(adversarial) by the SHAP-LR detector")
 
 
 async def test_a_bad_detector_is_reported_and_the_app_keeps_working(small_folder, tmp_path):

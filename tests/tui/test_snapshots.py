@@ -42,3 +42,20 @@ def test_help_screen(snap_compare, samples_dir):
 
     app = make_app(str(samples_dir))
     assert snap_compare(app, terminal_size=(100, 30), run_before=help_)
+
+
+def test_main_screen_at_80x24_after_attack_and_shap(snap_compare, samples_dir):
+    """The narrow layout: two pictures and one table per view; the SHAP page after one `v`."""
+
+    async def attack_explain_and_shap_page(pilot) -> None:
+        await wait_ready(pilot)
+        await pilot.press("j")
+        await wait_ready(pilot)
+        await pilot.press("e")
+        await wait_job(pilot)
+        await pilot.press("v")
+        pilot.app.clear_notifications()  # the "view: SHAP maps" note
+        await pilot.pause()
+
+    app = make_app(str(samples_dir))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=attack_explain_and_shap_page)
