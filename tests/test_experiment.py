@@ -425,7 +425,7 @@ def test_errors_are_advtui_errors():
 
 def _cli_explainer(model, image: Path, seed: int, nsamples: int, background=None):
     """The explainer `advtui attack IMG --explain` / `advtui explain IMG` build."""
-    from advtui.cli import _explainer
+    from advtui.cli.common import _explainer
 
     args = SimpleNamespace(
         nsamples=nsamples, background=background, layer=None, local_smoothing=0.0, seed=seed
@@ -527,7 +527,7 @@ def test_eps_sweep_reports_each_strength(tiny, samples_dir, tmp_path):
     ],
 )
 def test_cli_eps_sweep_flags(argv, eps, primary):
-    from advtui import cli_eval
+    from advtui.cli import eval as cli_eval
     from advtui.cli import sub_parser
 
     args = sub_parser().parse_args(["eval", "samples", "--out", "o", *argv])
@@ -542,7 +542,7 @@ def test_eval_modules_never_import_textual_and_detect_is_light():
 
     code = (
         "import advtui.detect, advtui.eval.loop, advtui.eval.dataset, advtui.eval.store, advtui.eval.report, "
-        "advtui.eval.plots, advtui.cli_eval; import sys; print(' '.join(sys.modules))"
+        "advtui.eval.plots, advtui.cli.eval; import sys; print(' '.join(sys.modules))"
     )
     mods = set(
         subprocess.run(
@@ -550,7 +550,7 @@ def test_eval_modules_never_import_textual_and_detect_is_light():
         ).stdout.split()
     )
     assert "torch" in mods and not any(m == "textual" or m.startswith("textual.") for m in mods)
-    code = "import advtui.detect, advtui.cli_eval; import sys; print(' '.join(sys.modules))"
+    code = "import advtui.detect, advtui.cli.eval; import sys; print(' '.join(sys.modules))"
     mods = set(
         subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, check=True
@@ -562,7 +562,7 @@ def test_eval_modules_never_import_textual_and_detect_is_light():
 def test_progress_lines_in_a_log():
     import io
 
-    from advtui.cli_eval import _Progress
+    from advtui.cli.eval import _Progress
 
     buf = io.StringIO()
     p = _Progress(buf)
@@ -617,7 +617,7 @@ def test_data_warning_thresholds(photos, needles):
 def test_too_few_photos_warn_on_stderr_and_in_summary(
     tiny, samples_dir, tmp_path, capsys, monkeypatch
 ):
-    monkeypatch.setattr("advtui.cli_common.load_model_from_args", lambda args: tiny)
+    monkeypatch.setattr("advtui.cli.common.load_model_from_args", lambda args: tiny)
     out = tmp_path / "few"
     argv = ["eval", str(samples_dir), "--out", str(out), "--n", "3", "--views", "2"]
     argv += ["--eps", EPS, "--steps", "3", "--nsamples", "2", "--no-plots"]
@@ -668,7 +668,7 @@ class _FakeClock:
 def test_eta_counts_only_rows_timed_in_this_run():
     import io
 
-    from advtui.cli_eval import _Progress
+    from advtui.cli.eval import _Progress
 
     clock, buf = _FakeClock(), io.StringIO()
     p = _Progress(buf, clock=clock)
@@ -691,7 +691,7 @@ def test_eta_counts_only_rows_timed_in_this_run():
 def test_eta_beyond_a_day_is_not_wrapped():
     import io
 
-    from advtui.cli_eval import _Progress
+    from advtui.cli.eval import _Progress
 
     clock, buf = _FakeClock(), io.StringIO()
     p = _Progress(buf, clock=clock)
@@ -837,7 +837,7 @@ def test_ctrl_c_prints_the_whole_resume_command_on_its_own_line(
         progress(1, 10, "djembe_drum.jpg clean")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(advtui.cli_common, "load_model_from_args", lambda args: tiny)
+    monkeypatch.setattr(advtui.cli.common, "load_model_from_args", lambda args: tiny)
     monkeypatch.setattr(advtui.eval.loop, "run_eval", interrupted)
     err = _Tty()
     monkeypatch.setattr(sys, "stderr", err)
@@ -857,7 +857,7 @@ def test_ctrl_c_prints_the_whole_resume_command_on_its_own_line(
 
 
 def test_progress_line_is_ended_before_other_output():
-    from advtui.cli_eval import _Progress
+    from advtui.cli.eval import _Progress
 
     err = _Tty()
     p = _Progress(err, clock=lambda: 0.0)

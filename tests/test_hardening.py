@@ -161,7 +161,7 @@ def test_cli_tables_and_errors_never_pass_control_characters(tmp_path, sample_pa
 
 def test_resume_command_quotes_control_characters_for_the_shell():
     from advtui.cli import sub_parser
-    from advtui.cli_eval import resume_command
+    from advtui.cli.eval import resume_command
 
     args = sub_parser().parse_args(["eval", HOSTILE, "--out", "o"])
     command = resume_command(args)

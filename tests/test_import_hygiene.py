@@ -100,9 +100,12 @@ def import_graph() -> dict[str, set[str]]:
             if isinstance(node, ast.Import):
                 edges |= {a.name for a in node.names if a.name in modules}
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                if node.module in modules:
+                # `from advtui.cli import common` imports the submodule; any other name comes
+                # from the module itself
+                subs = {f"{node.module}.{a.name}" for a in node.names} & modules.keys()
+                if node.module in modules and len(subs) < len(node.names):
                     edges.add(node.module)
-                edges |= {f"{node.module}.{a.name}" for a in node.names} & modules.keys()
+                edges |= subs
             pending.extend(ast.iter_child_nodes(node))
         graph[name] = edges - {name}
     return graph

@@ -7,6 +7,9 @@ import sys
 import time
 from collections.abc import Callable
 
+from advtui.cli import common
+from advtui.cli.common import _attack_args, _common_model_args, _explain_args
+
 EVAL_HELP = """\
 Reproduce "Explaining Away Attacks Against Neural Networks" (Saito & Wang): attack every image,
 explain the clean and adversarial top class with SHAP, and test whether a classifier on the
@@ -23,7 +26,8 @@ examples:
 """
 
 
-def add_parser(sub, common_model_args, attack_args, explain_args) -> None:
+def add_parser(sub) -> None:
+    """Add ``advtui eval`` to the subcommands."""
     p = sub.add_parser(
         "eval",
         help="reproduce the paper's SHAP-evidence detection experiment",
@@ -36,7 +40,7 @@ def add_parser(sub, common_model_args, attack_args, explain_args) -> None:
     p.add_argument(
         "--out", required=True, help="results folder (created; --resume to continue one)"
     )
-    attack_args(p, targets=False, early_stop=True)
+    _attack_args(p, targets=False, early_stop=True)
     p.add_argument(
         "--eps-sweep",
         help="comma-separated ε values to sweep, e.g. 1/255,2/255,4/255,8/255 (--eps picks the main one)",
@@ -46,7 +50,7 @@ def add_parser(sub, common_model_args, attack_args, explain_args) -> None:
         default="untargeted",
         help="comma-separated target modes: untargeted,random,runner-up,nearest (default untargeted)",
     )
-    explain_args(p)
+    _explain_args(p)
     p.add_argument("--n", help="use only the first N photos")
     p.add_argument(
         "--views",
@@ -70,7 +74,7 @@ def add_parser(sub, common_model_args, attack_args, explain_args) -> None:
     )
     p.add_argument("--resume", action="store_true", help="continue the run stored in --out")
     p.add_argument("--no-plots", action="store_true", help="skip histogram.png and roc.png")
-    common_model_args(p)
+    _common_model_args(p)
     # protocol-dependent defaults: None means "the protocol decides"; the parser itself, so
     # that a Ctrl-C can print the command that continues the run (resume_command)
     p.set_defaults(method=None, nsamples=None, local_smoothing=None, eval_parser=p)
@@ -239,7 +243,6 @@ def _note_line(progress: _Progress) -> Callable[[str], None]:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from advtui.cli_common import load_model_from_args
     from advtui.eval.loop import run_eval
     from advtui.eval.plots import terminal_histogram
     from advtui.eval.report import summary_table, sweep_table
@@ -247,7 +250,7 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = _config(args)
     cfg.precheck()  # fail fast on bad flags and folders, before loading the model
-    model = load_model_from_args(args)
+    model = common.load_model_from_args(args)
     err = Console(stderr=True, highlight=False)
     progress = _Progress(sys.stderr)
     try:

@@ -1,0 +1,133 @@
+"""``advtui attack``: attack one image, optionally explain both predictions."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from advtui import registry
+from advtui.cli import common
+from advtui.cli.common import (
+    _attack_args,
+    _check_explain_args,
+    _check_out,
+    _common_model_args,
+    _console,
+    _explain_args,
+    _explainer,
+    _note_resolved,
+    _print_json,
+    _say,
+    _settings,
+    _show,
+    _stderr_progress,
+    _top_table,
+)
+from advtui.settings import TARGET_MODES
+
+
+def add_parser(sub) -> None:
+    """Add ``advtui attack`` to the subcommands."""
+    pa = sub.add_parser(
+        "attack",
+        help="attack one image",
+        description="Attack one image; optionally explain both predictions.",
+    )
+    pa.add_argument("image", help="image file")
+    _attack_args(pa, early_stop=True)
+    pa.add_argument(
+        "--explain",
+        action="store_true",
+        help="add SHAP evidence for the clean and adversarial predictions",
+    )
+    _explain_args(pa)
+    pa.add_argument(
+        "--out", help="folder to write clean/adversarial/perturbation/SHAP PNGs and result.json"
+    )
+    pa.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    _common_model_args(pa)
+
+
+def run(args: argparse.Namespace) -> int:
+    from advtui.images import load_image, resize_center_crop, to_tensor
+    from advtui.pipeline import explain_outcome, run_attack, save_outcome
+
+    settings = _settings(args)
+    if settings.single_step and args.steps != 10:
+        label = registry.attack_spec(settings.method).label
+        _say(f"advtui: note: {label} is a single step; --steps is ignored")
+    img = load_image(args.image)  # bad images fail before the model loads
+    if args.explain:
+        _check_explain_args(args)
+    _check_out(args.out)  # … and a bad --out before any work is done
+    model = common.load_model_from_args(args)
+    if settings.target not in TARGET_MODES:  # a class name or index
+        _note_resolved("target", settings.target, model.class_names)
+    x = to_tensor(resize_center_crop(img, model.input_size))
+    progress = None if args.json else _stderr_progress("attack")
+    outcome = run_attack(model, x, settings, image=args.image, progress=progress)
+    if args.explain:
+        explainer = _explainer(model, args, Path(args.image))
+        explain_outcome(
+            explainer,
+            outcome,
+            nsamples=args.nsamples,
+            progress=None if args.json else _stderr_progress("SHAP"),
+        )
+    if args.out:
+        save_outcome(outcome, args.out)
+    result = outcome.to_json()
+    if args.json:
+        _print_json(result)
+    else:
+        _print_attack(result, args.out)
+    return 0
+
+
+def _print_attack(result: dict, out: str | None) -> None:
+    from rich.columns import Columns
+
+    console = _console()
+    tgt = result["target"]
+    console.print(
+        f"[b]{_show(result['image'])}[/b]  {result['method'].upper()} ε={result['eps'] * 255:.3g}/255 "
+        f"steps={result['steps']}  target={_show(tgt['label']) if tgt else 'untargeted'}"
+    )
+    console.print(
+        Columns(
+            [
+                _top_table("clean", result["clean"]["top5"]),
+                _top_table("adversarial", result["adversarial"]["top5"]),
+            ]
+        )
+    )
+    verdict = "[green]success[/green]" if result["success"] else "[red]failed[/red]"
+    if result["eps"] == 0:
+        verdict = "[yellow]no attack (ε = 0): the adversarial image is the clean one[/yellow]"
+    console.print(f"{verdict}  ‖δ‖∞ = {result['linf'] * 255:.2f}/255")
+    if result["rounding_undid_success"]:
+        console.print(
+            "[yellow]note: the float attack succeeded but rounding to 8-bit pixels undid it[/yellow]"
+        )
+    if "evidence" in result:
+        from rich.table import Table
+
+        t = Table(title="SHAP evidence of the top class", title_justify="left")
+        t.add_column("")
+        variants = list(result["evidence"].items())
+        for variant, _ in variants:
+            t.add_column(variant, justify="right")
+        rows = [
+            ("class", lambda e: _show(e["label"])),
+            ("mean SHAP", lambda e: f"{e['mean_shap']:.3e}"),
+            ("positive sum", lambda e: f"{e['pos_sum']:.3f}"),
+            ("negative sum", lambda e: f"{e['neg_sum']:.3f}"),
+            ("top-5% share", lambda e: f"{e['top5_share']:.1%}"),
+            ("logit", lambda e: f"{e['logit']:.2f}"),
+            ("prob", lambda e: f"{e['prob']:.2%}"),
+        ]
+        for name, fmt in rows:
+            t.add_row(name, *[fmt(e) for _, e in variants])
+        console.print(t)
+    if out:
+        console.print(f"wrote {_show(str(out))}/")

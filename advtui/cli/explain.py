@@ -1,0 +1,114 @@
+"""``advtui explain``: explain one prediction."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from advtui.cli import common
+from advtui.cli.common import (
+    _check_explain_args,
+    _check_out,
+    _common_model_args,
+    _console,
+    _explain_args,
+    _explainer,
+    _note_resolved,
+    _print_json,
+    _show,
+    _stderr_progress,
+    _top_table,
+)
+
+
+def add_parser(sub) -> None:
+    """Add ``advtui explain`` to the subcommands."""
+    pe = sub.add_parser(
+        "explain", help="SHAP heatmap of one image", description="Explain one prediction with SHAP."
+    )
+    pe.add_argument("image", help="image file")
+    pe.add_argument(
+        "--class",
+        dest="klass",
+        metavar="CLASS",
+        help="class name or index to explain (default: the top class)",
+    )
+    pe.add_argument("--seed", default=0, help="SHAP seed (default 0)")
+    _explain_args(pe)
+    pe.add_argument(
+        "--out", help="folder to write image.png, shap.png, shap_overlay.png and explanation.json"
+    )
+    pe.add_argument("--json", action="store_true", help="print JSON")
+    _common_model_args(pe)
+
+
+def run(args: argparse.Namespace) -> int:
+    from advtui.attacks import resolve_class
+    from advtui.images import (
+        atomic_write_bytes,
+        load_image,
+        resize_center_crop,
+        save_png,
+        to_pil,
+        to_tensor,
+    )
+    from advtui.names import json_safe
+    from advtui.render import (
+        heatmap_scale,
+        heatmap_with_legend,
+        overlay,
+        shap_png_text,
+        with_legend,
+    )
+
+    image = Path(args.image)
+    img = load_image(image)  # bad images fail before the model loads
+    _check_explain_args(args)
+    _check_out(args.out)
+    model = common.load_model_from_args(args)
+    x = to_tensor(resize_center_crop(img, model.input_size))
+    classes = None if args.klass is None else [resolve_class(args.klass, model.class_names)]
+    if args.klass is not None:
+        _note_resolved("class", args.klass, model.class_names)
+    explainer = _explainer(model, args, image)
+    expl = explainer.explain(
+        x[None],
+        classes,
+        nsamples=args.nsamples,
+        progress=None if args.json else _stderr_progress("SHAP"),
+    )
+    ev = expl.evidence[0]
+    pmap = expl.pixel_maps(model.input_size)[0]
+    scale = heatmap_scale(pmap)
+    result = {
+        "model": model.name,
+        "image": args.image,
+        "layer": args.layer,
+        "nsamples": args.nsamples,
+        "top5": model.topk(x[None], 5)[0],
+        "evidence": ev.to_dict(),
+        "shap_scale": scale,
+    }
+    if args.out:
+        out = Path(args.out)
+        title = f"class: {ev.label}"
+        text = shap_png_text(scale, pmap, ev.label)
+        save_png(to_pil(x), out / "image.png")
+        save_png(heatmap_with_legend(pmap, scale, title=title), out / "shap.png", text)
+        over = overlay(to_pil(x), pmap, scale=scale)
+        save_png(with_legend(over, scale, title=title), out / "shap_overlay.png", text)
+        text = json.dumps(json_safe(result), indent=2) + "\n"
+        atomic_write_bytes(out / "explanation.json", text.encode())
+    if args.json:
+        _print_json(result)
+    else:
+        console = _console()
+        console.print(_top_table(args.image, result["top5"]))
+        console.print(
+            f"SHAP for [b]{_show(ev.label)}[/b]: mean {ev.mean_shap:.3e}, positive {ev.pos_sum:.3f}, "
+            f"negative {ev.neg_sum:.3f}, top-5% share {ev.top5_share:.1%}, logit {ev.logit:.2f}, prob {ev.prob:.2%}"
+        )
+        if args.out:
+            console.print(f"wrote {_show(str(Path(args.out)))}/")
+    return 0
