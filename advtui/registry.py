@@ -130,6 +130,13 @@ ATTACKS: dict[str, AttackSpec] = {
             paper="Kurakin et al. 2016",
         ),
         AttackSpec(
+            "mifgsm",
+            "BIM with momentum: g ← μ·g + ∇/‖∇‖₁, steps of α·sign(g)",
+            "advtui.attacks.mifgsm:MIFGSM",
+            params=(_STEPS, _ALPHA, Param("decay", 1.0, "momentum μ (0 = BIM)", 0.0, 10.0)),
+            paper="Dong et al. 2018",
+        ),
+        AttackSpec(
             "pgd",
             "BIM from a seeded random start in the ε-ball",
             "advtui.attacks.pgd:PGD",
