@@ -71,7 +71,8 @@ def _attack_args(
     p.add_argument(
         "--eps",
         default="8/255",
-        help="L∞ budget in pixel units, e.g. 8/255 or 0.03 (default 8/255)",
+        help="budget in pixel units in the attack's norm: L∞ like 8/255 or 0.03 (default 8/255); "
+        "an L2 radius over the whole image for L2 attacks, e.g. 0.5 (see `advtui attacks`)",
     )
     p.add_argument("--alpha", help="step size in pixel units (default 2.5·eps/steps)")
     p.add_argument("--steps", type=int, default=10, help="attack steps for BIM/PGD (default 10)")
@@ -93,6 +94,33 @@ def _attack_args(
             action="store_true",
             help="stop each image's attack at its first success",
         )
+
+
+def _attack_arg_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--attack-arg",
+        dest="attack_arg",
+        action="append",
+        type=_key_value,
+        default=[],
+        metavar="KEY=VALUE",
+        help="an argument of the attack, repeatable: e.g. decay=0.5 (mifgsm), c=1 or steps=50 "
+        "(ta:CW: the torchattacks class's arguments, typed by their defaults)",
+    )
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip().isidentifier():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE like c=1, got {text!r}")
+    return key.strip(), value.strip()
+
+
+def _methods(text: str) -> tuple[str, ...]:
+    names = tuple(_method(m) for m in text.split(",") if m.strip())
+    if not names:
+        raise argparse.ArgumentTypeError("expected a comma-separated list like pgd,ta:CW")
+    return tuple(dict.fromkeys(names))
 
 
 def _explain_args(p: argparse.ArgumentParser) -> None:
@@ -140,6 +168,14 @@ def tui_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"advtui {__version__}")
     _common_model_args(p)
     _attack_args(p)
+    _attack_arg_flag(p)
+    p.add_argument(
+        "--methods",
+        type=_methods,
+        metavar="M1,M2,…",
+        help="what `m` cycles through, e.g. pgd,ta:CW,ta:Square (default: the native attacks "
+        "plus --method)",
+    )
     _explain_args(p)
     p.add_argument(
         "--out", default="advtui-out", help="where `s` saves results (default ./advtui-out)"
@@ -169,6 +205,7 @@ def sub_parser() -> argparse.ArgumentParser:
     )
     pa.add_argument("image", help="image file")
     _attack_args(pa, early_stop=True)
+    _attack_arg_flag(pa)
     pa.add_argument(
         "--explain",
         action="store_true",
@@ -239,6 +276,7 @@ def _settings(args: argparse.Namespace):
         target=getattr(args, "target", "untargeted"),
         seed=args.seed,
         early_stop=getattr(args, "early_stop", False),
+        attack_args=tuple(getattr(args, "attack_arg", None) or ()),
     )
 
 
@@ -329,9 +367,22 @@ def cmd_attack(args: argparse.Namespace) -> int:
     from advtui.pipeline import explain_outcome, run_attack, save_outcome
 
     settings = _settings(args)
+    label = registry.attack_spec(settings.method).label
     if settings.single_step and args.steps != 10:
-        label = registry.attack_spec(settings.method).label
         print(f"advtui: note: {label} is a single step; --steps is ignored", file=sys.stderr)
+    from advtui.attacks import check_attack_args
+
+    check_attack_args(settings.method, settings.attack_args)  # before the model loads
+    if not settings.bounded and args.eps != "8/255":
+        print(
+            f"advtui: note: {label} sizes its own perturbation; --eps is ignored", file=sys.stderr
+        )
+    elif settings.norm == "L2" and args.eps == "8/255":
+        print(
+            f"advtui: note: {label} bounds the L2 norm: --eps 8/255 is an L2 radius of 0.031 "
+            "(over the whole image; try --eps 0.5)",
+            file=sys.stderr,
+        )
     img = load_image(args.image)  # bad images fail before the model loads
     _check_out(args.out)  # … and a bad --out before any work is done
     model = cli_common.load_model_from_args(args)

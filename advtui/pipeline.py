@@ -41,6 +41,8 @@ class Outcome:
     linf: float
     rounding_undid: bool
     steps_run: int
+    l2: float = 0.0
+    l0: int = 0
     evidence: dict[str, Evidence] = field(default_factory=dict)
     maps: dict[str, np.ndarray] = field(default_factory=dict)  # variant → (H, W) pixel map
     attributions: dict[str, np.ndarray] = field(
@@ -60,7 +62,8 @@ class Outcome:
             "model": self.model,
             "image": self.image,
             "method": self.settings.method,
-            "eps": self.settings.eps,
+            "norm": self.settings.norm,
+            "eps": self.settings.eps if self.settings.bounded else None,
             "alpha": self.alpha,
             "steps": self.settings.steps_used,
             "steps_run": self.steps_run,
@@ -72,7 +75,11 @@ class Outcome:
             "success": self.success,
             "rounding_undid_success": self.rounding_undid,
             "linf": self.linf,
+            "l2": self.l2,
+            "l0": self.l0,
         }
+        if self.settings.attack_args:
+            out["attack_args"] = dict(self.settings.attack_args)
         if self.evidence:
             out["evidence"] = {k: v.to_dict() for k, v in self.evidence.items()}
         if self.maps:
@@ -101,6 +108,7 @@ def run_attack(
         steps=settings.steps,
         early_stop=settings.early_stop,
         seed=settings.seed,
+        attack_args=settings.attack_args,
     )
     clean_logits, target = None, None
     if settings.target != "untargeted":  # untargeted: the attack's first pass gives them
@@ -127,6 +135,8 @@ def run_attack(
         target=None if t is None else {"index": t, "label": model.label(t)},
         success=bool(result.success[0]),
         linf=float(result.linf[0]),
+        l2=float(result.l2[0]),
+        l0=int(result.l0[0]),
         rounding_undid=bool(result.rounding_undid[0]),
         steps_run=result.steps_run,
     )
