@@ -706,8 +706,27 @@ def build_app(argv: list[str] | None = None):
         local_smoothing=args.local_smoothing,
         out_dir=Path(args.out),
         detector=args.detector,
+        methods=_cycle(args.methods, settings),
     )
     return AdvtuiApp(config)
+
+
+def _cycle(methods: tuple[str, ...] | None, settings) -> tuple[str, ...] | None:
+    """What ``m`` cycles: --methods (starting from --method), or the native attacks plus a
+    ``ta:`` --method. Keys of --attack-arg that no native method takes need a ta: method."""
+    from advtui.settings import METHODS
+
+    cycle = methods or (METHODS if settings.method in METHODS else (*METHODS, settings.method))
+    if settings.method not in cycle:
+        cycle = (settings.method, *cycle)
+    if settings.attack_args and all(registry.attack_spec(m).native for m in cycle):
+        from advtui.attacks import check_attack_args  # torch-free for native methods
+
+        keys = {p.name for m in cycle for p in registry.attack_spec(m).params}
+        for key, value in settings.attack_args:
+            if key not in keys:
+                check_attack_args(settings.method, [(key, value)])  # raises the one-line error
+    return None if cycle == METHODS else tuple(cycle)
 
 
 _NEGATIVE = re.compile(r"-[\d.]+(/[\d.]+)?([eE][-+]?\d+)?")

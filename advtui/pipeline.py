@@ -15,10 +15,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from advtui.attacks import TARGET_MODES, make_attack, select_targets
+from advtui.attacks import TARGET_MODES, applicable_args, make_attack, select_targets
 from advtui.explain import Evidence, Explainer
 from advtui.images import atomic_write_bytes, save_png, to_pil
-from advtui.render import heatmap_scale, heatmap_with_legend, perturbation_image, shap_png_text
+from advtui.render import (
+    heatmap_scale,
+    heatmap_with_legend,
+    perturbation_gain,
+    perturbation_image,
+    perturbation_title,
+    shap_png_text,
+)
 from advtui.settings import AttackSettings
 
 ProgressFn = Callable[[int, int], None]
@@ -56,6 +63,12 @@ class Outcome:
         if not self.maps:
             return None
         return max(heatmap_scale(m) for m in self.maps.values())
+
+    @property
+    def perturbation_title(self) -> str:
+        """``×16, ‖δ‖∞ = 8/255``: the view's amplification and δ's size in the attack's norm."""
+        gain = perturbation_gain(self.x.numpy(), self.x_adv.numpy(), self.settings.eps)
+        return perturbation_title(self.settings.norm, self.linf, self.l2, self.l0, gain)
 
     def to_json(self) -> dict:
         out = {
@@ -100,6 +113,10 @@ def run_attack(
     from advtui.models import topk_from_probs
 
     xb = x.unsqueeze(0) if x.ndim == 3 else x
+    if settings.attack_args:  # the keys this method takes (the explorer cycles methods)
+        settings = settings.with_(
+            attack_args=applicable_args(settings.method, settings.attack_args)
+        )
     attack = make_attack(
         settings.method,
         model,
@@ -175,15 +192,13 @@ def save_outcome(outcome: Outcome, out_dir: str | Path) -> list[Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, img in [
-        ("clean.png", to_pil(outcome.x)),
-        ("adversarial.png", to_pil(outcome.x_adv)),
-        (
-            "perturbation.png",
-            perturbation_image(outcome.x.numpy(), outcome.x_adv.numpy(), outcome.settings.eps),
-        ),
+    pert = perturbation_image(outcome.x.numpy(), outcome.x_adv.numpy(), outcome.settings.eps)
+    for name, img, text in [
+        ("clean.png", to_pil(outcome.x), None),
+        ("adversarial.png", to_pil(outcome.x_adv), None),
+        ("perturbation.png", pert, {"advtui:perturbation": outcome.perturbation_title}),
     ]:
-        save_png(img, out / name)
+        save_png(img, out / name, text)
         written.append(out / name)
     if outcome.maps:
         scale = outcome.shap_scale  # one scale for every map, so they compare

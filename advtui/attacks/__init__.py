@@ -55,7 +55,21 @@ def check_attack_args(method: str, attack_args=()) -> None:
     typed_args(spec.name, ta_params(ta_class(spec.name)), attack_args)
 
 
+def applicable_args(method: str, attack_args=()) -> tuple[tuple[str, str], ...]:
+    """The pairs of ``attack_args`` that ``method`` accepts (the explorer's ``m`` cycles
+    methods that share one ``--attack-arg`` list: each takes its own keys)."""
+    spec = attack_spec(method)
+    if spec.native:
+        keys = {p.name for p in spec.params if p.name not in ("steps", "alpha")}
+    else:
+        from advtui.attacks.torchattacks import ta_class, ta_params
+
+        keys = {p.name for p in ta_params(ta_class(spec.name))}
+    return tuple((k, v) for k, v in attack_args if k in keys)
+
+
 __all__ = [
+    "applicable_args",
     "check_attack_args",
     "Attack",
     "AttackResult",

@@ -67,7 +67,7 @@ class HelpScreen(ModalScreen[None]):
             ("red", "#ff0051"),
             " = evidence for the predicted class, ",
             ("blue", "#008bfb"),
-            " = against, white ≈ 0. The perturbation is amplified ×(0.5/ε) around mid-grey.",
+            " = against, white ≈ 0. The perturbation is amplified around mid-grey so its largest change is black or white.",
         )
         with VerticalScroll(id="help-box"):
             yield Static(Text("advtui — keys", style="bold"))

@@ -60,6 +60,8 @@ class TuiConfig:
     local_smoothing: float = 0.0
     out_dir: Path = Path("advtui-out")
     detector: str | None = None
+    #: what ``m`` cycles through (registry names, ``ta:NAME`` too); None: the native attacks
+    methods: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         self.folder = Path(self.folder)

@@ -140,8 +140,7 @@ def build_view(app: Any, cache: dict) -> ViewModel:
 
     adv, pert = panels["p-adv"], panels["p-pert"]
     adv.title = _title("adversarial", outcome.adv_top5[0] if outcome is not None else None)
-    eps = app.settings.eps
-    pert.title = _title("perturbation", extra=f"×{0.5 / eps:.0f}")
+    pert.title = _title("perturbation")
     shap_c, shap_a = panels["p-shap-clean"], panels["p-shap-adv"]
     shap_c.title, shap_a.title = _title("SHAP clean"), _title("SHAP adversarial")
 
@@ -171,10 +170,7 @@ def build_view(app: Any, cache: dict) -> ViewModel:
         lambda: perturbation_image(outcome.x.numpy(), outcome.x_adv.numpy(), outcome.settings.eps),
     )
     clean.image, adv.image, pert.image = x_img, adv_img, pert_img
-    pert.title = _title(
-        "perturbation",
-        extra=f"×{0.5 / outcome.settings.eps:.0f} · ‖δ‖∞ {outcome.linf * 255:.0f}/255",
-    )
+    pert.title = _title("perturbation", extra=outcome.perturbation_title)
     vm.clean_top5, vm.adv_top5 = outcome.clean_top5, outcome.adv_top5
     vm.target_index = outcome.target["index"] if outcome.target else None
 
