@@ -196,3 +196,54 @@ def test_attack_records_carry_norms_and_attack_args(tmp_path):
     cw = run_attack(model, x, AttackSettings.parse(method="ta:CW", steps=2)).to_json()
     assert cw["eps"] is None and cw["norm"] == "L2"
     json.dumps(rec)
+
+
+def test_advtui_attacks_lists_the_registry(capsys):
+    from advtui.cli import main
+
+    assert main(["attacks", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)["attacks"]}
+    assert {"fgsm", "bim", "mifgsm", "pgd", "bim-seed"} <= set(rows)
+    assert rows["mifgsm"]["norm"] == "Linf" and "decay" in {
+        p["name"] for p in rows["mifgsm"]["params"]
+    }
+    assert main(["attacks"]) == 0
+    assert "ta:NAME" in capsys.readouterr().out
+
+
+def test_deepfool_with_a_target_refuses_before_loading_the_model(capsys, tmp_path):
+    from advtui.cli import main
+
+    code = main(["attack", "no-such.png", "--method", "ta:DeepFool", "--target", "random"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err
+    assert (
+        err == "advtui: error: ta:DeepFool supports only untargeted attacks; drop --target random"
+    )
+    code = main(["attack", "no-such.png", "--method", "ta:CW", "--attack-arg", "cc=1"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.endswith("accepted keys: c, kappa, steps, lr") and "\n" not in err
+
+
+@pytest.mark.slow
+def test_done_when_lines_on_the_real_model(real_model, sample_paths, tmp_path, capsys):
+    """The issue's done-when runs (few steps): ta:MIFGSM and mifgsm runner-up within ε with
+    the saved PNG still adversarial; ta:CW reports l2."""
+    from advtui.cli import main
+    from advtui.images import load_tensor
+
+    image = str(sample_paths[0])
+    for method in ("ta:MIFGSM", "mifgsm"):
+        out = tmp_path / method.replace(":", "-")
+        args = ["attack", image, "--method", method, "--target", "runner-up", "--steps", "5"]
+        assert main([*args, "--json", "--out", str(out)]) == 0
+        rec = json.loads(capsys.readouterr().out)
+        assert rec["success"] and rec["linf"] <= 8 / 255 and rec["norm"] == "Linf"
+        assert rec["l2"] > 0 and rec["l0"] > 0
+        saved = real_model.logits(load_tensor(out / "adversarial.png", 224)[None]).argmax(1)
+        assert int(saved[0]) == rec["target"]["index"]
+    cw = ["attack", image, "--method", "ta:CW", "--attack-arg", "c=1", "--attack-arg", "steps=5"]
+    assert main([*cw, "--json"]) == 0
+    rec = json.loads(capsys.readouterr().out)
+    assert rec["method"] == "ta:CW" and rec["steps"] == 5 and rec["eps"] is None
+    assert rec["norm"] == "L2" and rec["l2"] >= 0 and rec["attack_args"] == {"c": "1"}
