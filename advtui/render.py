@@ -120,7 +120,7 @@ def perturbation_title(norm: str, linf: float, l2: float, l0: int, gain: float) 
         size = (
             f"‖δ‖∞ = {round(levels) if abs(levels - round(levels)) < 1e-6 else f'{levels:.3g}'}/255"
         )
-    return f"×{gain:.3g}, {size}"
+    return f"×{gain:.0f}, {size}" if gain >= 10 else f"×{gain:.2g}, {size}"
 
 
 def colorbar(width: int = 64, height: int = 1) -> Image.Image:

@@ -171,6 +171,7 @@ def test_perturbation_is_scaled_by_the_actual_perturbation_and_titled_by_its_nor
     assert tuple(arr[0, 0]) == (255, 128, 128)  # the largest change reaches full brightness
     assert tuple(arr[1, 0]) == (128, 128, 64)
     assert perturbation_gain(x, x, eps=8 / 255) == pytest.approx(0.5 * 255 / 8)  # nothing moved
-    assert perturbation_title("Linf", 8 / 255, 3.1, 900, 15.94) == "×15.9, ‖δ‖∞ = 8/255"
+    assert perturbation_title("Linf", 8 / 255, 3.1, 900, 15.94) == "×16, ‖δ‖∞ = 8/255"
     assert perturbation_title("L2", 4 / 255, 0.934, 900, 40.0) == "×40, ‖δ‖₂ = 0.934"
     assert perturbation_title("L0", 1.0, 1.7, 1, 0.5) == "×0.5, ‖δ‖₀ = 1 px"
+    assert perturbation_title("Linf", 5.5 / 255, 1.0, 9, 1.234) == "×1.2, ‖δ‖∞ = 5.5/255"
