@@ -202,13 +202,19 @@ def test_advtui_attacks_lists_the_registry(capsys):
     from advtui.cli import main
 
     assert main(["attacks", "--json"]) == 0
-    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)["attacks"]}
+    listing = json.loads(capsys.readouterr().out)
+    rows = {r["name"]: r for r in listing["attacks"]}
+    ta = {r["name"]: r for r in listing["torchattacks"]}
+    assert len(ta) == len(TA_NAMES)
+    assert ta["ta:CW"] == {"name": "ta:CW", "norm": "L2", "bounded": False, "targeted": True}
+    assert ta["ta:DeepFool"]["targeted"] is False
     assert {"fgsm", "bim", "mifgsm", "pgd", "bim-seed"} <= set(rows)
     assert rows["mifgsm"]["norm"] == "Linf" and "decay" in {
         p["name"] for p in rows["mifgsm"]["params"]
     }
     assert main(["attacks"]) == 0
-    assert "ta:NAME" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "ta:NAME" in text and "decay=1.0" in text and 'pip install "advtui[attacks]"' in text
 
 
 def test_deepfool_with_a_target_refuses_before_loading_the_model(capsys, tmp_path):
