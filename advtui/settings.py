@@ -125,6 +125,14 @@ class AttackSettings:
         return f"{round(n)}/255" if abs(n - round(n)) < 1e-6 else f"{n:.1f}/255"
 
     @property
+    def eps_label(self) -> str:
+        """ε as the status line shows it: ``ε 8/255`` (L∞), ``ε₂ 0.5`` (an L2 radius), or
+        ``ε —`` for attacks that size their own perturbation."""
+        if not self.bounded:
+            return "ε —"
+        return f"ε₂ {self.eps:.3g}" if self.norm == "L2" else f"ε {self.eps_255}"
+
+    @property
     def single_step(self) -> bool:
         """The method takes one step whatever ``steps`` says (FGSM)."""
         return registry.attack_spec(self.method).single_step

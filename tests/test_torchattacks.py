@@ -164,7 +164,9 @@ def test_eps_is_an_l2_radius_for_l2_attacks():
     with pytest.raises(AttackError, match=r"\[0, 1\]"):
         parse_eps("1.5", "Linf")
     s = AttackSettings.parse(method="ta:Square", eps="2", attack_args=[("norm", "l2")])
-    assert s.norm == "L2" and s.eps == 2.0
+    assert s.norm == "L2" and s.eps == 2.0 and s.eps_label == "ε₂ 2"
+    assert AttackSettings.parse(method="ta:CW").eps_label == "ε —"  # sizes its own δ
+    assert AttackSettings.parse(method="mifgsm").eps_label == "ε 8/255"
     with pytest.raises(AttackError, match="--eps bounds Linf or L2"):
         AttackSettings.parse(method="ta:FAB", attack_args=[("norm", "L1")])
 

@@ -242,7 +242,7 @@ def status_line(app: Any, width: int) -> Text:
         (name, "bold"),
         f" · {device} │ ",
         (s.method.upper(), "bold cyan"),
-        f" ε {s.eps_255} · {steps} · ",
+        f" {s.eps_label} · {steps} · ",
         (target, "cyan"),
         " │ ",
     )
