@@ -373,6 +373,11 @@ def cmd_attack(args: argparse.Namespace) -> int:
     from advtui.attacks import check_attack_args
 
     check_attack_args(settings.method, settings.attack_args)  # before the model loads
+    if settings.early_stop and not registry.attack_spec(settings.method).native:
+        print(
+            f"advtui: note: {label} runs as torchattacks does; --early-stop is ignored",
+            file=sys.stderr,
+        )
     if not settings.bounded and args.eps != "8/255":
         print(
             f"advtui: note: {label} sizes its own perturbation; --eps is ignored", file=sys.stderr

@@ -162,8 +162,11 @@ class TorchAttack(Attack):
             atk.set_mode_targeted_by_function(target_of, quiet=True)
         total = max(self.steps, 1)
         calls = [0]
+        owner = threading.get_ident()
 
         def before_forward(_module, _inputs):
+            if threading.get_ident() != owner:  # another job's forward on the shared model
+                return
             if stop is not None and stop.is_set():
                 raise Cancelled(f"{self.name} cancelled")
             calls[0] += 1
