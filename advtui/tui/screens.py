@@ -55,7 +55,10 @@ class HelpScreen(ModalScreen[None]):
         keys = Table(box=None, padding=(0, 2), show_header=False)
         keys.add_column(style="bold cyan", no_wrap=True)
         keys.add_column()
+        methods = getattr(getattr(self.app, "config", None), "methods", None)
         for k, what in KEYS:
+            if k == "m" and methods:  # --methods: the cycle the user chose
+                what = "cycle method: " + " → ".join(registry.attack_spec(m).label for m in methods)
             keys.add_row(k, what)
         marks = Table(box=None, padding=(0, 2), show_header=False)
         marks.add_column(style="bold", no_wrap=True)
