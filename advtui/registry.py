@@ -151,6 +151,17 @@ ATTACKS: dict[str, AttackSpec] = {
             paper="Madry et al. 2018",
         ),
         AttackSpec(
+            "pgdl2",
+            "PGD in L2: steps of α along ∇/‖∇‖₂ from a seeded random start, projected onto "
+            "the L2 ball (--eps is an L2 radius, e.g. 0.5)",
+            "advtui.attacks.pgdl2:PGDL2",
+            norm="L2",
+            random_start=True,
+            params=(_STEPS, _ALPHA),
+            paper="Madry et al. 2018",
+            in_cycle=False,
+        ),
+        AttackSpec(
             "bim-seed",
             "the original repository's BIM (re-perturbs the clean image by ε·sign(Σ∇)); "
             "eval --protocol seed",

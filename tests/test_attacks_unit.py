@@ -304,3 +304,24 @@ def test_mifgsm_matches_the_reference_update_by_hand_on_the_tiny_cnn():
         xa = torch.min(torch.max(xa + alpha * g.sign(), x - eps), x + eps).clamp(0, 1)
     result = MIFGSM(model, eps=eps, alpha=alpha, steps=steps, decay=mu)(x)
     torch.testing.assert_close(result.x_adv, quantize(xa, x, eps), rtol=0, atol=1e-6)
+
+
+def test_pgdl2_matches_the_reference_loop_and_stays_in_the_l2_ball():
+    from advtui.attacks.base import project_l2, quantize_l2
+    from advtui.attacks.pgdl2 import PGDL2
+
+    model = make_tiny_classifier()
+    x = _grid_image(8)
+    eps, alpha, steps = 0.4, 0.15, 4
+    attack = PGDL2(model, eps=eps, alpha=alpha, steps=steps, seed=3)
+    start = attack._init(x)
+    d0 = (start - x).flatten(1).norm(dim=1)
+    assert bool((d0 <= eps + 1e-6).all()) and bool((d0 > 0).all())  # a random start in the ball
+    labels = model(x).argmax(1)
+    xa = start
+    for _ in range(steps):  # Madry et al.'s L2 update, by hand
+        g = _grad(model, xa, labels)
+        xa = project_l2(xa + alpha * g / g.flatten(1).norm(dim=1).view(-1, 1, 1, 1), x, eps)
+    result = attack(x)
+    torch.testing.assert_close(result.x_adv, quantize_l2(xa, x, eps), rtol=0, atol=1e-6)
+    assert float(result.l2.max()) <= eps + 1e-9

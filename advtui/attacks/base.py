@@ -215,18 +215,25 @@ class Attack:
         if not self.random_start:
             return x.clone()
         if seeds is None:
-            gen = torch.Generator(device="cpu").manual_seed(self.seed)
-            noise = torch.empty(x.shape, dtype=x.dtype).uniform_(-self.eps, self.eps, generator=gen)
+            noise = self._noise(x.shape, torch.Generator(device="cpu").manual_seed(self.seed))
         else:  # one generator per image: its start does not depend on its batch
-            noise = torch.stack(
+            noise = torch.cat(
                 [
-                    torch.empty(x.shape[1:], dtype=x.dtype).uniform_(
-                        -self.eps, self.eps, generator=torch.Generator(device="cpu").manual_seed(s)
-                    )
+                    self._noise((1, *x.shape[1:]), torch.Generator(device="cpu").manual_seed(s))
                     for s in seeds
                 ]
             )
-        return (x + noise.to(x.device)).clamp(0.0, 1.0)
+        return (x + noise.to(x.device, x.dtype)).clamp(0.0, 1.0)
+
+    def _noise(self, shape: Sequence[int], gen: torch.Generator) -> torch.Tensor:
+        """A random start's offset, uniform in the ε-ball of :attr:`norm`: L∞ uniform per
+        value; L2 a uniformly random direction at radius ε·u, u ~ U(0, 1), per image."""
+        if self.norm != "L2":
+            return torch.empty(tuple(shape)).uniform_(-self.eps, self.eps, generator=gen)
+        d = torch.randn(tuple(shape), generator=gen)
+        n = d.flatten(1).norm(dim=1).clamp_min(1e-30).view(-1, *([1] * (len(shape) - 1)))
+        r = torch.rand(shape[0], generator=gen).view_as(n)
+        return d / n * r * self.eps
 
     def _run(
         self,
