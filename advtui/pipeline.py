@@ -15,11 +15,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from advtui.attacks import TARGET_MODES, make_attack, select_targets
+from advtui.attacks import TARGET_MODES, applicable_args, make_attack, select_targets
 from advtui.explain import Evidence, Explainer
 from advtui.images import atomic_write_bytes, save_png, to_pil
 from advtui.names import json_safe
-from advtui.render import heatmap_scale, heatmap_with_legend, perturbation_image, shap_png_text
+from advtui.render import (
+    heatmap_scale,
+    heatmap_with_legend,
+    perturbation_gain,
+    perturbation_image,
+    perturbation_title,
+    shap_png_text,
+)
 from advtui.settings import AttackSettings
 
 ProgressFn = Callable[[int, int], None]
@@ -42,6 +49,8 @@ class Outcome:
     linf: float
     rounding_undid: bool
     steps_run: int
+    l2: float = 0.0
+    l0: int = 0
     evidence: dict[str, Evidence] = field(default_factory=dict)
     maps: dict[str, np.ndarray] = field(default_factory=dict)  # variant → (H, W) pixel map
     attributions: dict[str, np.ndarray] = field(
@@ -56,12 +65,19 @@ class Outcome:
             return None
         return max(heatmap_scale(m) for m in self.maps.values())
 
+    @property
+    def perturbation_title(self) -> str:
+        """``×16, ‖δ‖∞ = 8/255``: the view's amplification and δ's size in the attack's norm."""
+        gain = perturbation_gain(self.x.numpy(), self.x_adv.numpy(), self.settings.eps)
+        return perturbation_title(self.settings.norm, self.linf, self.l2, self.l0, gain)
+
     def to_json(self) -> dict:
         out = {
             "model": self.model,
             "image": self.image,
             "method": self.settings.method,
-            "eps": self.settings.eps,
+            "norm": self.settings.norm,
+            "eps": self.settings.eps if self.settings.bounded else None,
             "alpha": self.alpha,
             "steps": self.settings.steps_used,
             "steps_run": self.steps_run,
@@ -73,7 +89,11 @@ class Outcome:
             "success": self.success,
             "rounding_undid_success": self.rounding_undid,
             "linf": self.linf,
+            "l2": self.l2,
+            "l0": self.l0,
         }
+        if self.settings.attack_args:
+            out["attack_args"] = dict(self.settings.attack_args)
         if self.evidence:
             out["evidence"] = {k: v.to_dict() for k, v in self.evidence.items()}
         if self.maps:
@@ -94,6 +114,10 @@ def run_attack(
     from advtui.models import topk_from_probs
 
     xb = x.unsqueeze(0) if x.ndim == 3 else x
+    if settings.attack_args:  # the keys this method takes (the explorer cycles methods)
+        settings = settings.with_(
+            attack_args=applicable_args(settings.method, settings.attack_args)
+        )
     attack = make_attack(
         settings.method,
         model,
@@ -102,6 +126,7 @@ def run_attack(
         steps=settings.steps,
         early_stop=settings.early_stop,
         seed=settings.seed,
+        attack_args=settings.attack_args,
     )
     clean_logits, target = None, None
     if settings.target != "untargeted":  # untargeted: the attack's first pass gives them
@@ -128,6 +153,8 @@ def run_attack(
         target=None if t is None else {"index": t, "label": model.label(t)},
         success=bool(result.success[0]),
         linf=float(result.linf[0]),
+        l2=float(result.l2[0]),
+        l0=int(result.l0[0]),
         rounding_undid=bool(result.rounding_undid[0]),
         steps_run=result.steps_run,
     )
@@ -216,15 +243,13 @@ def save_outcome(outcome: Outcome, out_dir: str | Path) -> list[Path]:
 
 def _write_outcome(outcome: Outcome, out: Path) -> list[Path]:
     written = []
-    for name, img in [
-        ("clean.png", to_pil(outcome.x)),
-        ("adversarial.png", to_pil(outcome.x_adv)),
-        (
-            "perturbation.png",
-            perturbation_image(outcome.x.numpy(), outcome.x_adv.numpy(), outcome.settings.eps),
-        ),
+    pert = perturbation_image(outcome.x.numpy(), outcome.x_adv.numpy(), outcome.settings.eps)
+    for name, img, text in [
+        ("clean.png", to_pil(outcome.x), None),
+        ("adversarial.png", to_pil(outcome.x_adv), None),
+        ("perturbation.png", pert, {"advtui:perturbation": outcome.perturbation_title}),
     ]:
-        save_png(img, out / name)
+        save_png(img, out / name, text)
         written.append(out / name)
     if outcome.maps:
         scale = outcome.shap_scale  # one scale for every map, so they compare

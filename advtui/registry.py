@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 from advtui.errors import AttackError
@@ -32,10 +33,12 @@ __all__ = [
     "Param",
     "TargetSpec",
     "attack_names",
+    "attack_norm",
     "attack_spec",
     "detector_spec",
     "explainer_spec",
     "load",
+    "typed_args",
 ]
 
 #: Prefix of torchattacks attacks (``ta:CW``, ``ta:MIFGSM`` …).
@@ -57,7 +60,9 @@ class Param:
 class AttackSpec:
     """An attack: ``norm`` is ``"Linf"``, ``"L2"`` or ``"L0"`` (what ``--eps`` bounds);
     ``single_step`` attacks ignore ``--steps``/``--alpha``; ``targeted`` says whether target modes
-    other than ``untargeted`` are supported; ``random_start`` draws a seeded start in the ball."""
+    other than ``untargeted`` are supported; ``random_start`` draws a seeded start in the ball;
+    ``bounded`` False: the attack sizes its own perturbation (``ta:CW``, ``ta:DeepFool``) and
+    ``--eps`` does not apply (``norm`` then names what it minimises)."""
 
     name: str
     description: str
@@ -70,6 +75,7 @@ class AttackSpec:
     paper: str = ""
     #: shown in the explorer's ``m`` cycle by default
     in_cycle: bool = True
+    bounded: bool = True
 
     @property
     def native(self) -> bool:
@@ -130,12 +136,30 @@ ATTACKS: dict[str, AttackSpec] = {
             paper="Kurakin et al. 2016",
         ),
         AttackSpec(
+            "mifgsm",
+            "BIM with momentum: g ← μ·g + ∇/‖∇‖₁, steps of α·sign(g)",
+            "advtui.attacks.mifgsm:MIFGSM",
+            params=(_STEPS, _ALPHA, Param("decay", 1.0, "momentum μ (0 = BIM)", 0.0, 10.0)),
+            paper="Dong et al. 2018",
+        ),
+        AttackSpec(
             "pgd",
             "BIM from a seeded random start in the ε-ball",
             "advtui.attacks.pgd:PGD",
             random_start=True,
             params=(_STEPS, _ALPHA),
             paper="Madry et al. 2018",
+        ),
+        AttackSpec(
+            "pgdl2",
+            "PGD in L2: steps of α along ∇/‖∇‖₂ from a seeded random start, projected onto "
+            "the L2 ball (--eps is an L2 radius, e.g. 0.5)",
+            "advtui.attacks.pgdl2:PGDL2",
+            norm="L2",
+            random_start=True,
+            params=(_STEPS, _ALPHA),
+            paper="Madry et al. 2018",
+            in_cycle=False,
         ),
         AttackSpec(
             "bim-seed",
@@ -207,23 +231,122 @@ def _unknown(kind: str, name: str, choices) -> AttackError:
     return AttackError(f"unknown {kind} {name!r}; choose from {', '.join(choices)}")
 
 
+# torchattacks 3.5.1, read from its source (tests/test_torchattacks.py checks these against the
+# installed package: supported_mode, the eps argument): what each attack bounds or minimises,
+# which ones take no target and which ones size their own perturbation (no eps argument).
+TA_NAMES: tuple[str, ...] = (
+    "VANILA GN FGSM BIM RFGSM PGD EOTPGD FFGSM TPGD MIFGSM UPGD APGD APGDT DIFGSM TIFGSM Jitter "
+    "NIFGSM PGDRS SINIFGSM VMIFGSM VNIFGSM SPSA JSMA EADL1 EADEN PIFGSM PIFGSMPP CW PGDL2 "
+    "DeepFool PGDRSL2 SparseFool OnePixel Pixle FAB AutoAttack Square"
+).split()
+_TA_NORMS = {
+    **dict.fromkeys(("CW", "PGDL2", "PGDRSL2", "DeepFool", "EADEN"), "L2"),
+    "EADL1": "L1",
+    **dict.fromkeys(("SparseFool", "OnePixel", "Pixle", "JSMA"), "L0"),
+    **dict.fromkeys(("VANILA", "GN"), "none"),
+}
+_TA_UNTARGETED = frozenset(
+    "VANILA GN TPGD APGD APGDT DeepFool SparseFool PIFGSM AutoAttack".split()
+)
+_TA_UNBOUNDED = frozenset(
+    "VANILA GN JSMA EADL1 EADEN CW DeepFool SparseFool OnePixel Pixle".split()
+)
+#: torchattacks attacks whose ``norm=`` argument picks L∞ or L2
+TA_NORM_ARG = frozenset("APGD APGDT FAB AutoAttack Square".split())
+NORMS = {"linf": "Linf", "l2": "L2", "l1": "L1", "l0": "L0"}
+
+
 def attack_spec(name: str) -> AttackSpec:
-    """The spec of ``name`` (case-insensitive; ``ta:NAME`` keeps NAME's case)."""
+    """The spec of ``name`` (case-insensitive; ``ta:cw`` is ``ta:CW``; a torchattacks name
+    newer than :data:`TA_NAMES` keeps its case and is checked when the attack is built)."""
     text = str(name).strip()
     if text.lower().startswith(TA_PREFIX):
         ta_name = text[len(TA_PREFIX) :]
         if not ta_name.isidentifier():
             raise AttackError(f"attack {name!r}: expected ta:NAME with a torchattacks class name")
+        ta_name = next((n for n in TA_NAMES if n.lower() == ta_name.lower()), ta_name)
         return AttackSpec(
             TA_PREFIX + ta_name,
             f"torchattacks.{ta_name}",
             "advtui.attacks.torchattacks:TorchAttack",
+            norm=_TA_NORMS.get(ta_name, "Linf"),
+            targeted=ta_name not in _TA_UNTARGETED,
+            bounded=ta_name not in _TA_UNBOUNDED,
             in_cycle=False,
         )
     spec = ATTACKS.get(text.lower())
     if spec is None:
         raise _unknown("attack", text, [*ATTACKS, "ta:NAME"])
     return spec
+
+
+def attack_norm(spec: AttackSpec, attack_args: dict[str, Any] | None = None) -> str:
+    """The norm ``--eps`` bounds: the spec's, or ``norm=`` of a torchattacks attack that takes
+    one (``ta:Square --attack-arg norm=L2``)."""
+    given = (attack_args or {}).get("norm")
+    if given is None or spec.native:
+        return spec.norm
+    norm = NORMS.get(str(given).strip().lower())
+    if norm not in ("Linf", "L2"):
+        raise AttackError(f"{spec.name}: norm={given!r}: --eps bounds Linf or L2")
+    return norm
+
+
+def _parse_value(text: str, default: Any) -> Any:
+    """``text`` typed like ``default`` (bool, int, float, str, tuple; None: a literal)."""
+    t = text.strip()
+    words = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+    if isinstance(default, bool):
+        if t.lower() not in words:
+            raise ValueError("expected true or false")
+        return words[t.lower()]
+    if isinstance(default, int):  # torchattacks writes c=1 for a float: 0.5 stays a float
+        try:
+            return int(t)
+        except ValueError:
+            return float(Fraction(t)) if "/" in t else float(t)
+    if isinstance(default, float):
+        return float(Fraction(t)) if "/" in t else float(t)
+    if isinstance(default, tuple):
+        return tuple(_parse_value(v, default[0] if default else 0.0) for v in t.split(","))
+    if default is None:
+        if t.lower() == "none":
+            return None
+        for kind in (int, float):
+            try:
+                return kind(t)
+            except ValueError:
+                pass
+        return words.get(t.lower(), t) if t.lower() in ("true", "false") else t
+    return t
+
+
+def typed_args(label: str, params: tuple[Param, ...], pairs: Any) -> dict[str, Any]:
+    """``--attack-arg key=value`` pairs typed like each :class:`Param`'s default and checked
+    against its range. Unknown keys and bad values raise one line listing the accepted keys."""
+    by_name = {p.name: p for p in params}
+    accepted = ", ".join(by_name) or "none"
+    out: dict[str, Any] = {}
+    for key, text in pairs:
+        p = by_name.get(key)
+        if p is None:
+            raise AttackError(f"{label}: unknown --attack-arg {key!r}; accepted keys: {accepted}")
+        try:
+            value = _parse_value(str(text), p.default)
+        except (ValueError, ZeroDivisionError):
+            kind = (
+                "value" if p.default is None else f"{type(p.default).__name__} like {p.default!r}"
+            )
+            raise AttackError(
+                f"{label}: --attack-arg {key}={text!r}: expected a {kind}; accepted keys: {accepted}"
+            ) from None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if (p.low is not None and value < p.low) or (p.high is not None and value > p.high):
+                raise AttackError(
+                    f"{label}: --attack-arg {key}={text!r}: must lie in [{p.low:g}, {p.high:g}]"
+                )
+        out[key] = value
+    return out
 
 
 def explainer_spec(name: str) -> ExplainerSpec:

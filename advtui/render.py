@@ -85,16 +85,42 @@ def overlay(
     return Image.fromarray(np.clip(np.rint(out), 0, 255).astype(np.uint8), mode="RGB")
 
 
+def perturbation_gain(x: np.ndarray, x_adv: np.ndarray, eps: float | None = None) -> float:
+    """The amplification that maps the largest |δ| to black or white: ``0.5 / max|δ|`` (the
+    actual perturbation, whatever its norm; ``0.5/ε`` or 1 when nothing changed)."""
+    delta = np.asarray(x_adv, dtype=np.float32) - np.asarray(x, dtype=np.float32)
+    peak = float(np.abs(delta).max()) if delta.size else 0.0
+    if peak > 1e-6:
+        return 0.5 / peak
+    return 0.5 / eps if eps else 1.0
+
+
 def perturbation_image(
-    x: np.ndarray, x_adv: np.ndarray, eps: float, gain: float | None = None
+    x: np.ndarray, x_adv: np.ndarray, eps: float | None = None, gain: float | None = None
 ) -> Image.Image:
-    """δ = x_adv − x (3, H, W) amplified around mid-grey: ``0.5 + δ·gain`` with gain 0.5/ε."""
+    """δ = x_adv − x (3, H, W) amplified around mid-grey: ``0.5 + δ·gain``, gain
+    :func:`perturbation_gain` (the largest |δ| reaches black or white)."""
     delta = np.asarray(x_adv, dtype=np.float32) - np.asarray(x, dtype=np.float32)
     if delta.ndim == 4:
         delta = delta[0]
-    g = gain if gain is not None else 0.5 / max(eps, 1e-6)
+    g = gain if gain is not None else perturbation_gain(x, x_adv, eps)
     img = np.clip(0.5 + delta * g, 0.0, 1.0).transpose(1, 2, 0)
     return Image.fromarray(np.rint(img * 255).astype(np.uint8), mode="RGB")
+
+
+def perturbation_title(norm: str, linf: float, l2: float, l0: int, gain: float) -> str:
+    """``×16, ‖δ‖∞ = 8/255`` — the amplification and the perturbation's size in the attack's
+    norm (``‖δ‖₂ = 0.93``, ``‖δ‖₀ = 12 px``; L∞ in levels of 1/255)."""
+    if norm in ("L2", "L1"):
+        size = f"‖δ‖₂ = {l2:.3g}"
+    elif norm == "L0":
+        size = f"‖δ‖₀ = {l0} px"
+    else:
+        levels = linf * 255
+        size = (
+            f"‖δ‖∞ = {round(levels) if abs(levels - round(levels)) < 1e-6 else f'{levels:.3g}'}/255"
+        )
+    return f"×{gain:.0f}, {size}" if gain >= 10 else f"×{gain:.2g}, {size}"
 
 
 def colorbar(width: int = 64, height: int = 1) -> Image.Image:

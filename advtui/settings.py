@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from advtui import registry
-from advtui.errors import FlagError
+from advtui.errors import AttackError, FlagError
 
 #: The registry's model names (advtui.models.MODELS; a test keeps the two equal).
 MODEL_NAMES: tuple[str, ...] = (
@@ -139,6 +139,21 @@ def parse_fraction(value: str | float, what: str = "value") -> float:
     return out
 
 
+def parse_eps(value: str | float, norm: str = "Linf", what: str = "eps") -> float:
+    """ε (or α) of an attack bounded in ``norm``, in [0, 1] pixel units: L∞ lies in [0, 1]
+    (:func:`parse_fraction`); an L2 radius (over all 3·H·W values) is any finite number ≥ 0."""
+    if norm != "L2":
+        return parse_fraction(value, what)
+    try:
+        text = str(value).strip()
+        out = float(Fraction(text)) if "/" in text else float(text)
+    except (ValueError, ZeroDivisionError):
+        raise AttackError(f"{what} {value!r}: expected a number like 0.5 or 128/255") from None
+    if not math.isfinite(out) or out < 0:
+        raise AttackError(f"{what} {value!r}: an L2 radius must be a finite number ≥ 0")
+    return out
+
+
 def eps_text(eps: float) -> str:
     """ε as text over 255: "8/255", or "2.5/255" when it is not a whole number of levels."""
     v = eps * 255
@@ -147,7 +162,11 @@ def eps_text(eps: float) -> str:
 
 @dataclass(frozen=True)
 class AttackSettings:
-    """What the user chose: method, ε, α, steps, target mode (or class name) and seed."""
+    """What the user chose: method, ε, α, steps, target mode (or class name) and seed.
+
+    ``attack_args`` are the remaining ``--attack-arg key=value`` pairs (as text; the attack
+    types them: the registry's params, or a torchattacks class signature); ``eps``, ``alpha``
+    and ``steps`` given that way are folded into the fields of the same name."""
 
     method: str = "pgd"
     eps: float = 8 / 255
@@ -156,6 +175,7 @@ class AttackSettings:
     target: str = "untargeted"
     seed: int = 0
     early_stop: bool = False
+    attack_args: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def parse(
@@ -167,15 +187,30 @@ class AttackSettings:
         target: str = "untargeted",
         seed: int = 0,
         early_stop: bool = False,
+        attack_args: tuple[tuple[str, str], ...] | list[tuple[str, str]] = (),
     ) -> AttackSettings:
+        spec = registry.attack_spec(method)
+        rest = dict(attack_args)
+        eps, alpha = rest.pop("eps", eps), rest.pop("alpha", alpha)
+        if "steps" in rest:
+            try:
+                steps = int(rest.pop("steps"))
+            except ValueError:
+                raise AttackError(f"{spec.name}: --attack-arg steps: expected an integer") from None
+        if target != "untargeted" and not spec.targeted:
+            raise AttackError(
+                f"{spec.name} supports only untargeted attacks; drop --target {target}"
+            )
+        norm = registry.attack_norm(spec, rest)
         return cls(
-            method=registry.attack_spec(method).name,
-            eps=check_flag("eps", eps),
-            alpha=None if alpha is None else check_flag("alpha", alpha),
+            method=spec.name,
+            eps=parse_eps(eps, norm, "eps"),
+            alpha=None if alpha is None else parse_eps(alpha, norm, "alpha"),
             steps=check_flag("steps", steps),
             target=target,
             seed=check_flag("seed", seed),
             early_stop=early_stop,
+            attack_args=tuple(rest.items()),
         )
 
     def with_(self, **changes) -> AttackSettings:
@@ -188,6 +223,14 @@ class AttackSettings:
         return f"{round(n)}/255" if abs(n - round(n)) < 1e-6 else f"{n:.1f}/255"
 
     @property
+    def eps_label(self) -> str:
+        """ε as the status line shows it: ``ε 8/255`` (L∞), ``ε₂ 0.5`` (an L2 radius), or
+        ``ε —`` for attacks that size their own perturbation."""
+        if not self.bounded:
+            return "ε —"
+        return f"ε₂ {self.eps:.3g}" if self.norm == "L2" else f"ε {self.eps_255}"
+
+    @property
     def single_step(self) -> bool:
         """The method takes one step whatever ``steps`` says (FGSM)."""
         return registry.attack_spec(self.method).single_step
@@ -196,6 +239,16 @@ class AttackSettings:
     def steps_used(self) -> int:
         """The number of steps the attack will take."""
         return 1 if self.single_step else self.steps
+
+    @property
+    def norm(self) -> str:
+        """What ``eps`` bounds: "Linf" or "L2" (see :func:`advtui.registry.attack_norm`)."""
+        return registry.attack_norm(registry.attack_spec(self.method), dict(self.attack_args))
+
+    @property
+    def bounded(self) -> bool:
+        """False when the attack sizes its own perturbation (``eps`` does not apply)."""
+        return registry.attack_spec(self.method).bounded
 
     @property
     def is_targeted(self) -> bool:
@@ -211,4 +264,5 @@ class AttackSettings:
             self.target,
             self.seed,
             self.early_stop,
+            self.attack_args,
         )

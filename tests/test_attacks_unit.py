@@ -99,7 +99,8 @@ def test_invariants_linf_range_and_8bit_grid(method, eps):
     model = make_tiny_classifier()
     x = _grid_image(3, n=4)
     result = make_attack(method, model, eps=eps, steps=5)(x)
-    assert float(result.linf.max()) <= eps + 1e-6
+    size = result.l2 if ATTACKS[method].norm == "L2" else result.linf  # what ε bounds
+    assert float(size.max()) <= eps + 1e-6
     assert float(result.x_adv.min()) >= 0 and float(result.x_adv.max()) <= 1
     scaled = result.x_adv * 255
     assert torch.allclose(scaled, scaled.round(), atol=1e-4), "result must lie on the 8-bit grid"
@@ -250,3 +251,77 @@ def test_linf_of_whole_pixel_levels_is_exact():
     assert result.linf.dtype == torch.float64
     assert torch.all(result.linf <= 8 / 255)  # no float32 overshoot (0.0313725769 > 8/255)
     assert float(result.linf.max()) == 8 / 255  # PGD uses the whole ball here
+
+
+class _Quadratic(torch.nn.Module):
+    """Logits ``[0, Σ cᵢ(xᵢ − mᵢ)² − 10]`` of a 3-pixel image (one pixel per channel): the
+    gradient of pixel 0 (c = −1) changes sign once a step crosses m₀, pixel 1's (c = +1, m = 0)
+    never does, pixel 2 has none. The clean prediction is class 0."""
+
+    def __init__(self, x0: float, alpha: float) -> None:
+        super().__init__()
+        self.register_buffer("c", torch.tensor([-1.0, 1.0, 0.0]))
+        self.register_buffer("m", torch.tensor([x0 + 0.75 * alpha, 0.0, 0.0]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = (self.c * (x.flatten(1) - self.m) ** 2).sum(1) - 10.0
+        return torch.stack([torch.zeros_like(s), s], 1)
+
+
+def test_mifgsm_momentum_keeps_the_first_direction_where_bim_turns_back():
+    from advtui.attacks.mifgsm import MIFGSM
+
+    x0, alpha, eps = 128 / 255, 2 / 255, 4 / 255
+    model = _Quadratic(x0, alpha)
+    x = torch.full((1, 3, 1, 1), x0)
+    # step 1: ∂s/∂x = (+1.5, +256, 0)/255 → both pixels +α (130/255).
+    # step 2: pixel 0 is past m₀: ∂s/∂x₀ = −0.5·2/255; BIM turns back to 128/255, while MI-FGSM's
+    # velocity g₀ = 3/259 − 1/261 > 0 (L1-normalised gradients) keeps going to 132/255.
+    mi = MIFGSM(model, eps=eps, alpha=alpha, steps=2)(x)
+    bim = BIM(model, eps=eps, alpha=alpha, steps=2)(x)
+    torch.testing.assert_close(
+        mi.x_adv, torch.tensor([132.0, 132.0, 128.0]).view(1, 3, 1, 1) / 255, rtol=0, atol=1e-7
+    )
+    torch.testing.assert_close(
+        bim.x_adv, torch.tensor([128.0, 132.0, 128.0]).view(1, 3, 1, 1) / 255, rtol=0, atol=1e-7
+    )
+    # μ = 0 is BIM exactly
+    no_momentum = MIFGSM(model, eps=eps, alpha=alpha, steps=2, decay=0.0)(x)
+    assert torch.equal(no_momentum.x_adv, bim.x_adv)
+
+
+def test_mifgsm_matches_the_reference_update_by_hand_on_the_tiny_cnn():
+    from advtui.attacks.mifgsm import MIFGSM
+
+    model = make_tiny_classifier()
+    x = _grid_image(6)
+    eps, alpha, steps, mu = 6 / 255, 2 / 255, 4, 0.8
+    labels = model(x).argmax(1)
+    xa, g = x.clone(), torch.zeros_like(x)
+    for _ in range(steps):  # Dong et al. 2018, Algorithm 1
+        grad = _grad(model, xa, labels)
+        g = mu * g + grad / grad.abs().sum(dim=(1, 2, 3), keepdim=True)
+        xa = torch.min(torch.max(xa + alpha * g.sign(), x - eps), x + eps).clamp(0, 1)
+    result = MIFGSM(model, eps=eps, alpha=alpha, steps=steps, decay=mu)(x)
+    torch.testing.assert_close(result.x_adv, quantize(xa, x, eps), rtol=0, atol=1e-6)
+
+
+def test_pgdl2_matches_the_reference_loop_and_stays_in_the_l2_ball():
+    from advtui.attacks.base import project_l2, quantize_l2
+    from advtui.attacks.pgdl2 import PGDL2
+
+    model = make_tiny_classifier()
+    x = _grid_image(8)
+    eps, alpha, steps = 0.4, 0.15, 4
+    attack = PGDL2(model, eps=eps, alpha=alpha, steps=steps, seed=3)
+    start = attack._init(x)
+    d0 = (start - x).flatten(1).norm(dim=1)
+    assert bool((d0 <= eps + 1e-6).all()) and bool((d0 > 0).all())  # a random start in the ball
+    labels = model(x).argmax(1)
+    xa = start
+    for _ in range(steps):  # Madry et al.'s L2 update, by hand
+        g = _grad(model, xa, labels)
+        xa = project_l2(xa + alpha * g / g.flatten(1).norm(dim=1).view(-1, 1, 1, 1), x, eps)
+    result = attack(x)
+    torch.testing.assert_close(result.x_adv, quantize_l2(xa, x, eps), rtol=0, atol=1e-6)
+    assert float(result.l2.max()) <= eps + 1e-9

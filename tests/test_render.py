@@ -157,3 +157,21 @@ def test_legend_does_not_import_matplotlib():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_perturbation_is_scaled_by_the_actual_perturbation_and_titled_by_its_norm():
+    from advtui.render import perturbation_gain, perturbation_title
+
+    x = np.full((3, 2, 2), 0.5, dtype=np.float32)
+    xa = x.copy()
+    xa[0, 0, 0] += 2 / 255  # an 8/255 budget, but only 2/255 used: ×64, not ×16
+    xa[2, 1, 0] -= 1 / 255
+    assert perturbation_gain(x, xa, eps=8 / 255) == pytest.approx(0.5 * 255 / 2, rel=1e-4)
+    arr = np.asarray(perturbation_image(x, xa, eps=8 / 255))
+    assert tuple(arr[0, 0]) == (255, 128, 128)  # the largest change reaches full brightness
+    assert tuple(arr[1, 0]) == (128, 128, 64)
+    assert perturbation_gain(x, x, eps=8 / 255) == pytest.approx(0.5 * 255 / 8)  # nothing moved
+    assert perturbation_title("Linf", 8 / 255, 3.1, 900, 15.94) == "×16, ‖δ‖∞ = 8/255"
+    assert perturbation_title("L2", 4 / 255, 0.934, 900, 40.0) == "×40, ‖δ‖₂ = 0.934"
+    assert perturbation_title("L0", 1.0, 1.7, 1, 0.5) == "×0.5, ‖δ‖₀ = 1 px"
+    assert perturbation_title("Linf", 5.5 / 255, 1.0, 9, 1.234) == "×1.2, ‖δ‖∞ = 5.5/255"

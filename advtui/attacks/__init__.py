@@ -14,7 +14,7 @@ from advtui.attacks.targets import (
     resolve_class,
     select_targets,
 )
-from advtui.registry import attack_spec, load
+from advtui.registry import attack_spec, load, typed_args
 from advtui.settings import TARGET_MODES
 
 
@@ -23,16 +23,54 @@ def attack_class(method: str) -> type[Attack]:
     return load(attack_spec(method).path)
 
 
-def make_attack(method: str, model, **kwargs) -> Attack:
-    """Build an attack by registry name (``fgsm``, ``bim``, ``pgd``, ``ta:CW`` …)."""
+def make_attack(method: str, model, *, attack_args=(), **kwargs) -> Attack:
+    """Build an attack by registry name (``fgsm``, ``bim``, ``pgd``, ``ta:CW`` …).
+
+    ``attack_args`` are ``(key, text)`` pairs from ``--attack-arg``: typed by the registry's
+    params of a native attack (``decay`` of ``mifgsm``), or by the torchattacks class signature
+    of a ``ta:`` attack. Unknown keys and bad values raise one line listing the accepted keys.
+    """
     spec = attack_spec(method)
     cls = load(spec.path)
     if not spec.native:
-        kwargs["name"] = spec.name
-    return cls(model, **kwargs)
+        return cls(model, name=spec.name, attack_args=tuple(attack_args), **kwargs)
+    flags = {"steps", "alpha"}  # --steps and --alpha set these
+    extra = typed_args(spec.name, tuple(p for p in spec.params if p.name not in flags), attack_args)
+    return cls(model, **kwargs, **extra)
+
+
+def check_attack_args(method: str, attack_args=()) -> None:
+    """Type ``--attack-arg`` pairs for ``method`` without building the attack (no model
+    needed), so a bad key fails before the model loads."""
+    spec = attack_spec(method)
+    if spec.native:
+        typed_args(
+            spec.name,
+            tuple(p for p in spec.params if p.name not in ("steps", "alpha")),
+            attack_args,
+        )
+        return
+    from advtui.attacks.torchattacks import ta_class, ta_params
+
+    typed_args(spec.name, ta_params(ta_class(spec.name)), attack_args)
+
+
+def applicable_args(method: str, attack_args=()) -> tuple[tuple[str, str], ...]:
+    """The pairs of ``attack_args`` that ``method`` accepts (the explorer's ``m`` cycles
+    methods that share one ``--attack-arg`` list: each takes its own keys)."""
+    spec = attack_spec(method)
+    if spec.native:
+        keys = {p.name for p in spec.params if p.name not in ("steps", "alpha")}
+    else:
+        from advtui.attacks.torchattacks import ta_class, ta_params
+
+        keys = {p.name for p in ta_params(ta_class(spec.name))}
+    return tuple((k, v) for k, v in attack_args if k in keys)
 
 
 __all__ = [
+    "applicable_args",
+    "check_attack_args",
     "Attack",
     "AttackResult",
     "TARGET_MODES",

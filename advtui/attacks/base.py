@@ -1,10 +1,12 @@
 """The shared machinery of gradient attacks in [0, 1] pixel space.
 
 An :class:`Attack` wraps a :class:`~advtui.models.Classifier` (normalisation inside), so ε and α
-are in pixel units and the ε-ball is the real L∞ ball around the image. Every iterate is
-projected onto ``[x − ε, x + ε] ∩ [0, 1]``, and each step starts from the previous iterate
-(not from the clean image). The result is rounded onto the 8-bit grid, projected again, and
-re-classified, so a saved PNG is exactly what was measured.
+are in pixel units and the ε-ball is the real ball around the image in the attack's norm (the
+registry's ``norm``: L∞ ``[x − ε, x + ε]``, or the L2 ball ‖δ‖₂ ≤ ε over all 3·H·W values). Every
+iterate is projected onto that ball ∩ [0, 1] (:meth:`Attack._project`), and each step starts
+from the previous iterate (not from the clean image). The result is rounded onto the 8-bit grid
+so that it stays in the ball (:func:`quantize`, :func:`quantize_l2`), and re-classified, so a
+saved PNG is exactly what was measured.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from advtui.errors import AttackError, Cancelled
-from advtui.settings import parse_fraction
+from advtui.settings import parse_eps, parse_fraction  # noqa: F401 (re-exported)
 
 #: ``progress(done, total)`` is called after every step.
 ProgressFn = Callable[[int, int], None]
@@ -63,6 +65,17 @@ class AttackResult:
         return torch.where(whole, levels.round() / 255.0, d)
 
     @property
+    def l2(self) -> torch.Tensor:
+        """Per-image ‖x_adv − x‖₂ over all 3·H·W values, on the [0, 1] scale (float64)."""
+        return (self.x_adv.double() - self.x.double()).flatten(1).norm(dim=1)
+
+    @property
+    def l0(self) -> torch.Tensor:
+        """Per-image number of pixels (H·W positions) changed in any channel (int64)."""
+        changed = (self.x_adv.double() - self.x.double()).abs() > 0.5 / 255
+        return changed.any(1).flatten(1).sum(1)
+
+    @property
     def rounding_undid(self) -> torch.Tensor:
         """Images whose float iterate succeeded but whose 8-bit version does not."""
         return self.success_unrounded & ~self.success
@@ -85,6 +98,11 @@ class Attack:
     name: ClassVar[str] = "attack"
     random_start: ClassVar[bool] = False
     single_step: ClassVar[bool] = False
+    #: what ε bounds: "Linf" or "L2" (projection and quantisation follow it)
+    norm: str = "Linf"
+    #: False: the attack sizes its own perturbation (ta:CW, ta:DeepFool): no ε-ball, only
+    #: [0, 1] and the 8-bit grid
+    bounded: bool = True
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
@@ -93,6 +111,7 @@ class Attack:
         spec = ATTACKS.get(cls.name)
         if spec is not None:
             cls.single_step, cls.random_start = spec.single_step, spec.random_start
+            cls.norm = spec.norm
 
     def __init__(
         self,
@@ -104,7 +123,7 @@ class Attack:
         seed: int = 0,
     ) -> None:
         self.model = model
-        self.eps = parse_fraction(eps, "eps")
+        self.eps = parse_eps(eps, self.norm, "eps")
         self.steps = 1 if self.single_step else int(steps)
         if self.steps < 1:
             raise AttackError(f"steps must be at least 1 (got {steps})")
@@ -113,7 +132,7 @@ class Attack:
         elif alpha is None:
             self.alpha = 2.5 * self.eps / self.steps
         else:
-            self.alpha = parse_fraction(alpha, "alpha")
+            self.alpha = parse_eps(alpha, self.norm, "alpha")
         self.early_stop = bool(early_stop)
         self.seed = int(seed)
 
@@ -171,7 +190,7 @@ class Attack:
                 per_image = {"seeds": seeds} if seeds is not None and self.random_start else {}
                 x_float, steps_run = self._run(x, labels, target, progress, stop, **per_image)
             x_float = x_float.contiguous()
-            x_adv = quantize(x_float, x, self.eps)
+            x_adv = self._quantize(x_float, x)
             with torch.no_grad():
                 adv_logits = self.model(_fast_layout(x_adv)).float()
                 # An iterate that is on the grid up to float32 rounding (BIM/FGSM with grid ε
@@ -196,18 +215,25 @@ class Attack:
         if not self.random_start:
             return x.clone()
         if seeds is None:
-            gen = torch.Generator(device="cpu").manual_seed(self.seed)
-            noise = torch.empty(x.shape, dtype=x.dtype).uniform_(-self.eps, self.eps, generator=gen)
+            noise = self._noise(x.shape, torch.Generator(device="cpu").manual_seed(self.seed))
         else:  # one generator per image: its start does not depend on its batch
-            noise = torch.stack(
+            noise = torch.cat(
                 [
-                    torch.empty(x.shape[1:], dtype=x.dtype).uniform_(
-                        -self.eps, self.eps, generator=torch.Generator(device="cpu").manual_seed(s)
-                    )
+                    self._noise((1, *x.shape[1:]), torch.Generator(device="cpu").manual_seed(s))
                     for s in seeds
                 ]
             )
-        return (x + noise.to(x.device)).clamp(0.0, 1.0)
+        return (x + noise.to(x.device, x.dtype)).clamp(0.0, 1.0)
+
+    def _noise(self, shape: Sequence[int], gen: torch.Generator) -> torch.Tensor:
+        """A random start's offset, uniform in the ε-ball of :attr:`norm`: L∞ uniform per
+        value; L2 a uniformly random direction at radius ε·u, u ~ U(0, 1), per image."""
+        if self.norm != "L2":
+            return torch.empty(tuple(shape)).uniform_(-self.eps, self.eps, generator=gen)
+        d = torch.randn(tuple(shape), generator=gen)
+        n = d.flatten(1).norm(dim=1).clamp_min(1e-30).view(-1, *([1] * (len(shape) - 1)))
+        r = torch.rand(shape[0], generator=gen).view_as(n)
+        return d / n * r * self.eps
 
     def _run(
         self,
@@ -238,7 +264,7 @@ class Attack:
         the clean logits: labels come from them and they are returned as the third value.
         """
         x, x_adv = _fast_layout(x), _fast_layout(x_adv)
-        lower, upper = (x - self.eps).clamp_min(0.0), (x + self.eps).clamp_max(1.0)
+        project = self._project(x)
         clean_logits = None
         steps_run = 0
         state: dict[str, torch.Tensor] = {}
@@ -262,7 +288,7 @@ class Attack:
                     if bool(done.all()):
                         break
                     proposal = torch.where(done.view(-1, 1, 1, 1), x_adv, proposal)
-                x_adv = torch.max(torch.min(proposal, upper), lower)
+                x_adv = project(proposal)
             steps_run = step + 1
             if progress is not None:
                 progress(steps_run, self.steps)
@@ -282,6 +308,25 @@ class Attack:
         ``state`` lives for one attack call (momentum, accumulators). Default: a signed step
         of size α (FGSM/BIM/PGD). Subclasses override this hook, never the loop."""
         return x_adv + self.alpha * ascent.sign()
+
+    def _project(self, x: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The projection onto the attack's ε-ball around ``x`` ∩ [0, 1], applied after every
+        step (built once per attack call). Follows :attr:`norm`; override for other sets."""
+        if not self.bounded:
+            return lambda p: p.clamp(0.0, 1.0)
+        if self.norm == "L2":
+            return lambda p: project_l2(p, x, self.eps)
+        lower, upper = (x - self.eps).clamp_min(0.0), (x + self.eps).clamp_max(1.0)
+        return lambda p: torch.max(torch.min(p, upper), lower)
+
+    def _quantize(self, x_float: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """The final 8-bit image: in the ε-ball of :attr:`norm` (or only in [0, 1] when the
+        attack is unbounded)."""
+        if not self.bounded:
+            return torch.round(x_float.clamp(0.0, 1.0) * 255.0) / 255.0
+        if self.norm == "L2":
+            return quantize_l2(x_float, x, self.eps)
+        return quantize(x_float, x, self.eps)
 
     # ------------------------------------------------------------------ checks
     def _validate(self, x: torch.Tensor) -> torch.Tensor:
@@ -312,6 +357,57 @@ def quantize(x_adv: torch.Tensor, x: torch.Tensor, eps: float) -> torch.Tensor:
     q = torch.max(torch.min(q, hi), lo) / 255.0
     ok = lo <= hi
     return torch.where(ok, q, x_adv)
+
+
+def project_l2(x_adv: torch.Tensor, x: torch.Tensor, eps: float) -> torch.Tensor:
+    """``x_adv`` clipped to [0, 1], then its perturbation scaled into ‖δ‖₂ ≤ ε (per image).
+
+    Scaling δ toward ``x`` keeps every value between ``x`` and the clipped iterate, so the
+    result stays in [0, 1]."""
+    d = x_adv.clamp(0.0, 1.0) - x
+    n = d.flatten(1).norm(dim=1).view(-1, *([1] * (d.ndim - 1)))
+    scale = torch.where(n > eps, eps / n.clamp_min(1e-30), torch.ones_like(n))
+    return x + d * scale
+
+
+def quantize_l2(x_adv: torch.Tensor, x: torch.Tensor, eps: float) -> torch.Tensor:
+    """Round onto the 8-bit grid inside the L2 ball ‖δ‖₂ ≤ ε ∩ [0, 1].
+
+    The iterate is projected (:func:`project_l2`) and rounded to the nearest levels. When the
+    rounding pushes ‖δ‖₂ past ε, values that were rounded away from ``x`` are rounded toward
+    it instead, those closest to the lower level first (the smallest change), until the
+    perturbation fits. Rounding every value toward ``x`` always fits when ``x`` lies on the
+    grid (as loaded images do); an image for which no grid point fits keeps its projected float
+    value (as :func:`quantize` does where the L∞ ball holds no grid value).
+    """
+    p = project_l2(x_adv, x, eps)
+    q = torch.round(p * 255.0)
+    x255, p255 = (x * 255.0).double(), (p * 255.0).double()
+    budget = (eps * 255.0) ** 2 * (1 + 1e-9)
+    out = q.clone()
+    for i in range(q.shape[0]):
+        dq = q[i].double() - x255[i]
+        excess = float((dq**2).sum()) - budget
+        if excess <= 0:
+            continue
+        d = (p255[i] - x255[i]).flatten()
+        dq = dq.flatten()
+        lowered = dq - torch.sign(dq)  # one level toward x
+        gain = dq**2 - lowered**2
+        away = (dq.abs() > d.abs() + 1e-9) & (gain > 0)
+        idx = torch.nonzero(away).flatten()
+        # nearest to the lower level first: the smallest rounding error added
+        order = idx[torch.argsort(dq.abs()[idx] - d.abs()[idx], descending=True)]
+        reached = torch.cumsum(gain[order], 0) >= excess
+        if not bool(reached.any()):
+            out[i] = p[i] * 255.0  # no grid point fits (x off the grid): the float value
+            continue
+        k = int(torch.nonzero(reached)[0]) + 1
+        flat = out[i].flatten()
+        chosen = order[:k]
+        flat[chosen] -= torch.sign(dq[chosen]).to(flat.dtype)
+        out[i] = flat.view_as(out[i])
+    return out / 255.0
 
 
 def _succeeded(

@@ -8,6 +8,7 @@ from pathlib import Path
 from advtui import registry
 from advtui.cli import common
 from advtui.cli.common import (
+    _attack_arg_flag,
     _attack_args,
     _check_explain_args,
     _check_out,
@@ -35,6 +36,7 @@ def add_parser(sub) -> None:
     )
     pa.add_argument("image", help="image file")
     _attack_args(pa, early_stop=True)
+    _attack_arg_flag(pa)
     pa.add_argument(
         "--explain",
         action="store_true",
@@ -53,9 +55,21 @@ def run(args: argparse.Namespace) -> int:
     from advtui.pipeline import explain_outcome, run_attack, save_outcome
 
     settings = _settings(args)
+    label = registry.attack_spec(settings.method).label
     if settings.single_step and args.steps != 10:
-        label = registry.attack_spec(settings.method).label
         _say(f"advtui: note: {label} is a single step; --steps is ignored")
+    from advtui.attacks import check_attack_args
+
+    check_attack_args(settings.method, settings.attack_args)  # before the model loads
+    if settings.early_stop and not registry.attack_spec(settings.method).native:
+        _say(f"advtui: note: {label} runs as torchattacks does; --early-stop is ignored")
+    if not settings.bounded and args.eps != "8/255":
+        _say(f"advtui: note: {label} sizes its own perturbation; --eps is ignored")
+    elif settings.norm == "L2" and args.eps == "8/255":
+        _say(
+            f"advtui: note: {label} bounds the L2 norm: --eps 8/255 is an L2 radius of 0.031 "
+            "(over the whole image; try --eps 0.5)"
+        )
     img = load_image(args.image)  # bad images fail before the model loads
     if args.explain:
         _check_explain_args(args)

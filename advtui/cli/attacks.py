@@ -43,6 +43,15 @@ def registry_rows() -> dict[str, list[dict]]:
             }
             for s in registry.ATTACKS.values()
         ],
+        "torchattacks": [
+            {
+                "name": s.name,
+                "norm": s.norm,
+                "bounded": s.bounded,
+                "targeted": s.targeted,
+            }
+            for s in (registry.attack_spec(registry.TA_PREFIX + n) for n in registry.TA_NAMES)
+        ],
         "target_modes": [
             {"name": s.name, "description": s.description} for s in registry.TARGET_MODES.values()
         ],
@@ -67,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
 
     console = _console()
     t = Table(title="attacks (--method)")
-    for col in ("name", "norm", "steps", "targeted", "description"):
+    for col in ("name", "norm", "steps", "targeted", "--attack-arg", "description"):
         t.add_column(col)
     for r in rows["attacks"]:
         t.add_row(
@@ -75,15 +84,37 @@ def run(args: argparse.Namespace) -> int:
             {"Linf": "L∞"}.get(r["norm"], r["norm"]),
             "1" if r["single_step"] else "--steps",
             "yes" if r["targeted"] else "no",
+            " ".join(
+                f"{p['name']}={p['default']}"
+                for p in r["params"]
+                if p["name"] not in ("steps", "alpha")
+            ),
             escape(r["description"] + (f" ({r['paper']})" if r["paper"] else "")),
         )
     t.add_row(
         "ta:NAME",
+        "below",
         "",
         "",
-        "",
+        "its class's",
         escape("any torchattacks attack, e.g. ta:CW, ta:Square (advtui[attacks])"),
     )
+    console.print(t)
+    groups: dict[str, list[str]] = {n: [] for n in ("L∞", "L2", "L1", "L0", "none")}
+    for r in rows["torchattacks"]:
+        name = r["name"][len(registry.TA_PREFIX) :]
+        mark = ("" if r["bounded"] else "*") + ("" if r["targeted"] else "†")
+        mark += "‡" if name in registry.TA_NORM_ARG else ""
+        groups.setdefault({"Linf": "L∞"}.get(r["norm"], r["norm"]), []).append(name + mark)
+    t = Table(title=escape('torchattacks: --method ta:NAME (pip install "advtui[attacks]")'))
+    t.add_column("norm")
+    t.add_column(
+        "attacks (* sizes its own perturbation, no --eps; † untargeted only; ‡ --attack-arg "
+        "norm=L2 makes --eps an L2 radius)"
+    )
+    for norm, names in groups.items():
+        if names:
+            t.add_row(norm, ", ".join(names))
     console.print(t)
     for key, title in (
         ("target_modes", "target modes (--target; or a class name or index)"),

@@ -64,7 +64,8 @@ def _attack_args(
     p.add_argument(
         "--eps",
         default="8/255",
-        help="L∞ budget in pixel units, e.g. 8/255 or 0.03 (default 8/255)",
+        help="budget in pixel units in the attack's norm: L∞ like 8/255 or 0.03 (default 8/255); "
+        "an L2 radius over the whole image for L2 attacks, e.g. 0.5 (see `advtui attacks`)",
     )
     p.add_argument("--alpha", help="step size in pixel units (default 2.5·eps/steps)")
     p.add_argument("--steps", default=10, help="attack steps for BIM/PGD (default 10)")
@@ -85,6 +86,33 @@ def _attack_args(
             action="store_true",
             help="stop each image's attack at its first success",
         )
+
+
+def _attack_arg_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--attack-arg",
+        dest="attack_arg",
+        action="append",
+        type=_key_value,
+        default=[],
+        metavar="KEY=VALUE",
+        help="an argument of the attack, repeatable: e.g. decay=0.5 (mifgsm), c=1 or steps=50 "
+        "(ta:CW: the torchattacks class's arguments, typed by their defaults)",
+    )
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip().isidentifier():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE like c=1, got {text!r}")
+    return key.strip(), value.strip()
+
+
+def _methods(text: str) -> tuple[str, ...]:
+    names = tuple(_method(m) for m in text.split(",") if m.strip())
+    if not names:
+        raise argparse.ArgumentTypeError("expected a comma-separated list like pgd,ta:CW")
+    return tuple(dict.fromkeys(names))
 
 
 def _explain_args(p: argparse.ArgumentParser) -> None:
@@ -123,12 +151,19 @@ def check_args(args: argparse.Namespace) -> argparse.Namespace:
     (:data:`advtui.settings.FLAG_RANGES`), before any image, model or output is touched.
     Whole-number and float flags become numbers; fractions (ε, α) keep the text the user typed
     (``8/255``) for the messages and the resume command, once checked."""
-    from advtui.settings import FLAG_RANGES, check_flag
+    from advtui.settings import FLAG_RANGES, check_flag, parse_eps
 
+    norm = "Linf"
+    if getattr(args, "method", None):  # an L2 attack's --eps/--alpha is a radius, not ≤ 1
+        rest = dict(getattr(args, "attack_arg", None) or ())
+        norm = registry.attack_norm(registry.attack_spec(args.method), rest)
     for name, rule in FLAG_RANGES.items():
         dest = name.replace("-", "_")
         value = getattr(args, dest, None)
         if value is None:
+            continue
+        if name in ("eps", "alpha") and norm == "L2":
+            parse_eps(value, norm, name)
             continue
         checked = check_flag(name, value)
         if rule.kind != "fraction":
@@ -150,6 +185,7 @@ def _settings(args: argparse.Namespace):
         target=getattr(args, "target", "untargeted"),
         seed=args.seed,
         early_stop=getattr(args, "early_stop", False),
+        attack_args=tuple(getattr(args, "attack_arg", None) or ()),
     )
 
 

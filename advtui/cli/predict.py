@@ -5,13 +5,7 @@ from __future__ import annotations
 import argparse
 
 from advtui.cli import common
-from advtui.cli.common import (
-    _common_model_args,
-    _console,
-    _print_json,
-    _say,
-    _top_table,
-)
+from advtui.cli.common import _common_model_args, _console, _print_json, _say, _top_table
 
 
 def add_parser(sub) -> None:

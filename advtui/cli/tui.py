@@ -6,12 +6,14 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from advtui import __version__
+from advtui import __version__, registry
 from advtui.cli.common import (
     SUBCOMMANDS,
+    _attack_arg_flag,
     _attack_args,
     _common_model_args,
     _explain_args,
+    _methods,
     _Parser,
     _settings,
     check_args,
@@ -28,6 +30,14 @@ def tui_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"advtui {__version__}")
     _common_model_args(p)
     _attack_args(p)
+    _attack_arg_flag(p)
+    p.add_argument(
+        "--methods",
+        type=_methods,
+        metavar="M1,M2,…",
+        help="what `m` cycles through, e.g. pgd,ta:CW,ta:Square (default: the native attacks "
+        "plus --method)",
+    )
     _explain_args(p)
     p.add_argument(
         "--out", default="advtui-out", help="where `s` saves results (default ./advtui-out)"
@@ -71,5 +81,24 @@ def build_app(argv: list[str] | None = None, *, classifier: Any = None):
         detector=args.detector,
         classifier=classifier,
         graphics=args.graphics,
+        methods=_cycle(args.methods, settings),
     )
     return AdvtuiApp(config)
+
+
+def _cycle(methods: tuple[str, ...] | None, settings) -> tuple[str, ...] | None:
+    """What ``m`` cycles: --methods (starting from --method), or the native attacks plus a
+    ``ta:`` --method. Keys of --attack-arg that no native method takes need a ta: method."""
+    from advtui.settings import METHODS
+
+    cycle = methods or (METHODS if settings.method in METHODS else (*METHODS, settings.method))
+    if settings.method not in cycle:
+        cycle = (settings.method, *cycle)
+    if settings.attack_args and all(registry.attack_spec(m).native for m in cycle):
+        from advtui.attacks import check_attack_args  # torch-free for native methods
+
+        keys = {p.name for m in cycle for p in registry.attack_spec(m).params}
+        for key, value in settings.attack_args:
+            if key not in keys:
+                check_attack_args(settings.method, [(key, value)])  # raises the one-line error
+    return None if cycle == METHODS else tuple(cycle)

@@ -406,6 +406,8 @@ def run_eval(
                                 "target_label": None if tgt is None else model.label(tgt),
                                 "success": bool(res.success[j]),
                                 "linf": float(res.linf[j]),
+                                "l2": float(res.l2[j]),
+                                "l0": int(res.l0[j]),
                                 "steps_run": res.steps_run,
                                 "rounding_undid": bool(res.rounding_undid[j]),
                                 "clean_confidence": float(probs[i, preds[i]]),

@@ -646,8 +646,9 @@ class AdvtuiApp(App[int]):
         self.refresh_view()
 
     def action_cycle_method(self) -> None:
-        i = METHODS.index(self.settings.method) if self.settings.method in METHODS else -1
-        self._settings_changed(self.settings.with_(method=METHODS[(i + 1) % len(METHODS)]))
+        methods = self.config.methods or METHODS
+        i = methods.index(self.settings.method) if self.settings.method in methods else -1
+        self._settings_changed(self.settings.with_(method=methods[(i + 1) % len(methods)]))
 
     def action_cycle_target(self) -> None:
         from advtui.attacks import TARGET_MODES

@@ -63,7 +63,10 @@ class HelpScreen(ModalScreen[None]):
         keys = Table(box=None, padding=(0, 2), show_header=False)
         keys.add_column(style="bold cyan", no_wrap=True)
         keys.add_column()
+        methods = getattr(getattr(self.app, "config", None), "methods", None)
         for k, what in KEYS:
+            if k == "m" and methods:  # --methods: the cycle the user chose
+                what = "cycle method: " + " → ".join(registry.attack_spec(m).label for m in methods)
             keys.add_row(k, what)
         marks = Table(box=None, padding=(0, 2), show_header=False)
         marks.add_column(style="bold", no_wrap=True)
@@ -75,7 +78,7 @@ class HelpScreen(ModalScreen[None]):
             ("red", "#ff0051"),
             " = evidence for the predicted class, ",
             ("blue", "#008bfb"),
-            " = against, white ≈ 0. The perturbation is amplified ×(0.5/ε) around mid-grey.",
+            " = against, white ≈ 0. The perturbation is amplified around mid-grey so its largest change is black or white.",
         )
         with VerticalScroll(id="help-box"):
             yield Static(Text("advtui — keys", style="bold"))

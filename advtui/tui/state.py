@@ -68,6 +68,8 @@ class TuiConfig:
     classifier: Any = None
     #: ``--graphics``: auto, kitty, sixel or halfblock (see ``advtui.tui.graphics``)
     graphics: str = "auto"
+    #: what ``m`` cycles through (registry names, ``ta:NAME`` too); None: the native attacks
+    methods: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         self.folder = Path(self.folder)

@@ -77,12 +77,6 @@ def _safe_rows(rows: list[dict] | None) -> list[dict] | None:
     return [r | {"label": safe_name(r["label"])} for r in rows]
 
 
-def gain_text(eps: float) -> str:
-    """How much the perturbation panel amplifies δ (``×64`` at ε = 8/255); ε = 0 is no attack,
-    nothing to amplify."""
-    return f"×{0.5 / eps:.0f}" if eps > 0 else "none (ε = 0: no attack)"
-
-
 def title_variants(title: Text) -> list[Text]:
     """``title`` and shorter forms: its " · "-separated parts dropped from the right, and the
     trailing dim part (probability, note) dropped first."""
@@ -190,7 +184,7 @@ def build_view(app: Any, cache: dict) -> ViewModel:
 
     adv, pert = panels["p-adv"], panels["p-pert"]
     adv.title = _title("adversarial", outcome.adv_top5[0] if outcome is not None else None)
-    pert.title = _title("perturbation", None, gain_text(app.settings.eps))
+    pert.title = _title("perturbation")
     shap_c, shap_a = panels["p-shap-clean"], panels["p-shap-adv"]
     shap_c.title, shap_a.title = _title("SHAP clean"), _title("SHAP adversarial")
 
@@ -220,12 +214,7 @@ def build_view(app: Any, cache: dict) -> ViewModel:
         lambda: perturbation_image(outcome.x.numpy(), outcome.x_adv.numpy(), outcome.settings.eps),
     )
     clean.image, adv.image, pert.image = x_img, adv_img, pert_img
-    pert.title = _title(
-        "perturbation",
-        None,
-        gain_text(outcome.settings.eps),
-        f"· ‖δ‖∞ {outcome.linf * 255:.0f}/255",
-    )
+    pert.title = _title("perturbation", None, outcome.perturbation_title)
     vm.clean_top5, vm.adv_top5 = _safe_rows(outcome.clean_top5), _safe_rows(outcome.adv_top5)
     vm.target_index = outcome.target["index"] if outcome.target else None
 
@@ -302,11 +291,11 @@ def status_line(app: Any, width: int) -> Text:
     target = safe_name(target)
     steps = "1 step" if s.single_step else f"{s.steps} steps"
     settings = Text.assemble(
-        (s.method.upper(), "bold cyan"), f" ε {s.eps_255} · {steps} · ", (target, "cyan")
+        (s.method.upper(), "bold cyan"), f" {s.eps_label} · {steps} · ", (target, "cyan")
     )
     terse = Text.assemble(
         (s.method.upper(), "bold cyan"),
-        f" {s.eps_255}·{s.steps_used} ",
+        f" {s.eps_label.removeprefix('ε ')}·{s.steps_used} ",
         (target, "cyan"),
     )
     heads = [

@@ -446,3 +446,22 @@ async def test_ctrl_c_quits_like_in_any_terminal_program(small_folder):
         await pilot.press("ctrl+c")
         await pilot.pause()
         assert not app.is_running
+
+
+async def test_m_cycles_the_chosen_methods_and_runs_a_torchattacks_attack(samples_dir):
+    """--methods pgd,ta:FGSM: `m` goes pgd → ta:FGSM → pgd; `a` runs ta:FGSM through the same
+    pipeline, and the perturbation panel names its norm and size."""
+    pytest.importorskip("torchattacks")
+    app = make_app(str(samples_dir), "--methods", "pgd,ta:FGSM", "--eps", "4/255")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("m")
+        assert app.settings.method == "ta:FGSM"
+        await pilot.press("a")
+        await wait_job(pilot)
+        outcome = app.current_outcome
+        assert outcome.settings.method == "ta:FGSM" and outcome.linf <= 4 / 255
+        title = str(panel(app, "p-pert").border_title)
+        assert "‖δ‖∞ = 4/255" in title and "×" in title
+        await pilot.press("m")
+        assert app.settings.method == "pgd"
