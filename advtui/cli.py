@@ -97,7 +97,18 @@ def _attack_args(
 
 def _explain_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--nsamples", type=int, default=50, help="SHAP samples per explanation (default 50)"
+        "--explainer",
+        default="shap",
+        choices=list(registry.EXPLAINERS),
+        help="attribution method: shap (expected gradients), ig (Integrated Gradients), "
+        "saliency (gradient), smoothgrad (noisy gradients); default shap, see `advtui attacks`",
+    )
+    p.add_argument(
+        "--nsamples",
+        type=int,
+        default=50,
+        help="samples per explanation: SHAP samples, IG steps, SmoothGrad noisy copies; "
+        "saliency ignores it (default 50)",
     )
     p.add_argument(
         "--layer",
@@ -108,6 +119,18 @@ def _explain_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--local-smoothing", type=float, default=0.0, help="shap local_smoothing (default 0)"
+    )
+    p.add_argument(
+        "--baseline",
+        default="black",
+        choices=("black", "blur"),
+        help="IG: integrate from a black image or a Gaussian blur of the image (default black)",
+    )
+    p.add_argument(
+        "--noise-std",
+        type=float,
+        default=0.15,
+        help="SmoothGrad: σ of the noise in pixel units (default 0.15)",
     )
 
 
@@ -172,7 +195,8 @@ def sub_parser() -> argparse.ArgumentParser:
     pa.add_argument(
         "--explain",
         action="store_true",
-        help="add SHAP evidence for the clean and adversarial predictions",
+        help="add attribution evidence (--explainer, default SHAP) for the clean and "
+        "adversarial predictions",
     )
     _explain_args(pa)
     pa.add_argument(
@@ -182,7 +206,9 @@ def sub_parser() -> argparse.ArgumentParser:
     _common_model_args(pa)
 
     pe = sub.add_parser(
-        "explain", help="SHAP heatmap of one image", description="Explain one prediction with SHAP."
+        "explain",
+        help="attribution heatmap of one image (SHAP, IG, saliency, SmoothGrad)",
+        description="Explain one prediction with SHAP (default) or --explainer ig|saliency|smoothgrad.",
     )
     pe.add_argument("image", help="image file")
     pe.add_argument(
@@ -191,10 +217,12 @@ def sub_parser() -> argparse.ArgumentParser:
         metavar="CLASS",
         help="class name or index to explain (default: the top class)",
     )
-    pe.add_argument("--seed", type=int, default=0, help="SHAP seed (default 0)")
+    pe.add_argument("--seed", type=int, default=0, help="SHAP/SmoothGrad seed (default 0)")
     _explain_args(pe)
     pe.add_argument(
-        "--out", help="folder to write image.png, shap.png, shap_overlay.png and explanation.json"
+        "--out",
+        help="folder to write image.png, shap.png, shap_overlay.png and explanation.json "
+        "(ig.png, ig_overlay.png … with --explainer ig)",
     )
     pe.add_argument("--json", action="store_true", help="print JSON")
     _common_model_args(pe)
@@ -242,17 +270,38 @@ def _settings(args: argparse.Namespace):
     )
 
 
+def _explainer_params(args: argparse.Namespace) -> dict:
+    """The explainer flags of ``args`` as :func:`advtui.explain.make_explainer` parameters
+    (checked against the chosen explainer: ``--baseline blur`` with SHAP is refused)."""
+    params = {
+        "layer": getattr(args, "layer", None),
+        "local_smoothing": getattr(args, "local_smoothing", 0.0),
+        "baseline": getattr(args, "baseline", "black"),
+        "noise_std": getattr(args, "noise_std", 0.15),
+    }
+    registry.explainer_kwargs(getattr(args, "explainer", "shap"), params)
+    return params
+
+
 def _explainer(model, args: argparse.Namespace, image: Path):
-    from advtui.explain import Explainer, background_for_image
+    from advtui.explain import background_for_image, make_explainer
 
     if args.nsamples < 1:
         raise UsageError(f"advtui: --nsamples must be at least 1 (got {args.nsamples})")
     if args.background and not Path(args.background).is_dir():
         raise UsageError(f"advtui: --background {args.background}: not a folder")
-    bg = background_for_image(image, model.input_size, args.background)
-    return Explainer(
-        model, bg, layer=args.layer, local_smoothing=args.local_smoothing, seed=args.seed
+    return make_explainer(
+        getattr(args, "explainer", "shap"),
+        model,
+        lambda: background_for_image(image, model.input_size, args.background),
+        seed=args.seed,
+        **_explainer_params(args),
     )
+
+
+def _label(args: argparse.Namespace) -> str:
+    """The display name of the chosen explainer (``SHAP``, ``IG`` …)."""
+    return registry.explainer_spec(getattr(args, "explainer", "shap")).label
 
 
 def _print_json(obj: Any) -> None:
@@ -334,6 +383,8 @@ def cmd_attack(args: argparse.Namespace) -> int:
         print(f"advtui: note: {label} is a single step; --steps is ignored", file=sys.stderr)
     img = load_image(args.image)  # bad images fail before the model loads
     _check_out(args.out)  # … and a bad --out before any work is done
+    if args.explain:
+        _explainer_params(args)  # … and explainer flags that do not fit the explainer
     model = cli_common.load_model_from_args(args)
     if settings.target not in TARGET_MODES:  # a class name or index
         _note_resolved("target", settings.target, model.class_names)
@@ -346,7 +397,7 @@ def cmd_attack(args: argparse.Namespace) -> int:
             explainer,
             outcome,
             nsamples=args.nsamples,
-            progress=None if args.json else _stderr_progress("SHAP"),
+            progress=None if args.json else _stderr_progress(_label(args)),
         )
     if args.out:
         save_outcome(outcome, args.out)
@@ -385,14 +436,15 @@ def _print_attack(result: dict, out: str | None) -> None:
     if "evidence" in result:
         from rich.table import Table
 
-        t = Table(title="SHAP evidence of the top class", title_justify="left")
+        label = registry.explainer_spec(result.get("explainer", "shap")).label
+        t = Table(title=f"{label} evidence of the top class", title_justify="left")
         t.add_column("")
         variants = list(result["evidence"].items())
         for variant, _ in variants:
             t.add_column(variant, justify="right")
         rows = [
             ("class", lambda e: escape(e["label"])),
-            ("mean SHAP", lambda e: f"{e['mean_shap']:.3e}"),
+            (f"mean {label}", lambda e: f"{e['mean_shap']:.3e}"),
             ("positive sum", lambda e: f"{e['pos_sum']:.3f}"),
             ("negative sum", lambda e: f"{e['neg_sum']:.3f}"),
             ("top-5% share", lambda e: f"{e['top5_share']:.1%}"),
@@ -427,6 +479,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     image = Path(args.image)
     img = load_image(image)  # bad images fail before the model loads
     _check_out(args.out)
+    _explainer_params(args)  # explainer flags that do not fit the explainer, before the model
     model = cli_common.load_model_from_args(args)
     x = to_tensor(resize_center_crop(img, model.input_size))
     classes = None if args.klass is None else [resolve_class(args.klass, model.class_names)]
@@ -437,7 +490,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         x[None],
         classes,
         nsamples=args.nsamples,
-        progress=None if args.json else _stderr_progress("SHAP"),
+        progress=None if args.json else _stderr_progress(_label(args)),
     )
     ev = expl.evidence[0]
     pmap = expl.pixel_maps(model.input_size)[0]
@@ -445,6 +498,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     result = {
         "model": model.name,
         "image": args.image,
+        "explainer": args.explainer,
         "layer": args.layer,
         "nsamples": args.nsamples,
         "top5": model.topk(x[None], 5)[0],
@@ -453,12 +507,13 @@ def cmd_explain(args: argparse.Namespace) -> int:
     }
     if args.out:
         out = Path(args.out)
-        title = f"class: {ev.label}"
+        title = f"class: {ev.label}" + ("" if args.explainer == "shap" else f" ({_label(args)})")
         text = shap_png_text(scale, pmap, ev.label)
+        stem = args.explainer  # shap.png as always; ig.png, saliency.png, smoothgrad.png
         save_png(to_pil(x), out / "image.png")
-        save_png(heatmap_with_legend(pmap, scale, title=title), out / "shap.png", text)
+        save_png(heatmap_with_legend(pmap, scale, title=title), out / f"{stem}.png", text)
         over = overlay(to_pil(x), pmap, scale=scale)
-        save_png(with_legend(over, scale, title=title), out / "shap_overlay.png", text)
+        save_png(with_legend(over, scale, title=title), out / f"{stem}_overlay.png", text)
         atomic_write_bytes(out / "explanation.json", (json.dumps(result, indent=2) + "\n").encode())
     if args.json:
         _print_json(result)
@@ -468,7 +523,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         console = _console()
         console.print(_top_table(args.image, result["top5"]))
         console.print(
-            f"SHAP for [b]{escape(ev.label)}[/b]: mean {ev.mean_shap:.3e}, positive {ev.pos_sum:.3f}, "
+            f"{_label(args)} for [b]{escape(ev.label)}[/b]: mean {ev.mean_shap:.3e}, positive {ev.pos_sum:.3f}, "
             f"negative {ev.neg_sum:.3f}, top-5% share {ev.top5_share:.1%}, logit {ev.logit:.2f}, prob {ev.prob:.2%}"
         )
         if args.out:
@@ -582,7 +637,7 @@ def cmd_attacks(args: argparse.Namespace) -> int:
     console.print(t)
     for key, title in (
         ("target_modes", "target modes (--target; or a class name or index)"),
-        ("explainers", "explainers"),
+        ("explainers", "explainers (--explainer)"),
         ("detectors", "detectors"),
     ):
         t = Table(title=title)
@@ -653,6 +708,9 @@ def build_app(argv: list[str] | None = None):
         layer=args.layer,
         background=args.background,
         local_smoothing=args.local_smoothing,
+        explainer=args.explainer,
+        baseline=args.baseline,
+        noise_std=args.noise_std,
         out_dir=Path(args.out),
         detector=args.detector,
     )

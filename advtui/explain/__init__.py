@@ -14,7 +14,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from advtui.explain.base import Explanation, ExplainerProtocol, make_explainer
+    from advtui.explain.base import ExplainerProtocol, Explanation, make_explainer
     from advtui.explain.evidence import Evidence, evidence_stats
     from advtui.explain.shap import (
         Explainer,

@@ -31,6 +31,7 @@ from advtui.explain.base import (
     score,
 )
 
+
 class _Select(nn.Module):
     """Exposes one logit of ``model`` as a single output (so shap explains that class)."""
 

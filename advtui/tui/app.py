@@ -25,6 +25,7 @@ from textual.containers import Vertical
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
+from advtui import registry
 from advtui.settings import METHODS
 from advtui.tui import jobs
 from advtui.tui import messages as msg
@@ -75,7 +76,8 @@ class AdvtuiApp(App[int]):
         Binding("j,down", "next", "next", show=False),
         Binding("k,up", "previous", "previous", show=False),
         Binding("a", "attack", "attack"),
-        Binding("e", "explain", "SHAP"),
+        Binding("e", "explain", "explain"),
+        Binding("x", "cycle_explainer", "explainer", show=False),
         Binding("v", "cycle_view", "view"),
         Binding("m", "cycle_method", "method"),
         Binding("t", "cycle_target", "target"),
@@ -118,6 +120,7 @@ class AdvtuiApp(App[int]):
         self._job_ids = 0
         self._view_cache: dict[tuple, Any] = {}
         self.explainers = jobs.ExplainerCache(self.config)
+        self.explainer_name = registry.explainer_spec(self.config.explainer).name
         self._bindings_state: tuple | None = None  # check_action per binding, last pushed
 
     # ------------------------------------------------------------------ layout
@@ -149,8 +152,7 @@ class AdvtuiApp(App[int]):
         self.screen.set_class(narrow, "-narrow")
         self.screen.set_class(not narrow, "-wide")
         self.query_one("#confidence").border_title = "confidence (top-5)"
-        self.query_one("#evidence").border_title = "SHAP evidence (top class)"
-        self.query_one("#legend").border_title = "SHAP colour scale"
+        self._explainer_titles()
         self._open_folder()
         self.update_status()
         # start the heavy imports (torch, the model) once the first frame is on screen
@@ -199,15 +201,16 @@ class AdvtuiApp(App[int]):
         self.post_message(msg.ModelReady(model))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="background")
-    def prepare_explainer(self, model: Any) -> None:
-        """Check that SHAP can run here (layer, background), warm it up, load the detector."""
+    def prepare_explainer(self, model: Any, load_detector: bool = True) -> None:
+        """Check that the explainer can run here (layer, background), warm it up, load the
+        detector (``load_detector=False``: keep the loaded one — the explainer was cycled)."""
         try:
-            explainer = self.explainers.get(model, None, self.settings.seed)
+            explainer = self.explainers.get(model, None, self.settings.seed, self.explainer_name)
         except Exception as exc:  # noqa: BLE001
             self.post_message(msg.ExplainerFailed(one_line(exc)))
             return
-        detector, note = None, ""
-        if self.config.detector:
+        detector, note = (None, "") if load_detector else (self.detector, "")
+        if load_detector and self.config.detector:
             detector, note = jobs.load_detector(self.config.detector)
         self.post_message(msg.ExplainerReady(explainer, detector, note))
 
@@ -238,6 +241,7 @@ class AdvtuiApp(App[int]):
             detector=self.detector,
             post=self.post_message,
             stop=get_current_worker().cancelled_event,
+            explainer=self.explainer_name,
         )
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="save")
@@ -295,11 +299,13 @@ class AdvtuiApp(App[int]):
         params = getattr(self.detector, "params", None) or {}
         fitted = params.get("fixed", params)
         here = {
+            "explainer": self.explainer_name,
             "model": self.model.name if self.model is not None else self.config.model,
             "layer": self.config.layer,
             "nsamples": self.config.nsamples,
             "local_smoothing": self.config.local_smoothing,
         }
+        fitted = {"explainer": "shap"} | fitted  # runs before --explainer were SHAP
         differ = [
             f"{k} {fitted[k]!r} (here {v!r})"
             for k, v in here.items()
@@ -316,7 +322,8 @@ class AdvtuiApp(App[int]):
     def on_explainer_failed(self, message: msg.ExplainerFailed) -> None:
         self.explainer_error = message.message
         self.explainer_ready.set()
-        self.say(f"SHAP unavailable: {message.message}", title="SHAP", severity="error")
+        label = self.explainer_label
+        self.say(f"{label} unavailable: {message.message}", title=label, severity="error")
         self.refresh_view()
 
     def on_predicted(self, message: msg.Predicted) -> None:
@@ -504,7 +511,11 @@ class AdvtuiApp(App[int]):
             return True if usable and self.job is None and self.current_outcome is None else None
         if action == "explain":
             outcome = self.current_outcome
-            done = outcome is not None and bool(outcome.evidence)
+            done = (
+                outcome is not None
+                and bool(outcome.evidence)
+                and (outcome.explainer or "shap") == self.explainer_name
+            )
             ok = usable and self.job is None and not done and self.explainer_error is None
             return True if ok else None
         if action == "cancel":
@@ -558,6 +569,30 @@ class AdvtuiApp(App[int]):
     def action_cycle_method(self) -> None:
         i = METHODS.index(self.settings.method) if self.settings.method in METHODS else -1
         self._settings_changed(self.settings.with_(method=METHODS[(i + 1) % len(METHODS)]))
+
+    @property
+    def explainer_label(self) -> str:
+        """The chosen explainer's display name (``SHAP``, ``IG`` …)."""
+        return registry.explainer_spec(self.explainer_name).label
+
+    def _explainer_titles(self) -> None:
+        label = self.explainer_label
+        self.query_one("#evidence").border_title = f"{label} evidence (top class)"
+        self.query_one("#legend").border_title = f"{label} colour scale"
+
+    def action_cycle_explainer(self) -> None:
+        """Next explainer of the registry; ``e`` then explains with it (maps already made keep
+        their method's name until then)."""
+        names = list(registry.EXPLAINERS)
+        i = names.index(self.explainer_name) if self.explainer_name in names else -1
+        self.explainer_name = names[(i + 1) % len(names)]
+        self._explainer_titles()
+        self.say(f"explainer: {self.explainer_label}", timeout=1.5)
+        if self.model is not None:  # check it can run here; say so if not
+            self.explainer_ready.clear()
+            self.explainer_error = None
+            self.prepare_explainer(self.model, load_detector=False)
+        self.refresh_view()
 
     def action_cycle_target(self) -> None:
         from advtui.attacks import TARGET_MODES

@@ -58,6 +58,9 @@ class TuiConfig:
     layer: str | None = None
     background: str | None = None
     local_smoothing: float = 0.0
+    explainer: str = "shap"  # registry name; ``x`` cycles it in the explorer
+    baseline: str = "black"  # IG
+    noise_std: float = 0.15  # SmoothGrad
     out_dir: Path = Path("advtui-out")
     detector: str | None = None
 
