@@ -138,12 +138,12 @@ class CaptumExplainer:
             state = {"started": 0}
 
             def tick() -> None:
-                # called as each chunk starts: the previous one is done
-                if stop is not None and stop.is_set():
-                    done = max(0, state["started"] - 1)
-                    raise Cancelled(f"{self.title} cancelled at {done}/{total} chunks")
+                # called as each chunk starts: the ones before it are done
+                done = min(state["started"], total)
                 if progress is not None and state["started"] % per_image:
-                    progress(min(state["started"], total), total)
+                    progress(done, total)
+                if stop is not None and stop.is_set():
+                    raise Cancelled(f"{self.title} cancelled at {done}/{total} chunks")
                 state["started"] += 1
 
             attrs = []
