@@ -22,11 +22,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("j / ↓", "next image"),
     ("k / ↑", "previous image"),
     ("a", "attack the image with the current settings"),
-    (
-        "e",
-        "heatmaps + evidence (SHAP or the chosen explainer) for the clean and adversarial "
-        "image (attacks first if needed)",
-    ),
+    ("e", "heatmaps + evidence of the chosen explainer for both images (attacks first)"),
     (
         "x",
         "cycle explainer: " + " → ".join(s.label for s in registry.EXPLAINERS.values()),
