@@ -181,7 +181,7 @@ EXPLAINERS: dict[str, ExplainerSpec] = {
             "SHAP",
             params=(
                 Param("layer", None, "explain the input of this backbone layer"),
-                Param("local_smoothing", 0.0, "std of noise added to the input", 0.0, 1.0),
+                Param("local_smoothing", 0.0, "std of noise added to the input", 0.0),
             ),
             background=True,
             paper="Lundberg & Lee 2017; Erion et al. 2021",
@@ -208,7 +208,7 @@ EXPLAINERS: dict[str, ExplainerSpec] = {
             "the mean gradient over seeded noisy copies (captum NoiseTunnel over Saliency)",
             "advtui.explain.captum:SmoothGrad",
             "SmoothGrad",
-            params=(Param("noise_std", 0.15, "σ of the noise in pixel units", 0.0, 1.0),),
+            params=(Param("noise_std", 0.15, "σ of the noise in pixel units", 0.001, 1.0),),
             nsamples="noisy copies",
             paper="Smilkov et al. 2017",
         ),
@@ -273,6 +273,10 @@ def explainer_spec(name: str) -> ExplainerSpec:
     return spec
 
 
+def _within(value: float, p: Param) -> bool:
+    return (p.low is None or value >= p.low) and (p.high is None or value <= p.high)
+
+
 def explainer_kwargs(name: str, params: dict[str, Any], *, strict: bool = True) -> dict[str, Any]:
     """The keyword arguments explainer ``name`` takes, from ``params`` (any explainer's
     registry parameters plus ``seed`` and ``batch_size``).
@@ -290,6 +294,14 @@ def explainer_kwargs(name: str, params: dict[str, Any], *, strict: bool = True) 
     kwargs = {}
     for key, value in params.items():
         if key in own:
+            p = every.get(key)
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if p is not None and number and not _within(value, p):
+                low = "-∞" if p.low is None else f"{p.low:g}"
+                high = "∞" if p.high is None else f"{p.high:g}"
+                raise ExplainError(
+                    f"--{key.replace('_', '-')} must be in [{low}, {high}] (got {value:g})"
+                )
             kwargs[key] = value
             continue
         other = every.get(key)

@@ -238,6 +238,9 @@ def test_a_flag_of_another_explainer_is_refused_before_the_model_loads(
     argv = ["attack", str(sample_paths[0]), "--explain", "--explainer", "ig", "--layer", "x"]
     assert main(argv) == 2
     assert "--layer applies to SHAP only" in capsys.readouterr().err
+    argv = ["explain", str(sample_paths[0]), "--explainer", "smoothgrad", "--noise-std", "0"]
+    assert main(argv) == 2
+    assert "--noise-std must be in [0.001, 1] (got 0)" in capsys.readouterr().err
     assert cli_tiny == []  # refused before loading the model
 
 
