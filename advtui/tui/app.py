@@ -204,10 +204,14 @@ class AdvtuiApp(App[int]):
     def prepare_explainer(self, model: Any, load_detector: bool = True) -> None:
         """Check that the explainer can run here (layer, background), warm it up, load the
         detector (``load_detector=False``: keep the loaded one — the explainer was cycled)."""
+        worker = get_current_worker()
         try:
             explainer = self.explainers.get(model, None, self.settings.seed, self.explainer_name)
         except Exception as exc:  # noqa: BLE001
-            self.post_message(msg.ExplainerFailed(one_line(exc)))
+            if not worker.is_cancelled:  # else x was pressed again: a newer check is running
+                self.post_message(msg.ExplainerFailed(one_line(exc)))
+            return
+        if worker.is_cancelled:
             return
         detector, note = (None, "") if load_detector else (self.detector, "")
         if load_detector and self.config.detector:
