@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from advtui import registry
 from advtui.attacks import TARGET_MODES, applicable_args, make_attack, select_targets
-from advtui.explain import Evidence, Explainer
+from advtui.explain import Evidence, ExplainerProtocol
 from advtui.images import atomic_write_bytes, save_png, to_pil
 from advtui.names import json_safe
 from advtui.render import (
@@ -55,7 +56,13 @@ class Outcome:
     maps: dict[str, np.ndarray] = field(default_factory=dict)  # variant → (H, W) pixel map
     attributions: dict[str, np.ndarray] = field(
         default_factory=dict
-    )  # variant → raw (C, h, w) SHAP
+    )  # variant → raw (C, h, w) attribution
+    explainer: str | None = None  # registry name of the method that made maps/evidence
+
+    @property
+    def explainer_label(self) -> str:
+        """``SHAP``, ``IG`` … — what the panels and files call the maps."""
+        return registry.explainer_spec(self.explainer or "shap").label
 
     @property
     def shap_scale(self) -> float | None:
@@ -95,6 +102,7 @@ class Outcome:
         if self.settings.attack_args:
             out["attack_args"] = dict(self.settings.attack_args)
         if self.evidence:
+            out["explainer"] = self.explainer or "shap"
             out["evidence"] = {k: v.to_dict() for k, v in self.evidence.items()}
         if self.maps:
             out["shap_scale"] = self.shap_scale
@@ -161,14 +169,15 @@ def run_attack(
 
 
 def explain_outcome(
-    explainer: Explainer,
+    explainer: ExplainerProtocol,
     outcome: Outcome,
     *,
     nsamples: int = 50,
     progress: ProgressFn | None = None,
     stop: threading.Event | None = None,
 ) -> Outcome:
-    """Add SHAP evidence and pixel maps for the clean and the adversarial top classes."""
+    """Add evidence and pixel maps (by ``explainer``: SHAP, IG …) for the clean and the
+    adversarial top classes."""
     xs = torch.stack([outcome.x, outcome.x_adv])
     classes = [outcome.clean_top5[0]["index"], outcome.adv_top5[0]["index"]]
     expl = explainer.explain(xs, classes, nsamples=nsamples, progress=progress, stop=stop)
@@ -176,6 +185,7 @@ def explain_outcome(
     outcome.evidence = {"clean": expl.evidence[0], "adversarial": expl.evidence[1]}
     outcome.maps = {"clean": maps[0], "adversarial": maps[1]}
     outcome.attributions = {"clean": expl.attributions[0], "adversarial": expl.attributions[1]}
+    outcome.explainer = getattr(expl, "method", None) or getattr(explainer, "name", "shap")
     return outcome
 
 
@@ -218,9 +228,9 @@ def check_out_dir(out_dir: str | Path, flag: str = "--out") -> Path:
 
 
 def save_outcome(outcome: Outcome, out_dir: str | Path) -> list[Path]:
-    """Write clean.png, adversarial.png, perturbation.png, SHAP heatmaps and result.json.
+    """Write clean.png, adversarial.png, perturbation.png, the heatmaps and result.json.
 
-    Each heatmap ``shap_<variant>.png`` is the map exactly as :func:`heatmap_image` colours it
+    Each heatmap ``<explainer>_<variant>.png`` (``shap_clean.png``, ``ig_clean.png`` …) is the map exactly as :func:`heatmap_image` colours it
     at the shared ``outcome.shap_scale``, in the top-left H×W pixels, with a legend below: the
     class it explains, the colour bar from −scale (against) to +scale (for). The PNG's text
     chunks carry ``advtui:shap_scale`` and ``advtui:map_box`` (crop box "x0 y0 x1 y1"); result.json
@@ -253,11 +263,13 @@ def _write_outcome(outcome: Outcome, out: Path) -> list[Path]:
         written.append(out / name)
     if outcome.maps:
         scale = outcome.shap_scale  # one scale for every map, so they compare
+        stem = outcome.explainer or "shap"
         for variant, m in outcome.maps.items():
             ev = outcome.evidence.get(variant)
             title = f"class: {ev.label} ({variant})" if ev else variant
-            img = heatmap_with_legend(m, scale, title=title, note="SHAP, shared scale")
-            path = out / f"shap_{variant}.png"
+            note = f"{outcome.explainer_label}, shared scale"
+            img = heatmap_with_legend(m, scale, title=title, note=note)
+            path = out / f"{stem}_{variant}.png"
             save_png(img, path, shap_png_text(scale, m, ev.label if ev else ""))
             written.append(path)
     result = out / "result.json"

@@ -12,6 +12,8 @@ CORE = [
     "advtui.images",
     "advtui.attacks",
     "advtui.explain.shap",
+    "advtui.explain.base",
+    "advtui.explain.captum",
     "advtui.detect.saved",
     "advtui.detect.cv",
     "advtui.eval.loop",

@@ -16,6 +16,8 @@ from advtui.cli.common import (
     _console,
     _explain_args,
     _explainer,
+    _explainer_params,
+    _label,
     _note_resolved,
     _print_json,
     _say,
@@ -40,7 +42,8 @@ def add_parser(sub) -> None:
     pa.add_argument(
         "--explain",
         action="store_true",
-        help="add SHAP evidence for the clean and adversarial predictions",
+        help="add attribution evidence (--explainer, default SHAP) for the clean and "
+        "adversarial predictions",
     )
     _explain_args(pa)
     pa.add_argument(
@@ -73,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
     img = load_image(args.image)  # bad images fail before the model loads
     if args.explain:
         _check_explain_args(args)
+        _explainer_params(args)  # … and explainer flags that do not fit the explainer
     _check_out(args.out)  # … and a bad --out before any work is done
     model = common.load_model_from_args(args)
     if settings.target not in TARGET_MODES:  # a class name or index
@@ -86,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
             explainer,
             outcome,
             nsamples=args.nsamples,
-            progress=None if args.json else _stderr_progress("SHAP"),
+            progress=None if args.json else _stderr_progress(_label(args)),
         )
     if args.out:
         save_outcome(outcome, args.out)
@@ -126,14 +130,15 @@ def _print_attack(result: dict, out: str | None) -> None:
     if "evidence" in result:
         from rich.table import Table
 
-        t = Table(title="SHAP evidence of the top class", title_justify="left")
+        label = registry.explainer_spec(result.get("explainer", "shap")).label
+        t = Table(title=f"{label} evidence of the top class", title_justify="left")
         t.add_column("")
         variants = list(result["evidence"].items())
         for variant, _ in variants:
             t.add_column(variant, justify="right")
         rows = [
             ("class", lambda e: _show(e["label"])),
-            ("mean SHAP", lambda e: f"{e['mean_shap']:.3e}"),
+            (f"mean {label}", lambda e: f"{e['mean_shap']:.3e}"),
             ("positive sum", lambda e: f"{e['pos_sum']:.3f}"),
             ("negative sum", lambda e: f"{e['neg_sum']:.3f}"),
             ("top-5% share", lambda e: f"{e['top5_share']:.1%}"),

@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     console.print(t)
     for key, title in (
         ("target_modes", "target modes (--target; or a class name or index)"),
-        ("explainers", "explainers"),
+        ("explainers", "explainers (--explainer)"),
         ("detectors", "detectors"),
     ):
         t = Table(title=title)

@@ -99,6 +99,18 @@ def _attack_arg_flag(p: argparse.ArgumentParser) -> None:
         help="an argument of the attack, repeatable: e.g. decay=0.5 (mifgsm), c=1 or steps=50 "
         "(ta:CW: the torchattacks class's arguments, typed by their defaults)",
     )
+    p.add_argument(
+        "--baseline",
+        default="black",
+        choices=("black", "blur"),
+        help="IG: integrate from a black image or a Gaussian blur of the image (default black)",
+    )
+    p.add_argument(
+        "--noise-std",
+        type=float,
+        default=0.15,
+        help="SmoothGrad: σ of the noise in pixel units (default 0.15)",
+    )
 
 
 def _key_value(text: str) -> tuple[str, str]:
@@ -116,7 +128,19 @@ def _methods(text: str) -> tuple[str, ...]:
 
 
 def _explain_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--nsamples", default=50, help="SHAP samples per explanation (default 50)")
+    p.add_argument(
+        "--explainer",
+        default="shap",
+        choices=list(registry.EXPLAINERS),
+        help="attribution method: shap (expected gradients), ig (Integrated Gradients), "
+        "saliency (gradient), smoothgrad (noisy gradients); default shap, see `advtui attacks`",
+    )
+    p.add_argument(
+        "--nsamples",
+        default=50,
+        help="samples per explanation: SHAP samples, IG steps, SmoothGrad noisy copies; "
+        "saliency ignores it (default 50)",
+    )
     p.add_argument(
         "--layer",
         help="explain the input of this backbone layer (e.g. _blocks.5) instead of pixels",
@@ -197,16 +221,40 @@ def _check_explain_args(args: argparse.Namespace) -> None:
         raise UsageError(f"advtui: --background {safe_name(args.background)}: not a folder")
 
 
+def _explainer_params(args: argparse.Namespace) -> dict:
+    """The explainer flags of ``args`` as :func:`advtui.explain.make_explainer` parameters
+    (checked against the chosen explainer: ``--baseline blur`` with SHAP is refused)."""
+    params = {
+        "layer": getattr(args, "layer", None),
+        "local_smoothing": getattr(args, "local_smoothing", 0.0),
+        "baseline": getattr(args, "baseline", "black"),
+        "noise_std": getattr(args, "noise_std", 0.15),
+    }
+    registry.explainer_kwargs(getattr(args, "explainer", "shap"), params)
+    return params
+
+
 def _explainer(model, args: argparse.Namespace, image: Path):
-    from advtui.explain import Explainer, background_for_image
+    from advtui.explain import background_for_image, make_explainer
 
     _check_explain_args(args)
-    bg = background_for_image(
-        image, model.input_size, args.background, note=lambda line: _say(f"advtui: note: {line}")
+    return make_explainer(
+        getattr(args, "explainer", "shap"),
+        model,
+        lambda: background_for_image(
+            image,
+            model.input_size,
+            args.background,
+            note=lambda line: _say(f"advtui: note: {line}"),
+        ),
+        seed=args.seed,
+        **_explainer_params(args),
     )
-    return Explainer(
-        model, bg, layer=args.layer, local_smoothing=args.local_smoothing, seed=args.seed
-    )
+
+
+def _label(args: argparse.Namespace) -> str:
+    """The display name of the chosen explainer (``SHAP``, ``IG`` …)."""
+    return registry.explainer_spec(getattr(args, "explainer", "shap")).label
 
 
 def _show(text: object) -> str:

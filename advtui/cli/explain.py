@@ -14,6 +14,8 @@ from advtui.cli.common import (
     _console,
     _explain_args,
     _explainer,
+    _explainer_params,
+    _label,
     _note_resolved,
     _print_json,
     _show,
@@ -25,7 +27,9 @@ from advtui.cli.common import (
 def add_parser(sub) -> None:
     """Add ``advtui explain`` to the subcommands."""
     pe = sub.add_parser(
-        "explain", help="SHAP heatmap of one image", description="Explain one prediction with SHAP."
+        "explain",
+        help="attribution heatmap of one image (SHAP, IG, saliency, SmoothGrad)",
+        description="Explain one prediction with SHAP (default) or --explainer ig|saliency|smoothgrad.",
     )
     pe.add_argument("image", help="image file")
     pe.add_argument(
@@ -34,10 +38,12 @@ def add_parser(sub) -> None:
         metavar="CLASS",
         help="class name or index to explain (default: the top class)",
     )
-    pe.add_argument("--seed", default=0, help="SHAP seed (default 0)")
+    pe.add_argument("--seed", default=0, help="SHAP/SmoothGrad seed (default 0)")
     _explain_args(pe)
     pe.add_argument(
-        "--out", help="folder to write image.png, shap.png, shap_overlay.png and explanation.json"
+        "--out",
+        help="folder to write image.png, shap.png, shap_overlay.png and explanation.json "
+        "(ig.png, ig_overlay.png … with --explainer ig)",
     )
     pe.add_argument("--json", action="store_true", help="print JSON")
     _common_model_args(pe)
@@ -66,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
     img = load_image(image)  # bad images fail before the model loads
     _check_explain_args(args)
     _check_out(args.out)
+    _explainer_params(args)  # explainer flags that do not fit the explainer, before the model
     model = common.load_model_from_args(args)
     x = to_tensor(resize_center_crop(img, model.input_size))
     classes = None if args.klass is None else [resolve_class(args.klass, model.class_names)]
@@ -76,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         x[None],
         classes,
         nsamples=args.nsamples,
-        progress=None if args.json else _stderr_progress("SHAP"),
+        progress=None if args.json else _stderr_progress(_label(args)),
     )
     ev = expl.evidence[0]
     pmap = expl.pixel_maps(model.input_size)[0]
@@ -84,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
     result = {
         "model": model.name,
         "image": args.image,
+        "explainer": args.explainer,
         "layer": args.layer,
         "nsamples": args.nsamples,
         "top5": model.topk(x[None], 5)[0],
@@ -92,12 +100,13 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.out:
         out = Path(args.out)
-        title = f"class: {ev.label}"
+        title = f"class: {ev.label}" + ("" if args.explainer == "shap" else f" ({_label(args)})")
         text = shap_png_text(scale, pmap, ev.label)
+        stem = args.explainer  # shap.png as always; ig.png, saliency.png, smoothgrad.png
         save_png(to_pil(x), out / "image.png")
-        save_png(heatmap_with_legend(pmap, scale, title=title), out / "shap.png", text)
+        save_png(heatmap_with_legend(pmap, scale, title=title), out / f"{stem}.png", text)
         over = overlay(to_pil(x), pmap, scale=scale)
-        save_png(with_legend(over, scale, title=title), out / "shap_overlay.png", text)
+        save_png(with_legend(over, scale, title=title), out / f"{stem}_overlay.png", text)
         text = json.dumps(json_safe(result), indent=2) + "\n"
         atomic_write_bytes(out / "explanation.json", text.encode())
     if args.json:
@@ -106,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
         console = _console()
         console.print(_top_table(args.image, result["top5"]))
         console.print(
-            f"SHAP for [b]{_show(ev.label)}[/b]: mean {ev.mean_shap:.3e}, positive {ev.pos_sum:.3f}, "
+            f"{_label(args)} for [b]{_show(ev.label)}[/b]: mean {ev.mean_shap:.3e}, positive {ev.pos_sum:.3f}, "
             f"negative {ev.neg_sum:.3f}, top-5% share {ev.top5_share:.1%}, logit {ev.logit:.2f}, prob {ev.prob:.2%}"
         )
         if args.out:

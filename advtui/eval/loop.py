@@ -28,9 +28,10 @@ from types import SimpleNamespace
 
 import torch
 
+from advtui import registry
 from advtui.attacks import TARGET_MODES, make_attack, select_targets
 from advtui.attacks.base import Attack
-from advtui.errors import ImageError
+from advtui.errors import AdvtuiError, ImageError
 from advtui.eval.dataset import EvalError, Item, collect_items, view_image
 from advtui.eval.store import ResultsStore
 from advtui.settings import eps_text
@@ -76,6 +77,9 @@ class EvalConfig:
     layer: str | None = None
     local_smoothing: float | None = None
     background: str | None = None
+    explainer: str = "shap"  # registry name (--explainer)
+    baseline: str = "black"  # IG's baseline
+    noise_std: float = 0.15  # SmoothGrad's σ
     n: int | None = None
     views: int = 1
     batch_size: int = 8
@@ -107,6 +111,19 @@ class EvalConfig:
             if getattr(c, attr) is not None:
                 setattr(c, attr, check_flag(name, getattr(c, attr)))
         c.views, c.seed = check_flag("views", c.views), check_flag("seed", c.seed)
+        if c.explainer not in registry.EXPLAINERS:
+            raise EvalError(
+                f"--explainer must be one of {', '.join(registry.EXPLAINERS)} (got {c.explainer!r})"
+            )
+        if c.protocol == "seed" and c.explainer != "shap":
+            raise EvalError(
+                "--protocol seed explains a layer input with SHAP; drop --explainer or use "
+                "--protocol corrected"
+            )
+        try:
+            registry.explainer_kwargs(c.explainer, c.explainer_params())
+        except AdvtuiError as exc:
+            raise EvalError(str(exc)) from None
         bad = [t for t in c.targets if t not in TARGET_MODES]
         if bad or not c.targets:
             raise EvalError(
@@ -167,6 +184,15 @@ class EvalConfig:
             )
         return c
 
+    def explainer_params(self) -> dict:
+        """The explainer flags as :func:`advtui.explain.make_explainer` parameters."""
+        return {
+            "layer": self.layer,
+            "local_smoothing": self.local_smoothing,
+            "baseline": self.baseline,
+            "noise_std": self.noise_std,
+        }
+
     def params(self, model) -> dict:
         """``run.json``/``summary.json`` params; ``fixed`` are those a resume must not change."""
         fixed = {
@@ -191,8 +217,17 @@ class EvalConfig:
         }
         if self.method == "pgd":  # runs before per-image starts drew them per batch: not mixable
             fixed["random_start"] = "per-image"
+        # the explainer and its own flags; SHAP runs (older ones too) carry none of these, so
+        # they resume as before and a mismatch names --explainer
+        if self.explainer != "shap":
+            fixed["explainer"] = self.explainer
+            if self.explainer == "ig":
+                fixed["baseline"] = self.baseline
+            if self.explainer == "smoothgrad":
+                fixed["noise_std"] = self.noise_std
         return {
             "fixed": fixed,
+            "explainer": self.explainer,
             "folder": str(self.folder),
             "eps": [eps_text(e) for e in self.eps],
             "primary_eps": eps_text(self.primary_eps),
@@ -480,15 +515,17 @@ class _Explainers:
         return bg
 
     def explainer(self, it: Item):
-        """The explainer of item ``it``: its photo's background, its row's seed."""
-        from advtui.explain import Explainer
+        """The explainer of item ``it`` (``--explainer``, built by
+        :func:`advtui.explain.make_explainer`): its photo's background (SHAP only), its row's
+        seed."""
+        from advtui.explain import make_explainer
 
-        return Explainer(
+        return make_explainer(
+            self.cfg.explainer,
             self.model,
-            self.background(it.path),
-            layer=self.cfg.layer,
-            local_smoothing=self.cfg.local_smoothing,
+            lambda: self.background(it.path),
             seed=attack_seed(self.cfg.seed, it.image),
+            **self.cfg.explainer_params(),
         )
 
     def explain(self, x: torch.Tensor, classes: list[int], items: list[Item], stop):

@@ -61,6 +61,13 @@ def _bins(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
     return np.linspace(lo, hi, n + 1)
 
 
+def _label(cfg) -> str:
+    """The explainer's display name (``SHAP``, ``IG`` …) for titles."""
+    from advtui import registry
+
+    return registry.explainer_spec(getattr(cfg, "explainer", "shap")).label
+
+
 def histogram_png(rows: list[dict], cfg, path: str | Path) -> Path:
     """The blog's figure: mean SHAP of the top prediction, clean vs adversarial, per mode."""
     plt = _pyplot()
@@ -75,7 +82,7 @@ def histogram_png(rows: list[dict], cfg, path: str | Path) -> Path:
         ax.set_title(mode)
         ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
         ax.locator_params(axis="x", nbins=5)
-        ax.set_xlabel("mean SHAP of the top class")
+        ax.set_xlabel(f"mean {_label(cfg)} of the top class")
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no 0.5 ticks
         ax.legend(fontsize=8)
     axes[0][0].set_ylabel("images")
@@ -127,7 +134,7 @@ def terminal_histogram(rows: list[dict], cfg, bins: int = 10, width: int = 24) -
     lines = []
     for mode, (clean, adv) in shap_groups(rows, cfg).items():
         lines.append(
-            f"mean SHAP of the top class — {mode}   clean █ (n={len(clean)})   adversarial ▓ (n={len(adv)})"
+            f"mean {_label(cfg)} of the top class — {mode}   clean █ (n={len(clean)})   adversarial ▓ (n={len(adv)})"
         )
         if not len(clean) and not len(adv):
             lines.append("  (no rows)")

@@ -277,7 +277,8 @@ def summary_table(summary: dict, spread: bool = True):
     t = Table(
         box=box.SIMPLE_HEAD,
         title=f"advtui eval — {p['model']} {p['method']} ε={p['primary_eps']} steps={p['steps']} "
-        f"nsamples={p['nsamples']} protocol={p['protocol']}",
+        f"nsamples={p['nsamples']} protocol={p['protocol']}"
+        + (f" explainer={p['explainer']}" if p.get("explainer", "shap") != "shap" else ""),
         title_justify="left",
         caption=(
             "acc/AUC: one 90/10 split by image position (the original's; test = last 10 % of images)"

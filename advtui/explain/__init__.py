@@ -1,7 +1,10 @@
-"""Attribution maps and their evidence: SHAP (expected gradients, as shap.GradientExplainer).
+"""Attribution maps and their evidence: SHAP (expected gradients, as shap.GradientExplainer),
+Integrated Gradients, saliency and SmoothGrad (captum).
 
-``shap`` (the estimator, batched in torch), ``evidence`` (torch-free: the Evidence record),
-``background`` rules for SHAP. Names are imported lazily, so ``advtui.explain.evidence`` stays
+``base`` (the explainer protocol, :class:`Explanation`, :func:`make_explainer` — the one way
+every face builds an explainer, driven by the registry), ``shap`` (the estimator, batched in
+torch, and the background rules), ``captum`` (IG, saliency, SmoothGrad), ``evidence``
+(torch-free: the Evidence record). Names are imported lazily, so ``advtui.explain.evidence`` stays
 torch-free for the explorer's first frame.
 """
 
@@ -11,10 +14,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from advtui.explain.base import ExplainerProtocol, Explanation, make_explainer
     from advtui.explain.evidence import Evidence, evidence_stats
     from advtui.explain.shap import (
         Explainer,
-        Explanation,
         background_for_image,
         background_from_folder,
         background_from_paths,
@@ -24,7 +27,9 @@ _EXPORTS = {
     "Evidence": "advtui.explain.evidence",
     "evidence_stats": "advtui.explain.evidence",
     "Explainer": "advtui.explain.shap",
-    "Explanation": "advtui.explain.shap",
+    "Explanation": "advtui.explain.base",
+    "ExplainerProtocol": "advtui.explain.base",
+    "make_explainer": "advtui.explain.base",
     "background_for_image": "advtui.explain.shap",
     "background_from_folder": "advtui.explain.shap",
     "background_from_paths": "advtui.explain.shap",
@@ -33,11 +38,13 @@ _EXPORTS = {
 __all__ = [
     "Evidence",
     "Explainer",
+    "ExplainerProtocol",
     "Explanation",
     "background_for_image",
     "background_from_folder",
     "background_from_paths",
     "evidence_stats",
+    "make_explainer",
 ]
 
 

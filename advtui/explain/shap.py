@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,35 +22,14 @@ import torch
 from torch import nn
 
 from advtui.errors import Cancelled, ExplainError, ImageError
-from advtui.explain.evidence import Evidence, evidence_stats
-
-ProgressFn = Callable[[int, int], None]
-
-#: Gradient batch size per device type, chosen by measurement (benchmarks/run.py --only sweep):
-#: on a 2-core CPU 8, 10 and 16 cost the same per sample, 25+ is ~1.4× slower (cache
-#: pressure) and shap's default of 50 slower still; peak memory grows ~90 MB per sample in a
-#: batch (10 → 1.7 GB RSS, 16 → 2.3 GB at nsamples=200). 10 splits 50/100/200 samples into
-#: equal chunks, so oneDNN warms up for one batch shape only. GPUs like large batches.
-BATCH_SIZE = {"cpu": 10, "cuda": 64}
-
-
-@dataclass
-class Explanation:
-    """Attributions (N, C, h, w) of ``classes`` (one per image) and their Evidence records."""
-
-    attributions: np.ndarray
-    classes: list[int]
-    evidence: list[Evidence]
-    layer: str | None = None
-
-    def pixel_maps(self, size: int | None = None) -> np.ndarray:
-        """Channel-summed maps (N, size, size), bilinearly upsampled to ``size`` if given."""
-        maps = torch.from_numpy(self.attributions.sum(axis=1, dtype=np.float32))[:, None]
-        if size is not None and maps.shape[-1] != size:
-            maps = torch.nn.functional.interpolate(
-                maps, size=(size, size), mode="bilinear", align_corners=False
-            )
-        return maps[:, 0].numpy()
+from advtui.explain.base import (
+    BATCH_SIZE,
+    Explanation,
+    ProgressFn,
+    explanation,
+    model_device,
+    score,
+)
 
 
 class _Select(nn.Module):
@@ -102,6 +80,8 @@ class Explainer:
         seed: seeds the sampling, so results are reproducible.
     """
 
+    name = "shap"
+
     def __init__(
         self,
         model: nn.Module,
@@ -115,7 +95,7 @@ class Explainer:
         if background.ndim != 4 or background.shape[0] < 1:
             raise ExplainError("background must be a non-empty batch of images (B, 3, H, W)")
         self.model = model.eval()
-        self.device = next(iter(model.buffers()), torch.empty(0)).device
+        self.device = model_device(model)
         self.layer = layer
         self.seed = int(seed)
         self.local_smoothing = float(local_smoothing)
@@ -139,14 +119,7 @@ class Explainer:
         was_training = self.model.training
         self.model.eval()
         try:
-            with torch.inference_mode():
-                logits = self.model(x).float()
-            probs = logits.softmax(1)
-            if classes is None:
-                classes = logits.argmax(1).tolist()
-            classes = [int(c) for c in classes]
-            if len(classes) != len(x):
-                raise ExplainError(f"{len(classes)} classes for {len(x)} images")
+            logits, probs, classes = score(self.model, x, classes)
             chunks = split_chunks(int(nsamples), self.batch_size)
             total, done = len(x) * len(chunks), 0
             attrs = []
@@ -164,18 +137,9 @@ class Explainer:
         finally:
             self.model.train(was_training)
         attributions = torch.cat(attrs).cpu().numpy().astype(np.float32)
-        names = getattr(self.model, "class_names", ())
-        evidence = [
-            evidence_stats(
-                attributions[j],
-                classes[j],
-                names[classes[j]] if classes[j] < len(names) else f"class {classes[j]}",
-                float(logits[j, classes[j]]),
-                float(probs[j, classes[j]]),
-            )
-            for j in range(len(x))
-        ]
-        return Explanation(attributions, classes, evidence, self.layer)
+        return explanation(
+            self.model, attributions, classes, logits, probs, layer=self.layer, method=self.name
+        )
 
     def samples(
         self, x: torch.Tensor, nsamples: int, rseed: int

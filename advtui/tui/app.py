@@ -25,6 +25,7 @@ from textual.containers import Vertical
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
+from advtui import registry
 from advtui.names import safe_name
 from advtui.settings import METHODS
 from advtui.tui import jobs
@@ -78,7 +79,8 @@ class AdvtuiApp(App[int]):
         Binding("j,down", "next", "next", show=False),
         Binding("k,up", "previous", "previous", show=False),
         Binding("a", "attack", "attack"),
-        Binding("e", "explain", "SHAP"),
+        Binding("e", "explain", "explain"),
+        Binding("x", "cycle_explainer", "explainer", show=False),
         Binding("v", "cycle_view", "view"),
         Binding("m", "cycle_method", "method"),
         Binding("t", "cycle_target", "target"),
@@ -127,6 +129,7 @@ class AdvtuiApp(App[int]):
             self.config,
             note=lambda line: self.post_message(msg.Notice(line, title="SHAP background")),
         )
+        self.explainer_name = registry.explainer_spec(self.config.explainer).name
         self._bindings_state: tuple | None = None  # check_action per binding, last pushed
 
     # ------------------------------------------------------------------ layout
@@ -193,14 +196,17 @@ class AdvtuiApp(App[int]):
             self.post_message(msg.Notice(hint, title="colours", severity="information"))
 
     #: Static border titles, longest first: each box shows the longest that fits.
-    STATIC_TITLES = {
-        "#confidence": ("confidence (top-5)", "top-5"),
-        "#evidence": ("SHAP evidence (top class)", "SHAP evidence", "evidence"),
-        "#legend": ("SHAP colour scale", "colour scale", "scale"),
-    }
+    def _static_titles(self) -> dict[str, tuple[str, ...]]:
+        """Each panel's title, longest first: the widest that fits is shown."""
+        label = self.explainer_label
+        return {
+            "#confidence": ("confidence (top-5)", "top-5"),
+            "#evidence": (f"{label} evidence (top class)", f"{label} evidence", "evidence"),
+            "#legend": (f"{label} colour scale", "colour scale", "scale"),
+        }
 
     def _fit_static_titles(self) -> None:
-        for selector, variants in self.STATIC_TITLES.items():
+        for selector, variants in self._static_titles().items():
             box = self.query_one(selector)
             room = box.outer_size.width - 6 if box.outer_size.width else 10**6
             box.border_title = next((v for v in variants if len(v) <= room), variants[-1])
@@ -266,15 +272,20 @@ class AdvtuiApp(App[int]):
         self.post_message(msg.ModelReady(model))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="background")
-    def prepare_explainer(self, model: Any) -> None:
-        """Check that SHAP can run here (layer, background), warm it up, load the detector."""
+    def prepare_explainer(self, model: Any, load_detector: bool = True) -> None:
+        """Check that the explainer can run here (layer, background), warm it up, load the
+        detector (``load_detector=False``: keep the loaded one — the explainer was cycled)."""
+        worker = get_current_worker()
         try:
-            explainer = self.explainers.get(model, None, self.settings.seed)
+            explainer = self.explainers.get(model, None, self.settings.seed, self.explainer_name)
         except Exception as exc:  # noqa: BLE001
-            self.post_message(msg.ExplainerFailed(one_line(exc)))
+            if not worker.is_cancelled:  # else x was pressed again: a newer check is running
+                self.post_message(msg.ExplainerFailed(one_line(exc)))
             return
-        detector, note = None, ""
-        if self.config.detector:
+        if worker.is_cancelled:
+            return
+        detector, note = (None, "") if load_detector else (self.detector, "")
+        if load_detector and self.config.detector:
             detector, note = jobs.load_detector(self.config.detector)
         self.post_message(msg.ExplainerReady(explainer, detector, note))
 
@@ -305,6 +316,7 @@ class AdvtuiApp(App[int]):
             detector=self.detector,
             post=self.post_message,
             stop=get_current_worker().cancelled_event,
+            explainer=self.explainer_name,
         )
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="save")
@@ -363,6 +375,7 @@ class AdvtuiApp(App[int]):
         params = getattr(self.detector, "params", None) or {}
         fitted = params.get("fixed", params)
         here = {
+            "explainer": self.explainer_name,
             "model": self.model.name if self.model is not None else self.config.model,
             "layer": self.config.layer,
             "nsamples": self.config.nsamples,
@@ -374,6 +387,8 @@ class AdvtuiApp(App[int]):
             "nsamples": "--nsamples",
             "local_smoothing": "--local-smoothing",
         }
+        flags["explainer"] = "--explainer"
+        fitted = {"explainer": "shap"} | fitted  # runs before --explainer were SHAP
         differ = [k for k, v in here.items() if k in fitted and fitted[k] != v]
         if differ:
 
@@ -394,7 +409,8 @@ class AdvtuiApp(App[int]):
     def on_explainer_failed(self, message: msg.ExplainerFailed) -> None:
         self.explainer_error = message.message
         self.explainer_ready.set()
-        self.say(f"SHAP unavailable: {message.message}", title="SHAP", severity="error")
+        label = self.explainer_label
+        self.say(f"{label} unavailable: {message.message}", title=label, severity="error")
         self.refresh_view()
 
     def on_predicted(self, message: msg.Predicted) -> None:
@@ -594,7 +610,11 @@ class AdvtuiApp(App[int]):
             return True if usable and self.job is None and self.current_outcome is None else None
         if action == "explain":
             outcome = self.current_outcome
-            done = outcome is not None and bool(outcome.evidence)
+            done = (
+                outcome is not None
+                and bool(outcome.evidence)
+                and (outcome.explainer or "shap") == self.explainer_name
+            )
             ok = usable and self.job is None and not done and self.explainer_error is None
             return True if ok else None
         if action == "cancel":
@@ -649,6 +669,28 @@ class AdvtuiApp(App[int]):
         methods = self.config.methods or METHODS
         i = methods.index(self.settings.method) if self.settings.method in methods else -1
         self._settings_changed(self.settings.with_(method=methods[(i + 1) % len(methods)]))
+
+    @property
+    def explainer_label(self) -> str:
+        """The chosen explainer's display name (``SHAP``, ``IG`` …)."""
+        return registry.explainer_spec(self.explainer_name).label
+
+    def _explainer_titles(self) -> None:
+        self._fit_static_titles()
+
+    def action_cycle_explainer(self) -> None:
+        """Next explainer of the registry; ``e`` then explains with it (maps already made keep
+        their method's name until then)."""
+        names = list(registry.EXPLAINERS)
+        i = names.index(self.explainer_name) if self.explainer_name in names else -1
+        self.explainer_name = names[(i + 1) % len(names)]
+        self._explainer_titles()
+        self.say(f"explainer: {self.explainer_label}", timeout=1.5)
+        if self.model is not None:  # check it can run here; say so if not
+            self.explainer_ready.clear()
+            self.explainer_error = None
+            self.prepare_explainer(self.model, load_detector=False)
+        self.refresh_view()
 
     def action_cycle_target(self) -> None:
         from advtui.attacks import TARGET_MODES

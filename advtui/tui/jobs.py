@@ -42,9 +42,11 @@ def scan_folder(
 
 
 class ExplainerCache:
-    """The CLI's explainer per image: background from ``--background`` or the folder, leaving
-    the explained photo out (as ``advtui attack --explain`` and ``advtui eval`` do). Keeps the
-    last few; safe to call from several threads."""
+    """The CLI's explainer per (image, method), built by :func:`advtui.explain.make_explainer`:
+    SHAP's background from ``--background`` or the folder, leaving the explained photo out (as
+    ``advtui attack --explain`` and ``advtui eval`` do); IG/saliency/SmoothGrad need none. The
+    flags of other methods are ignored (``x`` cycles methods under one set of flags). Keeps
+    the last few; safe to call from several threads."""
 
     SIZE = 4
 
@@ -54,21 +56,35 @@ class ExplainerCache:
         self._lock = threading.Lock()
         self._cache: dict[tuple, Any] = {}
 
-    def get(self, model: Any, image: Path | None, seed: int) -> Any:
-        from advtui.explain import Explainer, background_for_image, background_from_folder
+    def get(self, model: Any, image: Path | None, seed: int, name: str | None = None) -> Any:
+        from advtui.explain import background_for_image, background_from_folder, make_explainer
 
-        key = (model.name, None if image is None else str(image), seed)
+        name = name or self.config.explainer
+        key = (model.name, None if image is None else str(image), seed, name)
         with self._lock:
             hit = self._cache.get(key)
         if hit is not None:
             return hit
         c = self.config
-        if image is not None:
-            bg = background_for_image(image, model.input_size, c.background, note=self.note)
-        else:  # no image yet (warming up): the folder's images
-            bg = background_from_folder(c.background or c.folder, model.input_size, note=self.note)
-        explainer = Explainer(
-            model, bg, layer=c.layer, local_smoothing=c.local_smoothing, seed=seed
+
+        def background():
+            if image is not None:
+                return background_for_image(image, model.input_size, c.background, note=self.note)
+            # no image yet (warming up): the folder's images
+            return background_from_folder(
+                c.background or c.folder, model.input_size, note=self.note
+            )
+
+        explainer = make_explainer(
+            name,
+            model,
+            background,
+            strict=False,
+            seed=seed,
+            layer=c.layer,
+            local_smoothing=c.local_smoothing,
+            baseline=c.baseline,
+            noise_std=c.noise_std,
         )
         with self._lock:
             if len(self._cache) >= self.SIZE:
@@ -115,13 +131,19 @@ def attack_and_explain(
     detector: Any,
     post: Post,
     stop: threading.Event,
+    explainer: str | None = None,
 ) -> None:
     """Attack ``path`` (unless ``cached`` holds the outcome), then explain it if asked.
 
     Posts JobProgress while running, JobDone(final=False) between attack and SHAP (so the
     attack shows while SHAP runs), then JobDone or JobFailed; sets ``job.finished`` last.
+    ``explainer`` is the method's registry name (default: the config's ``--explainer``).
     """
+    from advtui import registry
     from advtui.errors import Cancelled, ExplainError
+
+    explainer = explainer or explainers.config.explainer
+    label = registry.explainer_spec(explainer).label
 
     def progress(label: str):
         return lambda done, total: post(msg.JobProgress(job.id, label, done, total))
@@ -141,18 +163,18 @@ def attack_and_explain(
                 post(msg.JobDone(job.id, job.key, outcome, final=False))
         verdicts: dict[str, float] = {}
         if explain:
-            progress("preparing SHAP")(0, 1)
+            progress(f"preparing {label}")(0, 1)
             while not explainer_ready.wait(0.1):
                 if stop.is_set():
-                    raise Cancelled("cancelled while preparing SHAP")
+                    raise Cancelled(f"cancelled while preparing {label}")
             if explainer_error() is not None:
-                raise ExplainError(explainer_error() or "SHAP is unavailable")
-            outcome = replace(outcome, evidence={}, maps={}, attributions={})
+                raise ExplainError(explainer_error() or f"{label} is unavailable")
+            outcome = replace(outcome, evidence={}, maps={}, attributions={}, explainer=None)
             explain_outcome(
-                explainers.get(model, path, settings.seed),
+                explainers.get(model, path, settings.seed, explainer),
                 outcome,
                 nsamples=nsamples,
-                progress=progress("SHAP"),
+                progress=progress(label),
                 stop=stop,
             )
             verdicts = detector_scores(detector, outcome, post)

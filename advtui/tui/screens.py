@@ -23,7 +23,11 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("j / ↓", "next image"),
     ("k / ↑", "previous image"),
     ("a", "attack the image with the current settings"),
-    ("e", "SHAP heatmaps + evidence for the clean and adversarial image (attacks first if needed)"),
+    ("e", "heatmaps + evidence of the chosen explainer for both images (attacks first)"),
+    (
+        "x",
+        "cycle explainer: " + " → ".join(s.label for s in registry.EXPLAINERS.values()),
+    ),
     (
         "v",
         "cycle views: side by side / heatmap over image / perturbation (below 130 columns also a SHAP page; each view shows its own table)",
@@ -34,7 +38,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("+ / -", "ε up / down by 1/255"),
     ("] / [", "more / fewer attack steps (BIM, PGD)"),
     ("s", "save the current result (PNGs + result.json) under the output folder"),
-    ("Esc", "cancel the running attack or SHAP job"),
+    ("Esc", "cancel the running attack or explain job"),
     ("?", "this help"),
     ("q, ctrl+c", "quit"),
 )
@@ -74,7 +78,7 @@ class HelpScreen(ModalScreen[None]):
         for k, what in MARKS:
             marks.add_row(k, what)
         colours = Text.assemble(
-            "SHAP heatmaps: ",
+            "Heatmaps (SHAP, IG, saliency, SmoothGrad): ",
             ("red", "#ff0051"),
             " = evidence for the predicted class, ",
             ("blue", "#008bfb"),

@@ -61,6 +61,9 @@ class TuiConfig:
     layer: str | None = None
     background: str | None = None
     local_smoothing: float = 0.0
+    explainer: str = "shap"  # registry name; ``x`` cycles it in the explorer
+    baseline: str = "black"  # IG
+    noise_std: float = 0.15  # SmoothGrad
     out_dir: Path = Path("advtui-out")
     detector: str | None = None
     #: an already built Classifier to use instead of loading ``model`` (tests inject a tiny

@@ -186,21 +186,25 @@ def build_view(app: Any, cache: dict) -> ViewModel:
     adv.title = _title("adversarial", outcome.adv_top5[0] if outcome is not None else None)
     pert.title = _title("perturbation")
     shap_c, shap_a = panels["p-shap-clean"], panels["p-shap-adv"]
-    shap_c.title, shap_a.title = _title("SHAP clean"), _title("SHAP adversarial")
+    # the chosen explainer's label (SHAP, IG …); maps already made say who made them
+    name = getattr(app, "explainer_label", "SHAP")
+    if outcome is not None and outcome.maps:
+        name = getattr(outcome, "explainer_label", name)
+    shap_c.title, shap_a.title = _title(f"{name} clean"), _title(f"{name} adversarial")
 
     if outcome is None:
         adv.message = waiting
         pert.message = "" if entry.error else "—"
-        shap_msg = "" if entry.error else "press e for SHAP"
+        shap_msg = "" if entry.error else f"press e for {name}"
         if job_here and job.kind == "explain":
-            shap_msg = "running SHAP… (Esc cancels)"
+            shap_msg = f"running {name}… (Esc cancels)"
             vm.has_maps = True
         shap_c.message = shap_a.message = shap_msg
         vm.confidence_note = waiting
         vm.evidence_note = shap_msg
         if entry.error is None:
             vm.legend = Text(
-                "SHAP is running…" if vm.has_maps else "press e to attack and explain",
+                f"{name} is running…" if vm.has_maps else "press e to attack and explain",
                 style="dim",
             )
         vm.clean_top5 = _safe_rows(prediction)
@@ -226,9 +230,12 @@ def build_view(app: Any, cache: dict) -> ViewModel:
         shap_c.image = pics.get("shap_c", lambda: heatmap_image(pooled["clean"], scale))
         shap_a.image = pics.get("shap_a", lambda: heatmap_image(pooled["adversarial"], scale))
         ev = outcome.evidence
-        shap_c.title = _title("SHAP clean", {"label": ev["clean"].label, "prob": ev["clean"].prob})
+        shap_c.title = _title(
+            f"{name} clean", {"label": ev["clean"].label, "prob": ev["clean"].prob}
+        )
         shap_a.title = _title(
-            "SHAP adversarial", {"label": ev["adversarial"].label, "prob": ev["adversarial"].prob}
+            f"{name} adversarial",
+            {"label": ev["adversarial"].label, "prob": ev["adversarial"].prob},
         )
         vm.evidence = {k: replace(e, label=safe_name(e.label)) for k, e in ev.items()}
         vm.verdicts = dict(app.verdicts.get(key, {}))
@@ -246,12 +253,12 @@ def build_view(app: Any, cache: dict) -> ViewModel:
             )
     else:
         running = job_here and job.kind == "explain"
-        note = "running SHAP… (Esc cancels)" if running else "press e for SHAP"
+        note = f"running {name}… (Esc cancels)" if running else f"press e for {name}"
         if app.explainer_error is not None and not running:
-            note = safe_name(f"SHAP unavailable: {app.explainer_error}")
+            note = safe_name(f"{name} unavailable: {app.explainer_error}")
         shap_c.message = shap_a.message = vm.evidence_note = note
         vm.legend = Text(
-            "SHAP is running…" if running else "press e to explain both predictions",
+            f"{name} is running…" if running else "press e to explain both predictions",
             style="dim",
         )
         if app.view == "overlay" and not running:

@@ -243,17 +243,17 @@ def _bar_text(prob: float, width: int, colour: str) -> Text:
 
 
 class EvidenceTable(CachedRender):
-    """The SHAP Evidence record for the clean and adversarial top classes, side by side."""
+    """The Evidence record (SHAP, IG …) for the clean and adversarial top classes, side by side."""
 
     DEFAULT_CSS = "EvidenceTable { height: auto; }"
 
-    ROWS = ("class", "mean SHAP", "+ mass", "− mass", "top-5% share", "logit · prob")
+    ROWS = ("class", "mean", "+ mass", "− mass", "top-5% share", "logit · prob")
 
     @staticmethod
     def cell(row: str, e: Evidence, narrow: bool, verdict: float | None = None) -> Text | str:
         if row == "class":
             return Text(e.label, style="bold")
-        if row == "mean SHAP":
+        if row == "mean":
             return f"{e.mean_shap:+.2e}"
         if row == "+ mass":
             return f"{e.pos_sum:+.3f}"

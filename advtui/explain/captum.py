@@ -1,0 +1,317 @@
+"""Gradient attributions through captum: Integrated Gradients, saliency and SmoothGrad.
+
+Each explains the class **logit** (as SHAP does), pixel by pixel, and returns the same
+:class:`~advtui.explain.base.Explanation` (maps and Evidence records) as SHAP, so every face and
+eval's detector features take them unchanged. ``nsamples`` is each method's sample count:
+
+* ``ig`` — :class:`IG`: captum's ``IntegratedGradients`` with ``n_steps = nsamples`` (Gauss–
+  Legendre, captum's default), ``internal_batch_size`` = the device's gradient batch (one chunk
+  per batch of steps), from a black image (``baseline="black"``, default) or a Gaussian blur of
+  the image itself (``baseline="blur"``, σ = 10 px at 224 px). Sundararajan et al. 2017.
+* ``saliency`` — :class:`Saliency`: the signed gradient of the logit (captum's ``Saliency``
+  with ``abs=False``, so red/blue keep meaning "raises/lowers the logit"); ignores
+  ``nsamples``. Simonyan et al. 2014.
+* ``smoothgrad`` — :class:`SmoothGrad`: captum's ``NoiseTunnel`` over that saliency, the mean
+  over ``nsamples`` noisy copies (σ = ``noise_std`` in pixel units, default 0.15). The noise
+  of chunk c is drawn after seeding torch with :func:`~advtui.explain.shap.chunk_seed`
+  (``seed``, c), so a seed gives the same map. Smilkov et al. 2017.
+
+Between chunks each reports ``progress(done, total)`` and honours ``stop``.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from advtui.errors import Cancelled, ExplainError
+from advtui.explain.base import (
+    BATCH_SIZE,
+    Explanation,
+    ProgressFn,
+    explanation,
+    model_device,
+    score,
+)
+
+BASELINES = ("black", "blur")
+#: σ of the blur baseline in pixels at 224 px (scaled with the image size).
+BLUR_SIGMA_224 = 10.0
+
+# NoiseTunnel draws from torch's global generator: seed-and-draw must not interleave between
+# two threads explaining at once.
+_RNG_LOCK = threading.Lock()
+
+
+def blur(x: torch.Tensor, sigma: float | None = None) -> torch.Tensor:
+    """Gaussian blur of images ``x`` (N, C, H, W), σ = ``sigma`` px (default 10 px at 224 px),
+    edges replicated."""
+    if sigma is None:
+        sigma = BLUR_SIGMA_224 * x.shape[-1] / 224
+    radius = max(1, math.ceil(3 * sigma))
+    t = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    k = torch.exp(-0.5 * (t / sigma) ** 2)
+    k = (k / k.sum()).to(x.dtype).to(x.device)
+    c = x.shape[1]
+    y = torch.nn.functional.pad(x, (radius, radius, radius, radius), mode="replicate")
+    y = torch.nn.functional.conv2d(y, k.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
+    return torch.nn.functional.conv2d(y, k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
+
+
+def baseline_for(x: torch.Tensor, baseline: str) -> torch.Tensor:
+    """The IG baseline of images ``x``: ``black`` (zeros) or ``blur`` (:func:`blur` of ``x``)."""
+    if baseline == "black":
+        return torch.zeros_like(x)
+    if baseline == "blur":
+        return blur(x)
+    raise ExplainError(f"--baseline must be one of {', '.join(BASELINES)} (got {baseline!r})")
+
+
+class _Watched(nn.Module):
+    """``model`` whose every forward first checks ``stop`` and reports the chunk before it as
+    done: captum calls the forward once per internal batch, so this is the chunk boundary."""
+
+    def __init__(self, model: nn.Module, tick: Callable[[], None]) -> None:
+        super().__init__()
+        self.model = model
+        self.tick = tick
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.tick()
+        if x.device.type == "cpu" and x.ndim == 4:  # oneDNN runs this net faster in NHWC
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.model(x)
+
+
+class CaptumExplainer:
+    """The shared loop: score, then per image the method's chunks, then Evidence records.
+
+    Subclasses set ``name``/``title`` and implement :meth:`chunks` (how many chunks an image
+    takes) and :meth:`attribute` (one image's attribution, calling ``tick()`` before each
+    chunk).
+    """
+
+    name = ""
+    title = ""  # used in messages ("IG cancelled …")
+    layer: str | None = None
+
+    def __init__(self, model: nn.Module, *, seed: int = 0, batch_size: int | None = None) -> None:
+        self.model = model.eval()
+        self.device = model_device(model)
+        self.seed = int(seed)
+        self.batch_size = batch_size or BATCH_SIZE.get(self.device.type, 32)
+
+    def chunks(self, nsamples: int) -> int:
+        raise NotImplementedError
+
+    def attribute(
+        self, x: torch.Tensor, cls: int, nsamples: int, tick: Callable[[], None]
+    ) -> torch.Tensor:
+        raise NotImplementedError
+
+    def explain(
+        self,
+        x: torch.Tensor,
+        classes: Sequence[int] | None = None,
+        *,
+        nsamples: int = 50,
+        progress: ProgressFn | None = None,
+        stop: threading.Event | None = None,
+    ) -> Explanation:
+        """Explain ``classes`` (default: each image's top class) for images ``x`` (N, 3, H, W)."""
+        if int(nsamples) < 1:
+            raise ExplainError(f"nsamples must be at least 1 (got {nsamples})")
+        if x.ndim == 3:
+            x = x.unsqueeze(0)
+        x = x.detach().float().to(self.device)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            logits, probs, classes = score(self.model, x, classes)
+            per_image = self.chunks(int(nsamples))
+            total = len(x) * per_image
+            state = {"started": 0}
+
+            def tick() -> None:
+                # called as each chunk starts: the ones before it are done
+                done = min(state["started"], total)
+                if progress is not None and state["started"] % per_image:
+                    progress(done, total)
+                if stop is not None and stop.is_set():
+                    raise Cancelled(f"{self.title} cancelled at {done}/{total} chunks")
+                state["started"] += 1
+
+            attrs = []
+            for j in range(len(x)):
+                a = self.attribute(x[j : j + 1], classes[j], int(nsamples), tick)
+                attrs.append(a.detach().double().cpu())
+                if progress is not None:
+                    progress((j + 1) * per_image, total)
+                state["started"] = (j + 1) * per_image
+        finally:
+            self.model.train(was_training)
+        attributions = torch.cat(attrs).numpy().astype(np.float32)
+        return explanation(self.model, attributions, classes, logits, probs, method=self.name)
+
+    def _oom(self, exc: RuntimeError) -> Exception:
+        if "out of memory" in str(exc).lower():
+            return ExplainError(
+                f"out of memory in {self.title} at batch size {self.batch_size}; lower the "
+                "batch or use --device cpu"
+            )
+        return exc
+
+
+class IG(CaptumExplainer):
+    """Integrated Gradients of the class logit (captum ``IntegratedGradients``).
+
+    Sundararajan, Taly & Yan 2017, "Axiomatic Attribution for Deep Networks". Pixel space;
+    ``n_steps = nsamples``, captum's Gauss–Legendre rule, ``internal_batch_size`` = the
+    gradient batch (default per device, :data:`~advtui.explain.base.BATCH_SIZE`).
+
+    Args:
+        model: classifier taking [0, 1] pixels.
+        baseline: ``"black"`` (default) or ``"blur"`` (a Gaussian blur of the image).
+        seed: accepted for a uniform interface (IG is deterministic).
+        batch_size: steps per gradient batch.
+    """
+
+    name = "ig"
+    title = "IG"
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        baseline: str = "black",
+        seed: int = 0,
+        batch_size: int | None = None,
+    ) -> None:
+        if baseline not in BASELINES:
+            raise ExplainError(
+                f"--baseline must be one of {', '.join(BASELINES)} (got {baseline!r})"
+            )
+        super().__init__(model, seed=seed, batch_size=batch_size)
+        self.baseline = baseline
+
+    def chunks(self, nsamples: int) -> int:
+        return -(-nsamples // self.batch_size)
+
+    def attribute(
+        self, x: torch.Tensor, cls: int, nsamples: int, tick: Callable[[], None]
+    ) -> torch.Tensor:
+        from captum.attr import IntegratedGradients
+
+        ig = IntegratedGradients(_Watched(self.model, tick))
+        try:
+            return ig.attribute(
+                x,
+                baselines=baseline_for(x, self.baseline),
+                target=cls,
+                n_steps=nsamples,
+                internal_batch_size=self.batch_size,
+            )
+        except RuntimeError as exc:
+            raise self._oom(exc) from None
+
+
+class Saliency(CaptumExplainer):
+    """The signed gradient of the class logit (captum ``Saliency`` with ``abs=False``).
+
+    Simonyan, Vedaldi & Zisserman 2014, "Deep Inside Convolutional Networks". One gradient per
+    image; ``nsamples`` is ignored.
+    """
+
+    name = "saliency"
+    title = "saliency"
+
+    def chunks(self, nsamples: int) -> int:
+        return 1
+
+    def attribute(
+        self, x: torch.Tensor, cls: int, nsamples: int, tick: Callable[[], None]
+    ) -> torch.Tensor:
+        from captum.attr import Saliency as CaptumSaliency
+
+        try:
+            return CaptumSaliency(_Watched(self.model, tick)).attribute(
+                x.detach().requires_grad_(True), target=cls, abs=False
+            )
+        except RuntimeError as exc:
+            raise self._oom(exc) from None
+
+
+class SmoothGrad(CaptumExplainer):
+    """SmoothGrad: the mean signed gradient over noisy copies (captum ``NoiseTunnel`` over
+    ``Saliency``, ``nt_type="smoothgrad"``).
+
+    Smilkov et al. 2017, "SmoothGrad: removing noise by adding noise". ``nsamples`` noisy
+    copies, split into chunks of the gradient batch; chunk c's noise is drawn after
+    ``torch.manual_seed(chunk_seed(seed, c))`` (the global generator is restored afterwards),
+    so a seed reproduces the map.
+
+    Args:
+        model: classifier taking [0, 1] pixels.
+        noise_std: σ of the Gaussian noise in pixel units (default 0.15, ~15 % of the range).
+        seed: seeds the noise.
+        batch_size: noisy copies per gradient batch.
+    """
+
+    name = "smoothgrad"
+    title = "SmoothGrad"
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        noise_std: float = 0.15,
+        seed: int = 0,
+        batch_size: int | None = None,
+    ) -> None:
+        if not float(noise_std) > 0:
+            raise ExplainError(f"--noise-std must be positive (got {noise_std})")
+        super().__init__(model, seed=seed, batch_size=batch_size)
+        self.noise_std = float(noise_std)
+
+    def chunks(self, nsamples: int) -> int:
+        from advtui.explain.shap import split_chunks
+
+        return len(split_chunks(nsamples, self.batch_size))
+
+    def attribute(
+        self, x: torch.Tensor, cls: int, nsamples: int, tick: Callable[[], None]
+    ) -> torch.Tensor:
+        from captum.attr import NoiseTunnel
+        from captum.attr import Saliency as CaptumSaliency
+
+        from advtui.explain.shap import chunk_seed, split_chunks
+
+        tunnel = NoiseTunnel(CaptumSaliency(_Watched(self.model, tick)))
+        devices = [self.device] if self.device.type == "cuda" else []
+        acc = None
+        for c, n in enumerate(split_chunks(nsamples, self.batch_size)):
+            try:
+                with _RNG_LOCK, torch.random.fork_rng(devices=devices):
+                    torch.manual_seed(chunk_seed(self.seed, c))
+                    mean = tunnel.attribute(
+                        x.detach().requires_grad_(True),
+                        nt_type="smoothgrad",
+                        nt_samples=n,
+                        nt_samples_batch_size=n,
+                        stdevs=self.noise_std,
+                        target=cls,
+                        abs=False,
+                    )
+            except RuntimeError as exc:
+                raise self._oom(exc) from None
+            part = mean.detach().double() * n
+            acc = part if acc is None else acc + part
+        return acc / float(nsamples)
+
+
+__all__ = ["BASELINES", "IG", "CaptumExplainer", "Saliency", "SmoothGrad", "baseline_for", "blur"]
