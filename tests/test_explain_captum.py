@@ -188,7 +188,7 @@ def cli_tiny(monkeypatch, tiny):
         loads.append(args)
         return tiny
 
-    monkeypatch.setattr("advtui.cli_common.load_model_from_args", load)
+    monkeypatch.setattr("advtui.cli.common.load_model_from_args", load)
     return loads
 
 
