@@ -99,18 +99,6 @@ def _attack_arg_flag(p: argparse.ArgumentParser) -> None:
         help="an argument of the attack, repeatable: e.g. decay=0.5 (mifgsm), c=1 or steps=50 "
         "(ta:CW: the torchattacks class's arguments, typed by their defaults)",
     )
-    p.add_argument(
-        "--baseline",
-        default="black",
-        choices=("black", "blur"),
-        help="IG: integrate from a black image or a Gaussian blur of the image (default black)",
-    )
-    p.add_argument(
-        "--noise-std",
-        type=float,
-        default=0.15,
-        help="SmoothGrad: σ of the noise in pixel units (default 0.15)",
-    )
 
 
 def _key_value(text: str) -> tuple[str, str]:
@@ -149,6 +137,18 @@ def _explain_args(p: argparse.ArgumentParser) -> None:
         "--background", help="folder of background images for SHAP (default: the image's folder)"
     )
     p.add_argument("--local-smoothing", default=0.0, help="shap local_smoothing (default 0)")
+    p.add_argument(
+        "--baseline",
+        default="black",
+        choices=("black", "blur"),
+        help="IG: integrate from a black image or a Gaussian blur of the image (default black)",
+    )
+    p.add_argument(
+        "--noise-std",
+        type=float,
+        default=0.15,
+        help="SmoothGrad: σ of the noise in pixel units (default 0.15)",
+    )
 
 
 def _method(text: str) -> str:
