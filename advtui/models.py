@@ -77,6 +77,9 @@ class Classifier(nn.Module):
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
 
+    mean: torch.Tensor  # buffers (1, 3, 1, 1)
+    std: torch.Tensor
+
     @property
     def device(self) -> torch.device:
         return self.mean.device
@@ -386,6 +389,7 @@ def load_model(
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
             raise ModelError(f"unknown model {name!r}{hint}; known: {', '.join(MODELS)}")
         spec = MODELS[name]
+        wpath: Path | None
         if weights is not None:
             wpath = Path(weights).expanduser()
         else:

@@ -263,6 +263,7 @@ def _write_outcome(outcome: Outcome, out: Path) -> list[Path]:
         written.append(out / name)
     if outcome.maps:
         scale = outcome.shap_scale  # one scale for every map, so they compare
+        assert scale is not None  # maps exist
         stem = outcome.explainer or "shap"
         for variant, m in outcome.maps.items():
             ev = outcome.evidence.get(variant)
@@ -273,8 +274,7 @@ def _write_outcome(outcome: Outcome, out: Path) -> list[Path]:
             save_png(img, path, shap_png_text(scale, m, ev.label if ev else ""))
             written.append(path)
     result = out / "result.json"
-    text = json.dumps(json_safe(outcome.to_json()), indent=2) + "\n"
-    atomic_write_bytes(result, text.encode())
+    atomic_write_bytes(result, (json.dumps(json_safe(outcome.to_json()), indent=2) + "\n").encode())
     written.append(result)
     return written
 

@@ -274,11 +274,11 @@ def _unknown(kind: str, name: str, choices) -> AttackError:
 # torchattacks 3.5.1, read from its source (tests/test_torchattacks.py checks these against the
 # installed package: supported_mode, the eps argument): what each attack bounds or minimises,
 # which ones take no target and which ones size their own perturbation (no eps argument).
-TA_NAMES: tuple[str, ...] = (
+TA_NAMES: tuple[str, ...] = tuple(
     "VANILA GN FGSM BIM RFGSM PGD EOTPGD FFGSM TPGD MIFGSM UPGD APGD APGDT DIFGSM TIFGSM Jitter "
     "NIFGSM PGDRS SINIFGSM VMIFGSM VNIFGSM SPSA JSMA EADL1 EADEN PIFGSM PIFGSMPP CW PGDL2 "
-    "DeepFool PGDRSL2 SparseFool OnePixel Pixle FAB AutoAttack Square"
-).split()
+    "DeepFool PGDRSL2 SparseFool OnePixel Pixle FAB AutoAttack Square".split()
+)
 _TA_NORMS = {
     **dict.fromkeys(("CW", "PGDL2", "PGDRSL2", "DeepFool", "EADEN"), "L2"),
     "EADL1": "L1",

@@ -180,6 +180,7 @@ class Attack:
                 x_float, steps_run, clean_logits = self._iterate(
                     x, x.clone(), None, target, progress, stop
                 )
+                assert clean_logits is not None  # labels=None: the first step's logits
                 labels = clean_logits.argmax(1)
             else:
                 if clean_logits is None or clean_logits.shape[0] != x.shape[0]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from advtui.attacks.base import Attack
@@ -21,7 +23,7 @@ class MIFGSM(Attack):
 
     name = "mifgsm"
 
-    def __init__(self, model: torch.nn.Module, *args: object, decay: float = 1.0, **kwargs):
+    def __init__(self, model: torch.nn.Module, *args: Any, decay: float = 1.0, **kwargs: Any):
         super().__init__(model, *args, **kwargs)
         self.decay = float(decay)
 

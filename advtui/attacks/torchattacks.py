@@ -57,7 +57,7 @@ def ta_class(name: str) -> type:
 
 def ta_params(cls: type) -> tuple[Param, ...]:
     """The arguments of a torchattacks class (after ``model``), with their defaults."""
-    sig = inspect.signature(cls.__init__)
+    sig = inspect.signature(cls.__init__)  # type: ignore[misc]
     return tuple(
         Param(p.name, None if p.default is inspect.Parameter.empty else p.default, "")
         for p in list(sig.parameters.values())[2:]

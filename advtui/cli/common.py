@@ -167,7 +167,7 @@ def _floats3(text: str) -> tuple[float, float, float]:
         ) from None
     if len(vals) != 3:
         raise argparse.ArgumentTypeError(f"expected three comma-separated numbers, got {text!r}")
-    return vals  # type: ignore[return-value]
+    return vals[0], vals[1], vals[2]
 
 
 def check_args(args: argparse.Namespace) -> argparse.Namespace:

@@ -107,8 +107,8 @@ def run(args: argparse.Namespace) -> int:
         save_png(heatmap_with_legend(pmap, scale, title=title), out / f"{stem}.png", text)
         over = overlay(to_pil(x), pmap, scale=scale)
         save_png(with_legend(over, scale, title=title), out / f"{stem}_overlay.png", text)
-        text = json.dumps(json_safe(result), indent=2) + "\n"
-        atomic_write_bytes(out / "explanation.json", text.encode())
+        body = json.dumps(json_safe(result), indent=2) + "\n"
+        atomic_write_bytes(out / "explanation.json", body.encode())
     if args.json:
         _print_json(result)
     else:

@@ -64,7 +64,7 @@ class CVResult:
     kind: str
     accuracy: list[float] = field(default_factory=list)
     balanced_accuracy: list[float] = field(default_factory=list)
-    roc_auc: list[float] = field(default_factory=list)
+    roc_auc: list[float | None] = field(default_factory=list)
     oof: np.ndarray | None = None  # out-of-fold P(adversarial), NaN where never tested
     folds: int = 0
     n_tested: int = 0  # rows that were ever in a test fold
@@ -103,6 +103,7 @@ def _fold_metrics(res: CVResult, model, X, y, train, test) -> None:
     if len(np.unique(y[test])) == 2:
         res.balanced_accuracy.append(float(balanced_accuracy_score(y[test], pred)))
     res.roc_auc.append(_auc(y[test], proba))
+    assert res.oof is not None
     res.oof[test] = proba
     res.folds += 1
     res.n_tested += len(test)
@@ -124,9 +125,9 @@ def group_folds(y: np.ndarray, groups: Sequence, folds: int, seed: int = 0):
     from sklearn.model_selection import StratifiedGroupKFold
 
     y = np.asarray(y).astype(int)
-    groups = np.asarray([str(g) for g in groups])
+    group_ids = np.asarray([str(g) for g in groups])
     cv = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for train, test in cv.split(np.zeros((len(y), 1)), y, groups):
+    for train, test in cv.split(np.zeros((len(y), 1)), y, group_ids):
         if len(np.unique(y[train])) == 2:
             yield train, test
 
@@ -146,15 +147,15 @@ def cross_validate(
     groups nothing can be evaluated and the result carries a ``note`` instead of metrics.
     """
     X, y = check_rows(X, y)
-    groups = np.asarray([str(g) for g in groups])
+    group_ids = np.asarray([str(g) for g in groups])
     res = CVResult(kind=kind, oof=np.full(len(y), np.nan))
-    per_class = [len(set(groups[y == c])) for c in (0, 1)]
+    per_class = [len(set(group_ids[y == c])) for c in (0, 1)]
     k = min(folds, *per_class)
     if k < 2:
         res.note = f"too few images to cross-validate (clean groups {per_class[0]}, adversarial groups {per_class[1]})"
         return res
     res.scheme = f"stratified-group-{k}-fold"
-    for train, test in group_folds(y, groups, k, seed):
+    for train, test in group_folds(y, group_ids, k, seed):
         _fold_metrics(res, make_classifier(kind, seed), X, y, train, test)
     return res
 
@@ -174,8 +175,8 @@ def index_split(
     adversarial versions of an image land on the same side — but crops of one photo may not.
     """
     X, y = check_rows(X, y)
-    order = np.asarray(order)
-    positions = np.unique(order)
+    positions_of = np.asarray(order)
+    positions = np.unique(positions_of)
     cut = (
         positions[int(math.floor((1 - test_ratio) * len(positions)))]
         if len(positions) > 1
@@ -185,7 +186,7 @@ def index_split(
     if cut is None:
         res.note = "too few images for a 90/10 split"
         return res
-    train, test = np.flatnonzero(order < cut), np.flatnonzero(order >= cut)
+    train, test = np.flatnonzero(positions_of < cut), np.flatnonzero(positions_of >= cut)
     if len(np.unique(y[train])) < 2 or len(test) == 0:
         res.note = "the 90/10 split left one class out of training or an empty test set"
         return res

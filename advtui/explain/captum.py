@@ -293,7 +293,7 @@ class SmoothGrad(CaptumExplainer):
 
         tunnel = NoiseTunnel(CaptumSaliency(_Watched(self.model, tick)))
         devices = [self.device] if self.device.type == "cuda" else []
-        acc = None
+        acc: torch.Tensor | None = None
         for c, n in enumerate(split_chunks(nsamples, self.batch_size)):
             try:
                 with _RNG_LOCK, torch.random.fork_rng(devices=devices):
@@ -311,6 +311,7 @@ class SmoothGrad(CaptumExplainer):
                 raise self._oom(exc) from None
             part = mean.detach().double() * n
             acc = part if acc is None else acc + part
+        assert acc is not None  # split_chunks gives at least one chunk
         return acc / float(nsamples)
 
 

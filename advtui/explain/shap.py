@@ -16,12 +16,16 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
 
 from advtui.errors import Cancelled, ExplainError, ImageError
+
+if TYPE_CHECKING:
+    from advtui.models import Classifier
 from advtui.explain.base import (
     BATCH_SIZE,
     Explanation,
@@ -84,7 +88,7 @@ class Explainer:
 
     def __init__(
         self,
-        model: nn.Module,
+        model: Classifier,
         background: torch.Tensor,
         *,
         layer: str | None = None,
@@ -101,7 +105,7 @@ class Explainer:
         self.local_smoothing = float(local_smoothing)
         self.batch_size = batch_size or BATCH_SIZE.get(self.device.type, 32)
         self.background = background.detach().float().to(self.device)
-        self._module = model.get_layer(layer) if layer else None
+        self._module: nn.Module | None = model.get_layer(layer) if layer else None
 
     def explain(
         self,
@@ -122,9 +126,9 @@ class Explainer:
             logits, probs, classes = score(self.model, x, classes)
             chunks = split_chunks(int(nsamples), self.batch_size)
             total, done = len(x) * len(chunks), 0
-            attrs = []
+            attrs: list[torch.Tensor] = []
             for j in range(len(x)):
-                acc = None
+                acc: torch.Tensor | None = None
                 for c, n in enumerate(chunks):
                     if stop is not None and stop.is_set():
                         raise Cancelled(f"SHAP cancelled at {done}/{total} chunks")
@@ -133,6 +137,7 @@ class Explainer:
                     done += 1
                     if progress is not None:
                         progress(done, total)
+                assert acc is not None  # split_chunks gives at least one chunk
                 attrs.append(acc / float(nsamples))
         finally:
             self.model.train(was_training)
