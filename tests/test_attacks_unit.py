@@ -178,9 +178,9 @@ def test_pgd_per_image_seeds_make_the_start_independent_of_the_batch():
     model = make_tiny_classifier()
     x = _grid_image(5, n=3)
     pgd = PGD(model, eps=8 / 255, steps=3, seed=0)
-    start = pgd._init(x, seeds=[11, 12, 13])
+    start = pgd.start_point(x, seeds=[11, 12, 13])
     for i, s in enumerate((11, 12, 13)):  # image i starts as a batch of one with seed s
-        assert torch.equal(start[i : i + 1], PGD(model, eps=8 / 255, seed=s)._init(x[i : i + 1]))
+        assert torch.equal(start[i : i + 1], PGD(model, eps=8 / 255, seed=s).start_point(x[i : i + 1]))
     # the same image gets the same start (and result) in any batch, at any position
     full = pgd(x, seeds=[11, 12, 13])
     part = pgd(x[[2, 0]], seeds=[13, 11])
@@ -188,7 +188,7 @@ def test_pgd_per_image_seeds_make_the_start_independent_of_the_batch():
     # without seeds the batch keeps one seeded draw: unchanged for the TUI and `advtui attack`
     gen = torch.Generator().manual_seed(0)
     noise = torch.empty(x.shape).uniform_(-8 / 255, 8 / 255, generator=gen)
-    assert torch.equal(pgd._init(x), (x + noise).clamp(0, 1))
+    assert torch.equal(pgd.start_point(x), (x + noise).clamp(0, 1))
     with pytest.raises(AttackError, match="2 seeds for 3 images"):
         pgd(x, seeds=[1, 2])
     # attacks without a random start ignore per-image seeds
@@ -314,7 +314,7 @@ def test_pgdl2_matches_the_reference_loop_and_stays_in_the_l2_ball():
     x = _grid_image(8)
     eps, alpha, steps = 0.4, 0.15, 4
     attack = PGDL2(model, eps=eps, alpha=alpha, steps=steps, seed=3)
-    start = attack._init(x)
+    start = attack.start_point(x)
     d0 = (start - x).flatten(1).norm(dim=1)
     assert bool((d0 <= eps + 1e-6).all()) and bool((d0 > 0).all())  # a random start in the ball
     labels = model(x).argmax(1)

@@ -212,7 +212,9 @@ class Attack:
         )
 
     # ------------------------------------------------------------------ the loop
-    def _init(self, x: torch.Tensor, seeds: Sequence[int] | None = None) -> torch.Tensor:
+    def start_point(self, x: torch.Tensor, seeds: Sequence[int] | None = None) -> torch.Tensor:
+        """The first iterate: ``x`` itself, or for an attack with a random start a seeded
+        uniform draw in the ε-ball ∩ [0, 1] (per image with ``seeds``)."""
         if not self.random_start:
             return x.clone()
         if seeds is None:
@@ -245,9 +247,11 @@ class Attack:
         stop: threading.Event | None,
         seeds: Sequence[int] | None = None,
     ) -> tuple[torch.Tensor, int]:
-        """The attack loop from :meth:`_init`; subclasses may override it (same signature;
+        """The attack loop from :meth:`start_point`; subclasses may override it (same signature;
         ``seeds`` is passed only to attacks with a random start)."""
-        x_adv, steps_run, _ = self._iterate(x, self._init(x, seeds), labels, target, progress, stop)
+        x_adv, steps_run, _ = self._iterate(
+            x, self.start_point(x, seeds), labels, target, progress, stop
+        )
         return x_adv, steps_run
 
     def _iterate(

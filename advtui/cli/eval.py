@@ -86,14 +86,14 @@ def resume_command(args: argparse.Namespace) -> str:
     so a flag added later is not forgotten)."""
     parser = getattr(args, "eval_parser", None)
     words = ["advtui", "eval", str(args.folder)]
-    for action in parser._actions if parser is not None else ():
+    for action in parser.options if parser is not None else ():
         if not action.option_strings or action.dest in ("help", "folder", "resume", "debug"):
             continue
         value = getattr(args, action.dest, None)
         if value is None or value == action.default:
             continue
         flag = max(action.option_strings, key=len)
-        if isinstance(action, argparse._StoreTrueAction):
+        if action.nargs == 0 and action.const is True:  # a store_true flag
             words.append(flag)
             continue
         text = ",".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value)
@@ -122,7 +122,7 @@ def shell_word(word: str) -> str:
     return "$'" + "".join(out) + "'"
 
 
-def _config(args: argparse.Namespace):
+def config_from_args(args: argparse.Namespace):
     from advtui.eval.loop import EvalConfig
 
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
@@ -251,7 +251,7 @@ def run(args: argparse.Namespace) -> int:
     from advtui.eval.report import summary_table, sweep_table
     from advtui.names import safe_name
 
-    cfg = _config(args)
+    cfg = config_from_args(args)
     cfg.precheck()  # fail fast on bad flags and folders, before loading the model
     model = common.load_model_from_args(args)
     err = Console(stderr=True, highlight=False)

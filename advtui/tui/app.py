@@ -13,6 +13,7 @@ image, and stepping back shows it at once.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -125,6 +126,8 @@ class AdvtuiApp(App[int]):
         self.status_text = ""
         self._job_ids = 0
         self._view_cache: dict[tuple, Any] = {}
+        #: (title, message) of the latest notifications, as shown (newest last)
+        self.notices: deque[tuple[str, str]] = deque(maxlen=100)
         self.explainers = jobs.ExplainerCache(
             self.config,
             note=lambda line: self.post_message(msg.Notice(line, title="SHAP background")),
@@ -492,12 +495,9 @@ class AdvtuiApp(App[int]):
         """A notification; file names, labels and error texts are data: control characters
         escaped (:func:`advtui.names.safe_name`: no terminal escape sequence, no OSC 52), and
         never markup."""
-        self.notify(
-            escape(safe_name(message)),
-            title=escape(safe_name(title)),
-            severity=severity,
-            timeout=timeout,
-        )
+        shown, heading = escape(safe_name(message)), escape(safe_name(title))
+        self.notices.append((heading, shown))
+        self.notify(shown, title=heading, severity=severity, timeout=timeout)
 
     # ------------------------------------------------------------------ state helpers
 

@@ -65,7 +65,7 @@ async def test_detector_verdicts_appear_in_the_evidence_table(small_folder, tmp_
         await wait_ready(pilot)
         assert app.detector is not None
         # fitted at nsamples=50, the tests run at 8: the user is warned
-        warnings = [n.message for n in app._notifications]
+        warnings = [m for _, m in app.notices]
         assert any("--nsamples 50 (here 8): restart with --nsamples 50" in w for w in warnings)
         await pilot.press("j")
         await pilot.pause()
@@ -93,7 +93,7 @@ async def test_a_bad_detector_is_reported_and_the_app_keeps_working(small_folder
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         assert app.detector is None
-        assert any("unreadable detector" in n.message for n in app._notifications)
+        assert any("unreadable detector" in m for _, m in app.notices)
         await pilot.press("j")
         await pilot.pause()
         await pilot.press("e")

@@ -24,7 +24,7 @@ async def test_markup_like_file_names_in_notifications(tmp_path, sample_paths):
         assert app.job is not None
         await pilot.press("j")  # the attack finishes on another image: a notification
         await wait_job(pilot)
-        finished = [n.message for n in app._notifications if n.title == "finished"]
+        finished = [m for t, m in app.notices if t == "finished"]
         assert finished and finished[0].startswith("\\[bold]a.jpg: "), finished
         await pilot.press("k")
         await pilot.pause()
@@ -33,6 +33,6 @@ async def test_markup_like_file_names_in_notifications(tmp_path, sample_paths):
         await wait_for(pilot, lambda: not app.saving, what="save")
         await pilot.pause()
         assert app.is_running
-        shown = [n.message for n in app._notifications]
+        shown = [m for _, m in app.notices]
         assert any("out \\[/red]/\\[bold]a-pgd" in m for m in shown), shown
         assert (out / "[bold]a-pgd-eps8-60steps-untargeted" / "result.json").exists()
