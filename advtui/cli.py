@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from advtui import __version__, cli_common, registry
+from advtui import __version__, cli_common, registry, threads
 from advtui.errors import AdvtuiError
 from advtui.settings import TARGET_MODES
 
@@ -54,6 +54,11 @@ def _common_model_args(p: argparse.ArgumentParser) -> None:
         default="auto",
         choices=("auto", "cpu", "cuda"),
         help="where to run (default auto)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        help="torch CPU threads (default: the CPUs this process may use, less those busy elsewhere)",
     )
     p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
 
@@ -633,6 +638,7 @@ def _check_model_name(name: str) -> None:
 def build_app(argv: list[str] | None = None):
     """The explorer App for ``advtui [FOLDER] [options]`` (the CLI and the tests share this)."""
     args = tui_parser().parse_args(argv)
+    threads.configure(args.threads)
     from advtui.images import bundled_samples
     from advtui.tui.app import AdvtuiApp, TuiConfig
 
@@ -678,6 +684,7 @@ def _dispatch(argv: list[str]) -> int:
     argv = _join_negative_values(argv)
     if argv and argv[0] in SUBCOMMANDS:
         args = sub_parser().parse_args(argv)
+        threads.configure(getattr(args, "threads", None))
         handler = {
             "predict": cmd_predict,
             "attack": cmd_attack,
