@@ -293,8 +293,9 @@ def run_eval(
         status=status,
     )
     tracker.tick("resumed" if done else "starting")
+    produced = engine.rows(model, cfg, todo, store.done, stop, tracker)
     try:
-        for row, features in engine.rows(model, cfg, todo, store.done, stop, tracker):
+        for row, features in produced:
             row = store.append(row, features)
             key = row_key(row)
             missing = left.get(row["image"])
@@ -314,6 +315,7 @@ def run_eval(
         )
         raise
     finally:
+        getattr(produced, "close", lambda: None)()  # now, not when the traceback is freed
         store.write_npz()
     from advtui.eval.report import summarize, write_outputs
 
