@@ -149,7 +149,7 @@ class RayEngine:
                 zero_copy_batch=True,
                 **remote,
             )
-            poller = _Poller(ray, board, tracker, stop)
+            poller = _Poller(ray, board, tracker, workers)
             poller.start()
             batches = out.iter_batches(batch_size=None, batch_format="numpy")
             for batch in batches:
@@ -203,9 +203,10 @@ def _quiet() -> None:
 class _Poller(threading.Thread):
     """Copies the workers' board into the tracker every :data:`POLL_EVERY` seconds."""
 
-    def __init__(self, ray, board, tracker, stop) -> None:
+    def __init__(self, ray, board, tracker, workers: int) -> None:
         super().__init__(name="advtui-ray-poller", daemon=True)
         self.ray, self.board, self.tracker = ray, board, tracker
+        self.n = workers
         self.halt = threading.Event()
 
     def poll(self) -> None:
@@ -213,8 +214,9 @@ class _Poller(threading.Thread):
             states = self.ray.get(self.board.snapshot.remote(), timeout=5)
         except Exception:  # noqa: BLE001 - a slow board only delays the display
             return
-        if states:
-            self.tracker.workers(states)
+        # actors that have not registered yet (still starting) keep their place
+        states += [{"id": i, "state": "starting", "rows": 0} for i in range(len(states), self.n)]
+        self.tracker.workers(states)
 
     def run(self) -> None:
         while not self.halt.wait(POLL_EVERY):
