@@ -152,13 +152,19 @@ class RayEngine:
             poller = _Poller(ray, board, tracker, workers)
             poller.start()
             batches = out.iter_batches(batch_size=None, batch_format="numpy")
-            for batch in batches:
-                for blob in batch["out"]:
-                    if stop is not None and stop.is_set():
-                        from advtui.errors import Cancelled
+            try:
+                for batch in batches:
+                    for blob in batch["out"]:
+                        if stop is not None and stop.is_set():
+                            from advtui.errors import Cancelled
 
-                        raise Cancelled()
-                    yield pickle.loads(blob)
+                            raise Cancelled()
+                        yield pickle.loads(blob)
+            except Exception as exc:
+                cause = _advtui_cause(exc)
+                if cause is not None and cause is not exc:
+                    raise cause from None  # a worker's one-line error, not Ray's traceback
+                raise
             poller.poll()
         finally:
             if poller is not None:
@@ -191,6 +197,21 @@ class RayEngine:
 
         ray.init(num_cpus=threads.available_cpus(), include_dashboard=False, **common)
         return True
+
+
+def _advtui_cause(exc: BaseException):
+    """The AdvtuiError a worker raised, under Ray's wrappers (RayTaskError, UserCodeException)."""
+    from advtui.errors import AdvtuiError
+
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        cause = getattr(e, "cause", None)
+        if isinstance(e, AdvtuiError) and not isinstance(cause, BaseException):
+            return e
+        e = cause if isinstance(cause, BaseException) else e.__cause__
+    return None
 
 
 def _quiet() -> None:
