@@ -328,3 +328,39 @@ def test_ray_engine_stopped_midway_resumes_to_the_same_rows(
     run = run_eval(resumed, factory(), engine=RayEngine(factory, workers=2))
     assert run.summary["images"]["evaluated"] == 6
     _assert_same_rows(tmp_path, reference)
+
+
+def test_ray_plan_splits_cpus_and_gpus_and_refuses_what_cannot_run():
+    from advtui.eval.dataset import EvalError
+    from advtui.eval.ray_engine import RayEngine
+
+    def plan(resources, node_cpus=64, **kw):
+        return RayEngine(None, **kw).plan(resources, node_cpus)
+
+    assert plan({"CPU": 2}, 2) == (2, 0.0, 1)  # one worker per CPU, 1 thread each
+    assert plan({"CPU": 2}, 2, workers=1) == (1, 0.0, 2)  # one worker takes both
+    assert plan({"CPU": 64, "GPU": 8}) == (8, 1.0, 8)  # one per GPU, CPUs split
+    assert plan({"CPU": 64, "GPU": 8}, gpus_per_worker=0.5) == (16, 0.5, 4)
+    assert plan({"CPU": 64, "GPU": 8}, device="cpu") == (64, 0.0, 1)
+    assert plan({"CPU": 64, "GPU": 8}, workers=2, threads=3) == (2, 1.0, 3)
+    assert plan({"CPU": 256}, 16, workers=2) == (2, 0.0, 16)  # never more than a node has
+    with pytest.raises(EvalError, match="has 0 GPUs"):
+        plan({"CPU": 8}, gpus_per_worker=1)
+    with pytest.raises(EvalError, match="no GPUs"):
+        plan({"CPU": 8}, device="cuda")
+
+
+def test_a_workers_advtui_error_is_unwrapped_from_rays_wrappers():
+    from advtui.errors import ImageError
+    from advtui.eval.ray_engine import _advtui_cause
+
+    class TaskError(Exception):  # how Ray hands a worker's exception to the driver
+        def __init__(self, cause):
+            super().__init__(f"ray traceback\n{cause}")
+            self.cause = cause
+
+    inner = ImageError("a.jpg: unreadable")
+    outer = RuntimeError("execution failed")
+    outer.__cause__ = TaskError(inner)
+    assert _advtui_cause(outer) is inner
+    assert _advtui_cause(RuntimeError("other")) is None

@@ -84,6 +84,11 @@ class RayEngine:
         g = self.gpus_per_worker
         if g is None:
             g = 1.0 if gpus > 0 and self.device != "cpu" else 0.0
+        if g == 0 and self.device == "cuda":
+            raise EvalError(
+                "--device cuda with --engine ray: the Ray cluster has no GPUs to give the "
+                "workers (or --gpus-per-worker is 0)"
+            )
         if g > 0 and gpus < g:
             raise EvalError(
                 f"--gpus-per-worker {g:g}: the Ray cluster has {gpus:g} GPUs; "
