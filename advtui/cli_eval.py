@@ -223,6 +223,8 @@ class _Progress:
         return (total - done) * (now - t0) / (done - base)
 
     def __call__(self, done: int, total: int, what: str) -> None:
+        from advtui.names import safe_name
+
         now = self.clock()
         first = self.start is None
         if first:
@@ -233,7 +235,7 @@ class _Progress:
         filled = int(width * done / max(total, 1))
         line = (
             f"eval [{'#' * filled}{' ' * (width - filled)}] {done}/{total} rows  ETA {eta_s}"
-            f"{self.extra()}  {what}"
+            f"{self.extra()}  {safe_name(what)}"
         )
         if self.tty:
             import shutil
@@ -304,6 +306,8 @@ class _Live(_Progress):
         from rich.table import Table
         from rich.text import Text
 
+        from advtui.names import safe_name
+
         done, total, what, eta = self.counts
         snap = self.snap or {}
         images = snap.get("images") or {}
@@ -319,7 +323,7 @@ class _Live(_Progress):
         for _ in cells:
             head.add_column(no_wrap=True)
         head.add_row(*cells)
-        lines = [head, Text(f"  last: {what}", overflow="ellipsis", no_wrap=True)]
+        lines = [head, Text(f"  last: {safe_name(what)}", overflow="ellipsis", no_wrap=True)]
         for w in snap.get("workers") or []:
             where = ":".join(str(w[k]) for k in ("host", "pid") if w.get(k) is not None)
             parts = [
@@ -332,7 +336,7 @@ class _Live(_Progress):
                 str(w.get("batch") or "") if w.get("state") == "working" else "",
                 str(w.get("last") or ""),
             ]
-            text = "  ".join(escape(p) for p in parts if p)
+            text = "  ".join(escape(safe_name(p)) for p in parts if p)
             lines.append(Text.from_markup(text, overflow="ellipsis"))
         return Group(*lines)
 

@@ -226,7 +226,8 @@ def test_live_display_shows_rates_and_workers_with_names_escaped():
             "images_per_min": 12.5,
             "workers": [
                 {"id": 0, "host": "gpu1", "pid": 7, "device": "cuda:0", "state": "working",
-                 "rows": 9, "batch": "8 images from [red]evil.jpg", "last": "[b]x.jpg clean"},
+                 "rows": 9, "batch": "8 images from [red]evil\x1b[2J.jpg",
+                 "last": "[b]x.jpg clean"},
                 {"id": 1, "host": "gpu1", "pid": 8, "device": "cuda:1", "state": "idle",
                  "rows": 4},
             ],
@@ -237,7 +238,8 @@ def test_live_display_shows_rates_and_workers_with_names_escaped():
     text = err.getvalue()
     for needle in ("30/100 rows", "3/10 images", "12.5 images/min", "worker 0", "worker 1"):
         assert needle in text, needle
-    assert "cuda:1" in text and "[red]evil.jpg" in text and "[b]x.jpg clean" in text
+    assert "cuda:1" in text and "[b]x.jpg clean" in text
+    assert "[red]evil\\x1b[2J.jpg" in text and "\x1b[2J" not in text  # markup, control chars
     p.end_line()  # twice is harmless
 
 
