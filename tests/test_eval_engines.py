@@ -8,9 +8,11 @@ load a tiny TorchScript model in each actor (a monkeypatch cannot reach actor pr
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -42,14 +44,28 @@ def tiny_script(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture
-def keep_threads(monkeypatch):
+@contextlib.contextmanager
+def _threads_kept():
     """--threads changes the process's torch threads and OMP_NUM_THREADS: restore both."""
     before = torch.get_num_threads()
-    for name in threads.THREAD_ENV:
-        monkeypatch.delenv(name, raising=False)
-    yield
-    torch.set_num_threads(before)
+    env = {name: os.environ.get(name) for name in threads.THREAD_ENV}
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+        for name, value in env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@pytest.fixture
+def keep_threads():
+    with _threads_kept():
+        for name in threads.THREAD_ENV:
+            os.environ.pop(name, None)
+        yield
 
 
 def _rows(out: Path) -> list[dict]:
@@ -150,7 +166,7 @@ def test_threads_apply_before_torch_is_imported():
         "import sys; from advtui import threads; n = threads.configure(1); "
         "assert 'torch' not in sys.modules; import torch; print(n, torch.get_num_threads())"
     )
-    env = {k: v for k, v in __import__("os").environ.items() if k not in threads.THREAD_ENV}
+    env = {k: v for k, v in os.environ.items() if k not in threads.THREAD_ENV}
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     )
@@ -273,11 +289,8 @@ def reference(tiny_script, samples_dir, tmp_path_factory):
     """The in-process run (one torch thread, like each Ray worker)."""
     out = tmp_path_factory.mktemp("ref")
     argv = ["eval", str(samples_dir), "--out", str(out), "--model", str(tiny_script)]
-    before = torch.get_num_threads()
-    try:
+    with _threads_kept():
         assert main([*argv, *SIZE_FLAGS, *EVAL_FLAGS, "--threads", "1"]) == 0
-    finally:
-        torch.set_num_threads(before)
     return out
 
 

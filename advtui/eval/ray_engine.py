@@ -108,8 +108,7 @@ class RayEngine:
             return
         ray = require_ray()
         started = self._connect(ray)
-        poller = None
-        batches = None
+        poller = board = batches = None
         try:
             import ray.data
 
@@ -179,6 +178,11 @@ class RayEngine:
                 try:
                     close()  # stops the streaming executor and its actor pool
                 except Exception:  # noqa: BLE001 - cleanup of a failed run
+                    pass
+            if board is not None and not started:  # a shared cluster: leave nothing behind
+                try:
+                    ray.kill(board)
+                except Exception:  # noqa: BLE001
                     pass
             if started:
                 ray.shutdown()
