@@ -20,6 +20,10 @@ examples:
   advtui eval samples --out sweep --eps-sweep 1/255,2/255,4/255,8/255 --early-stop
   advtui eval /data/imagenet/val --out val --n 1000 --batch-size 32 --device cuda
   advtui eval samples --out seed --protocol seed --steps 20
+  advtui eval /data/imagenet/val --out val --engine ray --batch-size 64     # one worker per GPU
+  advtui eval /shared/val --out /shared/run --engine ray --address HEAD:6379 --resume
+
+Progress (rows, images/min, ETA, workers) is also in DIR/progress.json for a second terminal.
 """
 
 

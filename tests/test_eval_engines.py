@@ -365,17 +365,19 @@ def test_ray_plan_splits_cpus_and_gpus_and_refuses_what_cannot_run():
         plan({"CPU": 8}, device="cuda")
 
 
-def test_a_workers_advtui_error_is_unwrapped_from_rays_wrappers():
-    from advtui.errors import ImageError
-    from advtui.eval.ray_engine import _advtui_cause
+@pytest.mark.ray
+def test_a_worker_that_cannot_load_the_model_fails_the_run_in_one_line(
+    ray_local, samples_dir, tmp_path
+):
+    from advtui.errors import ModelError
+    from advtui.eval.ray_engine import RayEngine
+    from advtui.models import load_model
 
-    class TaskError(Exception):  # how Ray hands a worker's exception to the driver
-        def __init__(self, cause):
-            super().__init__(f"ray traceback\n{cause}")
-            self.cause = cause
-
-    inner = ImageError("a.jpg: unreadable")
-    outer = RuntimeError("execution failed")
-    outer.__cause__ = TaskError(inner)
-    assert _advtui_cause(outer) is inner
-    assert _advtui_cause(RuntimeError("other")) is None
+    missing = functools.partial(load_model, str(tmp_path / "gone.pt"), device="cpu")
+    cfg = EvalConfig(
+        folder=str(samples_dir), out=str(tmp_path / "o"), n=2, views=1, eps=["32/255"],
+        steps=2, nsamples=2, batch_size=2, plots=False,
+    )  # fmt: skip
+    with pytest.raises(ModelError, match="gone.pt: no such model file"):
+        run_eval(cfg, make_tiny_classifier(), engine=RayEngine(missing, workers=1))
+    assert read_progress(tmp_path / "o")["state"] == "failed"

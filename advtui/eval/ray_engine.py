@@ -156,19 +156,16 @@ class RayEngine:
             poller = _Poller(ray, board, tracker, workers)
             poller.start()
             batches = out.iter_batches(batch_size=None, batch_format="numpy")
-            try:
-                for batch in batches:
-                    for blob in batch["out"]:
-                        if stop is not None and stop.is_set():
-                            from advtui.errors import Cancelled
+            for batch in batches:
+                for blob in batch["out"]:
+                    if stop is not None and stop.is_set():
+                        from advtui.errors import Cancelled
 
-                            raise Cancelled()
-                        yield pickle.loads(blob)
-            except Exception as exc:
-                cause = _advtui_cause(exc)
-                if cause is not None and cause is not exc:
-                    raise cause from None  # a worker's one-line error, not Ray's traceback
-                raise
+                        raise Cancelled()
+                    kind, *payload = pickle.loads(blob)
+                    if kind == "error":  # a worker's one-line error, not Ray's traceback
+                        raise payload[0]
+                    yield payload[0], payload[1]
             poller.poll()
         finally:
             if poller is not None:
@@ -206,21 +203,6 @@ class RayEngine:
 
         ray.init(num_cpus=threads.available_cpus(), include_dashboard=False, **common)
         return True
-
-
-def _advtui_cause(exc: BaseException):
-    """The AdvtuiError a worker raised, under Ray's wrappers (RayTaskError, UserCodeException)."""
-    from advtui.errors import AdvtuiError
-
-    seen: set[int] = set()
-    e: BaseException | None = exc
-    while e is not None and id(e) not in seen:
-        seen.add(id(e))
-        cause = getattr(e, "cause", None)
-        if isinstance(e, AdvtuiError) and not isinstance(cause, BaseException):
-            return e
-        e = cause if isinstance(cause, BaseException) else e.__cause__
-    return None
 
 
 def _quiet() -> None:
@@ -313,26 +295,44 @@ class _RowActor:
                 }
             )
         )
+        from advtui.errors import AdvtuiError
         from advtui.eval.loop import ImageRows
 
-        model = factory()
+        self.error = None
+        try:
+            model = factory()
+        except AdvtuiError as exc:
+            # reported with the first batch instead: a failed constructor reaches the driver
+            # as "actor died" with a traceback (and Ray would restart the actor)
+            self.error = exc
+            board.update.remote(self.wid, state="failed", last=str(exc))
+            return
         self.rows = ImageRows(model, cfg)
         board.update.remote(self.wid, state="idle", device=str(model.device))
 
     def __call__(self, batch: dict) -> dict:
         import numpy as np
 
+        from advtui.errors import AdvtuiError
         from advtui.eval.loop import _what
 
-        items = [pickle.loads(b) for b in batch["item"]]
-        done = {tuple(k) for d in batch["done"] for k in pickle.loads(d)}
-        first = items[0].image if items else ""
-        self.board.update.remote(
-            self.wid, state="working", batch=f"{len(items)} images from {first}"
-        )
         out = []
-        for row, features in self.rows.rows(items, done):
-            out.append(pickle.dumps((row, features)))
-            self.board.update.remote(self.wid, rows=1, last=_what(row))
-        self.board.update.remote(self.wid, state="idle")
+        try:
+            if self.error is not None:
+                raise self.error
+            items = [pickle.loads(b) for b in batch["item"]]
+            done = {tuple(k) for d in batch["done"] for k in pickle.loads(d)}
+            first = items[0].image if items else ""
+            self.board.update.remote(
+                self.wid, state="working", batch=f"{len(items)} images from {first}"
+            )
+            for row, features in self.rows.rows(items, done):
+                out.append(pickle.dumps(("row", row, features)))
+                self.board.update.remote(self.wid, rows=1, last=_what(row))
+            self.board.update.remote(self.wid, state="idle")
+        except AdvtuiError as exc:
+            # an error record after the rows this batch finished: the driver stores those,
+            # then raises this one-line error (Ray would wrap a raised one in its traceback)
+            out.append(pickle.dumps(("error", exc)))
+            self.board.update.remote(self.wid, state="failed", last=str(exc))
         return {"out": np.array(out, dtype=object)}
