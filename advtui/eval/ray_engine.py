@@ -196,7 +196,8 @@ class RayEngine:
             except Exception as exc:  # noqa: BLE001 - Ray raises many types for a bad address
                 msg = " ".join(str(exc).split())[:200]
                 raise EvalError(
-                    f"--address {self.address}: cannot join the Ray cluster ({msg})"
+                    f"--address {self.address}: cannot join the Ray cluster ({msg}); is it up, "
+                    "and if it uses token authentication, is RAY_AUTH_MODE=token set here too?"
                 ) from None
             return True
         from advtui import threads
