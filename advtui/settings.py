@@ -68,6 +68,8 @@ FLAG_RANGES: dict[str, FlagRange] = {
     "views": FlagRange("int", 1, 8),
     "folds": FlagRange("int", 2),
     "input-size": FlagRange("int", 8, 4096),
+    "threads": FlagRange("int", 1, 4096),
+    "workers": FlagRange("int", 1, 4096),
 }
 
 

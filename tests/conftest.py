@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
+from advtui import threads
 from advtui.models import Classifier
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
+
+# The commands fit torch's threads to the machine's load (advtui.threads); results computed
+# with another thread count differ in the last bits, and rendered numbers (the snapshots) with
+# them. Tests use every CPU they may, whatever else runs, as an explicit OMP_NUM_THREADS.
+os.environ.setdefault("OMP_NUM_THREADS", str(threads.available_cpus()))
 
 
 class TinyNet(nn.Module):

@@ -14,6 +14,7 @@ import os
 import re
 import sys
 
+from advtui import threads
 from advtui.cli import attack, attacks, explain, models, predict
 from advtui.cli import eval as eval_command
 from advtui.cli.common import (
@@ -67,6 +68,7 @@ def _dispatch(argv: list[str]) -> int:
     argv = _join_negative_values(argv)
     if argv and argv[0] in SUBCOMMANDS:
         args = check_args(sub_parser().parse_args(argv))
+        threads.configure(getattr(args, "threads", None))
         return COMMANDS[args.command].run(args)
     app = build_app(argv)
     folder = app.config.folder

@@ -58,6 +58,10 @@ def _common_model_args(p: argparse.ArgumentParser) -> None:
         choices=("auto", "cpu", "cuda"),
         help="where to run (default auto)",
     )
+    p.add_argument(
+        "--threads",
+        help="torch CPU threads (default: the CPUs this process may use, less those busy elsewhere)",
+    )
     p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
 
 

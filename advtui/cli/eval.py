@@ -23,6 +23,10 @@ examples:
   advtui eval samples --out sweep --eps-sweep 1/255,2/255,4/255,8/255 --early-stop
   advtui eval /data/imagenet/val --out val --n 1000 --batch-size 32 --device cuda
   advtui eval samples --out seed --protocol seed --steps 20
+  advtui eval /data/imagenet/val --out val --engine ray --batch-size 64     # one worker per GPU
+  advtui eval /shared/val --out /shared/run --engine ray --address HEAD:6379 --resume
+
+Progress (rows, images/min, ETA, workers) is also in DIR/progress.json for a second terminal.
 """
 
 
@@ -73,6 +77,25 @@ def add_parser(sub) -> None:
         help="cross-validation folds (default 5; warns when too few photos support them)",
     )
     p.add_argument("--resume", action="store_true", help="continue the run stored in --out")
+    p.add_argument(
+        "--engine",
+        default="inprocess",
+        choices=("inprocess", "ray"),
+        help='inprocess (default) or ray: a pool of Ray actors (pip install "advtui[ray]")',
+    )
+    p.add_argument(
+        "--workers",
+        help="--engine ray: actors, one model each (default: one per GPU, else one per CPU)",
+    )
+    p.add_argument(
+        "--gpus-per-worker",
+        type=float,
+        help="--engine ray: GPUs per actor (default 1 when the cluster has GPUs, else 0)",
+    )
+    p.add_argument(
+        "--address",
+        help="--engine ray: an existing cluster (ray://HOST:10001 or HOST:6379; default a local Ray)",
+    )
     p.add_argument("--no-plots", action="store_true", help="skip histogram.png and roc.png")
     _common_model_args(p)
     # protocol-dependent defaults: None means "the protocol decides"; the parser itself, so
@@ -190,6 +213,23 @@ class _Progress:
         self.start: tuple[int, float] | None = None  # (rows done, time) at the first call
         self.last_line: float | None = None
         self.open_line = False  # a redrawn (terminal) line without its newline yet
+        self.snap: dict | None = None  # the run's last progress snapshot (status)
+
+    def status(self, snap: dict) -> None:
+        """Take the run's progress snapshot (images/min, workers) for the next line."""
+        self.snap = snap
+
+    def extra(self) -> str:
+        """``  12.5 images/min  2/2 workers busy`` from the snapshot ('' before one)."""
+        snap = self.snap or {}
+        text = ""
+        if snap.get("images_per_min") is not None:
+            text += f"  {snap['images_per_min']:.1f} images/min"
+        workers = snap.get("workers") or []
+        if len(workers) > 1:
+            busy = sum(w.get("state") == "working" for w in workers)
+            text += f"  {busy}/{len(workers)} workers busy"
+        return text
 
     def end_line(self) -> None:
         """Finish a redrawn progress line, so what is printed next starts on its own line."""
@@ -208,6 +248,8 @@ class _Progress:
         return (total - done) * (now - t0) / (done - base)
 
     def __call__(self, done: int, total: int, what: str) -> None:
+        from advtui.names import safe_name
+
         now = self.clock()
         first = self.start is None
         if first:
@@ -216,7 +258,10 @@ class _Progress:
         eta_s = "--:--" if eta is None else _duration(eta)
         width = 24
         filled = int(width * done / max(total, 1))
-        line = f"eval [{'#' * filled}{' ' * (width - filled)}] {done}/{total} rows  ETA {eta_s}  {what}"
+        line = (
+            f"eval [{'#' * filled}{' ' * (width - filled)}] {done}/{total} rows  ETA {eta_s}"
+            f"{self.extra()}  {safe_name(what)}"
+        )
         if self.tty:
             import shutil
 
@@ -243,6 +288,139 @@ def _note_line(progress: _Progress) -> Callable[[str], None]:
     return note
 
 
+class _Live(_Progress):
+    """Rich progress for a terminal: a bar with rows, images, images/min and ETA, the last
+    row, and one line per worker (its host/pid, device, state, rows and current batch)."""
+
+    #: redraws at most this often (seconds), plus the first and the last
+    EVERY = 0.25
+
+    def __init__(self, stream=None, clock: Callable[[], float] = time.monotonic) -> None:
+        import threading
+
+        super().__init__(stream, clock)
+        self.live = None
+        self.counts = (0, 0, "", None)  # done, total, what, ETA seconds
+        self.drawn: float | None = None
+        self.lock = threading.Lock()
+
+    def __call__(self, done: int, total: int, what: str) -> None:
+        now = self.clock()
+        if self.start is None:
+            self.start = (done, now)
+        self.counts = (done, total, what, self.eta(done, total, now))
+        self.draw(force=done >= total)
+
+    def status(self, snap: dict) -> None:
+        self.snap = snap
+        self.draw()
+
+    def draw(self, force: bool = False) -> None:
+        from rich.console import Console
+        from rich.live import Live
+
+        with self.lock:
+            now = self.clock()
+            if not force and self.drawn is not None and now - self.drawn < self.EVERY:
+                return
+            self.drawn = now
+            if self.live is None:
+                console = Console(file=self.stream, highlight=False)
+                self.live = Live(
+                    console=console,
+                    auto_refresh=False,
+                    redirect_stdout=False,
+                    redirect_stderr=False,
+                )
+                self.live.start()
+            self.live.update(self.render(), refresh=True)
+            self.open_line = True
+
+    def render(self):
+        from rich.console import Group
+        from rich.markup import escape
+        from rich.progress_bar import ProgressBar
+        from rich.table import Table
+        from rich.text import Text
+
+        from advtui.names import safe_name
+
+        done, total, what, eta = self.counts
+        snap = self.snap or {}
+        images = snap.get("images") or {}
+        head = Table.grid(padding=(0, 1))
+        cells = [Text("eval"), ProgressBar(total=max(total, 1), completed=done, width=24)]
+        facts = f"{done}/{total} rows"
+        if images:
+            facts += f"  {images.get('done', 0)}/{images.get('total', 0)} images"
+        ipm = snap.get("images_per_min")
+        facts += f"  {'--' if ipm is None else f'{ipm:.1f}'} images/min"
+        facts += f"  ETA {'--:--' if eta is None else _duration(eta)}"
+        cells.append(Text(facts))
+        for _ in cells:
+            head.add_column(no_wrap=True)
+        head.add_row(*cells)
+        lines = [head, Text(f"  last: {safe_name(what)}", overflow="ellipsis", no_wrap=True)]
+        for w in snap.get("workers") or []:
+            where = ":".join(str(w[k]) for k in ("host", "pid") if w.get(k) is not None)
+            parts = [
+                f"  worker {w.get('id')}",
+                where,
+                str(w.get("device") or ""),
+                f"{w.get('threads')} threads" if w.get("threads") else "",
+                str(w.get("state") or ""),
+                f"{w.get('rows', 0)} rows",
+                str(w.get("batch") or "") if w.get("state") == "working" else "",
+                str(w.get("last") or ""),
+            ]
+            text = "  ".join(escape(safe_name(p)) for p in parts if p)
+            lines.append(Text.from_markup(text, overflow="ellipsis"))
+        return Group(*lines)
+
+    def end_line(self) -> None:
+        with self.lock:
+            if self.live is not None:
+                self.live.update(self.render(), refresh=True)
+                self.live.stop()
+                self.live = None
+                self.drawn = None
+            self.open_line = False
+
+
+def _engine(args: argparse.Namespace):
+    """The engine ``--engine`` names, checked before any model is loaded (None: in-process)."""
+    if args.engine != "ray":
+        for flag in ("workers", "gpus_per_worker", "address"):
+            if getattr(args, flag, None) is not None:
+                from advtui.eval.dataset import EvalError
+
+                raise EvalError(f"--{flag.replace('_', '-')} needs --engine ray")
+        return None
+    import functools
+
+    from advtui.eval.ray_engine import RayEngine
+    from advtui.models import load_model
+
+    engine = RayEngine(
+        functools.partial(
+            load_model,
+            args.model,
+            weights=args.weights,
+            device=args.device,
+            input_size=args.input_size,
+            mean=args.mean,
+            std=args.std,
+        ),
+        workers=args.workers,
+        gpus_per_worker=args.gpus_per_worker,
+        threads=args.threads,
+        address=args.address,
+        device=args.device,
+    )
+    engine.check()
+    return engine
+
+
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
@@ -253,11 +431,23 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = config_from_args(args)
     cfg.precheck()  # fail fast on bad flags and folders, before loading the model
-    model = common.load_model_from_args(args)
+    engine = _engine(args)
+    if engine is not None:  # the driver only checks and plans: its copy stays on the CPU
+        args_cpu = argparse.Namespace(**(vars(args) | {"device": "cpu"}))
+        model = common.load_model_from_args(args_cpu)
+    else:
+        model = common.load_model_from_args(args)
     err = Console(stderr=True, highlight=False)
-    progress = _Progress(sys.stderr)
+    progress = _Live(sys.stderr) if sys.stderr.isatty() else _Progress(sys.stderr)
     try:
-        result = run_eval(cfg, model, progress=progress, note=_note_line(progress))
+        result = run_eval(
+            cfg,
+            model,
+            progress=progress,
+            note=_note_line(progress),
+            engine=engine,
+            status=progress.status,
+        )
     except KeyboardInterrupt:
         progress.end_line()  # not glued to the progress line (nor to the terminal's ^C)
         sys.stderr.write(
@@ -265,6 +455,8 @@ def run(args: argparse.Namespace) -> int:
         )  # plain write: never wrapped or styled, so it can be copied whole
         sys.stderr.flush()
         raise
+    finally:
+        progress.end_line()
     console = Console(highlight=False)
     if not console.is_terminal:  # a log or a pipe: do not squeeze the tables into 80 columns
         console = Console(highlight=False, width=132)

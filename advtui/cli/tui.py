@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from advtui import __version__, registry
+from advtui import __version__, registry, threads
 from advtui.cli.common import (
     SUBCOMMANDS,
     _attack_arg_flag,
@@ -59,6 +59,7 @@ def build_app(argv: list[str] | None = None, *, classifier: Any = None):
     """The explorer App for ``advtui [FOLDER] [options]`` (the CLI and the tests share this).
     ``classifier``: a built :class:`advtui.models.Classifier` to use instead of ``--model``."""
     args = check_args(tui_parser().parse_args(argv))
+    threads.configure(args.threads)
     from advtui.images import bundled_samples
     from advtui.tui.app import AdvtuiApp, TuiConfig
 

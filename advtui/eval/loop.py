@@ -31,9 +31,9 @@ import torch
 from advtui import registry
 from advtui.attacks import TARGET_MODES, make_attack, select_targets
 from advtui.attacks.base import Attack
-from advtui.errors import AdvtuiError, ImageError
+from advtui.errors import AdvtuiError, Cancelled, ImageError
 from advtui.eval.dataset import EvalError, Item, collect_items, view_image
-from advtui.eval.store import ResultsStore
+from advtui.eval.store import ResultsStore, row_key
 from advtui.settings import eps_text
 
 PROTOCOLS = ("corrected", "seed")
@@ -292,17 +292,26 @@ def run_eval(
     progress: EvalProgress | None = None,
     stop: threading.Event | None = None,
     note: Callable[[str], None] | None = None,
+    engine=None,
+    status: Callable[[dict], None] | None = None,
 ) -> EvalRun:
     """Run (or resume) an evaluation; rows are durable as they are written. ``note`` hears
     one line per distinct problem worth telling that does not stop the run (files skipped
-    in a SHAP background)."""
-    from advtui.detect.features import sorted_features
-    from advtui.images import load_image, to_tensor
+    in a SHAP background).
+
+    ``engine`` computes the rows of the images not yet done (default :class:`InProcess`;
+    :class:`advtui.eval.ray_engine.RayEngine` spreads them over Ray actors); whatever it is,
+    this function is the one writer: it appends each row to the store as it arrives, counts
+    progress and writes ``progress.json``. ``status`` receives that progress snapshot
+    (rows, images, rates, ETA, workers) whenever it changes.
+    """
+    from advtui.eval.progress import Tracker
 
     if model is None:
         from advtui.models import load_model
 
         model = load_model(device=device)
+    engine = engine or InProcess(note)
     cfg = config.resolved(model)
     items = collect_items(
         cfg.folder, model.class_names, labels_file=cfg.labels, n=cfg.n, views=cfg.views
@@ -310,29 +319,124 @@ def run_eval(
     params = cfg.params(model)
     store = ResultsStore(cfg.out, cfg.n_quantiles, params, resume=cfg.resume)
     modes = list(cfg.targets)
-    per_item = 1 + len(cfg.eps) * len(modes)
-    total = len(items) * per_item
     skipped = {
         r["image"]
         for r in store.rows
         if r["variant"] == "clean" and r.get("status") in SKIP_STATUSES
     }
-    planned = {_rid(it): _keys(it, cfg.eps, modes) for it in items}
-    done = sum(
-        per_item if _rid(it) in skipped else sum(k in store.done for k in planned[_rid(it)])
+    # what each image still lacks; an image is finished when its set is empty
+    left = {
+        _rid(it): set()
+        if _rid(it) in skipped
+        else {k for k in _keys(it, cfg.eps, modes) if k not in store.done}
         for it in items
+    }
+    total = sum(len(_keys(it, cfg.eps, modes)) for it in items)
+    done = total - sum(len(v) for v in left.values())
+    todo = [it for it in items if left[_rid(it)]]
+    tracker = Tracker(
+        cfg.out,
+        rows=(done, total),
+        images=(len(items) - len(todo), len(items)),
+        engine=getattr(engine, "name", type(engine).__name__),
+        progress=progress,
+        status=status,
     )
-    _tick(progress, done, total, "resumed" if done else "starting")
-    emb = model.class_embeddings() if "nearest" in modes else None
-    explainer = _Explainers(model, cfg, note)
+    tracker.tick("resumed" if done else "starting")
+    produced = engine.rows(model, cfg, todo, store.done, stop, tracker)
     try:
+        for row, features in produced:
+            row = store.append(row, features)
+            key = row_key(row)
+            missing = left.get(row["image"])
+            if missing is None:
+                continue
+            if row["variant"] == "clean" and row.get("status") in SKIP_STATUSES:
+                n = len(missing)  # a skipped image finishes all its rows at once
+                missing.clear()
+            else:
+                n = int(key in missing)
+                missing.discard(key)
+            tracker.rows(n, finished=not missing and n > 0, what=_what(row))
+        tracker.finish("done")
+    except BaseException as exc:
+        tracker.finish(
+            "interrupted" if isinstance(exc, (KeyboardInterrupt, Cancelled)) else "failed"
+        )
+        raise
+    finally:
+        getattr(produced, "close", lambda: None)()  # now, not when the traceback is freed
+        store.write_npz()
+    from advtui.eval.report import summarize, write_outputs
+
+    # the summary and the detector see the rows in plan order, whatever order the engine
+    # delivered them in (a resumed or distributed run gives the uninterrupted run's numbers)
+    store.rows.sort(key=_plan_order(items, cfg))
+    summary, oof = summarize(store.rows, store, cfg, params)
+    run = EvalRun(cfg, store, summary, oof, store.dropped_partial)
+    run.attribution_shape = attribution_shape(model, cfg.layer)
+    run.written = write_outputs(run, plots=cfg.plots)
+    return run
+
+
+class InProcess:
+    """The default engine: this process's model computes every row, batch after batch."""
+
+    name = "inprocess"
+
+    def __init__(self, note: Callable[[str], None] | None = None) -> None:
+        self.note = note
+
+    def rows(self, model, cfg: EvalConfig, items: list[Item], done, stop, tracker):
+        import os
+
+        from advtui import threads
+
+        tracker.workers(
+            [
+                {
+                    "id": 0,
+                    "pid": os.getpid(),
+                    "device": str(model.device),
+                    "threads": threads.configured() or torch.get_num_threads(),
+                    "state": "working",
+                }
+            ]
+        )
+        for row, features in ImageRows(model, cfg, self.note).rows(items, done, stop):
+            yield row, features
+            tracker.worker(0, rows=1, last=_what(row))
+        tracker.worker(0, state="done")
+
+
+class ImageRows:
+    """The rows of images, computed by one model: the unit of work of every engine.
+
+    :meth:`rows` yields ``(row, features)`` for each planned row of the given items that is
+    not in ``done`` — the clean row, then one per (ε, target mode) — batching the items by
+    ``cfg.batch_size``. Every random choice is seeded per image (``attack_seed``), so the
+    rows do not depend on which items share a batch or a worker: an engine may hand out any
+    subsets of items in any order. Rows are yielded as they exist; the caller writes them.
+    """
+
+    def __init__(
+        self, model, cfg: EvalConfig, note: Callable[[str], None] | None = None
+    ) -> None:
+        self.model, self.cfg = model, cfg
+        self.emb = model.class_embeddings() if "nearest" in cfg.targets else None
+        self.explainer = _Explainers(model, cfg, note)
+
+    def rows(self, items: Sequence[Item], done=frozenset(), stop: threading.Event | None = None):
+        from advtui.detect.features import sorted_features
+        from advtui.images import load_image, to_tensor
+
+        model, cfg, emb, explainer = self.model, self.cfg, self.emb, self.explainer
+        modes = list(cfg.targets)
+        planned = {_rid(it): _keys(it, cfg.eps, modes) for it in items}
+        items = list(items)
         for start in range(0, len(items), cfg.batch_size):
             batch = items[start : start + cfg.batch_size]
-            batch = [
-                it
-                for it in batch
-                if _rid(it) not in skipped and any(k not in store.done for k in planned[_rid(it)])
-            ]
+            batch = [it for it in batch if any(k not in done for k in planned[_rid(it)])]
             if not batch:
                 continue
             loaded, xs = [], []
@@ -341,16 +445,14 @@ def run_eval(
                     xs.append(to_tensor(view_image(load_image(it.path), it.view, model.input_size)))
                     loaded.append(it)
                 except ImageError as exc:
-                    if (_rid(it), "clean", None) in store.done:
+                    if (_rid(it), "clean", None) in done:
                         raise  # it loaded before; do not silently change the data set
-                    store.append(
+                    row = (
                         _base_row(it, cfg.seed)
                         | {"variant": "clean", "eps": None, "eps_255": None}
                         | {"status": "unreadable", "error": str(exc)}
                     )
-                    skipped.add(_rid(it))
-                    done += per_item
-                    _tick(progress, done, total, f"{_rid(it)} unreadable")
+                    yield row, None
             if not loaded:
                 continue
             x = torch.stack(xs)
@@ -361,17 +463,11 @@ def run_eval(
             for i, it in enumerate(loaded):
                 label = it.label if it.label is not None else preds[i]
                 if preds[i] != label:
-                    skipped.add(_rid(it))
-                    before = sum(k in store.done for k in planned[_rid(it)])
-                    if (_rid(it), "clean", None) not in store.done:
-                        store.append(
-                            _clean_row(
-                                model, it, cfg.seed, preds[i], probs[i], clean_logits[i], label
-                            )
-                            | {"status": "misclassified"}
+                    if (_rid(it), "clean", None) not in done:
+                        row = _clean_row(
+                            model, it, cfg.seed, preds[i], probs[i], clean_logits[i], label
                         )
-                    done += per_item - before
-                    _tick(progress, done, total, f"{_rid(it)} misclassified")
+                        yield row | {"status": "misclassified"}, None
                     continue
                 keep.append(i)
             if not keep:
@@ -380,30 +476,26 @@ def run_eval(
             x, clean_logits, probs = x[keep], clean_logits[keep], probs[keep]
             preds = [preds[i] for i in keep]
             # clean rows
-            todo = [i for i, it in enumerate(loaded) if (_rid(it), "clean", None) not in store.done]
+            todo = [i for i, it in enumerate(loaded) if (_rid(it), "clean", None) not in done]
             if todo:
                 expl = explainer.explain(
                     x[todo], [preds[i] for i in todo], [loaded[i] for i in todo], stop
                 )
                 for j, i in enumerate(todo):
                     it = loaded[i]
-                    store.append(
+                    yield (
                         _clean_row(
                             model, it, cfg.seed, preds[i], probs[i], clean_logits[i], preds[i]
                         )
                         | {"status": "ok", "evidence": expl.evidence[j].to_dict()},
                         sorted_features(expl.attributions[j], cfg.n_quantiles),
                     )
-                    done += 1
-                    _tick(progress, done, total, f"{_rid(it)} clean")
                 del expl
             for eps in cfg.eps:
                 attack = _make_attack(cfg, model, eps)
                 for mode in modes:
                     key = eps_text(eps)
-                    todo = [
-                        i for i, it in enumerate(loaded) if (_rid(it), mode, key) not in store.done
-                    ]
+                    todo = [i for i, it in enumerate(loaded) if (_rid(it), mode, key) not in done]
                     if not todo:
                         continue
                     sub_logits = clean_logits[todo]
@@ -451,23 +543,39 @@ def run_eval(
                         if j in ok:
                             k = ok.index(j)
                             row |= {"status": "ok", "evidence": expl.evidence[k].to_dict()}
-                            store.append(
-                                row, sorted_features(expl.attributions[k], cfg.n_quantiles)
-                            )
+                            yield row, sorted_features(expl.attributions[k], cfg.n_quantiles)
                         else:
-                            store.append(row | {"status": "attack-failed"})
-                        done += 1
-                        _tick(progress, done, total, f"{_rid(it)} {mode} ε={key}")
+                            yield row | {"status": "attack-failed"}, None
                     del res, expl
-    finally:
-        store.write_npz()
-    from advtui.eval.report import summarize, write_outputs
 
-    summary, oof = summarize(store.rows, store, cfg, params)
-    run = EvalRun(cfg, store, summary, oof, store.dropped_partial)
-    run.attribution_shape = attribution_shape(model, cfg.layer)
-    run.written = write_outputs(run, plots=cfg.plots)
-    return run
+
+def _what(row: dict) -> str:
+    """A row as the progress line names it: ``photo.jpg#c80 untargeted ε=8/255``."""
+    status = row.get("status")
+    if row["variant"] == "clean":
+        return f"{row['image']} {status if status in SKIP_STATUSES else 'clean'}"
+    return f"{row['image']} {row['variant']} ε={row.get('eps_255')}"
+
+
+def _plan_order(items: Sequence[Item], cfg: EvalConfig):
+    """Sort key putting rows in the order an uninterrupted in-process run writes them:
+    batch by batch; in a batch the unreadable, the misclassified, then each planned key
+    (clean, then ε × mode) over the batch's images. Rows outside the plan (a resumed run
+    with other --n or --targets) go last, in stored order."""
+    plan = {}
+    for idx, it in enumerate(items):
+        for j, key in enumerate(_keys(it, cfg.eps, cfg.targets)):
+            plan[key] = (idx // cfg.batch_size, j, idx)
+    rank = {"unreadable": 0, "misclassified": 1}
+
+    def key(row: dict):
+        where = plan.get(row_key(row))
+        if where is None:
+            return (1, 0, 0, 0, 0)
+        batch, j, idx = where
+        return (0, batch, rank.get(row.get("status"), 2), j, idx)
+
+    return key
 
 
 #: run.json's record of the SHAP background rule (``background_policy``).
@@ -602,8 +710,3 @@ def _pred_fields(model, pred: int, probs: torch.Tensor, logits: torch.Tensor) ->
         "confidence": float(probs[pred]),
         "logit": float(logits[pred]),
     }
-
-
-def _tick(progress: EvalProgress | None, done: int, total: int, what: str) -> None:
-    if progress is not None:
-        progress(min(done, total), total, what)

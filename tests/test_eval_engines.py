@@ -1,0 +1,383 @@
+"""`advtui eval` engines, threads and progress: the in-process and the Ray engine give the same
+rows (also across a stop and --resume), --threads and the thread policy, progress.json and the
+live display.
+
+The Ray tests (marker ``ray``) start one local Ray for the module (2 CPUs, no dashboard) and
+load a tiny TorchScript model in each actor (a monkeypatch cannot reach actor processes).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from advtui import threads
+from advtui.cli import main
+from advtui.eval.loop import EvalConfig, run_eval
+from advtui.eval.progress import Tracker, read_progress
+from tests.conftest import TinyNet, make_tiny_classifier
+
+ROOT = Path(__file__).resolve().parent.parent
+EVAL_FLAGS = [
+    "--n", "3", "--views", "2", "--targets", "untargeted,random", "--eps", "32/255",
+    "--steps", "3", "--nsamples", "4", "--batch-size", "2", "--no-plots", "--device", "cpu",
+]  # fmt: skip
+SIZE_FLAGS = ["--input-size", "16", "--mean", "0.5,0.5,0.5", "--std", "0.25,0.25,0.25"]
+
+
+@pytest.fixture(scope="module")
+def tiny_script(tmp_path_factory) -> Path:
+    """The conftest tiny CNN as a TorchScript file: any process can load it by path."""
+    path = tmp_path_factory.mktemp("model") / "tiny.pt"
+    torch.manual_seed(0)
+    torch.jit.script(TinyNet(10).eval()).save(str(path))
+    return path
+
+
+@contextlib.contextmanager
+def _threads_kept():
+    """--threads changes the process's torch threads and OMP_NUM_THREADS: restore both."""
+    before = torch.get_num_threads()
+    env = {name: os.environ.get(name) for name in threads.THREAD_ENV}
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+        for name, value in env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@pytest.fixture
+def keep_threads():
+    with _threads_kept():
+        for name in threads.THREAD_ENV:
+            os.environ.pop(name, None)
+        yield
+
+
+def _rows(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+
+
+def _key(r: dict) -> tuple:
+    return (r["image"], r["variant"], r["eps_255"])
+
+
+def _same(a, b, where=""):
+    """Equal, floats to 1e-5 relative (rows of two processes may differ in the last bits)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        assert set(a) == set(b), (where, set(a) ^ set(b))
+        for k in a:
+            _same(a[k], b[k], f"{where}.{k}")
+    elif isinstance(a, list) and isinstance(b, list):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _same(x, y, f"{where}[{i}]")
+    elif isinstance(a, float) and isinstance(b, float):
+        assert a == pytest.approx(b, rel=1e-5, abs=1e-9), where
+    else:
+        assert a == b, where
+
+
+def _assert_same_rows(out: Path, ref: Path) -> None:
+    """Same rows (whatever their order in the file) with the same feature vectors."""
+    rows, want = _rows(out), _rows(ref)
+    assert len(rows) == len({_key(r) for r in rows}) == len(want)
+    feats, ref_feats = np.load(out / "features.npz"), np.load(ref / "features.npz")
+    by_key = {_key(r): r for r in want}
+    for r in rows:
+        w = by_key[_key(r)]
+        _same({k: v for k, v in r.items() if k != "f"}, {k: v for k, v in w.items() if k != "f"})
+        assert (r["f"] is None) == (w["f"] is None)
+    order = {k: i for i, k in enumerate(zip(ref_feats["image"], ref_feats["variant"], strict=True))}
+    idx = [order[k] for k in zip(feats["image"], feats["variant"], strict=True)]
+    np.testing.assert_allclose(feats["features"], ref_feats["features"][idx], rtol=1e-5, atol=1e-8)
+    summary = json.loads((out / "summary.json").read_text().replace(str(out), "OUT"))
+    _same(summary, json.loads((ref / "summary.json").read_text().replace(str(ref), "OUT")))
+
+
+# ----------------------------------------------------------------------------- threads
+
+
+def test_cgroup_quota_v2_v1_and_unlimited(tmp_path):
+    v2 = tmp_path / "v2"
+    (v2 / "user.slice" / "job").mkdir(parents=True)
+    (v2 / "user.slice" / "cpu.max").write_text("300000 100000\n")  # parent: 3 CPUs
+    (v2 / "user.slice" / "job" / "cpu.max").write_text("150000 100000\n")  # 1.5 CPUs
+    proc = tmp_path / "cgroup"
+    proc.write_text("0::/user.slice/job\n")
+    assert threads.cgroup_cpu_limit(v2, proc) == pytest.approx(1.5)
+    (v2 / "user.slice" / "job" / "cpu.max").write_text("max 100000\n")
+    assert threads.cgroup_cpu_limit(v2, proc) == pytest.approx(3.0)  # the parent's limit
+    (v2 / "user.slice" / "cpu.max").write_text("max 100000\n")
+    assert threads.cgroup_cpu_limit(v2, proc) is None
+
+    v1 = tmp_path / "v1"
+    (v1 / "cpu,cpuacct" / "docker" / "abc").mkdir(parents=True)
+    (v1 / "cpu,cpuacct" / "docker" / "abc" / "cpu.cfs_quota_us").write_text("200000\n")
+    (v1 / "cpu,cpuacct" / "docker" / "abc" / "cpu.cfs_period_us").write_text("100000\n")
+    proc.write_text("12:memory:/docker/abc\n4:cpu,cpuacct:/docker/abc\n")
+    assert threads.cgroup_cpu_limit(v1, proc) == pytest.approx(2.0)
+    (v1 / "cpu,cpuacct" / "docker" / "abc" / "cpu.cfs_quota_us").write_text("-1\n")
+    assert threads.cgroup_cpu_limit(v1, proc) is None
+
+
+def test_fit_threads_uses_affinity_quota_and_load(monkeypatch):
+    monkeypatch.setattr(threads, "affinity_cpus", lambda: 8)
+    monkeypatch.setattr(threads, "cgroup_cpu_limit", lambda: 2.5)
+    assert threads.available_cpus() == 2  # quota rounds down
+    monkeypatch.setattr(threads, "cgroup_cpu_limit", lambda: None)
+    assert threads.available_cpus() == 8
+    monkeypatch.setattr(threads.os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (0.2, 0.0, 0.0))
+    assert threads.fit_threads() == 8  # idle
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (6.0, 0.0, 0.0))
+    assert threads.fit_threads() == 2  # 6 of 8 CPUs busy elsewhere
+    assert threads.fit_threads(load_aware=False) == 8
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (30.0, 0.0, 0.0))
+    assert threads.fit_threads() == 1  # never 0
+    assert threads.split(8, 3) == 2 and threads.split(2, 4) == 1
+
+
+def test_threads_flag_sets_torch_threads(tiny_script, samples_dir, keep_threads, capsys):
+    argv = ["predict", str(samples_dir / "espresso.jpg"), "--model", str(tiny_script), "--json"]
+    assert main([*argv, *SIZE_FLAGS[:2], "--threads", "1"]) == 0
+    assert torch.get_num_threads() == 1 and threads.configured() == 1
+    assert main([*argv, *SIZE_FLAGS[:2], "--threads", "0"]) == 2
+    assert "--threads must be at least 1" in capsys.readouterr().err
+
+
+def test_threads_apply_before_torch_is_imported():
+    """The explorer configures threads before its worker imports torch: the environment."""
+    code = (
+        "import sys; from advtui import threads; n = threads.configure(1); "
+        "assert 'torch' not in sys.modules; import torch; print(n, torch.get_num_threads())"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in threads.THREAD_ENV}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert out.stdout.split() == ["1", "1"]
+
+
+# ----------------------------------------------------------------------------- progress
+
+
+def test_tracker_rates_eta_and_resumed_rows(tmp_path):
+    t = {"now": 100.0}
+    seen = []
+    tr = Tracker(
+        tmp_path,
+        rows=(30, 90),
+        images=(10, 30),
+        progress=lambda d, n, w: seen.append((d, n, w)),
+        clock=lambda: t["now"],
+    )
+    tr.tick("resumed")
+    assert tr.rates() == (None, None, None)  # rows loaded from the last run are not timed
+    t["now"] += 60
+    for _ in range(3):
+        tr.rows(1, what="a.jpg clean")
+    tr.rows(3, finished=True, what="b.jpg misclassified")
+    rows_min, images_min, eta = tr.rates()
+    assert rows_min == pytest.approx(6.0) and images_min == pytest.approx(1.0)
+    assert eta == pytest.approx((90 - 36) / 6.0 * 60)
+    assert seen[-1] == (36, 90, "b.jpg misclassified")
+    tr.finish("interrupted")
+    snap = read_progress(tmp_path)
+    assert snap["state"] == "interrupted" and snap["rows"] == {"done": 36, "total": 90}
+    assert snap["images"] == {"done": 11, "total": 30} and snap["resumed_rows"] == 30
+    assert snap["images_per_min"] == pytest.approx(1.0)
+
+
+def test_progress_json_follows_an_in_process_run(samples_dir, tmp_path):
+    out = tmp_path / "out"
+    mid = []
+
+    def progress(done, total, what):
+        if done == 5:
+            mid.append(read_progress(out))
+
+    cfg = EvalConfig(
+        folder=str(samples_dir), out=str(out), n=2, views=1, eps=["32/255"], steps=2,
+        nsamples=2, batch_size=2, plots=False, targets=["untargeted", "runner-up"],
+    )  # fmt: skip
+    run_eval(cfg, make_tiny_classifier(), progress=progress)
+    assert mid and mid[0]["state"] == "running" and mid[0]["rows"]["total"] == 6
+    snap = read_progress(out)
+    assert snap["state"] == "done" and snap["engine"] == "inprocess"
+    assert snap["rows"] == {"done": 6, "total": 6} and snap["images"] == {"done": 2, "total": 2}
+    assert snap["images_per_min"] > 0 and snap["eta_seconds"] == 0
+    [worker] = snap["workers"]
+    assert worker["rows"] == 6 and worker["state"] == "done" and worker["threads"] >= 1
+    assert not list(out.glob(".progress.json.*"))  # no temp file left behind
+
+
+class _Tty(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_live_display_shows_rates_and_workers_with_names_escaped():
+    from advtui.cli_eval import _Live
+
+    err = _Tty()
+    p = _Live(err, clock=lambda: 0.0)
+    p.status(
+        {
+            "images": {"done": 3, "total": 10},
+            "images_per_min": 12.5,
+            "workers": [
+                {"id": 0, "host": "gpu1", "pid": 7, "device": "cuda:0", "state": "working",
+                 "rows": 9, "batch": "8 images from [red]evil\x1b[2J.jpg",
+                 "last": "[b]x.jpg clean"},
+                {"id": 1, "host": "gpu1", "pid": 8, "device": "cuda:1", "state": "idle",
+                 "rows": 4},
+            ],
+        }
+    )  # fmt: skip
+    p(30, 100, "[b]x.jpg clean")
+    p.end_line()
+    text = err.getvalue()
+    for needle in ("30/100 rows", "3/10 images", "12.5 images/min", "worker 0", "worker 1"):
+        assert needle in text, needle
+    assert "cuda:1" in text and "[b]x.jpg clean" in text
+    assert "[red]evil\\x1b[2J.jpg" in text and "\x1b[2J" not in text  # markup, control chars
+    p.end_line()  # twice is harmless
+
+
+def test_engine_flags_need_engine_ray_and_ray_needs_installing(
+    samples_dir, tmp_path, capsys, monkeypatch
+):
+    argv = ["eval", str(samples_dir), "--out", str(tmp_path / "o")]
+    assert main([*argv, "--workers", "2"]) == 2
+    assert "--workers needs --engine ray" in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails as if not installed
+    assert main([*argv, "--engine", "ray"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and 'pip install "advtui[ray]"' in err
+    assert not (tmp_path / "o").exists()  # checked before any work
+
+
+# ----------------------------------------------------------------------------- Ray
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def reference(tiny_script, samples_dir, tmp_path_factory):
+    """The in-process run (one torch thread, like each Ray worker)."""
+    out = tmp_path_factory.mktemp("ref")
+    argv = ["eval", str(samples_dir), "--out", str(out), "--model", str(tiny_script)]
+    with _threads_kept():
+        assert main([*argv, *SIZE_FLAGS, *EVAL_FLAGS, "--threads", "1"]) == 0
+    return out
+
+
+@pytest.mark.ray
+def test_ray_engine_gives_the_in_process_rows(
+    ray_local, reference, tiny_script, samples_dir, tmp_path, capsys
+):
+    out = tmp_path / "ray"
+    argv = ["eval", str(samples_dir), "--out", str(out), "--model", str(tiny_script)]
+    assert main([*argv, *SIZE_FLAGS, *EVAL_FLAGS, "--engine", "ray", "--workers", "2"]) == 0
+    assert "6 images from 3 photos" in capsys.readouterr().out
+    _assert_same_rows(out, reference)
+    snap = read_progress(out)
+    assert snap["state"] == "done" and snap["engine"] == "ray"
+    # both workers are listed (one may still be starting when a run this small ends)
+    assert len(snap["workers"]) == 2 and sum(w["rows"] for w in snap["workers"]) == 18
+    started = [w for w in snap["workers"] if "pid" in w]
+    assert started and all(w["threads"] == 1 for w in started)  # 2 CPUs split between 2
+
+
+@pytest.mark.ray
+def test_ray_engine_stopped_midway_resumes_to_the_same_rows(
+    ray_local, reference, tiny_script, samples_dir, tmp_path
+):
+    from advtui.eval.ray_engine import RayEngine
+    from advtui.models import load_model
+
+    factory = functools.partial(
+        load_model, str(tiny_script), device="cpu", input_size=16, mean=(0.5,) * 3,
+        std=(0.25,) * 3,
+    )  # fmt: skip
+    cfg = EvalConfig(
+        folder=str(samples_dir), out=str(tmp_path), n=3, views=2, eps=["32/255"], steps=3,
+        nsamples=4, batch_size=2, targets=["untargeted", "random"], plots=False,
+    )  # fmt: skip
+    seen = []
+
+    def stop_after_5(done, total, what):
+        if what not in ("starting", "resumed"):
+            seen.append(done)
+            if len(seen) == 5:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_eval(cfg, factory(), engine=RayEngine(factory, workers=2), progress=stop_after_5)
+    assert len(_rows(tmp_path)) == 5  # every row that arrived is stored, nothing more
+    assert read_progress(tmp_path)["state"] == "interrupted"
+
+    resumed = EvalConfig(**(cfg.__dict__ | {"resume": True}))
+    run = run_eval(resumed, factory(), engine=RayEngine(factory, workers=2))
+    assert run.summary["images"]["evaluated"] == 6
+    _assert_same_rows(tmp_path, reference)
+
+
+def test_ray_plan_splits_cpus_and_gpus_and_refuses_what_cannot_run():
+    from advtui.eval.dataset import EvalError
+    from advtui.eval.ray_engine import RayEngine
+
+    def plan(resources, node_cpus=64, **kw):
+        return RayEngine(None, **kw).plan(resources, node_cpus)
+
+    assert plan({"CPU": 2}, 2) == (2, 0.0, 1)  # one worker per CPU, 1 thread each
+    assert plan({"CPU": 2}, 2, workers=1) == (1, 0.0, 2)  # one worker takes both
+    assert plan({"CPU": 64, "GPU": 8}) == (8, 1.0, 8)  # one per GPU, CPUs split
+    assert plan({"CPU": 64, "GPU": 8}, gpus_per_worker=0.5) == (16, 0.5, 4)
+    assert plan({"CPU": 64, "GPU": 8}, device="cpu") == (64, 0.0, 1)
+    assert plan({"CPU": 64, "GPU": 8}, workers=2, threads=3) == (2, 1.0, 3)
+    assert plan({"CPU": 256}, 16, workers=2) == (2, 0.0, 16)  # never more than a node has
+    with pytest.raises(EvalError, match="has 0 GPUs"):
+        plan({"CPU": 8}, gpus_per_worker=1)
+    with pytest.raises(EvalError, match="no GPUs"):
+        plan({"CPU": 8}, device="cuda")
+
+
+@pytest.mark.ray
+def test_a_worker_that_cannot_load_the_model_fails_the_run_in_one_line(
+    ray_local, samples_dir, tmp_path
+):
+    from advtui.errors import ModelError
+    from advtui.eval.ray_engine import RayEngine
+    from advtui.models import load_model
+
+    missing = functools.partial(load_model, str(tmp_path / "gone.pt"), device="cpu")
+    cfg = EvalConfig(
+        folder=str(samples_dir), out=str(tmp_path / "o"), n=2, views=1, eps=["32/255"],
+        steps=2, nsamples=2, batch_size=2, plots=False,
+    )  # fmt: skip
+    with pytest.raises(ModelError, match="gone.pt: no such model file"):
+        run_eval(cfg, make_tiny_classifier(), engine=RayEngine(missing, workers=1))
+    assert read_progress(tmp_path / "o")["state"] == "failed"
