@@ -157,7 +157,7 @@ def test_threads_flag_sets_torch_threads(tiny_script, samples_dir, keep_threads,
     assert main([*argv, *SIZE_FLAGS[:2], "--threads", "1"]) == 0
     assert torch.get_num_threads() == 1 and threads.configured() == 1
     assert main([*argv, *SIZE_FLAGS[:2], "--threads", "0"]) == 2
-    assert "--threads must be at least 1" in capsys.readouterr().err
+    assert "--threads 0: must lie in [1, 4096]" in capsys.readouterr().err
 
 
 def test_threads_apply_before_torch_is_imported():
@@ -232,7 +232,7 @@ class _Tty(io.StringIO):
 
 
 def test_live_display_shows_rates_and_workers_with_names_escaped():
-    from advtui.cli_eval import _Live
+    from advtui.cli.eval import _Live
 
     err = _Tty()
     p = _Live(err, clock=lambda: 0.0)
@@ -269,7 +269,7 @@ def test_engine_flags_need_engine_ray_and_ray_needs_installing(
     assert main([*argv, "--engine", "ray"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and 'pip install "advtui[ray]"' in err
-    assert not (tmp_path / "o").exists()  # checked before any work
+    assert not (tmp_path / "o" / "results.jsonl").exists()  # checked before any work
 
 
 # ----------------------------------------------------------------------------- Ray
