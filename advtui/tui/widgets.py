@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from rich.cells import cell_len
 from rich.console import Group, RenderableType
 from rich.markup import escape
 from rich.style import Style
@@ -149,6 +150,7 @@ class ImageList(ScrollView, can_focus=True):
             if item.truth and len(item.truth) > width:
                 width = len(item.truth)
         self._truth_width = width
+        self.set_class(width > 0, "-classes")
         if self._shown is not None:
             self._shown.extend(i for i in range(old, new) if self._matches(self._items[i]))
         self._update_size()
@@ -172,6 +174,7 @@ class ImageList(ScrollView, can_focus=True):
     def refresh_all(self) -> None:
         """Many items changed (e.g. their classes became known)."""
         self._truth_width = max((len(i.truth) for i in self._items[: self._count]), default=0)
+        self.set_class(self._truth_width > 0, "-classes")
         if self._shown is not None:
             self._apply_filter(keep=self.highlighted)
         self.refresh()
@@ -257,12 +260,18 @@ class ImageList(ScrollView, can_focus=True):
             folder += "/"
         else:
             folder, name = "", rel
+        folder, name = safe_name(folder), safe_name(name)
+        room = max(1, name_w)
+        if cell_len(folder) + cell_len(name) > room:  # keep the file name's distinctive end
+            if cell_len(name) + 2 <= room:
+                folder = _head(folder, room - cell_len(name) - 1) + "…"
+            else:
+                folder, name = "", _middle(name, room)
         label = Text(
-            safe_name(folder),
-            style=self.get_component_rich_style("image-list--folder", partial=True),
+            folder, style=self.get_component_rich_style("image-list--folder", partial=True)
         )
-        label.append(safe_name(name))
-        label.truncate(max(1, name_w), overflow="ellipsis", pad=True)
+        label.append(name)
+        label.truncate(room, overflow="ellipsis", pad=True)
         text.append_text(label)
         if truth_w:
             truth = Text(
@@ -418,6 +427,29 @@ class ImageList(ScrollView, can_focus=True):
             return
         event.stop()
         event.prevent_default()
+
+
+def _head(text: str, width: int) -> str:
+    """The first ``width`` cells of ``text``."""
+    out, used = [], 0
+    for ch in text:
+        w = cell_len(ch)
+        if used + w > width:
+            break
+        out.append(ch)
+        used += w
+    return "".join(out)
+
+
+def _middle(text: str, width: int) -> str:
+    """``text`` in ``width`` cells with its middle elided (``ILSVRC…00000293.JPEG``)."""
+    if cell_len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    head = _head(text, (width - 1) // 3)
+    tail = _head(text[::-1], width - 1 - cell_len(head))[::-1]
+    return head + "…" + tail
 
 
 def _bar(prob: float, width: int) -> Text:
