@@ -204,13 +204,13 @@ class AdvtuiApp(App[int]):
         """Select the first image, or the one named on the command line once it is listed."""
         want = self.config.select
         images = self.query_one(ImageList)
-        if want is not None and self.current is None:
+        if want is not None and images.highlighted is None:
             index = self._paths.get(str(want))
             if index is None and start == 0:
                 index = next((i for i, e in enumerate(self.entries) if e.path == want), None)
             if index is not None:
                 images.highlighted = index
-        elif self.current is None and self.entries:
+        elif want is None and images.highlighted is None and self.entries:
             images.highlighted = 0
         self._want_near()
 
@@ -218,8 +218,9 @@ class AdvtuiApp(App[int]):
         from advtui.images import is_wnid
 
         error = self.listing.error
-        if self.current is None and self.entries:  # the selected file was not among them
-            self.query_one(ImageList).highlighted = 0
+        images = self.query_one(ImageList)
+        if images.highlighted is None and self.entries:  # the file to select was not listed
+            images.highlighted = 0
         if not self.entries:
             from advtui.images import IMAGE_EXTENSIONS
 
@@ -398,6 +399,10 @@ class AdvtuiApp(App[int]):
         self._update_mark(message.index)
         if message.index == self.current:
             self.refresh_view()
+
+    @on(ImageList.Viewed)
+    def _viewed(self) -> None:
+        self._want_near()
 
     def on_model_ready(self, message: msg.ModelReady) -> None:
         self.model = message.model

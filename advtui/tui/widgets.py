@@ -74,6 +74,7 @@ class ImageList(ScrollView, can_focus=True):
     """
 
     DEFAULT_CSS = """
+    ImageList { overflow-x: hidden; }
     ImageList > .image-list--cursor {
         background: $block-cursor-blurred-background;
         color: $block-cursor-blurred-foreground;
@@ -109,6 +110,13 @@ class ImageList(ScrollView, can_focus=True):
 
         index: int
 
+    @dataclass
+    class Viewed(Message):
+        """Other rows came on screen (scrolled, resized, grew): a burst collapses into one."""
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, ImageList.Viewed)
+
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._items: list = []
@@ -118,12 +126,13 @@ class ImageList(ScrollView, can_focus=True):
         self.filter = ""
         self.filtering = False  # typing into the filter
         self._truth_width = 0
+        self._posted: int | None = None  # the item last announced as Selected
 
     # ------------------------------------------------------------------ data in
 
     def set_items(self, items: list) -> None:
         """Show ``items`` (the App's list, shared: call :meth:`grew` when it grows)."""
-        self._items, self._count, self.cursor = items, 0, 0
+        self._items, self._count, self.cursor, self._posted = items, 0, 0, None
         self._shown = None if not self.filter else []
         self._truth_width = 0
         self.grew()
@@ -138,6 +147,8 @@ class ImageList(ScrollView, can_focus=True):
                 for n in names
             ]
         )
+        if names:
+            self.highlighted = 0
 
     def grew(self) -> None:
         """The items list grew: show the new rows; the cursor stays on its row."""
@@ -154,10 +165,9 @@ class ImageList(ScrollView, can_focus=True):
         if self._shown is not None:
             self._shown.extend(i for i in range(old, new) if self._matches(self._items[i]))
         self._update_size()
-        first = old == 0 and self.rows > 0
         self.refresh()
-        if first:
-            self._moved()
+        if old < int(self.scroll_offset.y) + self.size.height:
+            self.post_message(self.Viewed())
 
     def refresh_item(self, index: int) -> None:
         """Item ``index`` changed (mark, class, verdict): repaint its row if on screen."""
@@ -199,8 +209,11 @@ class ImageList(ScrollView, can_focus=True):
 
     @property
     def highlighted(self) -> int | None:
-        """Index (into the items) of the row under the cursor, ``None`` when nothing shows."""
-        return self.item_at(self.cursor) if 0 <= self.cursor < self.rows else None
+        """Index (into the items) of the row under the cursor, ``None`` before anything was
+        selected or when no row shows."""
+        if self._posted is None or not 0 <= self.cursor < self.rows:
+            return None
+        return self.item_at(self.cursor)
 
     @highlighted.setter
     def highlighted(self, index: int | None) -> None:
@@ -233,7 +246,7 @@ class ImageList(ScrollView, can_focus=True):
 
     def _update_size(self) -> None:
         self.virtual_size = Size(
-            self.scrollable_content_region.width,
+            0,  # rows fit the width (names are elided): never a horizontal scrollbar
             self.rows + (1 if self.filtering or self.filter else 0),
         )
 
@@ -305,13 +318,19 @@ class ImageList(ScrollView, can_focus=True):
             return Strip.blank(width, base)
         text = self._row_text(self._items[self.item_at(row)], width)
         style = base
-        if row == self.cursor:
+        if row == self.cursor and self._posted is not None:
             style = base + self.get_component_rich_style("image-list--cursor")
         strip = Strip(text.render(self.app.console), text.cell_len)
         return strip.crop_extend(0, width, style).apply_style(style)
 
     def on_resize(self) -> None:
         self._update_size()
+        self.post_message(self.Viewed())
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if round(old_value) != round(new_value):
+            self.post_message(self.Viewed())
 
     # ------------------------------------------------------------------ moving
 
@@ -320,11 +339,7 @@ class ImageList(ScrollView, can_focus=True):
         if n == 0:
             return
         row = max(0, min(n - 1, row))
-        if (
-            row == self.cursor
-            and self.highlighted is not None
-            and getattr(self, "_posted", None) == self.highlighted
-        ):
+        if row == self.cursor and self._posted == self.item_at(row):
             return
         old = self.cursor
         self.cursor = row
@@ -341,8 +356,8 @@ class ImageList(ScrollView, can_focus=True):
         elif self.cursor >= top + height:
             self.scroll_to(y=self.cursor - height + 1, animate=False, immediate=True)
         self.refresh_line(self.cursor - int(self.scroll_offset.y))
-        index = self.highlighted
-        if index is not None and index != getattr(self, "_posted", None):
+        index = self.item_at(self.cursor) if 0 <= self.cursor < self.rows else None
+        if index is not None and index != self._posted:
             self._posted = index
             self.post_message(self.Selected(index))
 
