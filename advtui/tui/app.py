@@ -24,7 +24,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Footer, Static
-from textual.worker import get_current_worker
+from textual.worker import Worker, get_current_worker
 
 from advtui.tui import jobs
 from advtui.tui import messages as msg
@@ -127,6 +127,8 @@ class AdvtuiApp(App[int]):
         self._decoded: OrderedDict[int, None] = OrderedDict()
         self._paths: dict[str, int] = {}
         self._wake_loader = threading.Event()
+        self._loader: Worker | None = None
+        self._exiting = False
         self.labels: dict[str, int] = {}
         self.folder_label: dict[str, int] = {}
 
@@ -173,7 +175,6 @@ class AdvtuiApp(App[int]):
         images.set_items(self.entries)
         images.focus()
         self.list_images()
-        self.load_images()
 
     def on_list_grew(self, message: msg.ListGrew) -> None:
         found, skipped, more = self.listing.take()
@@ -274,6 +275,14 @@ class AdvtuiApp(App[int]):
         """Tell the loader what the user looks at now (current image, rows on screen)."""
         self._wanted = (self.current, self.query_one(ImageList).visible_items())
         self._wake_loader.set()
+        if self._loader is None or self._loader.is_finished:
+            self._loader = self.load_images()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # a loader that ended just as it was asked for more: start another one
+        if event.worker is self._loader and event.worker.is_finished:
+            if self._wake_loader.is_set() and not self._exiting:
+                self._loader = self.load_images()
 
     # ------------------------------------------------------------------ workers
     # Thin wrappers: the work itself is in advtui.tui.jobs (plain functions, no App).
@@ -483,6 +492,7 @@ class AdvtuiApp(App[int]):
             self.update_status()
 
     def on_job_done(self, message: msg.JobDone) -> None:
+        self.call_after_refresh(self._want_near)  # the job is over: read ahead again
         self.outcomes[message.key] = message.outcome
         if message.verdicts:
             self.verdicts[message.key] = message.verdicts
@@ -499,6 +509,7 @@ class AdvtuiApp(App[int]):
         self.refresh_view()
 
     def on_job_failed(self, message: msg.JobFailed) -> None:
+        self.call_after_refresh(self._want_near)  # the job is over: read ahead again
         if self.job is not None and self.job.id == message.job:
             self._set_event(self.job.key, message.message)
             self.job = None
@@ -767,6 +778,7 @@ class AdvtuiApp(App[int]):
         self.push_screen(HelpScreen())
 
     async def action_quit(self) -> None:
+        self._exiting = True
         for group in ("attack", "list", "scan", "predict", "background"):
             self.workers.cancel_group(self, group)
         self.exit(0)

@@ -86,6 +86,9 @@ def list_images(config: TuiConfig, listing: Listing, post: Post, stop: threading
     post(msg.ListGrew())
 
 
+IDLE = 0.3
+
+
 def load_near(
     entries: list[Entry],
     wanted: Callable[[], tuple[int | None, list[int]]],
@@ -99,6 +102,7 @@ def load_near(
     (when no attack or SHAP job runs) its neighbours and the rows on screen, for their marks.
 
     ``wanted()`` gives (current index, indices on screen); ``wake`` is set when they change.
+    Returns after ``IDLE`` seconds without a wake (so ``workers.wait_for_complete`` ends).
     Each result is posted as ImageScanned; the App keeps the crops in an LRU. Never walks the
     whole folder, so it never competes with a running attack.
     """
@@ -114,9 +118,10 @@ def load_near(
 
     tried: set[int] = set()  # loaded since the last wake (results may not be filed yet)
     while not stop.is_set():
-        if wake.wait(0.2):
-            wake.clear()
-            tried.clear()
+        if not wake.wait(IDLE):
+            return  # nothing asked for a while: the App starts a loader again when it asks
+        wake.clear()
+        tried.clear()
         while not stop.is_set() and not wake.is_set():
             cur, visible = wanted()
             n = len(entries)
