@@ -63,7 +63,7 @@ def list_images(config: TuiConfig, listing: Listing, post: Post, stop: threading
 
     from advtui.images import Found, is_wnid, read_list, walk_images
 
-    last = 0.0
+    last, n = 0.0, 0
     try:
         if config.list_file is not None:
             found = read_list(config.list_file, stop)
@@ -71,11 +71,12 @@ def list_images(config: TuiConfig, listing: Listing, post: Post, stop: threading
             found = walk_images(config.folder, recursive=config.recursive, stop=stop)
         for f in found:
             if isinstance(f, Found):
-                listing.add(
-                    Entry(Path(f.path), f.rel, f.folder, f.folder if is_wnid(f.folder) else "")
-                )
+                listing.add(Entry(f.path, f.rel, f.folder, f.folder if is_wnid(f.folder) else ""))
             else:
                 listing.skip(str(f))
+            n += 1
+            if n % 256 == 0:
+                time.sleep(0.0005)  # hand the GIL to the UI thread: keys stay instant
             now = time.monotonic()
             if now - last >= listing.INTERVAL:
                 last = now

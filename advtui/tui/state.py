@@ -6,6 +6,7 @@ thread-side job functions.
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,7 +93,7 @@ class Entry:
     """
 
     __slots__ = (
-        "path",
+        "_path",
         "rel",
         "folder",
         "image",
@@ -105,8 +106,8 @@ class Entry:
     )
 
     def __init__(self, path: Path, rel: str = "", folder: str = "", truth: str = "") -> None:
-        self.path = Path(path)
-        self.rel = rel or self.path.name
+        self._path = os.fspath(path)  # a str: 50,000 rows cost no Path objects
+        self.rel = rel or os.path.basename(self._path)
         self.folder = folder
         self.image: Any = None
         self.error: str | None = None
@@ -117,8 +118,12 @@ class Entry:
         self.mark = "·"  # the list's mark (advtui.tui.widgets.MARK_*)
 
     @property
+    def path(self) -> Path:
+        return Path(self._path)
+
+    @property
     def name(self) -> str:
-        return self.path.name
+        return os.path.basename(self._path)
 
     @property
     def scanned(self) -> bool:
