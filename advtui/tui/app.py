@@ -183,7 +183,7 @@ class AdvtuiApp(App[int]):
             start = len(self.entries)
             self.entries.extend(found)
             for i, e in enumerate(found, start):
-                self._paths[str(e.path)] = i
+                self._paths[e.key] = i
             images.grew()
             self._select_initial(start)
         if skipped:

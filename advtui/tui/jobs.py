@@ -29,7 +29,7 @@ class Listing:
     """
 
     INTERVAL = 0.05
-    BATCH = 4000
+    BATCH = 2000
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

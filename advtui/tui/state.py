@@ -93,7 +93,7 @@ class Entry:
     """
 
     __slots__ = (
-        "_path",
+        "key",
         "rel",
         "folder",
         "image",
@@ -106,8 +106,10 @@ class Entry:
     )
 
     def __init__(self, path: Path, rel: str = "", folder: str = "", truth: str = "") -> None:
-        self._path = os.fspath(path)  # a str: 50,000 rows cost no Path objects
-        self.rel = rel or os.path.basename(self._path)
+        #: ``str(self.path)``, kept as a str (50,000 rows hold no Path objects); results and
+        #: predictions are filed under it
+        self.key = os.fspath(Path(path))
+        self.rel = rel or os.path.basename(self.key)
         self.folder = folder
         self.image: Any = None
         self.error: str | None = None
@@ -119,11 +121,11 @@ class Entry:
 
     @property
     def path(self) -> Path:
-        return Path(self._path)
+        return Path(self.key)
 
     @property
     def name(self) -> str:
-        return os.path.basename(self._path)
+        return os.path.basename(self.key)
 
     @property
     def scanned(self) -> bool:
