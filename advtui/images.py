@@ -6,15 +6,21 @@ imports Textual.
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import tempfile
+import threading
 import warnings
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from advtui.errors import ImageError
+from advtui.names import safe_name
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff"})
 #: Images larger than this many pixels are refused (decompression-bomb guard, ~ 8000×8000).
@@ -29,28 +35,228 @@ def bundled_samples() -> Path:
 def find_images(folder: str | os.PathLike[str]) -> list[Path]:
     """Image files directly inside ``folder``, sorted by name (case-insensitive).
 
-    Files are chosen by extension; directories named like images are skipped.
+    The same rule as :func:`walk_images` (one level, no sub-folders): files are chosen by
+    extension, hidden files, folders named like images and symlink loops are skipped.
     Raises ImageError when the folder is missing or holds no image files.
     """
     root = Path(folder).expanduser()
-    if not root.exists():
-        raise ImageError(f"{root}: no such folder")
-    if not root.is_dir():
-        raise ImageError(f"{root}: not a folder")
-    try:
-        entries = list(root.iterdir())
-    except OSError as exc:
-        raise ImageError(f"{root}: cannot list folder ({exc.strerror or exc})") from None
-    found = [
-        p
-        for p in entries
-        if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".") and not p.is_dir()
-    ]
+    found = [Path(f.path) for f in walk_images(root, recursive=False) if isinstance(f, Found)]
     if not found:
         raise ImageError(
-            f"{root}: no images found (looked for {', '.join(sorted(IMAGE_EXTENSIONS))})"
+            f"{safe_name(root)}: no images found (looked for {', '.join(sorted(IMAGE_EXTENSIONS))})"
         )
-    return sorted(found, key=lambda p: (p.name.lower(), p.name))
+    return found
+
+
+# ---------------------------------------------------------------------- the walker
+#: ImageNet synset folder names (``n01440764``): the folder names a class.
+WNID = re.compile(r"^n\d{8}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """One image file the walk found: no decoding, no stat beyond what listing gives."""
+
+    path: str  # as the OS spells it (undecodable bytes kept as surrogates: os.fsdecode)
+    rel: str  # relative to the root, "/"-separated (list files: the line as written)
+    folder: str = ""  # the name of the folder holding it ("" directly in the root)
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit(os.sep, 1)[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """Something the walk could not use, and why (a symlink loop, an unreadable folder)."""
+
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{safe_name(self.path)}: {self.reason}, skipped"
+
+
+def is_image_name(name: str) -> bool:
+    """The one rule for what counts as an image: not hidden, an image extension."""
+    return not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+
+
+def _sort_key(name: str) -> tuple[str, str]:
+    return (name.lower(), name)
+
+
+def _why_unusable(path: str) -> str:
+    """Why a directory entry that is neither a file nor a folder cannot be read."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symlink loop"
+        if exc.errno == errno.ENOENT:
+            return "broken symlink" if os.path.islink(path) else "no such file"
+        return (exc.strerror or type(exc).__name__).lower()
+    return "not a regular file"
+
+
+def walk_images(
+    root: str | os.PathLike[str],
+    *,
+    recursive: bool = True,
+    stop: threading.Event | None = None,
+) -> Iterator[Found | Skipped]:
+    """Yield the images under ``root`` one by one, as the folders are listed.
+
+    Depth-first; in each folder its images by name (case-insensitive), then its sub-folders
+    by name. Uses ``os.scandir`` only (no decoding, one ``stat`` per folder for loop
+    detection, none per file), so a folder of 50,000 files costs one listing and a sort.
+    Hidden files and folders are skipped. A symlinked folder that points back to one of its
+    ancestors, a symlink loop between files, a broken symlink and an unreadable sub-folder are
+    yielded as :class:`Skipped` with the reason, never raised. ``stop`` ends the walk early.
+    Raises ImageError only when ``root`` itself cannot be listed.
+    """
+    top = os.fspath(Path(root).expanduser())
+    if not os.path.exists(top):
+        raise ImageError(f"{safe_name(top)}: no such folder")
+    if not os.path.isdir(top):
+        raise ImageError(f"{safe_name(top)}: not a folder")
+    try:
+        st = os.stat(top)
+    except OSError as exc:
+        raise ImageError(f"{safe_name(top)}: cannot list folder ({exc.strerror or exc})") from None
+    seen = {(st.st_dev, st.st_ino)}
+    # stack of (path, rel, ancestors' (dev, ino)); popped in name order
+    stack: list[tuple[str, str, tuple]] = [(top, "", ((st.st_dev, st.st_ino),))]
+    while stack:
+        if stop is not None and stop.is_set():
+            return
+        path, rel, ancestors = stack.pop()
+        try:
+            with os.scandir(path) as it:
+                entries = list(it)
+        except OSError as exc:
+            reason = (exc.strerror or type(exc).__name__).lower()
+            if not rel:
+                raise ImageError(f"{safe_name(top)}: cannot list folder ({reason})") from None
+            yield Skipped(path, f"cannot list folder ({reason})")
+            continue
+        files, dirs = [], []
+        for n, e in enumerate(entries):
+            if n & 1023 == 1023 and stop is not None and stop.is_set():
+                return
+            name = e.name
+            if name.startswith("."):
+                continue
+            try:
+                is_file = e.is_file()
+                is_dir = not is_file and e.is_dir()
+            except OSError:
+                is_file = is_dir = False
+            if is_file:
+                if is_image_name(name):
+                    files.append(name)
+            elif is_dir:
+                if recursive:
+                    dirs.append(e)
+            elif is_image_name(name) or e.is_symlink():
+                yield Skipped(e.path, _why_unusable(e.path))
+        folder = rel.rsplit("/", 1)[-1]
+        prefix = f"{rel}/" if rel else ""
+        for name in sorted(files, key=_sort_key):
+            yield Found(os.path.join(path, name), prefix + name, folder)
+        subs = []
+        for e in sorted(dirs, key=lambda d: _sort_key(d.name), reverse=True):
+            try:
+                dst = e.stat()
+            except OSError as exc:
+                yield Skipped(e.path, (exc.strerror or type(exc).__name__).lower())
+                continue
+            key = (dst.st_dev, dst.st_ino)
+            if key in ancestors:
+                yield Skipped(e.path, "symlink loop (points back to a folder above it)")
+                continue
+            if key in seen:  # a second symlink to a folder already listed
+                continue
+            seen.add(key)
+            subs.append((e.path, prefix + e.name, (*ancestors, key)))
+        stack.extend(subs)
+
+
+def read_list(
+    list_file: str | os.PathLike[str], stop: threading.Event | None = None
+) -> Iterator[Found]:
+    """Yield the images named in ``list_file``, one path per line, in its order.
+
+    Blank lines and lines starting with ``#`` are skipped; relative paths are relative to the
+    list file's folder. Names are read as bytes, so any name a filesystem allows works.
+    Nothing is opened or stat'ed here: a missing file shows as unreadable when it is loaded.
+    Raises ImageError when the list itself cannot be read.
+    """
+    p = Path(list_file).expanduser()
+    try:
+        data = p.read_bytes()
+    except IsADirectoryError:
+        raise ImageError(f"--list {safe_name(p)}: is a folder, not a list file") from None
+    except OSError as exc:
+        reason = (exc.strerror or type(exc).__name__).lower()
+        raise ImageError(f"--list {safe_name(p)}: cannot read ({reason})") from None
+    if b"\0" in data[:4096]:
+        raise ImageError(f"--list {safe_name(p)}: not a text file (one image path per line)")
+    base = os.fspath(p.parent)
+    for n, raw in enumerate(data.split(b"\n")):
+        if n & 1023 == 1023 and stop is not None and stop.is_set():
+            return
+        line = os.fsdecode(raw.rstrip(b"\r").strip())
+        if not line or line.startswith("#"):
+            continue
+        path = os.path.join(base, os.path.expanduser(line))
+        folder = os.path.basename(os.path.dirname(os.path.normpath(path)))
+        yield Found(path, line, folder)
+
+
+def open_source(path: str | os.PathLike[str]) -> tuple[Path, Path | None]:
+    """What ``advtui PATH`` opens: (folder, image to select). A folder opens itself; an image
+    file opens its folder with that image selected. Raises ImageError with the reason."""
+    p = Path(path).expanduser()
+    if p.is_dir():
+        return p, None
+    if not p.exists():
+        what = "file" if is_image_name(p.name) else "folder or image"
+        reason = "symlink loop" if p.is_symlink() else f"no such {what}"
+        raise ImageError(f"{safe_name(p)}: {reason}")
+    if not is_image_name(p.name):
+        raise ImageError(
+            f"{safe_name(p)}: not a folder or an image file "
+            f"(for a list of paths, one per line, use --list {safe_name(p)})"
+        )
+    return p.parent, p
+
+
+# ---------------------------------------------------------------------- labels
+def is_wnid(name: str) -> bool:
+    return bool(WNID.match(name))
+
+
+def folder_classes(folders: Iterable[str], n_classes: int) -> dict[str, int]:
+    """ImageNet-style class folders → class index, as torchvision's ImageFolder: when all
+    ``n_classes`` synset folders are present, their sorted order is the class order;
+    otherwise ``{}`` (a subset cannot be mapped offline; use ``--labels``)."""
+    wnids = sorted({f for f in folders if is_wnid(f)})
+    return {w: i for i, w in enumerate(wnids)} if len(wnids) == n_classes else {}
+
+
+def label_for(
+    found: Found, labels: Mapping[str, int], folder_label: Mapping[str, int]
+) -> tuple[int | None, str]:
+    """The true class of one image and where it came from: ``labels`` (``--labels``: by
+    relative path, file name or folder name, in that order), then its ImageNet class folder;
+    ``(None, "clean-top1")`` when neither knows it. Eval and the explorer both use this."""
+    for key in (found.rel, found.name, found.folder):
+        if key and key in labels:
+            return labels[key], "labels"
+    if found.folder in folder_label:
+        return folder_label[found.folder], "folder"
+    return None, "clean-top1"
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:
@@ -75,24 +281,6 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def _missing_reason(p: Path) -> str:
-    """Why ``p`` does not exist as a file: a symlink loop, a dangling symlink, an unreadable
-    folder on its path, or nothing there at all."""
-    import errno
-
-    try:
-        os.stat(p)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            return "symlink loop"
-        if exc.errno in (errno.EACCES, errno.EPERM):
-            return "permission denied"
-        if os.path.islink(p):
-            return f"broken symlink (to {os.readlink(p)})"
-        return "no such file"
-    return "no such file"
-
-
 def load_image(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Open an image file as 8-bit RGB with EXIF orientation applied.
 
@@ -101,7 +289,7 @@ def load_image(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS) -> Im
     """
     p = Path(path).expanduser()
     if not p.exists():
-        raise ImageError(f"{p.name}: {_missing_reason(p)}")
+        raise ImageError(f"{p.name}: {_why_unusable(os.fspath(p))}")
     if p.is_dir():
         raise ImageError(f"{p.name}: is a folder, not an image")
     try:

@@ -5,7 +5,8 @@
 Sections: attack (vs torchattacks and the fwd+bwd floor), explain (vs shap's default
 GradientExplainer call and a hand expected-gradients floor), rss (peak RSS at nsamples=200,
 fresh process), tui (first frame, full redraw; fresh processes), eval (images/min), sweep
-(explainer batch sizes; full runs only). ``--quick`` trims repeats and cases (≈ 2 min on a
+(explainer batch sizes; full runs only), scale (the explorer on 50,000 files and a
+1,000-class tree against the samples folder; full runs only, or ``--only scale``). ``--quick`` trims repeats and cases (≈ 2 min on a
 quiet 2-core CPU). With ``--json`` the last line is one JSON object. Timings are minima
 over interleaved repeats; on a loaded machine they are still noisy — compare ratios, and
 never gate on absolute times.
@@ -24,7 +25,7 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
 
 from benchmarks.common import CLOCK, Figure, machine  # noqa: E402
 
-SECTIONS = ("attack", "explain", "rss", "tui", "eval", "sweep")
+SECTIONS = ("attack", "explain", "rss", "tui", "eval", "sweep", "scale")
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 LAYER = "_blocks.5"
 
@@ -47,7 +48,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--only", default="", help=f"comma-separated sections from {','.join(SECTIONS)}")
     args = p.parse_args(argv)
     args.sections = [s for s in args.only.split(",") if s] or [
-        s for s in SECTIONS if not (s == "sweep" and args.quick)
+        s for s in SECTIONS if not (s in ("sweep", "scale") and args.quick)
     ]
     bad = set(args.sections) - set(SECTIONS)
     if bad:
@@ -166,6 +167,12 @@ def main(argv: list[str] | None = None) -> int:
         figs, per_min = bench_eval(model, n_images=2 if args.quick else 4)
         emit(figures, figs)
         result["eval_images_per_min"] = per_min
+
+    if "scale" in args.sections:
+        from benchmarks.scale import bench_scale
+
+        figs, _ = bench_scale(repeats=1 if args.quick else 2)
+        emit(figures, figs)
 
     print(f"# {time.perf_counter() - started:.0f} s", flush=True)
     if args.json:

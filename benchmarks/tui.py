@@ -69,9 +69,7 @@ def bench_tui(repeats: int = 2, redraws: int = 20) -> tuple[list[Figure], dict]:
         Figure("tui full redraw 160×50", redraw, redraw_ref, "bare textual app", unit="ms"),
         Figure("tui full redraw (absolute)", redraw, unit="ms", target=20.0, note=note),
         Figure("tui redraw, new content", new_content, redraw_ref, "bare textual app", unit="ms"),
-        Figure(
-            "tui `a` → PGD-10 on screen", keypress, direct, "run_attack direct", clock="wall"
-        ),
+        Figure("tui `a` → PGD-10 on screen", keypress, direct, "run_attack direct", clock="wall"),
     ]
     return figures, {
         "first_frame_s": first,

@@ -94,3 +94,14 @@ def test_half_block_bench_builds_the_same_picture_both_ways():
     for r in res.values():
         assert r["advtui_new_image_ms"] > 0 and r["rich_pixels_new_image_ms"] > 0
         assert abs(r["advtui_segments"] - r["rich_pixels_segments"]) <= r["advtui_segments"] // 50
+
+
+def test_scale_benchmark_builds_a_flat_folder_and_a_synset_tree(tmp_path):
+    from advtui.images import Found, folder_classes, walk_images
+    from benchmarks.scale import make_folders
+
+    flat, tree = make_folders(tmp_path, files=12, classes=4, per_class=2)
+    assert len([f for f in walk_images(flat) if isinstance(f, Found)]) == 12
+    found = [f for f in walk_images(tree) if isinstance(f, Found)]
+    assert len(found) == 8
+    assert len(folder_classes({f.folder for f in found}, 4)) == 4

@@ -26,7 +26,7 @@ from advtui.cli.common import (
     _say,
     check_args,
 )
-from advtui.cli.tui import build_app, tui_parser
+from advtui.cli.tui import build_app, check_sources, tui_parser
 
 COMMANDS = {
     "predict": predict,
@@ -71,11 +71,7 @@ def _dispatch(argv: list[str]) -> int:
         threads.configure(getattr(args, "threads", None))
         return COMMANDS[args.command].run(args)
     app = build_app(argv)
-    folder = app.config.folder
-    if not folder.is_dir():
-        raise UsageError(
-            f"advtui: {folder}: {'not a folder' if folder.exists() else 'no such folder'}"
-        )
+    check_sources(app.config, argv)
     _check_model_name(app.config.model)
     app.run()
     return int(app.return_code or 0)

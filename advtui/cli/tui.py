@@ -9,6 +9,7 @@ from typing import Any
 from advtui import __version__, registry, threads
 from advtui.cli.common import (
     SUBCOMMANDS,
+    UsageError,
     _attack_arg_flag,
     _attack_args,
     _common_model_args,
@@ -26,7 +27,26 @@ def tui_parser() -> argparse.ArgumentParser:
         description="Terminal explorer for adversarial attacks and their SHAP explanations. "
         f"Headless subcommands: {', '.join(SUBCOMMANDS)} (advtui SUBCOMMAND --help).",
     )
-    p.add_argument("folder", nargs="?", help="folder of images (default: the bundled samples)")
+    p.add_argument(
+        "folder",
+        nargs="?",
+        metavar="PATH",
+        help="a folder of images (sub-folders too: ImageNet-style n01440764/ folders give the "
+        "true class), or one image (opens its folder with it selected); default: the bundled "
+        "samples",
+    )
+    p.add_argument(
+        "--list",
+        dest="list_file",
+        metavar="FILE",
+        help="list the images named in FILE, one path per line (relative to FILE's folder)",
+    )
+    p.add_argument(
+        "--labels",
+        metavar="FILE",
+        help="true classes: CSV (name,class) or JSON keyed by relative path, file name or "
+        "folder name, as `advtui eval --labels`",
+    )
     p.add_argument("--version", action="version", version=f"advtui {__version__}")
     _common_model_args(p)
     _attack_args(p)
@@ -60,10 +80,21 @@ def build_app(argv: list[str] | None = None, *, classifier: Any = None):
     ``classifier``: a built :class:`advtui.models.Classifier` to use instead of ``--model``."""
     args = check_args(tui_parser().parse_args(argv))
     threads.configure(args.threads)
-    from advtui.images import bundled_samples
+    from advtui.errors import ImageError
+    from advtui.images import bundled_samples, open_source
     from advtui.tui.app import AdvtuiApp, TuiConfig
 
     folder = Path(args.folder) if args.folder else bundled_samples()
+    select, recursive = None, True
+    try:
+        if args.folder:
+            folder, select = open_source(args.folder)
+            recursive = select is None  # an image's folder: its siblings, not a whole tree
+    except ImageError:
+        pass  # the explorer says why (and `advtui PATH` refuses it before starting)
+    list_file = Path(args.list_file).expanduser() if args.list_file else None
+    if list_file is not None and not args.folder:
+        folder = list_file.parent
     settings = _settings(args)
     config = TuiConfig(
         folder=folder,
@@ -84,10 +115,34 @@ def build_app(argv: list[str] | None = None, *, classifier: Any = None):
         out_dir=Path(args.out),
         detector=args.detector,
         classifier=classifier,
+        select=select,
+        list_file=list_file,
+        labels=Path(args.labels).expanduser() if args.labels else None,
+        recursive=recursive,
         graphics=args.graphics,
         methods=_cycle(args.methods, settings),
     )
     return AdvtuiApp(config)
+
+
+def check_sources(config, argv: list[str]) -> None:
+    """``advtui PATH``, ``--list`` and ``--labels`` that cannot be opened fail before the app."""
+    from advtui.errors import ImageError
+    from advtui.images import open_source
+    from advtui.names import safe_name
+
+    args = tui_parser().parse_args(argv)
+    try:
+        if config.list_file is not None:
+            if not config.list_file.is_file():
+                what = "is a folder" if config.list_file.is_dir() else "no such file"
+                raise ImageError(f"--list {safe_name(config.list_file)}: {what}")
+        elif args.folder:
+            open_source(args.folder)
+    except ImageError as exc:
+        raise UsageError(f"advtui: {exc}") from None
+    if config.labels is not None and not config.labels.is_file():
+        raise UsageError(f"advtui: --labels {safe_name(config.labels)}: no such file")
 
 
 def _cycle(methods: tuple[str, ...] | None, settings) -> tuple[str, ...] | None:

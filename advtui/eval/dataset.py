@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from advtui.errors import AdvtuiError, AttackError, ImageError
+from advtui.images import IMAGE_EXTENSIONS as IMAGE_EXTS
 
 #: Crops and scales of each photo, in the order ``--views K`` takes them. ``full`` is the
 #: standard resize + centre crop; ``cNN``/``tlNN``… crop a square NN % of the short side at
 #: the centre or a corner and resize it; ``flip`` mirrors the full view.
 VIEWS = ("full", "c80", "tl70", "br70", "flip", "tr70", "bl70", "c60")
-_WNID = re.compile(r"^n\d{8}$")
 
 
 class EvalError(AdvtuiError):
@@ -106,7 +106,7 @@ def read_labels(path: str | Path, class_names: Sequence[str]) -> dict[str, int]:
 
 def no_images_message(root: Path, subfolders: Sequence[str]) -> str:
     """Why a folder with no images directly inside but ``subfolders`` not named like ImageNet
-    synsets gives eval nothing to do, and how to label its images (one line)."""
+    synsets cannot be evaluated without labels, and how to label its images (one line)."""
     from advtui.names import safe_name
 
     names = sorted(subfolders)
@@ -114,9 +114,9 @@ def no_images_message(root: Path, subfolders: Sequence[str]) -> str:
     s = "" if len(names) == 1 else "s"
     return (
         f"{safe_name(root)}: no images directly inside, and {len(names)} sub-folder{s} ({shown}) "
-        "not named like ImageNet class folders (n01440764); eval reads a flat folder or "
-        "WordNet-ID class folders: rename the sub-folders to their WordNet IDs, or put the "
-        "images in one folder and pass --labels FILE (filename,class per line)"
+        "not named like ImageNet class folders (n01440764), so their true classes are unknown: "
+        "pass --labels FILE (CSV: folder or file name,class) or rename the sub-folders to their "
+        "WordNet IDs"
     )
 
 
@@ -127,64 +127,60 @@ def collect_items(
     labels_file: str | Path | None = None,
     n: int | None = None,
     views: int = 1,
+    skipped: list[str] | None = None,
 ) -> list[Item]:
-    """The images to evaluate: a flat folder, or ImageNet-style ``n01440764/`` class folders.
+    """The images to evaluate: every image under ``folder`` as the explorer lists it
+    (:func:`advtui.images.walk_images`: flat folders and trees, e.g. ImageNet-style
+    ``n01440764/`` class folders).
 
-    Labels come from ``labels_file`` (by filename, relative path or class-folder name), or
-    from class-folder names when all ``len(class_names)`` WordNet-ID folders are present
-    (sorted order = class index, as torchvision's ImageFolder); otherwise none (the clean
-    top-1 stands as the label).
+    Labels follow :func:`advtui.images.label_for` (the explorer's rule): ``labels_file`` (by
+    relative path, filename or class-folder name), else the class-folder name when all
+    ``len(class_names)`` WordNet-ID folders are present (sorted order = class index, as
+    torchvision's ImageFolder); otherwise none (the clean top-1 stands as the label).
+    Unusable entries (symlink loops, unreadable folders) are left out and described in
+    ``skipped`` if given.
     """
-    from advtui.images import IMAGE_EXTENSIONS, find_images
+    from advtui.images import Found, folder_classes, is_wnid, label_for, walk_images
 
     root = Path(folder).expanduser()
     if not root.is_dir():
         raise EvalError(f"{root}: {'not a folder' if root.exists() else 'no such folder'}")
     if not 1 <= views <= len(VIEWS):
         raise EvalError(f"--views must be 1..{len(VIEWS)} (got {views})")
-    subdirs = sorted(d for d in root.iterdir() if d.is_dir() and _WNID.match(d.name))
-    folder_label: dict[str, int] = {}
-    if subdirs:
-        paths = sorted(
-            p
-            for d in subdirs
-            for p in d.iterdir()
-            if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".") and p.is_file()
+    found: list[Found] = []
+    try:
+        for f in walk_images(root):
+            if isinstance(f, Found):
+                found.append(f)
+            elif skipped is not None:
+                skipped.append(str(f))
+    except ImageError as exc:
+        raise EvalError(str(exc)) from None
+    if not found:
+        raise EvalError(f"{root}: no images found (looked for {', '.join(sorted(IMAGE_EXTS))})")
+    wnids = {f.folder for f in found if is_wnid(f.folder)}
+    folder_label = folder_classes(wnids, len(class_names))
+    if wnids and not folder_label and labels_file is None:
+        raise EvalError(
+            f"{root}: {len(wnids)} of {len(class_names)} ImageNet class folders; their WordNet "
+            "IDs cannot be mapped to class indices offline — pass --labels FILE (folder name "
+            "or filename → class)"
         )
-        if not paths:
-            raise EvalError(f"{root}: class folders hold no images")
-        if len(subdirs) == len(class_names):
-            folder_label = {d.name: i for i, d in enumerate(subdirs)}
-        elif labels_file is None:
-            raise EvalError(
-                f"{root}: {len(subdirs)} of {len(class_names)} ImageNet class folders; their WordNet IDs cannot be mapped "
-                "to class indices offline — pass --labels FILE (folder name or filename → class)"
-            )
-    else:
-        try:
-            paths = find_images(root)
-        except ImageError as exc:
-            other = [d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")]
-            raise EvalError(no_images_message(root, other) if other else str(exc)) from None
+    other = sorted({f.folder for f in found if f.folder and not is_wnid(f.folder)})
+    if other and labels_file is None and all(f.folder for f in found) and not folder_label:
+        # a class tree whose folders are not WordNet IDs: the true classes are unknown
+        raise EvalError(no_images_message(root, other))
     labels = read_labels(labels_file, class_names) if labels_file else {}
     if n is not None:
-        paths = paths[: max(0, n)]
+        found = found[: max(0, n)]
     items = []
-    for pos, p in enumerate(paths):
-        rel = p.relative_to(root).as_posix()
-        label, source = None, "clean-top1"
-        for key in (rel, p.name, p.parent.name):
-            if key in labels:
-                label, source = labels[key], "labels"
-                break
-        else:
-            if p.parent.name in folder_label:
-                label, source = folder_label[p.parent.name], "folder"
+    for pos, f in enumerate(found):
+        label, source = label_for(f, labels, folder_label)
         if labels and label is None:
             continue  # an image the labels file does not cover
         for v in VIEWS[:views]:
-            image = rel if v == "full" else f"{rel}#{v}"
-            items.append(Item(image, p, v, rel, pos, label, source))
+            image = f.rel if v == "full" else f"{f.rel}#{v}"
+            items.append(Item(image, Path(f.path), v, f.rel, pos, label, source))
     if not items:
         raise EvalError(f"{root}: no image has a label in {labels_file}")
     return items

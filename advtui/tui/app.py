@@ -13,7 +13,7 @@ image, and stepping back shows it at once.
 from __future__ import annotations
 
 import threading
-from collections import deque
+from collections import OrderedDict, deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +24,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Footer, Static
-from textual.worker import get_current_worker
+from textual.worker import Worker, get_current_worker
 
 from advtui import registry
 from advtui.names import safe_name
@@ -35,6 +35,7 @@ from advtui.tui.graphics import GraphicsView, choose_graphics, tmux_features, tr
 from advtui.tui.pixels import PixelView
 from advtui.tui.screens import ClassPicker, HelpScreen
 from advtui.tui.state import (
+    DECODED_LIMIT,
     DEFAULT_DISPLAY_SIZE,
     MAX_EPS_255,
     NARROW_VIEWS,
@@ -134,6 +135,16 @@ class AdvtuiApp(App[int]):
         )
         self.explainer_name = registry.explainer_spec(self.config.explainer).name
         self._bindings_state: tuple | None = None  # check_action per binding, last pushed
+        # the listing: metadata for every file, decoded crops only in an LRU near the cursor
+        self.listing = jobs.Listing()
+        self.listed = False  # the walk has finished
+        self._decoded: OrderedDict[int, None] = OrderedDict()
+        self._paths: dict[str, int] = {}
+        self._wake_loader = threading.Event()
+        self._loader: Worker | None = None
+        self._exiting = False
+        self.labels: dict[str, int] = {}
+        self.folder_label: dict[str, int] = {}
 
     # ------------------------------------------------------------------ layout
 
@@ -233,34 +244,138 @@ class AdvtuiApp(App[int]):
         self.call_after_refresh(self.update_status)
 
     def _open_folder(self) -> None:
-        from advtui.errors import ImageError
-        from advtui.images import find_images
-
+        """Start the walk; the list fills in as it proceeds (the first frame does not wait)."""
         images = self.query_one(ImageList)
-        try:
-            paths = find_images(self.config.folder)
-        except ImageError as exc:
-            self.folder_error = str(exc)
-            images.border_title = "images"
+        images.border_title = Text("images (listing…)")
+        images.set_items(self.entries)
+        images.focus()
+        self.list_images()
+
+    def on_list_grew(self, message: msg.ListGrew) -> None:
+        found, skipped, more = self.listing.take()
+        images = self.query_one(ImageList)
+        if found:
+            start = len(self.entries)
+            self.entries.extend(found)
+            for i, e in enumerate(found, start):
+                self._paths[e.key] = i
+            images.grew()
+            self._select_initial(start)
+        if skipped:
+            shown = "; ".join(skipped[:3]) + (
+                f" (+{len(skipped) - 3} more)" if len(skipped) > 3 else ""
+            )
+            self.say(shown, title="skipped", severity="warning", timeout=8)
+        if more:
+            self.post_message(msg.ListGrew())
+            return
+        done = self.listing.done or self.listing.error is not None
+        count = f"{len(self.entries):,}"
+        images.border_title = Text(f"images ({count}{'' if done else '…'})")
+        if done and not self.listed:
+            self.listed = True
+            self._walk_finished()
+
+    def _select_initial(self, start: int) -> None:
+        """Select the first image, or the one named on the command line once it is listed."""
+        want = self.config.select
+        images = self.query_one(ImageList)
+        if want is not None and images.highlighted is None:
+            index = self._paths.get(str(want))
+            if index is None and start == 0:
+                index = next((i for i, e in enumerate(self.entries) if e.path == want), None)
+            if index is not None:
+                images.highlighted = index
+        elif want is None and images.highlighted is None and self.entries:
+            images.highlighted = 0
+        self._want_near()
+
+    def _walk_finished(self) -> None:
+        from advtui.images import is_wnid
+
+        error = self.listing.error
+        images = self.query_one(ImageList)
+        if images.highlighted is None and self.entries:  # the file to select was not listed
+            images.highlighted = 0
+        if not self.entries:
+            from advtui.images import IMAGE_EXTENSIONS
+
+            where = self.config.list_file or self.config.folder
+            self.folder_error = error or (
+                f"{where}: no images found (looked for {', '.join(sorted(IMAGE_EXTENSIONS))})"
+            )
             self.say(self.folder_error, title="folder", severity="error", timeout=10)
             self.refresh_view()
             return
-        self.entries = [Entry(p) for p in paths]
-        images.border_title = Text(f"images ({len(paths)})")
-        images.set_names([p.name for p in paths])  # highlights 0 → ImageList.Selected
-        self.current = 0
-        images.focus()
-        self.call_after_refresh(self.scan_images)
+        if error:
+            self.say(error, title="folder", severity="error", timeout=10)
+        self._wnids = {e.folder for e in self.entries if is_wnid(e.folder)}
+        self._resolve_truths()
+
+    def _resolve_truths(self) -> None:
+        """True classes (``--labels`` or ImageNet class folders, eval's rule) and ✓/✗ for the
+        images the model has predicted; needs the walk finished and the model loaded."""
+        from advtui.images import folder_classes, label_for
+
+        if not self.listed or self.model is None:
+            return
+        wnids = getattr(self, "_wnids", set())
+        names = self.model.class_names
+        self.folder_label = folder_classes(wnids, len(names))
+        if wnids and not self.folder_label and not self.labels:
+            self.say(
+                f"{len(wnids)} ImageNet class folders but the model has {len(names)} classes: "
+                "their true classes cannot be mapped offline; pass --labels FILE",
+                title="classes",
+                severity="warning",
+                timeout=10,
+            )
+        if not self.folder_label and not self.labels:
+            return
+        for e in self.entries:
+            e.label, _ = label_for(e, self.labels, self.folder_label)
+            if e.label is not None:
+                e.truth = self.model.label(e.label)
+                self._set_verdict(e)
+        self.query_one(ImageList).refresh_all()
+
+    def _set_verdict(self, entry: Entry) -> None:
+        if entry.label is None or self.model is None:
+            return
+        top5 = self.predictions.get((str(entry.path), self.model.name))
+        if top5:
+            entry.verdict = "✓" if top5[0]["index"] == entry.label else "✗"
+
+    def _want_near(self) -> None:
+        """Tell the loader what the user looks at now (current image, rows on screen)."""
+        self._wanted = (self.current, self.query_one(ImageList).visible_items())
+        self._wake_loader.set()
+        if self._loader is None or self._loader.is_finished:
+            self._loader = self.load_images()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # a loader that ended just as it was asked for more: start another one
+        if event.worker is self._loader and event.worker.is_finished:
+            if self._wake_loader.is_set() and not self._exiting:
+                self._loader = self.load_images()
 
     # ------------------------------------------------------------------ workers
     # Thin wrappers: the work itself is in advtui.tui.jobs (plain functions, no App).
 
+    @work(thread=True, exclusive=True, exit_on_error=False, group="list")
+    def list_images(self) -> None:
+        jobs.list_images(
+            self.config, self.listing, self.post_message, get_current_worker().cancelled_event
+        )
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="scan")
-    def scan_images(self) -> None:
-        jobs.scan_folder(
-            [e.path for e in self.entries],
+    def load_images(self) -> None:
+        jobs.load_near(
+            self.entries,
+            lambda: getattr(self, "_wanted", (None, [])),
+            lambda: self.job is not None,
+            self._wake_loader,
             self.config.input_size or DEFAULT_DISPLAY_SIZE,
-            lambda: self.current,
             self.post_message,
             get_current_worker().cancelled_event,
         )
@@ -273,6 +388,15 @@ class AdvtuiApp(App[int]):
             self.post_message(msg.ModelFailed(one_line(exc)))
             return
         self.post_message(msg.ModelReady(model))
+        if self.config.labels is not None:
+            try:
+                from advtui.evalset import read_labels
+
+                labels = read_labels(self.config.labels, model.class_names)
+            except Exception as exc:  # noqa: BLE001
+                self.post_message(msg.LabelsRead({}, one_line(exc)))
+                return
+            self.post_message(msg.LabelsRead(labels))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="background")
     def prepare_explainer(self, model: Any, load_detector: bool = True) -> None:
@@ -280,7 +404,10 @@ class AdvtuiApp(App[int]):
         detector (``load_detector=False``: keep the loaded one — the explainer was cycled)."""
         worker = get_current_worker()
         try:
-            explainer = self.explainers.get(model, None, self.settings.seed, self.explainer_name)
+            # a tree's root may hold no images itself: warm up on the current image's folder
+            entry = self.current_entry
+            image = entry.path if entry is not None and self.config.background is None else None
+            explainer = self.explainers.get(model, image, self.settings.seed, self.explainer_name)
         except Exception as exc:  # noqa: BLE001
             if not worker.is_cancelled:  # else x was pressed again: a newer check is running
                 self.post_message(msg.ExplainerFailed(one_line(exc)))
@@ -338,6 +465,9 @@ class AdvtuiApp(App[int]):
     @on(ImageList.Selected)
     def _selected(self, event: ImageList.Selected) -> None:
         self.current = event.index
+        if event.index in self._decoded:
+            self._decoded.move_to_end(event.index)
+        self._want_near()
         self._maybe_predict()
         self.refresh_view()
 
@@ -346,13 +476,28 @@ class AdvtuiApp(App[int]):
             return
         entry = self.entries[message.index]
         entry.image, entry.error = message.image, message.error
+        entry.checked = message.error is None
+        if message.image is not None:  # an LRU of decoded crops; metadata for the rest
+            self._decoded[message.index] = None
+            self._decoded.move_to_end(message.index)
+            while len(self._decoded) > DECODED_LIMIT:
+                old, _ = self._decoded.popitem(last=False)
+                if old == self.current:
+                    self._decoded[old] = None
+                    continue
+                self.entries[old].image = None
         self._update_mark(message.index)
         if message.index == self.current:
             self.refresh_view()
 
+    @on(ImageList.Viewed)
+    def _viewed(self) -> None:
+        self._want_near()
+
     def on_model_ready(self, message: msg.ModelReady) -> None:
         self.model = message.model
         self.prepare_explainer(self.model)
+        self._resolve_truths()
         self._maybe_predict()
         self.refresh_view()
 
@@ -416,8 +561,19 @@ class AdvtuiApp(App[int]):
         self.say(f"{label} unavailable: {message.message}", title=label, severity="error")
         self.refresh_view()
 
+    def on_labels_read(self, message: msg.LabelsRead) -> None:
+        if message.error:
+            self.say(message.error, title="labels", severity="error", timeout=10)
+            return
+        self.labels = message.labels
+        self._resolve_truths()
+
     def on_predicted(self, message: msg.Predicted) -> None:
         self.predictions[(message.path, message.model)] = message.top5
+        index = self._paths.get(message.path)
+        if index is not None and self.entries[index].label is not None:
+            self._set_verdict(self.entries[index])
+            self.query_one(ImageList).refresh_item(index)
         entry = self.current_entry
         if entry is not None and str(entry.path) == message.path:
             self.refresh_view()
@@ -432,6 +588,7 @@ class AdvtuiApp(App[int]):
             self.update_status()
 
     def on_job_done(self, message: msg.JobDone) -> None:
+        self.call_after_refresh(self._want_near)  # the job is over: read ahead again
         self.outcomes[message.key] = message.outcome
         if message.verdicts:
             self.verdicts[message.key] = message.verdicts
@@ -448,6 +605,7 @@ class AdvtuiApp(App[int]):
         self.refresh_view()
 
     def on_job_failed(self, message: msg.JobFailed) -> None:
+        self.call_after_refresh(self._want_near)  # the job is over: read ahead again
         if self.job is not None and self.job.id == message.job:
             self._set_event(self.job.key, message.message)
             self.job = None
@@ -522,10 +680,7 @@ class AdvtuiApp(App[int]):
         return None if key is None else self.outcomes.get(key)
 
     def _index_of(self, path: str) -> int | None:
-        for i, e in enumerate(self.entries):
-            if str(e.path) == path:
-                return i
-        return None
+        return self._paths.get(path)
 
     def _update_mark(self, index: int) -> None:
         entry = self.entries[index]
@@ -761,6 +916,7 @@ class AdvtuiApp(App[int]):
         self.push_screen(HelpScreen(self.display_text))
 
     async def action_quit(self) -> None:
-        for group in ("attack", "scan", "predict", "background"):
+        self._exiting = True
+        for group in ("attack", "list", "scan", "predict", "background"):
             self.workers.cancel_group(self, group)
         self.exit(0)

@@ -15,30 +15,137 @@ from pathlib import Path
 from typing import Any
 
 from advtui.tui import messages as msg
-from advtui.tui.state import Job, TuiConfig, one_line
+from advtui.tui.state import Entry, Job, TuiConfig, one_line
 
 Post = Callable[[Any], Any]
 
 
-def scan_folder(
-    paths: list[Path],
+class Listing:
+    """Files found by the walk and not yet shown: the walk thread adds, the App takes.
+
+    The walk posts a collapsing :class:`~advtui.tui.messages.ListGrew` at most every
+    ``INTERVAL`` seconds; the App drains up to ``BATCH`` entries per message (and asks for
+    another if more are waiting), so a 50,000-file folder never blocks a key press.
+    """
+
+    INTERVAL = 0.05
+    BATCH = 2000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._found: list[Entry] = []
+        self._skipped: list[str] = []
+        self.done = False
+        self.error: str | None = None
+
+    def add(self, entry: Entry) -> None:
+        with self._lock:
+            self._found.append(entry)
+
+    def skip(self, why: str) -> None:
+        with self._lock:
+            self._skipped.append(why)
+
+    def take(self) -> tuple[list[Entry], list[str], bool]:
+        """(entries, skipped notes, more waiting)."""
+        with self._lock:
+            found, self._found = self._found[: self.BATCH], self._found[self.BATCH :]
+            skipped, self._skipped = self._skipped, []
+            return found, skipped, bool(self._found)
+
+
+def list_images(config: TuiConfig, listing: Listing, post: Post, stop: threading.Event) -> None:
+    """Walk the folder (or read ``--list``) into ``listing``, posting ListGrew as it goes.
+
+    Metadata only: nothing is opened or decoded here (see :func:`load_near`).
+    """
+    import time
+
+    from advtui.images import Found, is_wnid, read_list, walk_images
+
+    last, n = 0.0, 0
+    try:
+        if config.list_file is not None:
+            found = read_list(config.list_file, stop)
+        else:
+            found = walk_images(config.folder, recursive=config.recursive, stop=stop)
+        for f in found:
+            if isinstance(f, Found):
+                listing.add(Entry(f.path, f.rel, f.folder, f.folder if is_wnid(f.folder) else ""))
+            else:
+                listing.skip(str(f))
+            n += 1
+            if n % 256 == 0:
+                time.sleep(0.0005)  # hand the GIL to the UI thread: keys stay instant
+            now = time.monotonic()
+            if now - last >= listing.INTERVAL:
+                last = now
+                post(msg.ListGrew())
+    except Exception as exc:  # noqa: BLE001 - a folder that cannot be listed is a message
+        listing.error = one_line(exc)
+    listing.done = not stop.is_set()
+    post(msg.ListGrew())
+
+
+IDLE = 0.3
+
+
+def load_near(
+    entries: list[Entry],
+    wanted: Callable[[], tuple[int | None, list[int]]],
+    busy: Callable[[], bool],
+    wake: threading.Event,
     size: int,
-    current: Callable[[], int | None],
     post: Post,
     stop: threading.Event,
 ) -> None:
-    """Load every file once, the currently selected one first: a display crop or a reason."""
-    from advtui.images import load_image, resize_center_crop
+    """Decode the images the user is looking at, and only those: the current one first, then
+    (when no attack or SHAP job runs) its neighbours and the rows on screen, for their marks.
 
-    pending = set(range(len(paths)))
-    while pending and not stop.is_set():
-        cur = current()
-        i = cur if cur in pending else min(pending)
-        pending.discard(i)
+    ``wanted()`` gives (current index, indices on screen); ``wake`` is set when they change.
+    Returns after ``IDLE`` seconds without a wake (so ``workers.wait_for_complete`` ends).
+    Each result is posted as ImageScanned; the App keeps the crops in an LRU. Never walks the
+    whole folder, so it never competes with a running attack.
+    """
+    from advtui.images import load_image, resize_center_crop
+    from advtui.tui.state import PREFETCH
+
+    def load(i: int) -> None:
         try:
-            post(msg.ImageScanned(i, image=resize_center_crop(load_image(paths[i]), size)))
+            image = resize_center_crop(load_image(entries[i].path), size)
+            post(msg.ImageScanned(i, image=image))
         except Exception as exc:  # noqa: BLE001 - every failure becomes a one-line reason
             post(msg.ImageScanned(i, error=one_line(exc)))
+
+    tried: set[int] = set()  # loaded since the last wake (results may not be filed yet)
+    while not stop.is_set():
+        if not wake.wait(IDLE):
+            return  # nothing asked for a while: the App starts a loader again when it asks
+        wake.clear()
+        tried.clear()
+        while not stop.is_set() and not wake.is_set():
+            cur, visible = wanted()
+            n = len(entries)
+            todo: list[int] = []
+            if cur is not None and 0 <= cur < n:
+                todo.append(cur)
+                if not busy():
+                    for d in range(1, PREFETCH + 1):
+                        todo += [cur + d, cur - d]
+            if not busy():
+                todo += visible
+            pick = None
+            for i in todo:
+                if 0 <= i < n and i not in tried:
+                    e = entries[i]
+                    near = i == cur or abs(i - (cur or 0)) <= PREFETCH
+                    if e.error is None and (e.image is None if near else not e.checked):
+                        pick = i
+                        break
+            if pick is None:
+                break
+            tried.add(pick)
+            load(pick)
 
 
 class ExplainerCache:

@@ -100,3 +100,19 @@ class Notice(Message):
     message: str
     title: str = ""
     severity: str = "warning"
+
+
+@dataclass
+class ListGrew(Message):
+    """The walk found more files (drain them from the Listing); a burst collapses into one."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, ListGrew)
+
+
+@dataclass
+class LabelsRead(Message):
+    """``--labels FILE`` resolved against the model's classes (``error`` if it cannot be)."""
+
+    labels: dict[str, int]
+    error: str = ""

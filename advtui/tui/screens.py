@@ -22,6 +22,8 @@ from advtui.settings import METHODS, TARGET_MODES
 KEYS: tuple[tuple[str, str], ...] = (
     ("j / ↓", "next image"),
     ("k / ↑", "previous image"),
+    ("g / G, Home / End", "first / last image (PgUp / PgDn: a screen at a time)"),
+    ("/ (in the list)", "filter the list by name or true class; Enter keeps it, Esc clears it"),
     ("a", "attack the image with the current settings"),
     ("e", "heatmaps + evidence of the chosen explainer for both images (attacks first)"),
     (
@@ -47,7 +49,7 @@ MARKS = (
     ("✗", "file failed to load (the reason shows when selected)"),
     ("●", "attacked, the attack succeeded"),
     ("○", "attacked, the attack did not succeed"),
-    ("·", "not read yet (shown only while the folder is being scanned)"),
+    ("·", "not read yet (files are scanned only near the cursor and on screen)"),
     ("", "no mark: readable, not attacked yet"),
 )
 

@@ -6,6 +6,7 @@ thread-side job functions.
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +48,7 @@ def _default_settings() -> AttackSettings:
 
 @dataclass
 class TuiConfig:
-    """Everything ``advtui [FOLDER] [options]`` configures (built by ``advtui.cli.build_app``)."""
+    """Everything ``advtui [PATH] [options]`` configures (built by ``advtui.cli.build_app``)."""
 
     folder: Path = field(default_factory=_default_folder)
     model: str = "efficientnet-lite0"
@@ -73,23 +74,78 @@ class TuiConfig:
     graphics: str = "auto"
     #: what ``m`` cycles through (registry names, ``ta:NAME`` too); None: the native attacks
     methods: tuple[str, ...] | None = None
+    #: the image to select once listed (``advtui photo.jpg`` opens its folder with it selected)
+    select: Path | None = None
+    #: ``--list FILE``: list these paths (one per line) instead of walking ``folder``
+    list_file: Path | None = None
+    #: ``--labels FILE``: true classes by relative path, file name or folder name (as eval)
+    labels: Path | None = None
+    #: walk sub-folders (a folder given on the command line); an image's folder is not walked
+    recursive: bool = True
 
     def __post_init__(self) -> None:
         self.folder = Path(self.folder)
         self.out_dir = Path(self.out_dir)
 
 
-@dataclass
-class Entry:
-    """One file of the folder: its crop for display once scanned, or why it failed."""
+#: Decoded display crops kept around the cursor (an LRU; ~150 kB each at 224 px).
+DECODED_LIMIT = 96
+#: Images ahead of and behind the cursor decoded before they are asked for.
+PREFETCH = 4
 
-    path: Path
-    image: Any = None  # PIL image, model-size centre crop
-    error: str | None = None
+
+class Entry:
+    """One listed file: metadata only, plus its display crop while it is in the LRU.
+
+    ``image`` is the model-size centre crop while decoded (the App keeps at most
+    :data:`DECODED_LIMIT` of them); ``error`` is why it cannot be read (kept once known);
+    ``checked`` says it was read once without error. ``truth`` is the true class as shown
+    (the class name once the model is known, the synset folder before), ``label`` its index
+    and ``verdict`` ✓/✗ once the model has predicted it.
+    """
+
+    __slots__ = (
+        "key",
+        "rel",
+        "folder",
+        "image",
+        "error",
+        "checked",
+        "label",
+        "truth",
+        "verdict",
+        "mark",
+    )
+
+    def __init__(self, path: Path, rel: str = "", folder: str = "", truth: str = "") -> None:
+        #: ``str(self.path)``, kept as a str (50,000 rows hold no Path objects); results and
+        #: predictions are filed under it
+        self.key = os.fspath(Path(path))
+        self.rel = rel or os.path.basename(self.key)
+        self.folder = folder
+        self.image: Any = None
+        self.error: str | None = None
+        self.checked = False
+        self.label: int | None = None
+        self.truth = truth
+        self.verdict = ""
+        self.mark = "·"  # the list's mark (advtui.tui.widgets.MARK_*)
+
+    @property
+    def path(self) -> Path:
+        return Path(self.key)
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(self.key)
 
     @property
     def scanned(self) -> bool:
-        return self.image is not None or self.error is not None
+        """Read at least once (decoded, or failed with a reason)."""
+        return self.checked or self.image is not None or self.error is not None
+
+    def __repr__(self) -> str:
+        return f"Entry({self.rel!r})"
 
 
 @dataclass

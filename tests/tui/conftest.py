@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from advtui.cli import build_app
+from advtui.tui.widgets import ImageList
 
 SIZE = (160, 50)
 
@@ -66,11 +67,15 @@ async def wait_for(pilot, predicate, timeout: float = 60.0, what: str = "conditi
 
 
 async def wait_ready(pilot) -> None:
-    """Model loaded, SHAP background built, every file scanned, current image predicted."""
+    """Model loaded, SHAP background built, folder listed and the files on screen read,
+    current image predicted."""
     app = pilot.app
     await wait_for(pilot, lambda: app.model is not None or app.model_error, what="model")
     await wait_for(pilot, app.explainer_ready.is_set, what="SHAP background")
-    await wait_for(pilot, lambda: all(e.scanned for e in app.entries), what="scan")
+    await wait_for(pilot, lambda: app.listed, what="listing")
+    # files are read near the cursor and on screen (all of them for a small folder)
+    on_screen = app.query_one(ImageList).visible_items()
+    await wait_for(pilot, lambda: all(app.entries[i].scanned for i in on_screen), what="scan")
     entry = app.current_entry
     if app.model is not None and entry is not None and entry.error is None:
         key = (str(entry.path), app.model.name)

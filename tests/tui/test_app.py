@@ -168,7 +168,7 @@ async def test_folder_with_a_corrupt_file_opens_and_marks_it(small_folder):
         assert names[0] == "[red]bad.jpg"  # sorted first; markup-like name shown literally
         images = app.query_one(ImageList)
         assert images.mark(0) == MARK_FAILED
-        assert images.get_option_at_index(0).prompt.plain.endswith("[red]bad.jpg")
+        assert images.row_text(0).plain.rstrip().endswith("[red]bad.jpg")
         assert app.entries[0].error.startswith("[red]bad.jpg: ")
         msg = panel(app, "p-clean").message
         assert msg == f"✗ {app.entries[0].error}"

@@ -1,0 +1,181 @@
+"""The one walker (advtui.images.walk_images) the explorer and eval share: what counts as an
+image, in which order, what is skipped and why, and what an image's true class is."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from advtui.errors import ImageError
+from advtui.images import (
+    Found,
+    Skipped,
+    find_images,
+    folder_classes,
+    label_for,
+    load_image,
+    open_source,
+    read_list,
+    walk_images,
+)
+from advtui.names import safe_name
+
+
+def touch(path: Path, data: bytes = b"x") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def walk(root, **kw) -> tuple[list[str], list[Skipped]]:
+    found, skipped = [], []
+    for f in walk_images(root, **kw):
+        (found if isinstance(f, Found) else skipped).append(f.rel if isinstance(f, Found) else f)
+    return found, skipped
+
+
+def test_flat_folder_in_name_order_case_insensitive_hidden_and_non_images_left_out(tmp_path):
+    for name in ("b.JPG", "A.png", "c.txt", ".hidden.jpg", "a2.jpeg"):
+        touch(tmp_path / name)
+    (tmp_path / "dir.jpg").mkdir()  # a folder named like an image is a folder
+    found, skipped = walk(tmp_path, recursive=False)
+    assert found == ["A.png", "a2.jpeg", "b.JPG"]
+    assert skipped == []
+
+
+def test_tree_is_walked_depth_first_files_before_sub_folders_with_the_class_folder(tmp_path):
+    touch(tmp_path / "top.jpg")
+    touch(tmp_path / "n01443537" / "y.jpg")
+    touch(tmp_path / "n01440764" / "x.JPEG")
+    touch(tmp_path / "n01440764" / "deeper" / "z.png")
+    touch(tmp_path / ".git" / "hidden.jpg")
+    entries = [f for f in walk_images(tmp_path) if isinstance(f, Found)]
+    assert [(f.rel, f.folder) for f in entries] == [
+        ("top.jpg", ""),
+        ("n01440764/x.JPEG", "n01440764"),
+        ("n01440764/deeper/z.png", "deeper"),
+        ("n01443537/y.jpg", "n01443537"),
+    ]
+    assert entries[1].path == os.path.join(str(tmp_path), "n01440764", "x.JPEG")
+    assert entries[1].name == "x.JPEG"
+    # not recursive: the root's own images only
+    assert walk(tmp_path, recursive=False)[0] == ["top.jpg"]
+
+
+def test_symlink_loops_are_reported_as_loops_and_skipped(tmp_path):
+    touch(tmp_path / "fig.jpg")
+    os.symlink("b.jpg", tmp_path / "a.jpg")
+    os.symlink("a.jpg", tmp_path / "b.jpg")
+    os.symlink("missing.jpg", tmp_path / "dangling.jpg")
+    (tmp_path / "sub").mkdir()
+    touch(tmp_path / "sub" / "s.jpg")
+    os.symlink("..", tmp_path / "sub" / "up")  # a folder loop
+    os.symlink("sub", tmp_path / "again")  # a second way into a folder already listed
+    found, skipped = walk(tmp_path)
+    assert found == ["fig.jpg", "sub/s.jpg"]
+    reasons = {Path(s.path).name: s.reason for s in skipped}
+    assert reasons["a.jpg"] == reasons["b.jpg"] == "symlink loop"
+    assert reasons["dangling.jpg"] == "broken symlink"
+    assert reasons["up"].startswith("symlink loop")
+    assert str(skipped[0]).endswith(", skipped")
+    # the shared rules see the same: find_images skips it, load_image says it is a loop
+    assert [p.name for p in find_images(tmp_path)] == ["fig.jpg"]
+    with pytest.raises(ImageError, match="symlink loop"):
+        load_image(tmp_path / "a.jpg")
+
+
+def test_any_bytes_in_names_are_listed_and_shown_escaped(tmp_path):
+    raw = os.fsencode(str(tmp_path)) + b"/bad\xffname\x1b[31m.jpg"
+    with open(raw, "wb") as fh:
+        fh.write(b"x")
+    (found,), _ = walk(tmp_path)
+    assert found == "bad\udcffname\x1b[31m.jpg"  # surrogate-escaped, as os.fsdecode gives
+    assert safe_name(found) == "bad\\xffname\\x1b[31m.jpg"
+    assert os.path.exists(next(f for f in walk_images(tmp_path)).path)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every folder")
+def test_unreadable_sub_folder_is_skipped_with_the_reason(tmp_path):
+    touch(tmp_path / "ok.jpg")
+    locked = tmp_path / "locked"
+    touch(locked / "x.jpg")
+    locked.chmod(0)
+    try:
+        found, skipped = walk(tmp_path)
+    finally:
+        locked.chmod(0o755)
+    assert found == ["ok.jpg"]
+    assert "permission denied" in skipped[0].reason
+
+
+def test_root_errors_are_one_line(tmp_path):
+    with pytest.raises(ImageError, match="no such folder"):
+        list(walk_images(tmp_path / "nope"))
+    with pytest.raises(ImageError, match="not a folder"):
+        list(walk_images(touch(tmp_path / "f.jpg")))
+
+
+def test_the_walk_is_lazy_and_stops_on_the_event(tmp_path):
+    for i in range(3):
+        touch(tmp_path / f"d{i}" / "x.jpg")
+    stop = threading.Event()
+    gen = walk_images(tmp_path, stop=stop)
+    first = next(gen)
+    assert first.rel == "d0/x.jpg"  # yielded before the other folders were listed
+    stop.set()
+    assert list(gen) == []
+
+
+def test_a_huge_flat_folder_is_listed_without_a_stat_or_open_per_file(tmp_path, monkeypatch):
+    for i in range(3000):
+        (tmp_path / f"{i:05d}.jpg").touch()
+    calls = []
+    real_stat = os.stat
+    monkeypatch.setattr(os, "stat", lambda *a, **k: calls.append(a) or real_stat(*a, **k))
+    monkeypatch.setattr("builtins.open", lambda *a, **k: calls.append(a))
+    found, _ = walk(tmp_path)
+    assert len(found) == 3000 and found[0] == "00000.jpg" and found[-1] == "02999.jpg"
+    assert len(calls) < 5  # the root only, not one per file
+
+
+def test_list_file_keeps_order_skips_comments_and_resolves_relative_paths(tmp_path):
+    touch(tmp_path / "imgs" / "a.jpg")
+    absolute = touch(tmp_path / "elsewhere" / "b.png")
+    lst = tmp_path / "list.txt"
+    lst.write_bytes(
+        b"# my picks\n\nimgs/a.jpg\r\n" + os.fsencode(str(absolute)) + b"\nimgs/odd\xff.jpg\n"
+    )
+    entries = list(read_list(lst))
+    assert [e.rel for e in entries] == ["imgs/a.jpg", str(absolute), "imgs/odd\udcff.jpg"]
+    assert entries[0].path == os.path.join(str(tmp_path), "imgs/a.jpg")
+    assert entries[1].path == str(absolute) and entries[1].folder == "elsewhere"
+    with pytest.raises(ImageError, match="cannot read"):
+        list(read_list(tmp_path / "missing.txt"))
+    with pytest.raises(ImageError, match="not a text file"):
+        list(read_list(touch(tmp_path / "x.bin", b"\x00\x01")))
+
+
+def test_open_source_opens_a_folder_or_an_image_in_its_folder(tmp_path):
+    img = touch(tmp_path / "photo.jpg")
+    assert open_source(tmp_path) == (tmp_path, None)
+    assert open_source(img) == (tmp_path, img)
+    with pytest.raises(ImageError, match="no such file"):
+        open_source(tmp_path / "gone.jpg")
+    with pytest.raises(ImageError, match="--list"):
+        open_source(touch(tmp_path / "paths.txt"))
+
+
+def test_labels_come_from_the_labels_file_first_then_the_class_folder():
+    f = Found("/d/n01440764/x.jpg", "n01440764/x.jpg", "n01440764")
+    folder = folder_classes(["n01443537", "n01440764", "other"], 2)
+    assert folder == {"n01440764": 0, "n01443537": 1}
+    assert label_for(f, {}, folder) == (0, "folder")
+    assert label_for(f, {"x.jpg": 5}, folder) == (5, "labels")
+    assert label_for(f, {"n01440764/x.jpg": 7, "x.jpg": 5}, folder) == (7, "labels")
+    assert label_for(f, {"n01440764": 3}, {}) == (3, "labels")
+    assert label_for(f, {}, {}) == (None, "clean-top1")
+    # a subset of the ImageNet folders cannot be mapped offline
+    assert folder_classes(["n01440764"], 1000) == {}
