@@ -313,9 +313,22 @@ def run_eval(
         model = load_model(device=device)
     engine = engine or InProcess(note)
     cfg = config.resolved(model)
+    unusable: list[str] = []
     items = collect_items(
-        cfg.folder, model.class_names, labels_file=cfg.labels, n=cfg.n, views=cfg.views
+        cfg.folder,
+        model.class_names,
+        labels_file=cfg.labels,
+        n=cfg.n,
+        views=cfg.views,
+        skipped=unusable,
     )
+    if unusable and note is not None:  # symlink loops, unreadable folders: left out, said once
+        shown = "; ".join(unusable[:3]) + (
+            f" and {len(unusable) - 3} more" if len(unusable) > 3 else ""
+        )
+        note(
+            f"left out {len(unusable)} unusable entr{'y' if len(unusable) == 1 else 'ies'}: {shown}"
+        )
     params = cfg.params(model)
     store = ResultsStore(cfg.out, cfg.n_quantiles, params, resume=cfg.resume)
     modes = list(cfg.targets)
@@ -419,9 +432,7 @@ class ImageRows:
     subsets of items in any order. Rows are yielded as they exist; the caller writes them.
     """
 
-    def __init__(
-        self, model, cfg: EvalConfig, note: Callable[[str], None] | None = None
-    ) -> None:
+    def __init__(self, model, cfg: EvalConfig, note: Callable[[str], None] | None = None) -> None:
         self.model, self.cfg = model, cfg
         self.emb = model.class_embeddings() if "nearest" in cfg.targets else None
         self.explainer = _Explainers(model, cfg, note)

@@ -250,6 +250,7 @@ def background_from_paths(
     n: int = 8,
     exclude: Sequence[Path] = (),
     note: NoteFn | None = None,
+    unusable: Sequence[str] = (),
 ) -> torch.Tensor:
     """Up to ``n`` loadable images from ``paths`` (evenly spread, skipping ``exclude``).
 
@@ -265,7 +266,8 @@ def background_from_paths(
     if len(candidates) > n:
         step = len(candidates) / n
         candidates = [candidates[int(i * step)] for i in range(n)]
-    tensors, skipped = [], []
+    tensors: list[torch.Tensor] = []
+    skipped: list[str] = [f"{u}" for u in unusable]  # "a.jpg: symlink loop" from the walk
     for p in candidates:
         try:
             tensors.append(load_tensor(p, size))
@@ -293,14 +295,22 @@ def background_from_folder(
     exclude: Sequence[Path] = (),
     note: NoteFn | None = None,
 ) -> torch.Tensor:
-    """:func:`background_from_paths` over the images of ``folder``."""
-    from advtui.images import find_images
+    """:func:`background_from_paths` over the images directly in ``folder`` (the walker's rule);
+    entries the walk could not use (symlink loops, broken links) are named in the same note."""
+    from advtui.images import Found, walk_images
+    from advtui.names import safe_name
 
+    paths: list[Path] = []
+    unusable: list[str] = []
     try:
-        paths = find_images(folder)
+        for f in walk_images(Path(folder).expanduser(), recursive=False):
+            if isinstance(f, Found):
+                paths.append(Path(f.path))
+            else:
+                unusable.append(f"{safe_name(os.path.basename(f.path))}: {f.reason}")
     except ImageError:
-        paths = []
-    return background_from_paths(paths, size, n, exclude, note)
+        pass
+    return background_from_paths(paths, size, n, exclude, note, sorted(unusable))
 
 
 def background_for_image(

@@ -390,7 +390,7 @@ class AdvtuiApp(App[int]):
         self.post_message(msg.ModelReady(model))
         if self.config.labels is not None:
             try:
-                from advtui.evalset import read_labels
+                from advtui.eval.dataset import read_labels
 
                 labels = read_labels(self.config.labels, model.class_names)
             except Exception as exc:  # noqa: BLE001

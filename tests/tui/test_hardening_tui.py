@@ -33,6 +33,7 @@ async def test_hostile_names_are_escaped_in_notifications_titles_and_status(tmp_
     folder = tmp_path / "imgs"
     folder.mkdir()
     shutil.copy(sample_paths[0], folder / HOSTILE)
+    shutil.copy(sample_paths[1], folder / "b.jpg")  # somewhere to move to while the job runs
     os.symlink("y.jpg", folder / "x.jpg")  # a loop beside the photo: SHAP goes on, with a notice
     os.symlink("x.jpg", folder / "y.jpg")
     out = tmp_path / "out"

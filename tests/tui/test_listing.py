@@ -14,7 +14,7 @@ from PIL import Image
 import advtui.images
 import advtui.tui.app
 from advtui.cli import build_app
-from advtui.evalset import collect_items
+from advtui.eval.dataset import collect_items
 from advtui.tui.state import DECODED_LIMIT
 from advtui.tui.widgets import MARK_FAILED, ImageList
 from tests.conftest import make_tiny_classifier
