@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 from advtui.cli import common
 from advtui.cli.common import _attack_args, _common_model_args, _explain_args
@@ -154,6 +155,7 @@ def config_from_args(args: argparse.Namespace):
         if args.eps_sweep
         else [args.eps]
     )
+    primary: float | str | None
     if args.eps_sweep and args.eps not in eps:
         from advtui.attacks import parse_fraction
 
@@ -270,7 +272,7 @@ class _Progress:
             self.open_line = True
             if done >= total:
                 self.end_line()
-        elif first or done >= total or now - self.last_line >= 30:
+        elif first or done >= total or self.last_line is None or now - self.last_line >= 30:
             self.stream.write(line + "\n")
             self.last_line = now
         self.stream.flush()
@@ -299,8 +301,8 @@ class _Live(_Progress):
         import threading
 
         super().__init__(stream, clock)
-        self.live = None
-        self.counts = (0, 0, "", None)  # done, total, what, ETA seconds
+        self.live: Any = None  # rich.live.Live while drawing
+        self.counts: tuple[int, int, str, float | None] = (0, 0, "", None)  # ETA in seconds
         self.drawn: float | None = None
         self.lock = threading.Lock()
 

@@ -50,7 +50,7 @@ def _auc(y: np.ndarray, scores: np.ndarray) -> float | None:
     return float(roc_auc_score(y, scores))
 
 
-def _spread(values: list[float]) -> dict:
+def _spread(values: Sequence[float | None]) -> dict:
     vals = [v for v in values if v is not None and math.isfinite(v)]
     if not vals:
         return {"mean": None, "std": None}
@@ -117,7 +117,7 @@ def check_rows(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def group_folds(y: np.ndarray, groups: Sequence, folds: int, seed: int = 0):
+def group_folds(y: np.ndarray, groups: Sequence | np.ndarray, folds: int, seed: int = 0):
     """(train, test) index arrays of stratified k-fold CV that never splits a group.
 
     Folds whose training part lacks a class are skipped (possible with very few groups).

@@ -91,6 +91,16 @@ class EvalConfig:
     n_quantiles: int = 512
     plots: bool = True
 
+    @property
+    def eps_values(self) -> list[float]:
+        """The ε values as numbers (:meth:`precheck` has parsed the command line's text)."""
+        return [float(e) for e in self.eps]
+
+    @property
+    def primary_value(self) -> float:
+        """The ε the detector table is about (the strongest when none was named)."""
+        return float(self.primary_eps) if self.primary_eps is not None else max(self.eps_values)
+
     def precheck(self) -> EvalConfig:
         """A copy with every model-independent value checked and normalised (cheap: the CLI
         calls it before loading the model)."""
@@ -132,9 +142,12 @@ class EvalConfig:
         c.targets = list(dict.fromkeys(c.targets))
         if not c.eps:
             raise EvalError("--eps-sweep: no ε values given")
-        c.eps = sorted({check_flag("eps", e) for e in c.eps})  # 0 = no attack: the baseline
-        primary = check_flag("eps", c.primary_eps) if c.primary_eps is not None else max(c.eps)
-        c.primary_eps = min(c.eps, key=lambda e: abs(e - primary))
+        values = sorted({float(check_flag("eps", e)) for e in c.eps})  # 0 = no attack: baseline
+        primary = (
+            float(check_flag("eps", c.primary_eps)) if c.primary_eps is not None else values[-1]
+        )
+        c.eps = values
+        c.primary_eps = min(values, key=lambda e: abs(e - primary))
         if c.alpha is not None:
             c.alpha = check_flag("alpha", c.alpha)
         folder = Path(c.folder).expanduser()
@@ -163,7 +176,7 @@ class EvalConfig:
         seed = c.protocol == "seed"
         defaults = SEED_DEFAULTS if seed else CORRECTED_DEFAULTS
         if c.nsamples is None:
-            c.nsamples = defaults["nsamples"]
+            c.nsamples = int(defaults["nsamples"])
         if c.local_smoothing is None:
             c.local_smoothing = defaults["local_smoothing"]
         if seed:
@@ -229,8 +242,8 @@ class EvalConfig:
             "fixed": fixed,
             "explainer": self.explainer,
             "folder": str(self.folder),
-            "eps": [eps_text(e) for e in self.eps],
-            "primary_eps": eps_text(self.primary_eps),
+            "eps": [eps_text(e) for e in self.eps_values],
+            "primary_eps": eps_text(self.primary_value),
             "targets": list(self.targets),
             "n": self.n,
             "batch_size": self.batch_size,
@@ -341,10 +354,10 @@ def run_eval(
     left = {
         _rid(it): set()
         if _rid(it) in skipped
-        else {k for k in _keys(it, cfg.eps, modes) if k not in store.done}
+        else {k for k in _keys(it, cfg.eps_values, modes) if k not in store.done}
         for it in items
     }
-    total = sum(len(_keys(it, cfg.eps, modes)) for it in items)
+    total = sum(len(_keys(it, cfg.eps_values, modes)) for it in items)
     done = total - sum(len(v) for v in left.values())
     todo = [it for it in items if left[_rid(it)]]
     tracker = Tracker(
@@ -443,7 +456,7 @@ class ImageRows:
 
         model, cfg, emb, explainer = self.model, self.cfg, self.emb, self.explainer
         modes = list(cfg.targets)
-        planned = {_rid(it): _keys(it, cfg.eps, modes) for it in items}
+        planned = {_rid(it): _keys(it, cfg.eps_values, modes) for it in items}
         items = list(items)
         for start in range(0, len(items), cfg.batch_size):
             batch = items[start : start + cfg.batch_size]
@@ -502,7 +515,7 @@ class ImageRows:
                         sorted_features(expl.attributions[j], cfg.n_quantiles),
                     )
                 del expl
-            for eps in cfg.eps:
+            for eps in cfg.eps_values:
                 attack = _make_attack(cfg, model, eps)
                 for mode in modes:
                     key = eps_text(eps)
@@ -573,20 +586,20 @@ def _plan_order(items: Sequence[Item], cfg: EvalConfig):
     batch by batch; in a batch the unreadable, the misclassified, then each planned key
     (clean, then ε × mode) over the batch's images. Rows outside the plan (a resumed run
     with other --n or --targets) go last, in stored order."""
-    plan = {}
+    plan: dict[tuple, tuple[int, int, int]] = {}
     for idx, it in enumerate(items):
-        for j, key in enumerate(_keys(it, cfg.eps, cfg.targets)):
-            plan[key] = (idx // cfg.batch_size, j, idx)
+        for j, planned in enumerate(_keys(it, cfg.eps_values, cfg.targets)):
+            plan[planned] = (idx // cfg.batch_size, j, idx)
     rank = {"unreadable": 0, "misclassified": 1}
 
-    def key(row: dict):
+    def order(row: dict) -> tuple[int, int, int, int, int]:
         where = plan.get(row_key(row))
         if where is None:
             return (1, 0, 0, 0, 0)
         batch, j, idx = where
-        return (0, batch, rank.get(row.get("status"), 2), j, idx)
+        return (0, batch, rank.get(str(row.get("status")), 2), j, idx)
 
-    return key
+    return order
 
 
 #: run.json's record of the SHAP background rule (``background_policy``).
@@ -611,7 +624,8 @@ class _Explainers:
         self.model, self.cfg = model, cfg
         self._backgrounds: dict[Path, torch.Tensor] = {}
         self._keep = max(8, cfg.batch_size)
-        self._note, self._noted = note, set()
+        self._note = note
+        self._noted: set[str] = set()
 
     def _tell(self, line: str) -> None:
         """Pass a note on once (every photo of a folder shares its unreadable neighbours)."""
@@ -680,6 +694,7 @@ def _keys(it: Item, eps: Sequence[float], modes: Sequence[str]) -> list[tuple]:
 
 
 def _make_attack(cfg: EvalConfig, model, eps: float) -> Attack:
+    assert cfg.method is not None  # resolved: the protocol's default
     return make_attack(
         cfg.method,
         model,

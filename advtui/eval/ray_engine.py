@@ -130,13 +130,16 @@ class RayEngine:
             for key in done:
                 done_by_image.setdefault(key[0], []).append(key)
             records = [
-                {"item": pickle.dumps(it), "done": pickle.dumps(done_by_image.get(safe_name(it.image), []))}
+                {
+                    "item": pickle.dumps(it),
+                    "done": pickle.dumps(done_by_image.get(safe_name(it.image), [])),
+                }
                 for it in items
             ]
             ds = ray.data.from_items(
                 records, override_num_blocks=max(1, math.ceil(len(items) / cfg.batch_size))
             )
-            remote = {"num_cpus": threads}
+            remote: dict[str, float] = {"num_cpus": threads}
             if gpus > 0:
                 remote["num_gpus"] = gpus
             out = ds.map_batches(
@@ -282,6 +285,7 @@ class _RowActor:
 
         torch.set_num_threads(max(1, int(threads)))
         self.board = board
+        gpus: list
         try:
             gpus = ray.get_runtime_context().get_accelerator_ids().get("GPU", [])
         except AttributeError:  # Ray < 2.8
