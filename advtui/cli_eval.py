@@ -7,6 +7,8 @@ import sys
 import time
 from collections.abc import Callable
 
+from advtui.registry import DEFAULT_DETECTORS, DETECTORS
+
 EVAL_HELP = """\
 Reproduce "Explaining Away Attacks Against Neural Networks" (Saito & Wang): attack every image,
 explain the clean and adversarial top class with SHAP, and test whether a classifier on the
@@ -70,12 +72,30 @@ def add_parser(sub, common_model_args, attack_args, explain_args) -> None:
         default=5,
         help="cross-validation folds (default 5; warns when too few photos support them)",
     )
+    p.add_argument(
+        "--detectors",
+        type=_detectors,
+        default=",".join(DEFAULT_DETECTORS),
+        metavar="LIST",
+        help=f"comma-separated detectors to compare on the same rows and folds: "
+        f"{','.join(DETECTORS)} (default all; see `advtui attacks`)",
+    )
     p.add_argument("--resume", action="store_true", help="continue the run stored in --out")
     p.add_argument("--no-plots", action="store_true", help="skip histogram.png and roc.png")
     common_model_args(p)
     # protocol-dependent defaults: None means "the protocol decides"; the parser itself, so
     # that a Ctrl-C can print the command that continues the run (resume_command)
     p.set_defaults(method=None, nsamples=None, local_smoothing=None, eval_parser=p)
+
+
+def _detectors(text: str) -> str:
+    names = [n.strip().lower() for n in text.split(",") if n.strip()]
+    bad = [n for n in names if n not in DETECTORS]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown detector {bad[0] if bad else text!r}; choose from {','.join(DETECTORS)}"
+        )
+    return ",".join(dict.fromkeys(names))
 
 
 def resume_command(args: argparse.Namespace) -> str:
@@ -143,6 +163,7 @@ def _config(args: argparse.Namespace):
         resume=args.resume,
         folds=args.folds,
         plots=not args.no_plots,
+        detectors=args.detectors.split(","),
     )
 
 
@@ -215,7 +236,7 @@ def run(args: argparse.Namespace) -> int:
     from advtui.cli_common import load_model_from_args
     from advtui.eval.loop import run_eval
     from advtui.eval.plots import terminal_histogram
-    from advtui.eval.report import summary_table, sweep_table
+    from advtui.eval.report import detector_table, summary_table, sweep_table
 
     cfg = _config(args)
     cfg.precheck()  # fail fast on bad flags and folders, before loading the model
@@ -238,6 +259,7 @@ def run(args: argparse.Namespace) -> int:
         err.print("note: dropped a partial last line of results.jsonl (an interrupted write)")
     spread = console.width >= 120  # ± columns need the room; summary.json always has them
     console.print(summary_table(result.summary, spread))
+    console.print(detector_table(result.summary))
     if len(result.summary["sweep"]) > 1:
         console.print(sweep_table(result.summary, spread))
     console.print(terminal_histogram(result.store.rows, result.config), markup=False)

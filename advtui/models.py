@@ -124,6 +124,38 @@ class Classifier(nn.Module):
                 return module.weight.detach()
         return None
 
+    def final_linear(self) -> nn.Linear | None:
+        """The backbone's final linear layer (its input is the penultimate feature), or None."""
+        for module in reversed(list(self.backbone.modules())):
+            if isinstance(module, nn.Linear) and module.out_features == self.num_classes:
+                return module
+        return None
+
+    @torch.inference_mode()
+    def logits_and_features(
+        self, x: torch.Tensor, batch_size: int = 32
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits (N, classes) and penultimate features (N, D) — the input of the final linear
+        layer, caught by a forward pre-hook — or None when no final linear layer is found
+        (e.g. a TorchScript model). No gradients; chunks of ``batch_size``."""
+        fc = self.final_linear()
+        if fc is None:
+            return self.logits(x, batch_size), None
+        caught: list[torch.Tensor] = []
+        handle = fc.register_forward_pre_hook(
+            lambda _m, args: caught.append(args[0].detach().flatten(1).float())
+        )
+        was_training = self.training
+        self.eval()
+        try:
+            outs = []
+            for i in range(0, len(x), batch_size):
+                outs.append(self(x[i : i + batch_size].to(self.device)).float())
+        finally:
+            handle.remove()
+            self.train(was_training)
+        return torch.cat(outs), torch.cat(caught)
+
     def layer_names(self) -> list[str]:
         """Names accepted by :meth:`get_layer` (the backbone's sub-modules)."""
         return [n for n, _ in self.backbone.named_modules() if n]

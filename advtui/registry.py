@@ -181,21 +181,39 @@ DETECTORS: dict[str, DetectorSpec] = {
         DetectorSpec(
             "shap-lr",
             "logistic regression on the sorted attribution values (the paper's detector)",
-            "advtui.detect.saved:fit_detector",
+            "advtui.detect.learned:ShapLR",
         ),
         DetectorSpec(
             "shap-rf",
             "random forest on the sorted attribution values",
-            "advtui.detect.saved:fit_detector",
+            "advtui.detect.learned:ShapRF",
         ),
         DetectorSpec(
             "confidence",
             "logistic regression on the predicted class's probability and logit",
-            "advtui.detect.features:confidence_features",
+            "advtui.detect.learned:Confidence",
             features="confidence",
+        ),
+        DetectorSpec(
+            "squeeze",
+            "feature squeezing: max L1 softmax change under 5-bit depth and a 2×2 median "
+            "filter; threshold (Xu et al. 2018)",
+            "advtui.detect.squeeze:Squeeze",
+            trained=False,
+            features="squeeze",
+        ),
+        DetectorSpec(
+            "mahalanobis",
+            "min Mahalanobis distance of penultimate features to clean class means, tied "
+            "covariance; threshold (Lee et al. 2018)",
+            "advtui.detect.mahalanobis:Mahalanobis",
+            trained=False,
+            features="penultimate",
         ),
     )
 }
+#: ``eval --detectors`` default: the paper's detector and the baselines next to it.
+DEFAULT_DETECTORS = ("shap-lr", "shap-rf", "confidence", "squeeze", "mahalanobis")
 
 
 def attack_names(*, cycle: bool = False) -> tuple[str, ...]:

@@ -778,7 +778,8 @@ def test_clean_rows_share_their_fields_whatever_the_status(tiny, samples_dir, tm
     rows = run_eval(EvalConfig(**(cfg.__dict__ | {"targets": ["untargeted"]})), tiny).store.rows
     ok, bad = (next(r for r in rows if r["status"] == s) for s in ("ok", "misclassified"))
     assert ok["variant"] == bad["variant"] == "clean"
-    assert set(ok) - {"evidence"} == set(bad)
+    # what explaining adds: the evidence and the detector inputs beside SHAP
+    assert set(ok) - {"evidence", "squeeze", "squeeze_parts"} == set(bad)
     assert (bad["eps"], bad["eps_255"], bad["f"], bad["label"]) == (
         None,
         None,
@@ -876,3 +877,32 @@ def test_docs_list_every_eval_flag():
     flags = [max(a.option_strings, key=len) for a in parser._actions if a.option_strings]
     missing = [f for f in flags if f != "--help" and not re.search(rf"`[^`]*{f}(?![\w-])", docs)]
     assert not missing
+
+
+def test_detectors_are_compared_on_the_same_rows_and_stored_for_resume(reference, tiny):
+    out, run = reference
+    rows = [r for r in _rows(out) if r["f"] is not None]
+    assert all(r["squeeze"] == max(r["squeeze_parts"]) >= 0 for r in rows)
+    z = np.load(out / "features.npz")
+    np.testing.assert_allclose(z["squeeze"], [r["squeeze"] for r in rows])
+    assert z["penultimate"].shape == (len(rows), tiny.final_linear().in_features)
+    s = json.loads((out / "summary.json").read_text())
+    for v in s["variants"].values():
+        dets = v["detectors"]
+        assert list(dets) == ["shap-lr", "shap-rf", "confidence", "squeeze", "mahalanobis"]
+        # the SHAP-LR of the benchmark is the table's LR: the same folds, the same fits
+        assert dets["shap-lr"]["roc_auc"] == pytest.approx(v["lr"]["roc_auc"])
+        assert dets["confidence"]["accuracy"] == pytest.approx(v["confidence_baseline"]["accuracy"])
+        for d in dets.values():
+            assert d["tpr_at_5fpr"] is None or 0 <= d["tpr_at_5fpr"] <= 1
+
+
+def test_runs_without_detector_inputs_cannot_be_resumed(tiny, samples_dir, tmp_path):
+    cfg = _cfg(samples_dir, tmp_path / "o", n=1, views=1, targets=["untargeted"])
+    run_eval(cfg, tiny)
+    run_json = tmp_path / "o" / "run.json"
+    params = json.loads(run_json.read_text())
+    del params["fixed"]["row_extras"]  # as a run stored before the squeezing/penultimate rows
+    run_json.write_text(json.dumps(params))
+    with pytest.raises(StoreError, match="another advtui version.*per-row detector inputs"):
+        run_eval(EvalConfig(**(cfg.__dict__ | {"resume": True})), tiny)

@@ -33,6 +33,7 @@ from advtui.attacks.base import Attack
 from advtui.errors import ImageError
 from advtui.eval.dataset import VIEWS, EvalError, Item, collect_items, view_image
 from advtui.eval.store import ResultsStore
+from advtui.registry import DEFAULT_DETECTORS
 from advtui.settings import eps_text
 
 PROTOCOLS = ("corrected", "seed")
@@ -86,6 +87,7 @@ class EvalConfig:
     folds: int = 5
     n_quantiles: int = 512
     plots: bool = True
+    detectors: Sequence[str] = DEFAULT_DETECTORS
 
     def precheck(self) -> EvalConfig:
         """A copy with every model-independent value checked and normalised (cheap: the CLI
@@ -122,6 +124,7 @@ class EvalConfig:
                 f"--targets: unknown mode {bad[0] if bad else ''!r}; choose from {','.join(TARGET_MODES)}"
             )
         c.targets = list(dict.fromkeys(c.targets))
+        c.detectors = _check_detectors(c.detectors)
         eps = [parse_fraction(e, "eps") for e in c.eps]
         if not eps or any(e <= 0 for e in eps):
             raise EvalError("--eps values must be positive")
@@ -195,6 +198,7 @@ class EvalConfig:
             "protocol": self.protocol,
             "labels": self.labels,
             "n_quantiles": self.n_quantiles,
+            "row_extras": ROW_EXTRAS,
         }
         if self.method == "pgd":  # runs before per-image starts drew them per batch: not mixable
             fixed["random_start"] = "per-image"
@@ -258,7 +262,9 @@ def run_eval(
         cfg.folder, model.class_names, labels_file=cfg.labels, n=cfg.n, views=cfg.views
     )
     params = cfg.params(model)
-    store = ResultsStore(cfg.out, cfg.n_quantiles, params, resume=cfg.resume)
+    store = ResultsStore(
+        cfg.out, cfg.n_quantiles, params, resume=cfg.resume, n_penultimate=penultimate_dim(model)
+    )
     modes = list(cfg.targets)
     per_item = 1 + len(cfg.eps) * len(modes)
     total = len(items) * per_item
@@ -335,14 +341,17 @@ def run_eval(
                 expl = explainer.explain(
                     x[todo], [preds[i] for i in todo], [loaded[i] for i in todo], stop
                 )
+                extras = row_extras(model, x[todo])
                 for j, i in enumerate(todo):
                     it = loaded[i]
                     store.append(
                         _clean_row(
                             model, it, cfg.seed, preds[i], probs[i], clean_logits[i], preds[i]
                         )
-                        | {"status": "ok", "evidence": expl.evidence[j].to_dict()},
+                        | {"status": "ok", "evidence": expl.evidence[j].to_dict()}
+                        | extras.fields(j),
                         sorted_features(expl.attributions[j], cfg.n_quantiles),
+                        extras.penultimate(j),
                     )
                     done += 1
                     _tick(progress, done, total, f"{it.image} clean")
@@ -376,6 +385,7 @@ def run_eval(
                             [loaded[todo[j]] for j in ok],
                             stop,
                         )
+                        extras = row_extras(model, res.x_adv[ok])
                     for j, i in enumerate(todo):
                         it = loaded[i]
                         tgt = None if targets is None else int(targets[j])
@@ -400,7 +410,9 @@ def run_eval(
                             k = ok.index(j)
                             row |= {"status": "ok", "evidence": expl.evidence[k].to_dict()}
                             store.append(
-                                row, sorted_features(expl.attributions[k], cfg.n_quantiles)
+                                row | extras.fields(k),
+                                sorted_features(expl.attributions[k], cfg.n_quantiles),
+                                extras.penultimate(k),
                             )
                         else:
                             store.append(row | {"status": "attack-failed"})
@@ -416,6 +428,59 @@ def run_eval(
     run.attribution_shape = attribution_shape(model, cfg.layer)
     run.written = write_outputs(run, plots=cfg.plots)
     return run
+
+
+#: run.json's record of what each row stores for the detectors beside SHAP (``row_extras``):
+#: runs before it lack these inputs and cannot be continued.
+ROW_EXTRAS = "squeeze-bit5-median2x2+penultimate"
+
+
+def _check_detectors(names: Sequence[str]) -> list[str]:
+    from advtui.registry import DETECTORS
+
+    names = [str(n).strip().lower() for n in names if str(n).strip()]
+    bad = [n for n in names if n not in DETECTORS]
+    if bad or not names:
+        raise EvalError(
+            f"--detectors: unknown detector {bad[0] if bad else ''!r}; choose from "
+            f"{','.join(DETECTORS)}"
+        )
+    return list(dict.fromkeys(names))
+
+
+def penultimate_dim(model) -> int:
+    """Width of the model's penultimate features (0 when it has no final linear layer)."""
+    fc = model.final_linear() if hasattr(model, "final_linear") else None
+    return int(fc.in_features) if fc is not None else 0
+
+
+@dataclass
+class RowExtras:
+    """The per-row detector inputs beside SHAP of a batch: squeezing distances (N, 2) and
+    penultimate features (N, D) or None."""
+
+    squeeze: list[list[float]]
+    features: torch.Tensor | None
+
+    def fields(self, j: int) -> dict:
+        parts = self.squeeze[j]
+        return {"squeeze": max(parts), "squeeze_parts": parts}
+
+    def penultimate(self, j: int):
+        return None if self.features is None else self.features[j].cpu().numpy()
+
+
+def row_extras(model, x: torch.Tensor) -> RowExtras:
+    """Squeezing scores and penultimate features of images ``x`` (one forward each for x and
+    its two squeezed versions)."""
+    from advtui.detect.squeeze import squeeze_scores
+
+    logits, feats = (
+        model.logits_and_features(x) if hasattr(model, "logits_and_features") else (None, None)
+    )
+    probs = None if logits is None else logits.softmax(1)
+    parts = squeeze_scores(model, x.to(model.device), probs)
+    return RowExtras([[float(v) for v in row] for row in parts], feats)
 
 
 #: run.json's record of the SHAP background rule (``background_policy``).
