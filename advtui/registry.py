@@ -146,6 +146,21 @@ ATTACKS: dict[str, AttackSpec] = {
             paper="Saito & Wang 2020 (their code)",
             in_cycle=False,
         ),
+        AttackSpec(
+            "adaptive",
+            "PGD that also lowers the loaded SHAP detector's logit, through the attribution "
+            "(needs --detector)",
+            "advtui.attacks.adaptive:Adaptive",
+            random_start=True,
+            params=(
+                _STEPS,
+                _ALPHA,
+                Param("adaptive_weight", 1.0, "λ: weight of the detector's logit", 0.0, 1e6),
+                Param("eot", 1, "fresh SHAP draws averaged per step", 1, 1000),
+            ),
+            paper="Tramèr et al. 2020 (adaptive attacks); Carlini & Wagner 2017",
+            in_cycle=False,  # the explorer adds it to the cycle when a detector is loaded
+        ),
     )
 }
 
