@@ -80,6 +80,22 @@ def add_parser(sub, common_model_args, attack_args, explain_args) -> None:
         help=f"comma-separated detectors to compare on the same rows and folds: "
         f"{','.join(DETECTORS)} (default all; see `advtui attacks`)",
     )
+    p.add_argument(
+        "--adaptive",
+        action="store_true",
+        help="then attack every photo again with --method adaptive against the SHAP-LR "
+        "detector of its fold, and report each detector before/after",
+    )
+    p.add_argument(
+        "--adaptive-weight",
+        type=float,
+        default=1.0,
+        metavar="λ",
+        help="weight of the detector's logit in the adaptive loss (default 1)",
+    )
+    p.add_argument(
+        "--eot", type=int, default=1, help="fresh SHAP draws per adaptive step (default 1)"
+    )
     p.add_argument("--resume", action="store_true", help="continue the run stored in --out")
     p.add_argument("--no-plots", action="store_true", help="skip histogram.png and roc.png")
     common_model_args(p)
@@ -164,6 +180,9 @@ def _config(args: argparse.Namespace):
         folds=args.folds,
         plots=not args.no_plots,
         detectors=args.detectors.split(","),
+        adaptive=args.adaptive,
+        adaptive_weight=args.adaptive_weight,
+        eot=args.eot,
     )
 
 
@@ -260,6 +279,12 @@ def run(args: argparse.Namespace) -> int:
     spread = console.width >= 120  # ± columns need the room; summary.json always has them
     console.print(summary_table(result.summary, spread))
     console.print(detector_table(result.summary))
+    if result.summary.get("adaptive"):
+        from advtui.eval.adaptive import adaptive_table
+
+        console.print(adaptive_table(result.summary))
+        for entry in result.summary["adaptive"].values():
+            console.print(entry["verdict"], markup=False)
     if len(result.summary["sweep"]) > 1:
         console.print(sweep_table(result.summary, spread))
     console.print(terminal_histogram(result.store.rows, result.config), markup=False)

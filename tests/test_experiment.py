@@ -906,3 +906,32 @@ def test_runs_without_detector_inputs_cannot_be_resumed(tiny, samples_dir, tmp_p
     run_json.write_text(json.dumps(params))
     with pytest.raises(StoreError, match="another advtui version.*per-row detector inputs"):
         run_eval(EvalConfig(**(cfg.__dict__ | {"resume": True})), tiny)
+
+
+def test_adaptive_rows_are_their_own_resumable_variant(tiny, samples_dir, tmp_path):
+    cfg = _cfg(
+        samples_dir, tmp_path / "a", n=4, views=1, targets=["untargeted"], adaptive=True, folds=2
+    )
+    run = run_eval(cfg, tiny)
+    rows = run.store.rows
+    clean = {r["image"] for r in rows if r["variant"] == "clean"}
+    adaptive = [r for r in rows if r["variant"] == "untargeted+adaptive"]
+    assert {r["image"] for r in adaptive} == clean and len(adaptive) == len(clean)
+    for r in adaptive:
+        assert r["eps_255"] == EPS and 0 < r["linf"] <= 32 / 255 + 1e-6
+        assert r["fold"] in (0, 1) and len(r["detector_logit_trace"]) == r["steps_run"]
+        assert (r["f"] is not None) == r["success"]
+    s = json.loads((tmp_path / "a" / "summary.json").read_text())
+    e = s["adaptive"]["untargeted"]
+    assert e["n"] == len(adaptive)
+    assert e["attack_success_rate"] == pytest.approx(np.mean([r["success"] for r in adaptive]))
+    assert set(e["before"]) == set(e["after"]) == set(cfg.detectors)
+    assert e["verdict"].startswith("untargeted: ")
+    # the plain detector and the summary's variants ignore the adaptive rows
+    assert set(s["variants"]) == {"untargeted", "pooled"}
+    z = np.load(tmp_path / "a" / "features.npz")
+    assert sum(v == "untargeted+adaptive" for v in z["variant"]) == sum(
+        r["f"] is not None for r in adaptive
+    )
+    again = run_eval(EvalConfig(**(cfg.__dict__ | {"resume": True})), tiny).store.rows
+    assert len(again) == len(rows)  # nothing recomputed

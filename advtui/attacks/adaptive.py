@@ -6,6 +6,11 @@ the fitted SHAP-LR detector (:class:`advtui.detect.saved.Detector`) and each PGD
 
     objective(x') − λ · z(x'),   z = w · (q(φ(x')) − μ)/σ + b,
 
+with the two gradients each scaled to mean absolute value 1 per image before they are added
+(their raw scales differ by orders of magnitude from model to model, and the signed step keeps
+only the sign of each pixel's sum), so λ is their relative weight: λ = 1 weighs fooling the
+classifier and fooling the detector equally,
+
 where the objective is the plain attack's (cross-entropy away from the label, or towards the
 target), φ the expected-gradients attribution of the current top class (the same estimator as
 :class:`advtui.explain.shap.Explainer`, pixel level, against the photo's background) and q its
@@ -261,4 +266,10 @@ class Adaptive(PGD):
                 zk.append(z)
             zs.append(float(np.mean(zk)))
         self.trace.append(zs)
-        return x_adv + self.alpha * (ascent - self.weight * grad).sign()
+        return x_adv + self.alpha * (_unit(ascent) - self.weight * _unit(grad)).sign()
+
+
+def _unit(g: torch.Tensor) -> torch.Tensor:
+    """``g`` divided by its mean absolute value per image (zero stays zero)."""
+    scale = g.abs().flatten(1).mean(1).clamp_min(1e-30).view(-1, 1, 1, 1)
+    return g / scale

@@ -88,6 +88,9 @@ class EvalConfig:
     n_quantiles: int = 512
     plots: bool = True
     detectors: Sequence[str] = DEFAULT_DETECTORS
+    adaptive: bool = False  # attack again against the SHAP detector (advtui.eval.adaptive)
+    adaptive_weight: float = 1.0
+    eot: int = 1
 
     def precheck(self) -> EvalConfig:
         """A copy with every model-independent value checked and normalised (cheap: the CLI
@@ -112,6 +115,17 @@ class EvalConfig:
         ):
             if value is not None and value < 1:
                 raise EvalError(f"--{name} must be at least 1 (got {value})")
+        if c.method == "adaptive":
+            raise EvalError(
+                "eval --method adaptive: pass --adaptive instead (it fits the detector the "
+                "adaptive attack needs from the plain rows first)"
+            )
+        if c.eot < 1:
+            raise EvalError(f"--eot must be at least 1 (got {c.eot})")
+        if not c.adaptive_weight >= 0:
+            raise EvalError(f"--adaptive-weight must be ≥ 0 (got {c.adaptive_weight})")
+        if c.adaptive and c.protocol == "seed":
+            raise EvalError("--adaptive attacks the corrected protocol's pixel-level detector")
         if c.folds < 2:
             raise EvalError(f"--folds must be at least 2 (got {c.folds})")
         if c.local_smoothing is not None and c.local_smoothing < 0:
@@ -171,6 +185,8 @@ class EvalConfig:
             c.method = "pgd"
         if c.layer:
             model.get_layer(c.layer)  # ModelError with close matches if unknown
+        if c.adaptive and (c.layer or c.local_smoothing):
+            raise EvalError("--adaptive attacks pixel-level SHAP: drop --layer/--local-smoothing")
         if "nearest" in c.targets and model.class_embeddings() is None:
             raise EvalError(
                 "--targets nearest needs the model's final linear layer to compare classes; drop it"
@@ -199,6 +215,8 @@ class EvalConfig:
             "labels": self.labels,
             "n_quantiles": self.n_quantiles,
             "row_extras": ROW_EXTRAS,
+            "adaptive_weight": self.adaptive_weight,
+            "eot": self.eot,
         }
         if self.method == "pgd":  # runs before per-image starts drew them per batch: not mixable
             fixed["random_start"] = "per-image"
@@ -266,7 +284,7 @@ def run_eval(
         cfg.out, cfg.n_quantiles, params, resume=cfg.resume, n_penultimate=penultimate_dim(model)
     )
     modes = list(cfg.targets)
-    per_item = 1 + len(cfg.eps) * len(modes)
+    per_item = 1 + len(cfg.eps) * len(modes) + (len(modes) if cfg.adaptive else 0)
     total = len(items) * per_item
     skipped = {
         r["image"]
@@ -274,6 +292,13 @@ def run_eval(
         if r["variant"] == "clean" and r.get("status") in SKIP_STATUSES
     }
     planned = {it.image: _keys(it, cfg.eps, modes) for it in items}
+    if cfg.adaptive:  # counted for progress; computed after every plain row exists
+        from advtui.eval.adaptive import adaptive_variant
+
+        for it in items:
+            planned[it.image] += [
+                (it.image, adaptive_variant(m), eps_text(cfg.primary_eps)) for m in modes
+            ]
     done = sum(
         per_item if it.image in skipped else sum(k in store.done for k in planned[it.image])
         for it in items
@@ -289,7 +314,9 @@ def run_eval(
                 for it in batch
                 if it.image not in skipped and any(k not in store.done for k in planned[it.image])
             ]
-            if not batch:
+            if not batch or all(
+                all(k in store.done for k in _keys(it, cfg.eps, modes)) for it in batch
+            ):
                 continue
             loaded, xs = [], []
             for it in batch:
@@ -419,6 +446,10 @@ def run_eval(
                         done += 1
                         _tick(progress, done, total, f"{it.image} {mode} ε={key}")
                     del res, expl
+        if cfg.adaptive:
+            from advtui.eval.adaptive import run_adaptive
+
+            run_adaptive(cfg, model, store, items, skipped, explainer, done, total, progress, stop)
     finally:
         store.write_npz()
     from advtui.eval.report import summarize, write_outputs

@@ -256,6 +256,10 @@ def summarize(rows: list[dict], store, cfg, params: dict) -> tuple[dict, dict]:
         "sweep": sweep,
         "warnings": _warnings(sweep),
     }
+    if any(r["variant"].endswith("+adaptive") for r in rows):
+        from advtui.eval.adaptive import summarize_adaptive
+
+        summary["adaptive"] = summarize_adaptive(rows, store, cfg)
     return summary, oof_primary
 
 
@@ -269,7 +273,9 @@ def write_outputs(run, *, plots: bool = True) -> dict[str, Path]:
     adv = [
         r
         for r in store.rows
-        if r["variant"] != "clean" and r.get("eps_255") == primary and r.get("f") is not None
+        if r["variant"] in cfg.targets  # plain attacks only (not MODE+adaptive rows)
+        and r.get("eps_255") == primary
+        and r.get("f") is not None
     ]
     neg = [r for r in store.rows if r["variant"] == "clean" and r.get("f") is not None]
     if adv and neg:

@@ -264,6 +264,8 @@ FLAGS = {
     "seed": "--seed",
     "protocol": "--protocol",
     "labels": "--labels",
+    "adaptive_weight": "--adaptive-weight",
+    "eot": "--eot",
 }
 #: run.json's fixed params that record a rule of the code, not a flag: a stored run whose
 #: rule differs (or that predates it) was written by another advtui version and its rows
