@@ -176,6 +176,21 @@ def sub_parser() -> argparse.ArgumentParser:
     )
     _explain_args(pa)
     pa.add_argument(
+        "--detector",
+        help="folder with detector.json from `advtui eval`: --method adaptive attacks it; with "
+        "--explain its P(adversarial) of the clean and adversarial image is shown",
+    )
+    pa.add_argument(
+        "--adaptive-weight",
+        type=float,
+        default=1.0,
+        metavar="λ",
+        help="--method adaptive: weight of the detector's logit (default 1)",
+    )
+    pa.add_argument(
+        "--eot", type=int, default=1, help="--method adaptive: SHAP draws per step (default 1)"
+    )
+    pa.add_argument(
         "--out", help="folder to write clean/adversarial/perturbation/SHAP PNGs and result.json"
     )
     pa.add_argument("--json", action="store_true", help="print the result as one JSON object")
@@ -334,12 +349,21 @@ def cmd_attack(args: argparse.Namespace) -> int:
         print(f"advtui: note: {label} is a single step; --steps is ignored", file=sys.stderr)
     img = load_image(args.image)  # bad images fail before the model loads
     _check_out(args.out)  # … and a bad --out before any work is done
+    if settings.method == "adaptive" and not args.detector:
+        raise UsageError("advtui: --method adaptive needs --detector DIR (from `advtui eval`)")
+    if args.detector:
+        from advtui.detect.saved import load_detector
+
+        load_detector(args.detector)  # a bad detector fails before the model loads
     model = cli_common.load_model_from_args(args)
     if settings.target not in TARGET_MODES:  # a class name or index
         _note_resolved("target", settings.target, model.class_names)
     x = to_tensor(resize_center_crop(img, model.input_size))
     progress = None if args.json else _stderr_progress("attack")
-    outcome = run_attack(model, x, settings, image=args.image, progress=progress)
+    detector, kwargs = _adaptive_kwargs(args, settings, model)
+    outcome = run_attack(
+        model, x, settings, image=args.image, progress=progress, attack_kwargs=kwargs
+    )
     if args.explain:
         explainer = _explainer(model, args, Path(args.image))
         explain_outcome(
@@ -351,11 +375,43 @@ def cmd_attack(args: argparse.Namespace) -> int:
     if args.out:
         save_outcome(outcome, args.out)
     result = outcome.to_json()
+    if detector is not None and outcome.attributions:
+        result["detector_p"] = {k: detector.score(a) for k, a in outcome.attributions.items()}
+        if not args.json:
+            print(
+                "detector P(adversarial): "
+                + ", ".join(f"{k} {p:.3f}" for k, p in result["detector_p"].items())
+            )
     if args.json:
         _print_json(result)
     else:
         _print_attack(result, args.out)
     return 0
+
+
+def _adaptive_kwargs(args: argparse.Namespace, settings, model):
+    """(the loaded --detector or None, the adaptive attack's constructor arguments or None)."""
+    from advtui.detect.saved import load_detector
+
+    detector = load_detector(args.detector) if getattr(args, "detector", None) else None
+    if settings.method != "adaptive":
+        return detector, None
+    if detector is None:
+        raise UsageError("advtui: --method adaptive needs --detector DIR (from `advtui eval`)")
+    if args.eot < 1:
+        raise UsageError(f"advtui: --eot must be at least 1 (got {args.eot})")
+    from advtui.explain import background_for_image
+
+    if args.background and not Path(args.background).is_dir():
+        raise UsageError(f"advtui: --background {args.background}: not a folder")
+    bg = background_for_image(Path(args.image), model.input_size, args.background)
+    return detector, {
+        "detector": detector,
+        "background": bg,
+        "weight": args.adaptive_weight,
+        "eot": args.eot,
+        "nsamples": args.nsamples,
+    }
 
 
 def _print_attack(result: dict, out: str | None) -> None:

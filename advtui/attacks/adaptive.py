@@ -148,8 +148,16 @@ class ShapDetectorLogit:
             total = part if total is None else total + part
         return total / float(self.nsamples)
 
-    def value_and_grad(self, x: torch.Tensor, cls: int, rseed: int) -> tuple[float, torch.Tensor]:
-        """(z, ∂z/∂x) for one image ``x`` (1, 3, H, W)."""
+    def value_and_grad(
+        self, x: torch.Tensor, cls: int, rseed: int, *, hessian: str = "fd"
+    ) -> tuple[float, torch.Tensor]:
+        """(z, ∂z/∂x) for one image ``x`` (1, 3, H, W).
+
+        ``hessian="exact"`` differentiates the smooth copy's attribution by double
+        back-propagation; ``"fd"`` (default, ~20× cheaper on CPU, where double backward through
+        depthwise convolutions is very slow) uses ∂φ/∂x·v = mean_k [g_k ⊙ v + t_k H_k (v ⊙ d_k)]
+        with the real model's gradients g_k and the smooth copy's Hessian-vector products
+        H_k u by central differences of its gradient (step :data:`FD_STEP` in pixel units)."""
         index, t = self._draws(rseed)
         x = x.detach()
         with torch.enable_grad():
@@ -157,6 +165,8 @@ class ShapDetectorLogit:
             phi.requires_grad_(True)
             z = self.logit_of_features(phi)
             (v,) = torch.autograd.grad(z, phi)
+            if hessian == "fd":
+                return float(z.detach()), self._fd_vjp(x, cls, index, t, v.float())
             grad = torch.zeros_like(x)
             for s in range(0, self.nsamples, self.chunk):
                 xr = x.clone().requires_grad_(True)
@@ -168,7 +178,30 @@ class ShapDetectorLogit:
                 vjp = ((g * (xr - bg)).sum(0).double() * v).sum() / float(self.nsamples)
                 (gx,) = torch.autograd.grad(vjp, xr)
                 grad += gx
-        return float(z), grad
+        return float(z.detach()), grad
+
+    def _fd_vjp(self, x, cls, index, t, v) -> torch.Tensor:
+        grad = torch.zeros_like(x)
+        for s in range(0, self.nsamples, self.chunk):
+            idx, tt = index[s : s + self.chunk], t[s : s + self.chunk]
+            bg = self.background[idx]
+            inputs = tt * x + (1.0 - tt) * bg
+            u = v * (x - bg)  # (n, 3, H, W)
+            h = FD_STEP / u.abs().flatten(1).amax(1).clamp_min(1e-30).view(-1, 1, 1, 1)
+            both = torch.cat([inputs + h * u, inputs - h * u, inputs]).detach()
+            both.requires_grad_(True)
+            n = len(idx)
+            out_s = self.smooth(both[: 2 * n])[:, cls].sum()
+            (gs,) = torch.autograd.grad(out_s, both)
+            hvp = (gs[:n] - gs[n : 2 * n]) / (2.0 * h)
+            out_r = self.model(both[2 * n :])[:, cls].sum()
+            (gr,) = torch.autograd.grad(out_r, both)
+            grad += (gr[2 * n :] * v + tt * hvp).sum(0, keepdim=True)
+        return grad / float(self.nsamples)
+
+
+#: Central-difference step of the Hessian-vector products, in pixel units (max over pixels).
+FD_STEP = 1e-3
 
 
 class Adaptive(PGD):
