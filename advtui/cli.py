@@ -191,6 +191,11 @@ def sub_parser() -> argparse.ArgumentParser:
         "--eot", type=int, default=1, help="--method adaptive: SHAP draws per step (default 1)"
     )
     pa.add_argument(
+        "--transfer-to",
+        metavar="MODEL",
+        help="also classify the clean and adversarial image with MODEL (transfer attack)",
+    )
+    pa.add_argument(
         "--out", help="folder to write clean/adversarial/perturbation/SHAP PNGs and result.json"
     )
     pa.add_argument("--json", action="store_true", help="print the result as one JSON object")
@@ -375,6 +380,22 @@ def cmd_attack(args: argparse.Namespace) -> int:
     if args.out:
         save_outcome(outcome, args.out)
     result = outcome.to_json()
+    if args.transfer_to:
+        from advtui.eval.loop import transfer_fields
+        from advtui.models import load_model
+
+        other = load_model(args.transfer_to, device=model.device)
+        tgt = None if outcome.target is None else [outcome.target["index"]]
+        moved = transfer_fields(other, outcome.x[None], outcome.x_adv[None], tgt)[0]
+        result["transfer"] = moved | {
+            "clean_label": other.label(moved["transfer_clean_pred"]),
+        }
+        if not args.json:
+            print(
+                f"transfer to {other.name}: clean {result['transfer']['clean_label']} → "
+                f"adversarial {moved['transfer_pred_label']}: "
+                f"{'fooled' if moved['transfer_success'] else 'not fooled'}"
+            )
     if detector is not None and outcome.attributions:
         result["detector_p"] = {k: detector.score(a) for k, a in outcome.attributions.items()}
         if not args.json:

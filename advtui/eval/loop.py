@@ -91,6 +91,7 @@ class EvalConfig:
     adaptive: bool = False  # attack again against the SHAP detector (advtui.eval.adaptive)
     adaptive_weight: float = 1.0
     eot: int = 1
+    transfer_to: str | None = None  # classify every adversarial image with this model too
 
     def precheck(self) -> EvalConfig:
         """A copy with every model-independent value checked and normalised (cheap: the CLI
@@ -217,6 +218,7 @@ class EvalConfig:
             "row_extras": ROW_EXTRAS,
             "adaptive_weight": self.adaptive_weight,
             "eot": self.eot,
+            "transfer_to": self.transfer_to,
         }
         if self.method == "pgd":  # runs before per-image starts drew them per batch: not mixable
             fixed["random_start"] = "per-image"
@@ -266,6 +268,7 @@ def run_eval(
     device: str = "auto",
     progress: EvalProgress | None = None,
     stop: threading.Event | None = None,
+    transfer_model=None,
 ) -> EvalRun:
     """Run (or resume) an evaluation; rows are durable as they are written."""
     from advtui.detect.features import sorted_features
@@ -306,6 +309,10 @@ def run_eval(
     _tick(progress, done, total, "resumed" if done else "starting")
     emb = model.class_embeddings() if "nearest" in modes else None
     explainer = _Explainers(model, cfg)
+    if cfg.transfer_to and transfer_model is None:
+        from advtui.models import load_model
+
+        transfer_model = load_model(cfg.transfer_to, device=model.device)
     try:
         for start in range(0, len(items), cfg.batch_size):
             batch = items[start : start + cfg.batch_size]
@@ -403,6 +410,7 @@ def run_eval(
                     res = attack(x[todo], targets, stop=stop, seeds=seeds)
                     adv_probs = res.adv_logits.softmax(1)
                     adv_pred = res.adv_pred.tolist()
+                    moved = transfer_fields(transfer_model, x[todo], res.x_adv, targets)
                     ok = [j for j in range(len(todo)) if bool(res.success[j])]
                     expl = None
                     if ok:
@@ -432,6 +440,7 @@ def run_eval(
                                 "rounding_undid": bool(res.rounding_undid[j]),
                                 "clean_confidence": float(probs[i, preds[i]]),
                             }
+                            | (moved[j] if moved else {})
                         )
                         if j in ok:
                             k = ok.index(j)
@@ -464,6 +473,29 @@ def run_eval(
 #: run.json's record of what each row stores for the detectors beside SHAP (``row_extras``):
 #: runs before it lack these inputs and cannot be continued.
 ROW_EXTRAS = "squeeze-bit5-median2x2+penultimate"
+
+
+def transfer_fields(transfer, x, x_adv, targets) -> list[dict] | None:
+    """Per image, what ``transfer`` (another classifier) says of the clean and the adversarial
+    image: ``transfer_success`` = its adversarial prediction is the target (targeted) or differs
+    from its own clean prediction (untargeted). None without a transfer model."""
+    if transfer is None:
+        return None
+    clean = transfer.logits(x).argmax(1).tolist()
+    adv = transfer.logits(x_adv).argmax(1).tolist()
+    out = []
+    for j, (c, a) in enumerate(zip(clean, adv, strict=True)):
+        ok = a == int(targets[j]) if targets is not None else a != c
+        out.append(
+            {
+                "transfer_model": transfer.name,
+                "transfer_clean_pred": c,
+                "transfer_pred": a,
+                "transfer_pred_label": transfer.label(a),
+                "transfer_success": bool(ok),
+            }
+        )
+    return out
 
 
 def _check_detectors(names: Sequence[str]) -> list[str]:

@@ -46,6 +46,16 @@ def _evaluate(
         "n_adversarial": len(adv),
         "attack_success_rate": n_ok / len(attempted) if attempted else None,
     }
+    moved = [r for r in attempted if r.get("transfer_success") is not None]
+    if moved:
+        ok_src = [r for r in moved if r.get("success")]
+        entry["transfer"] = {
+            "model": moved[0].get("transfer_model"),
+            "success_rate": sum(r["transfer_success"] for r in moved) / len(moved),
+            "success_rate_of_successful": (
+                sum(r["transfer_success"] for r in ok_src) / len(ok_src) if ok_src else None
+            ),
+        }
     clean_by_image = {r["image"]: r for r in neg}
     pairs = [(clean_by_image[r["image"]], r) for r in adv if r["image"] in clean_by_image]
     entry["mean_shap"] = {

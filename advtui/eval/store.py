@@ -266,6 +266,7 @@ FLAGS = {
     "labels": "--labels",
     "adaptive_weight": "--adaptive-weight",
     "eot": "--eot",
+    "transfer_to": "--transfer-to",
 }
 #: run.json's fixed params that record a rule of the code, not a flag: a stored run whose
 #: rule differs (or that predates it) was written by another advtui version and its rows
