@@ -935,3 +935,29 @@ def test_adaptive_rows_are_their_own_resumable_variant(tiny, samples_dir, tmp_pa
     )
     again = run_eval(EvalConfig(**(cfg.__dict__ | {"resume": True})), tiny).store.rows
     assert len(again) == len(rows)  # nothing recomputed
+
+
+def test_transfer_rows_record_what_another_model_says(tiny, samples_dir, tmp_path):
+    other = make_tiny_classifier(num_classes=10, size=16, seed=3)
+    cfg = _cfg(samples_dir, tmp_path / "t", n=2, views=1, transfer_to="tiny-other")
+    run = run_eval(cfg, tiny, transfer_model=other)
+    adv = [r for r in run.store.rows if r["variant"] != "clean"]
+    assert adv
+    from advtui.eval.dataset import view_image
+    from advtui.images import load_image, to_tensor
+
+    for r in adv:
+        x = to_tensor(view_image(load_image(r["source"]), r["view"], 16))[None]
+        assert r["transfer_clean_pred"] == int(other.logits(x).argmax())
+        want = (
+            r["transfer_pred"] == r["target"]
+            if r["variant"] == "runner-up"
+            else r["transfer_pred"] != r["transfer_clean_pred"]
+        )
+        assert r["transfer_success"] == want
+    for name in ("untargeted", "runner-up"):
+        v = run.summary["variants"][name]
+        rows = [r for r in adv if r["variant"] == name]
+        assert v["transfer"]["success_rate"] == pytest.approx(
+            np.mean([r["transfer_success"] for r in rows])
+        )
