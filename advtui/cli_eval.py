@@ -292,7 +292,7 @@ def run(args: argparse.Namespace) -> int:
     console.print(summary_table(result.summary, spread))
     console.print(detector_table(result.summary))
     if result.summary.get("adaptive"):
-        from advtui.eval.adaptive import adaptive_table
+        from advtui.eval.adaptive_report import adaptive_table
 
         console.print(adaptive_table(result.summary))
         for entry in result.summary["adaptive"].values():

@@ -42,20 +42,21 @@ def task_rows(rows: list[dict], mode: str, key: str) -> tuple[list[dict], np.nda
     return neg + adv, np.asarray([0] * len(neg) + [1] * len(adv))
 
 
-def run_adaptive(cfg, model, store, items, skipped, explainer, done, total, progress, stop):
-    """Append the ``MODE+adaptive`` rows that are missing; returns the updated ``done``."""
+def run_adaptive(
+    cfg, model, store, items, skipped, explainer, done, total, progress, stop, *, tools
+):
+    """Append the ``MODE+adaptive`` rows that are missing; returns the updated ``done``.
+
+    ``tools`` carries the loop's row helpers (``base_row``, ``pred_fields``, ``tick``,
+    ``attack_seed``, ``row_extras``), so this module never imports the loop (no cycle)."""
     from advtui.attacks import make_attack, select_targets
     from advtui.detect.features import sorted_features
     from advtui.detect.saved import fit_detector
     from advtui.eval.dataset import view_image
-    from advtui.eval.loop import (
-        _base_row,
-        _pred_fields,
-        _tick,
-        attack_seed,
-        row_extras,
-    )
     from advtui.eval.report import detector_folds
+
+    _base_row, _pred_fields, _tick = tools.base_row, tools.pred_fields, tools.tick
+    attack_seed, row_extras = tools.attack_seed, tools.row_extras
     from advtui.images import load_image, to_tensor
 
     eps, key = cfg.primary_eps, eps_text(cfg.primary_eps)
@@ -146,127 +147,3 @@ def run_adaptive(cfg, model, store, items, skipped, explainer, done, total, prog
                 del res
                 torch.cuda.empty_cache() if torch.cuda.is_available() else None
     return done
-
-
-# ----------------------------------------------------------------------------- summary
-
-
-def _verdict(mode: str, before: dict, after: dict, success: float | None) -> str:
-    """One honest sentence: does the SHAP detector hold against the adaptive attack?"""
-    b, a = before.get("shap-lr") or {}, after.get("shap-lr") or {}
-    tb, ta, ab, aa = b.get("tpr_at_5fpr"), a.get("tpr_at_5fpr"), b.get("roc_auc"), a.get("roc_auc")
-    if success is None or ta is None or tb is None or aa is None:
-        return f"{mode}: not enough rows to judge the SHAP detector against the adaptive attack."
-    rate = f"{success:.0%} of adaptive attacks succeeded"
-    falls = aa <= 0.6 or ta < 0.5 * tb
-    verb = "falls" if falls else "holds"
-    others = [
-        f"{n} {after[n]['tpr_at_5fpr']:.2f}"
-        for n in after
-        if n != "shap-lr" and after[n].get("tpr_at_5fpr") is not None
-    ]
-    tail = f"; on the same examples TPR@5%FPR of {', '.join(others)}" if others else ""
-    ab_s = "–" if ab is None else f"{ab:.2f}"
-    return (
-        f"{mode}: the SHAP detector {verb} — TPR@5%FPR {tb:.2f} → {ta:.2f}, AUC "
-        f"{ab_s} → {aa:.2f} ({rate}){tail}."
-    )
-
-
-def summarize_adaptive(rows: list[dict], store, cfg) -> dict:
-    """Per target mode: attack success (plain, adaptive), each detector's AUC and TPR at 5 %
-    FPR before (plain adversarial rows) and after (adaptive rows), the same clean rows and fold
-    models, and a verdict sentence."""
-    from advtui.detect.base import tpr_at_fpr
-    from advtui.detect.cv import _auc
-    from advtui.eval.report import run_detectors
-
-    key = eps_text(cfg.primary_eps)
-    out = {}
-    for mode in cfg.targets:
-        variant = adaptive_variant(mode)
-        attempted = [r for r in rows if r["variant"] == variant and r.get("eps_255") == key]
-        if not attempted:
-            continue
-        plain = [r for r in rows if r["variant"] == mode and r.get("eps_255") == key]
-        ok = [r for r in attempted if r.get("status") == "ok" and r.get("f") is not None]
-        task, y = task_rows(rows, mode, key)
-        entry = {
-            "n": len(attempted),
-            "n_adversarial": len(ok),
-            "attack_success_rate": sum(bool(r.get("success")) for r in attempted) / len(attempted),
-            "plain_attack_success_rate": (
-                sum(bool(r.get("success")) for r in plain) / len(plain) if plain else None
-            ),
-            "detector_p": {
-                "adaptive": _mean(r.get("detector_p") for r in ok),
-            },
-            "params": {"adaptive_weight": cfg.adaptive_weight, "eot": cfg.eot},
-        }
-        before, after = {}, {}
-        if task and (y == 0).any() and (y == 1).any():
-            bench = run_detectors(task, y, store, cfg, extra_rows=ok)
-            for name, b in bench.items():
-                before[name] = {"roc_auc": _auc(y, b.cv.oof), "tpr_at_5fpr": b.tpr}
-                clean = b.cv.oof[y == 0]
-                s = np.concatenate([clean, b.extra_scores])
-                ya = np.concatenate([np.zeros(len(clean), int), np.ones(len(b.extra_scores), int)])
-                m = np.isfinite(s)
-                after[name] = {
-                    "roc_auc": _auc(ya[m], s[m]) if m.any() else None,
-                    "tpr_at_5fpr": tpr_at_fpr(ya[m], s[m]) if m.any() else None,
-                    "flagged": float(b.extra_flags.mean()) if len(ok) else None,
-                }
-        entry["before"], entry["after"] = before, after
-        entry["verdict"] = _verdict(mode, before, after, entry["attack_success_rate"])
-        out[mode] = entry
-    return out
-
-
-def _mean(values):
-    vals = [float(v) for v in values if v is not None]
-    return float(np.mean(vals)) if vals else None
-
-
-def adaptive_table(summary: dict):
-    """Before → after per target mode and detector (AUC, TPR at 5 % FPR)."""
-    from rich import box
-    from rich.table import Table
-
-    block = summary.get("adaptive") or {}
-    names: list[str] = []
-    for e in block.values():
-        for n in e["before"]:
-            if n not in names:
-                names.append(n)
-    t = Table(
-        box=box.SIMPLE_HEAD,
-        title="adaptive attack on the SHAP detector — AUC / TPR at 5 % FPR, plain → adaptive",
-        title_justify="left",
-        caption="same clean rows and fold models before and after; each photo attacked against "
-        "the SHAP-LR fitted without it",
-        caption_justify="left",
-    )
-    t.add_column("variant", no_wrap=True)
-    t.add_column("atk ok", justify="right", no_wrap=True)
-    for n in names:
-        t.add_column(n, justify="right", no_wrap=True)
-
-    def f(v):
-        return "–" if v is None else f"{v:.2f}"
-
-    for mode, e in block.items():
-        ps, s = e.get("plain_attack_success_rate"), e.get("attack_success_rate")
-        cells = []
-        for n in names:
-            b, a = e["before"].get(n, {}), e["after"].get(n, {})
-            cells.append(
-                f"{f(b.get('roc_auc'))}→{f(a.get('roc_auc'))} / "
-                f"{f(b.get('tpr_at_5fpr'))}→{f(a.get('tpr_at_5fpr'))}"
-            )
-        t.add_row(
-            mode,
-            f"{'–' if ps is None else f'{ps:.0%}'}→{'–' if s is None else f'{s:.0%}'}",
-            *cells,
-        )
-    return t

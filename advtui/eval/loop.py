@@ -458,12 +458,35 @@ def run_eval(
         if cfg.adaptive:
             from advtui.eval.adaptive import run_adaptive
 
-            run_adaptive(cfg, model, store, items, skipped, explainer, done, total, progress, stop)
+            tools = SimpleNamespace(
+                base_row=_base_row,
+                pred_fields=_pred_fields,
+                tick=_tick,
+                attack_seed=attack_seed,
+                row_extras=row_extras,
+            )
+            run_adaptive(
+                cfg,
+                model,
+                store,
+                items,
+                skipped,
+                explainer,
+                done,
+                total,
+                progress,
+                stop,
+                tools=tools,
+            )
     finally:
         store.write_npz()
     from advtui.eval.report import summarize, write_outputs
 
     summary, oof = summarize(store.rows, store, cfg, params)
+    if any(r["variant"].endswith("+adaptive") for r in store.rows):
+        from advtui.eval.adaptive_report import summarize_adaptive
+
+        summary["adaptive"] = summarize_adaptive(store.rows, store, cfg)
     run = EvalRun(cfg, store, summary, oof, store.dropped_partial)
     run.attribution_shape = attribution_shape(model, cfg.layer)
     run.written = write_outputs(run, plots=cfg.plots)

@@ -266,10 +266,7 @@ def summarize(rows: list[dict], store, cfg, params: dict) -> tuple[dict, dict]:
         "sweep": sweep,
         "warnings": _warnings(sweep),
     }
-    if any(r["variant"].endswith("+adaptive") for r in rows):
-        from advtui.eval.adaptive import summarize_adaptive
 
-        summary["adaptive"] = summarize_adaptive(rows, store, cfg)
     return summary, oof_primary
 
 
