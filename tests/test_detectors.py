@@ -138,3 +138,14 @@ def test_make_detector_knows_every_registry_name():
     for name, spec in DETECTORS.items():
         assert make_detector(name).name == name
         assert spec.trained == (name in ("shap-lr", "shap-rf", "confidence"))
+
+
+def test_woodbury_precision_equals_the_ledoit_wolf_inverse():
+    from sklearn.covariance import LedoitWolf
+
+    rng = np.random.default_rng(0)
+    feats, labels = rng.normal(size=(12, 50)), np.arange(12) % 4  # fewer rows than dimensions
+    g = GaussianClasses().fit(feats, labels)
+    centred = feats - g.means[labels]
+    want = np.linalg.pinv(LedoitWolf(assume_centered=True).fit(centred).covariance_)
+    np.testing.assert_allclose(g.precision, want, rtol=1e-8, atol=1e-10 * np.abs(want).max())

@@ -45,6 +45,21 @@ class GaussianClasses:
         if len(f) - len(self.classes) < 1:
             centred = f - f.mean(0)
             self.note = "no class held two clean rows: covariance of all clean rows"
+        n, d = centred.shape
+        if shrink and n < d:
+            # Ledoit–Wolf: cov = (1 − δ)·XᵀX/n + δ·μ·I; inverted with the Woodbury identity in
+            # the n-dimensional row space (an n×n solve instead of a d×d eigendecomposition)
+            from sklearn.covariance import ledoit_wolf_shrinkage
+
+            delta = float(ledoit_wolf_shrinkage(centred, assume_centered=True))
+            mu = float((centred**2).sum() / (n * d))
+            if delta > 1e-12 and mu > 0:
+                a, b = delta * mu, (1.0 - delta) / n
+                inner = np.eye(n) / b + centred @ centred.T / a
+                self.precision = (
+                    np.eye(d) / a - (centred.T @ np.linalg.solve(inner, centred)) / a**2
+                )
+                return self
         if shrink:
             cov = LedoitWolf(assume_centered=True).fit(centred).covariance_
         else:

@@ -15,6 +15,13 @@ def _verdict(mode: str, before: dict, after: dict, success: float | None) -> str
     if success is None or ta is None or tb is None or aa is None:
         return f"{mode}: not enough rows to judge the SHAP detector against the adaptive attack."
     rate = f"{success:.0%} of adaptive attacks succeeded"
+    if ab is None or ab <= 0.6 or tb == 0:
+        ab_s = "–" if ab is None else f"{ab:.2f}"
+        return (
+            f"{mode}: nothing to defeat — the SHAP detector did not detect even the plain attack "
+            f"(AUC {ab_s}, TPR@5%FPR {tb:.2f}); after the adaptive attack AUC {aa:.2f}, "
+            f"TPR@5%FPR {ta:.2f} ({rate})."
+        )
     falls = aa <= 0.6 or ta < 0.5 * tb
     verb = "falls" if falls else "holds"
     others = [
@@ -100,8 +107,9 @@ def adaptive_table(summary: dict):
         box=box.SIMPLE_HEAD,
         title="adaptive attack on the SHAP detector — AUC / TPR at 5 % FPR, plain → adaptive",
         title_justify="left",
-        caption="same clean rows and fold models before and after; each photo attacked against "
-        "the SHAP-LR fitted without it",
+        caption="AUC and TPR of the pooled out-of-fold scores (the detector table's AUC is a mean "
+        "over folds); same clean rows and fold models before and after; each photo attacked "
+        "against the SHAP-LR fitted without it",
         caption_justify="left",
     )
     t.add_column("variant", no_wrap=True)
