@@ -366,6 +366,11 @@ def cmd_attack(args: argparse.Namespace) -> int:
     x = to_tensor(resize_center_crop(img, model.input_size))
     progress = None if args.json else _stderr_progress("attack")
     detector, kwargs = _adaptive_kwargs(args, settings, model)
+    other = None
+    if args.transfer_to:  # loaded before the attack: a bad name fails before the work
+        from advtui.models import load_model
+
+        other = load_model(args.transfer_to, device=model.device)
     outcome = run_attack(
         model, x, settings, image=args.image, progress=progress, attack_kwargs=kwargs
     )
@@ -380,33 +385,32 @@ def cmd_attack(args: argparse.Namespace) -> int:
     if args.out:
         save_outcome(outcome, args.out)
     result = outcome.to_json()
-    if args.transfer_to:
+    notes = []
+    if other is not None:
         from advtui.eval.loop import transfer_fields
-        from advtui.models import load_model
 
-        other = load_model(args.transfer_to, device=model.device)
         tgt = None if outcome.target is None else [outcome.target["index"]]
         moved = transfer_fields(other, outcome.x[None], outcome.x_adv[None], tgt)[0]
         result["transfer"] = moved | {
             "clean_label": other.label(moved["transfer_clean_pred"]),
         }
-        if not args.json:
-            print(
-                f"transfer to {other.name}: clean {result['transfer']['clean_label']} → "
-                f"adversarial {moved['transfer_pred_label']}: "
-                f"{'fooled' if moved['transfer_success'] else 'not fooled'}"
-            )
+        notes.append(
+            f"transfer to {other.name}: clean {result['transfer']['clean_label']} → "
+            f"adversarial {moved['transfer_pred_label']}: "
+            f"{'fooled' if moved['transfer_success'] else 'not fooled'}"
+        )
     if detector is not None and outcome.attributions:
         result["detector_p"] = {k: detector.score(a) for k, a in outcome.attributions.items()}
-        if not args.json:
-            print(
-                "detector P(adversarial): "
-                + ", ".join(f"{k} {p:.3f}" for k, p in result["detector_p"].items())
-            )
+        notes.append(
+            "detector P(adversarial): "
+            + ", ".join(f"{k} {p:.3f}" for k, p in result["detector_p"].items())
+        )
     if args.json:
         _print_json(result)
     else:
         _print_attack(result, args.out)
+        for line in notes:  # model and class names are data: printed plainly, never as markup
+            print(line)
     return 0
 
 

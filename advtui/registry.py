@@ -70,6 +70,8 @@ class AttackSpec:
     paper: str = ""
     #: shown in the explorer's ``m`` cycle by default
     in_cycle: bool = True
+    #: needs a fitted detector (``--detector DIR``) and a SHAP background to run
+    needs_detector: bool = False
 
     @property
     def native(self) -> bool:
@@ -160,6 +162,7 @@ ATTACKS: dict[str, AttackSpec] = {
             ),
             paper="Tramèr et al. 2020 (adaptive attacks); Carlini & Wagner 2017",
             in_cycle=False,  # the explorer adds it to the cycle when a detector is loaded
+            needs_detector=True,
         ),
     )
 }

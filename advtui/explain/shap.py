@@ -302,3 +302,4 @@ def background_for_image(
     image = Path(image)
     folder = Path(background).expanduser() if background else image.parent
     return background_from_folder(folder, size, exclude=[image])
+
