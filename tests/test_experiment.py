@@ -783,7 +783,8 @@ def test_clean_rows_share_their_fields_whatever_the_status(tiny, samples_dir, tm
     rows = run_eval(EvalConfig(**(cfg.__dict__ | {"targets": ["untargeted"]})), tiny).store.rows
     ok, bad = (next(r for r in rows if r["status"] == s) for s in ("ok", "misclassified"))
     assert ok["variant"] == bad["variant"] == "clean"
-    assert set(ok) - {"evidence"} == set(bad)
+    # what explaining adds: the evidence and the detector inputs beside SHAP
+    assert set(ok) - {"evidence", "squeeze", "squeeze_parts"} == set(bad)
     assert (bad["eps"], bad["eps_255"], bad["f"], bad["label"]) == (
         None,
         None,
@@ -881,3 +882,87 @@ def test_docs_list_every_eval_flag():
     flags = [max(a.option_strings, key=len) for a in parser.options if a.option_strings]
     missing = [f for f in flags if f != "--help" and not re.search(rf"`[^`]*{f}(?![\w-])", docs)]
     assert not missing
+
+
+def test_detectors_are_compared_on_the_same_rows_and_stored_for_resume(reference, tiny):
+    out, run = reference
+    rows = [r for r in _rows(out) if r["f"] is not None]
+    assert all(r["squeeze"] == max(r["squeeze_parts"]) >= 0 for r in rows)
+    z = np.load(out / "features.npz")
+    np.testing.assert_allclose(z["squeeze"], [r["squeeze"] for r in rows])
+    assert z["penultimate"].shape == (len(rows), tiny.final_linear().in_features)
+    s = json.loads((out / "summary.json").read_text())
+    for v in s["variants"].values():
+        dets = v["detectors"]
+        assert list(dets) == ["shap-lr", "shap-rf", "confidence", "squeeze", "mahalanobis"]
+        # the SHAP-LR of the benchmark is the table's LR: the same folds, the same fits
+        assert dets["shap-lr"]["roc_auc"] == pytest.approx(v["lr"]["roc_auc"])
+        assert dets["confidence"]["accuracy"] == pytest.approx(v["confidence_baseline"]["accuracy"])
+        for d in dets.values():
+            assert d["tpr_at_5fpr"] is None or 0 <= d["tpr_at_5fpr"] <= 1
+
+
+def test_runs_without_detector_inputs_cannot_be_resumed(tiny, samples_dir, tmp_path):
+    cfg = _cfg(samples_dir, tmp_path / "o", n=1, views=1, targets=["untargeted"])
+    run_eval(cfg, tiny)
+    run_json = tmp_path / "o" / "run.json"
+    params = json.loads(run_json.read_text())
+    del params["fixed"]["row_extras"]  # as a run stored before the squeezing/penultimate rows
+    run_json.write_text(json.dumps(params))
+    with pytest.raises(StoreError, match="another advtui version.*per-row detector inputs"):
+        run_eval(EvalConfig(**(cfg.__dict__ | {"resume": True})), tiny)
+
+
+def test_adaptive_rows_are_their_own_resumable_variant(tiny, samples_dir, tmp_path):
+    cfg = _cfg(
+        samples_dir, tmp_path / "a", n=4, views=1, targets=["untargeted"], adaptive=True, folds=2
+    )
+    run = run_eval(cfg, tiny)
+    rows = run.store.rows
+    clean = {r["image"] for r in rows if r["variant"] == "clean"}
+    adaptive = [r for r in rows if r["variant"] == "untargeted+adaptive"]
+    assert {r["image"] for r in adaptive} == clean and len(adaptive) == len(clean)
+    for r in adaptive:
+        assert r["eps_255"] == EPS and 0 < r["linf"] <= 32 / 255 + 1e-6
+        assert r["fold"] in (0, 1) and len(r["detector_logit_trace"]) == r["steps_run"]
+        assert (r["f"] is not None) == r["success"]
+    s = json.loads((tmp_path / "a" / "summary.json").read_text())
+    e = s["adaptive"]["untargeted"]
+    assert e["n"] == len(adaptive)
+    assert e["attack_success_rate"] == pytest.approx(np.mean([r["success"] for r in adaptive]))
+    assert set(e["before"]) == set(e["after"]) == set(cfg.detectors)
+    assert e["verdict"].startswith("untargeted: ")
+    # the plain detector and the summary's variants ignore the adaptive rows
+    assert set(s["variants"]) == {"untargeted", "pooled"}
+    z = np.load(tmp_path / "a" / "features.npz")
+    assert sum(v == "untargeted+adaptive" for v in z["variant"]) == sum(
+        r["f"] is not None for r in adaptive
+    )
+    again = run_eval(EvalConfig(**(cfg.__dict__ | {"resume": True})), tiny).store.rows
+    assert len(again) == len(rows)  # nothing recomputed
+
+
+def test_transfer_rows_record_what_another_model_says(tiny, samples_dir, tmp_path):
+    other = make_tiny_classifier(num_classes=10, size=16, seed=3)
+    cfg = _cfg(samples_dir, tmp_path / "t", n=2, views=1, transfer_to="tiny-other")
+    run = run_eval(cfg, tiny, transfer_model=other)
+    adv = [r for r in run.store.rows if r["variant"] != "clean"]
+    assert adv
+    from advtui.eval.dataset import view_image
+    from advtui.images import load_image, to_tensor
+
+    for r in adv:
+        x = to_tensor(view_image(load_image(r["source"]), r["view"], 16))[None]
+        assert r["transfer_clean_pred"] == int(other.logits(x).argmax())
+        want = (
+            r["transfer_pred"] == r["target"]
+            if r["variant"] == "runner-up"
+            else r["transfer_pred"] != r["transfer_clean_pred"]
+        )
+        assert r["transfer_success"] == want
+    for name in ("untargeted", "runner-up"):
+        v = run.summary["variants"][name]
+        rows = [r for r in adv if r["variant"] == name]
+        assert v["transfer"]["success_rate"] == pytest.approx(
+            np.mean([r["transfer_success"] for r in rows])
+        )

@@ -6,8 +6,10 @@ import argparse
 from pathlib import Path
 
 from advtui import registry
+from advtui.names import safe_name
 from advtui.cli import common
 from advtui.cli.common import (
+    UsageError,
     _attack_arg_flag,
     _attack_args,
     _check_explain_args,
@@ -47,6 +49,23 @@ def add_parser(sub) -> None:
     )
     _explain_args(pa)
     pa.add_argument(
+        "--detector",
+        help="folder with detector.json from `advtui eval`: --method adaptive attacks it; with "
+        "--explain its P(adversarial) of the clean and adversarial image is shown",
+    )
+    pa.add_argument(
+        "--adaptive-weight",
+        default=1.0,
+        metavar="λ",
+        help="--method adaptive: weight of the detector's logit (default 1)",
+    )
+    pa.add_argument("--eot", default=1, help="--method adaptive: SHAP draws per step (default 1)")
+    pa.add_argument(
+        "--transfer-to",
+        metavar="MODEL",
+        help="also classify the clean and adversarial image with MODEL (transfer attack)",
+    )
+    pa.add_argument(
         "--out", help="folder to write clean/adversarial/perturbation/SHAP PNGs and result.json"
     )
     pa.add_argument("--json", action="store_true", help="print the result as one JSON object")
@@ -78,12 +97,26 @@ def run(args: argparse.Namespace) -> int:
         _check_explain_args(args)
         _explainer_params(args)  # … and explainer flags that do not fit the explainer
     _check_out(args.out)  # … and a bad --out before any work is done
+    if settings.method == "adaptive" and not args.detector:
+        raise UsageError("advtui: --method adaptive needs --detector DIR (from `advtui eval`)")
+    if args.detector:
+        from advtui.detect.saved import load_detector
+
+        load_detector(args.detector)  # a bad detector fails before the model loads
     model = common.load_model_from_args(args)
     if settings.target not in TARGET_MODES:  # a class name or index
         _note_resolved("target", settings.target, model.class_names)
     x = to_tensor(resize_center_crop(img, model.input_size))
     progress = None if args.json else _stderr_progress("attack")
-    outcome = run_attack(model, x, settings, image=args.image, progress=progress)
+    detector, kwargs = _adaptive_kwargs(args, settings, model)
+    other = None
+    if args.transfer_to:  # loaded before the attack: a bad name fails before the work
+        from advtui.models import load_model
+
+        other = load_model(args.transfer_to, device=model.device)
+    outcome = run_attack(
+        model, x, settings, image=args.image, progress=progress, attack_kwargs=kwargs
+    )
     if args.explain:
         explainer = _explainer(model, args, Path(args.image))
         explain_outcome(
@@ -95,11 +128,60 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         save_outcome(outcome, args.out)
     result = outcome.to_json()
+    notes = []
+    if other is not None:
+        from advtui.eval.loop import transfer_fields
+
+        tgt = None if outcome.target is None else [outcome.target["index"]]
+        moved = transfer_fields(other, outcome.x[None], outcome.x_adv[None], tgt)[0]
+        result["transfer"] = moved | {
+            "clean_label": other.label(moved["transfer_clean_pred"]),
+        }
+        notes.append(
+            f"transfer to {other.name}: clean {result['transfer']['clean_label']} → "
+            f"adversarial {moved['transfer_pred_label']}: "
+            f"{'fooled' if moved['transfer_success'] else 'not fooled'}"
+        )
+    if detector is not None and outcome.attributions:
+        result["detector_p"] = {k: detector.score(a) for k, a in outcome.attributions.items()}
+        notes.append(
+            "detector P(adversarial): "
+            + ", ".join(f"{k} {p:.3f}" for k, p in result["detector_p"].items())
+        )
     if args.json:
         _print_json(result)
     else:
         _print_attack(result, args.out)
+        for line in notes:  # model and class names are data: printed escaped, never as markup
+            print(safe_name(line))
     return 0
+
+
+def _adaptive_kwargs(args: argparse.Namespace, settings, model):
+    """(the loaded --detector or None, the adaptive attack's constructor arguments or None)."""
+    from advtui.detect.saved import load_detector
+
+    detector = load_detector(args.detector) if getattr(args, "detector", None) else None
+    if settings.method != "adaptive":
+        return detector, None
+    if detector is None:
+        raise UsageError("advtui: --method adaptive needs --detector DIR (from `advtui eval`)")
+    from advtui.explain import background_for_image
+
+    _check_explain_args(args)
+    bg = background_for_image(
+        Path(args.image),
+        model.input_size,
+        args.background,
+        note=lambda line: _say(f"advtui: note: {line}"),
+    )
+    return detector, {
+        "detector": detector,
+        "background": bg,
+        "weight": args.adaptive_weight,
+        "eot": args.eot,
+        "nsamples": args.nsamples,
+    }
 
 
 def _print_attack(result: dict, out: str | None) -> None:

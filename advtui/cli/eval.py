@@ -10,6 +10,7 @@ from typing import Any
 
 from advtui.cli import common
 from advtui.cli.common import _attack_args, _common_model_args, _explain_args
+from advtui.registry import DEFAULT_DETECTORS, DETECTORS
 
 EVAL_HELP = """\
 Reproduce "Explaining Away Attacks Against Neural Networks" (Saito & Wang): attack every image,
@@ -77,6 +78,36 @@ def add_parser(sub) -> None:
         default=5,
         help="cross-validation folds (default 5; warns when too few photos support them)",
     )
+    p.add_argument(
+        "--detectors",
+        type=_detectors,
+        default=",".join(DEFAULT_DETECTORS),
+        metavar="LIST",
+        help=f"comma-separated detectors to compare on the same rows and folds: "
+        f"{','.join(DETECTORS)} (default all; see `advtui attacks`)",
+    )
+    p.add_argument(
+        "--adaptive",
+        action="store_true",
+        help="then attack every photo again with --method adaptive against the SHAP-LR "
+        "detector of its fold, and report each detector before/after",
+    )
+    p.add_argument(
+        "--adaptive-weight",
+        type=float,
+        default=1.0,
+        metavar="λ",
+        help="weight of the detector's logit in the adaptive loss (default 1)",
+    )
+    p.add_argument(
+        "--eot", type=int, default=1, help="fresh SHAP draws per adaptive step (default 1)"
+    )
+    p.add_argument(
+        "--transfer-to",
+        metavar="MODEL",
+        help="also classify every adversarial image with MODEL (e.g. efficientnet-lite2) and "
+        "report the transfer success rate",
+    )
     p.add_argument("--resume", action="store_true", help="continue the run stored in --out")
     p.add_argument(
         "--engine",
@@ -102,6 +133,16 @@ def add_parser(sub) -> None:
     # protocol-dependent defaults: None means "the protocol decides"; the parser itself, so
     # that a Ctrl-C can print the command that continues the run (resume_command)
     p.set_defaults(method=None, nsamples=None, local_smoothing=None, eval_parser=p)
+
+
+def _detectors(text: str) -> str:
+    names = [n.strip().lower() for n in text.split(",") if n.strip()]
+    bad = [n for n in names if n not in DETECTORS]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown detector {bad[0] if bad else text!r}; choose from {','.join(DETECTORS)}"
+        )
+    return ",".join(dict.fromkeys(names))
 
 
 def resume_command(args: argparse.Namespace) -> str:
@@ -190,6 +231,11 @@ def config_from_args(args: argparse.Namespace):
         resume=args.resume,
         folds=args.folds,
         plots=not args.no_plots,
+        detectors=args.detectors.split(","),
+        adaptive=args.adaptive,
+        adaptive_weight=args.adaptive_weight,
+        eot=args.eot,
+        transfer_to=args.transfer_to,
     )
 
 
@@ -428,7 +474,7 @@ def run(args: argparse.Namespace) -> int:
 
     from advtui.eval.loop import run_eval
     from advtui.eval.plots import terminal_histogram
-    from advtui.eval.report import summary_table, sweep_table
+    from advtui.eval.report import detector_table, summary_table, sweep_table
     from advtui.names import safe_name
 
     cfg = config_from_args(args)
@@ -439,6 +485,11 @@ def run(args: argparse.Namespace) -> int:
         model = common.load_model_from_args(args_cpu)
     else:
         model = common.load_model_from_args(args)
+    transfer = None
+    if args.transfer_to:
+        from advtui.models import load_model
+
+        transfer = load_model(args.transfer_to, device=model.device)
     err = Console(stderr=True, highlight=False)
     progress = _Live(sys.stderr) if sys.stderr.isatty() else _Progress(sys.stderr)
     try:
@@ -449,6 +500,7 @@ def run(args: argparse.Namespace) -> int:
             note=_note_line(progress),
             engine=engine,
             status=progress.status,
+            transfer_model=transfer,
         )
     except KeyboardInterrupt:
         progress.end_line()  # not glued to the progress line (nor to the terminal's ^C)
@@ -466,6 +518,22 @@ def run(args: argparse.Namespace) -> int:
         err.print("note: dropped a partial last line of results.jsonl (an interrupted write)")
     spread = console.width >= 120  # ± columns need the room; summary.json always has them
     console.print(summary_table(result.summary, spread))
+    console.print(detector_table(result.summary))
+    if result.summary.get("adaptive"):
+        from advtui.eval.adaptive_report import adaptive_table
+
+        console.print(adaptive_table(result.summary))
+        for entry in result.summary["adaptive"].values():
+            console.print(entry["verdict"], markup=False)
+    for name, v in result.summary["variants"].items():
+        t = v.get("transfer")
+        if t:
+            rate = t["success_rate_of_successful"]
+            console.print(
+                f"transfer to {t['model']} — {name}: {t['success_rate']:.0%} of attacked images "
+                f"fool it" + ("" if rate is None else f" ({rate:.0%} of the successful ones)"),
+                markup=False,
+            )
     if len(result.summary["sweep"]) > 1:
         console.print(sweep_table(result.summary, spread))
     console.print(terminal_histogram(result.store.rows, result.config), markup=False)

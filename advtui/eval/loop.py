@@ -34,6 +34,7 @@ from advtui.attacks.base import Attack
 from advtui.errors import AdvtuiError, Cancelled, ImageError
 from advtui.eval.dataset import EvalError, Item, collect_items, view_image
 from advtui.eval.store import ResultsStore, row_key
+from advtui.registry import DEFAULT_DETECTORS
 from advtui.settings import eps_text
 
 PROTOCOLS = ("corrected", "seed")
@@ -90,6 +91,11 @@ class EvalConfig:
     folds: int = 5
     n_quantiles: int = 512
     plots: bool = True
+    detectors: Sequence[str] = DEFAULT_DETECTORS
+    adaptive: bool = False  # attack again against the SHAP detector (advtui.eval.adaptive)
+    adaptive_weight: float = 1.0
+    eot: int = 1
+    transfer_to: str | None = None  # classify every adversarial image with this model too
 
     @property
     def eps_values(self) -> list[float]:
@@ -134,6 +140,16 @@ class EvalConfig:
             registry.explainer_kwargs(c.explainer, c.explainer_params())
         except AdvtuiError as exc:
             raise EvalError(str(exc)) from None
+        if c.method == "adaptive":
+            raise EvalError(
+                "eval --method adaptive: pass --adaptive instead (it fits the detector the "
+                "adaptive attack needs from the plain rows first)"
+            )
+        c.eot = int(check_flag("eot", c.eot))
+        c.adaptive_weight = float(check_flag("adaptive-weight", c.adaptive_weight))
+        if c.adaptive and c.protocol == "seed":
+            raise EvalError("--adaptive attacks the corrected protocol's pixel-level detector")
+        c.detectors = _check_detectors(c.detectors)
         bad = [t for t in c.targets if t not in TARGET_MODES]
         if bad or not c.targets:
             raise EvalError(
@@ -191,6 +207,8 @@ class EvalConfig:
             c.method = "pgd"
         if c.layer:
             model.get_layer(c.layer)  # ModelError with close matches if unknown
+        if c.adaptive and (c.layer or c.local_smoothing):
+            raise EvalError("--adaptive attacks pixel-level SHAP: drop --layer/--local-smoothing")
         if "nearest" in c.targets and model.class_embeddings() is None:
             raise EvalError(
                 "--targets nearest needs the model's final linear layer to compare classes; drop it"
@@ -227,6 +245,10 @@ class EvalConfig:
             "protocol": self.protocol,
             "labels": self.labels,
             "n_quantiles": self.n_quantiles,
+            "row_extras": ROW_EXTRAS,
+            "adaptive_weight": self.adaptive_weight,
+            "eot": self.eot,
+            "transfer_to": self.transfer_to,
         }
         if self.method == "pgd":  # runs before per-image starts drew them per batch: not mixable
             fixed["random_start"] = "per-image"
@@ -307,6 +329,7 @@ def run_eval(
     note: Callable[[str], None] | None = None,
     engine=None,
     status: Callable[[dict], None] | None = None,
+    transfer_model=None,
 ) -> EvalRun:
     """Run (or resume) an evaluation; rows are durable as they are written. ``note`` hears
     one line per distinct problem worth telling that does not stop the run (files skipped
@@ -324,8 +347,14 @@ def run_eval(
         from advtui.models import load_model
 
         model = load_model(device=device)
-    engine = engine or InProcess(note)
     cfg = config.resolved(model)
+    if engine is not None and (cfg.adaptive or cfg.transfer_to):
+        raise EvalError("--adaptive and --transfer-to run in-process only: drop --engine ray")
+    if cfg.transfer_to and transfer_model is None:
+        from advtui.models import load_model
+
+        transfer_model = load_model(cfg.transfer_to, device=model.device)
+    engine = engine or InProcess(note, transfer_model)
     unusable: list[str] = []
     items = collect_items(
         cfg.folder,
@@ -343,7 +372,9 @@ def run_eval(
             f"left out {len(unusable)} unusable entr{'y' if len(unusable) == 1 else 'ies'}: {shown}"
         )
     params = cfg.params(model)
-    store = ResultsStore(cfg.out, cfg.n_quantiles, params, resume=cfg.resume)
+    store = ResultsStore(
+        cfg.out, cfg.n_quantiles, params, resume=cfg.resume, n_penultimate=penultimate_dim(model)
+    )
     modes = list(cfg.targets)
     skipped = {
         r["image"]
@@ -371,8 +402,8 @@ def run_eval(
     tracker.tick("resumed" if done else "starting")
     produced = engine.rows(model, cfg, todo, store.done, stop, tracker)
     try:
-        for row, features in produced:
-            row = store.append(row, features)
+        for row, features, penultimate in produced:
+            row = store.append(row, features, penultimate)
             key = row_key(row)
             missing = left.get(row["image"])
             if missing is None:
@@ -384,6 +415,29 @@ def run_eval(
                 n = int(key in missing)
                 missing.discard(key)
             tracker.rows(n, finished=not missing and n > 0, what=_what(row))
+        if cfg.adaptive:  # a second pass: attack the SHAP detector fitted on the plain rows
+            from advtui.eval.adaptive import run_adaptive
+
+            tools = SimpleNamespace(
+                base_row=_base_row,
+                pred_fields=_pred_fields,
+                tick=lambda _progress, _done, _total, what: tracker.rows(1, what=what),
+                attack_seed=attack_seed,
+                row_extras=row_extras,
+            )
+            run_adaptive(
+                cfg,
+                model,
+                store,
+                items,
+                skipped,
+                _Explainers(model, cfg, note),
+                done,
+                total,
+                progress,
+                stop,
+                tools=tools,
+            )
         tracker.finish("done")
     except BaseException as exc:
         tracker.finish(
@@ -399,6 +453,10 @@ def run_eval(
     # delivered them in (a resumed or distributed run gives the uninterrupted run's numbers)
     store.rows.sort(key=_plan_order(items, cfg))
     summary, oof = summarize(store.rows, store, cfg, params)
+    if any(r["variant"].endswith("+adaptive") for r in store.rows):
+        from advtui.eval.adaptive_report import summarize_adaptive
+
+        summary["adaptive"] = summarize_adaptive(store.rows, store, cfg)
     run = EvalRun(cfg, store, summary, oof, store.dropped_partial)
     run.attribution_shape = attribution_shape(model, cfg.layer)
     run.written = write_outputs(run, plots=cfg.plots)
@@ -410,8 +468,8 @@ class InProcess:
 
     name = "inprocess"
 
-    def __init__(self, note: Callable[[str], None] | None = None) -> None:
-        self.note = note
+    def __init__(self, note: Callable[[str], None] | None = None, transfer=None) -> None:
+        self.note, self.transfer = note, transfer
 
     def rows(self, model, cfg: EvalConfig, items: list[Item], done, stop, tracker):
         import os
@@ -429,8 +487,9 @@ class InProcess:
                 }
             ]
         )
-        for row, features in ImageRows(model, cfg, self.note).rows(items, done, stop):
-            yield row, features
+        rows = ImageRows(model, cfg, self.note, transfer=self.transfer)
+        for row, features, penultimate in rows.rows(items, done, stop):
+            yield row, features, penultimate
             tracker.worker(0, rows=1, last=_what(row))
         tracker.worker(0, state="done")
 
@@ -438,15 +497,17 @@ class InProcess:
 class ImageRows:
     """The rows of images, computed by one model: the unit of work of every engine.
 
-    :meth:`rows` yields ``(row, features)`` for each planned row of the given items that is
+    :meth:`rows` yields ``(row, features, penultimate)`` for each planned row of the given items that is
     not in ``done`` — the clean row, then one per (ε, target mode) — batching the items by
     ``cfg.batch_size``. Every random choice is seeded per image (``attack_seed``), so the
     rows do not depend on which items share a batch or a worker: an engine may hand out any
     subsets of items in any order. Rows are yielded as they exist; the caller writes them.
     """
 
-    def __init__(self, model, cfg: EvalConfig, note: Callable[[str], None] | None = None) -> None:
-        self.model, self.cfg = model, cfg
+    def __init__(
+        self, model, cfg: EvalConfig, note: Callable[[str], None] | None = None, transfer=None
+    ) -> None:
+        self.model, self.cfg, self.transfer = model, cfg, transfer
         self.emb = model.class_embeddings() if "nearest" in cfg.targets else None
         self.explainer = _Explainers(model, cfg, note)
 
@@ -476,7 +537,7 @@ class ImageRows:
                         | {"variant": "clean", "eps": None, "eps_255": None}
                         | {"status": "unreadable", "error": str(exc)}
                     )
-                    yield row, None
+                    yield row, None, None
             if not loaded:
                 continue
             x = torch.stack(xs)
@@ -491,7 +552,7 @@ class ImageRows:
                         row = _clean_row(
                             model, it, cfg.seed, preds[i], probs[i], clean_logits[i], label
                         )
-                        yield row | {"status": "misclassified"}, None
+                        yield row | {"status": "misclassified"}, None, None
                     continue
                 keep.append(i)
             if not keep:
@@ -505,14 +566,17 @@ class ImageRows:
                 expl = explainer.explain(
                     x[todo], [preds[i] for i in todo], [loaded[i] for i in todo], stop
                 )
+                extras = row_extras(model, x[todo])
                 for j, i in enumerate(todo):
                     it = loaded[i]
                     yield (
                         _clean_row(
                             model, it, cfg.seed, preds[i], probs[i], clean_logits[i], preds[i]
                         )
-                        | {"status": "ok", "evidence": expl.evidence[j].to_dict()},
+                        | {"status": "ok", "evidence": expl.evidence[j].to_dict()}
+                        | extras.fields(j),
                         sorted_features(expl.attributions[j], cfg.n_quantiles),
+                        extras.penultimate(j),
                     )
                 del expl
             for eps in cfg.eps_values:
@@ -533,6 +597,7 @@ class ImageRows:
                     res = attack(x[todo], targets, stop=stop, seeds=seeds)
                     adv_probs = res.adv_logits.softmax(1)
                     adv_pred = res.adv_pred.tolist()
+                    moved = transfer_fields(self.transfer, x[todo], res.x_adv, targets)
                     ok = [j for j in range(len(todo)) if bool(res.success[j])]
                     expl = None
                     if ok:
@@ -542,6 +607,7 @@ class ImageRows:
                             [loaded[todo[j]] for j in ok],
                             stop,
                         )
+                        extras = row_extras(model, res.x_adv[ok])
                     for j, i in enumerate(todo):
                         it = loaded[i]
                         tgt = None if targets is None else int(targets[j])
@@ -563,13 +629,18 @@ class ImageRows:
                                 "rounding_undid": bool(res.rounding_undid[j]),
                                 "clean_confidence": float(probs[i, preds[i]]),
                             }
+                            | (moved[j] if moved else {})
                         )
                         if j in ok:
                             k = ok.index(j)
                             row |= {"status": "ok", "evidence": expl.evidence[k].to_dict()}
-                            yield row, sorted_features(expl.attributions[k], cfg.n_quantiles)
+                            yield (
+                                row | extras.fields(k),
+                                sorted_features(expl.attributions[k], cfg.n_quantiles),
+                                extras.penultimate(k),
+                            )
                         else:
-                            yield row | {"status": "attack-failed"}, None
+                            yield row | {"status": "attack-failed"}, None, None
                     del res, expl
 
 
@@ -600,6 +671,82 @@ def _plan_order(items: Sequence[Item], cfg: EvalConfig):
         return (0, batch, rank.get(str(row.get("status")), 2), j, idx)
 
     return order
+
+
+#: run.json's record of what each row stores for the detectors beside SHAP (``row_extras``):
+#: runs before it lack these inputs and cannot be continued.
+ROW_EXTRAS = "squeeze-bit5-median2x2+penultimate"
+
+
+def transfer_fields(transfer, x, x_adv, targets) -> list[dict] | None:
+    """Per image, what ``transfer`` (another classifier) says of the clean and the adversarial
+    image: ``transfer_success`` = its adversarial prediction is the target (targeted) or differs
+    from its own clean prediction (untargeted). None without a transfer model."""
+    if transfer is None:
+        return None
+    clean = transfer.logits(x).argmax(1).tolist()
+    adv = transfer.logits(x_adv).argmax(1).tolist()
+    out = []
+    for j, (c, a) in enumerate(zip(clean, adv, strict=True)):
+        ok = a == int(targets[j]) if targets is not None else a != c
+        out.append(
+            {
+                "transfer_model": transfer.name,
+                "transfer_clean_pred": c,
+                "transfer_pred": a,
+                "transfer_pred_label": transfer.label(a),
+                "transfer_success": bool(ok),
+            }
+        )
+    return out
+
+
+def _check_detectors(names: Sequence[str]) -> list[str]:
+    from advtui.registry import DETECTORS
+
+    names = [str(n).strip().lower() for n in names if str(n).strip()]
+    bad = [n for n in names if n not in DETECTORS]
+    if bad or not names:
+        raise EvalError(
+            f"--detectors: unknown detector {bad[0] if bad else ''!r}; choose from "
+            f"{','.join(DETECTORS)}"
+        )
+    return list(dict.fromkeys(names))
+
+
+def penultimate_dim(model) -> int:
+    """Width of the model's penultimate features (0 when it has no final linear layer)."""
+    fc = model.final_linear() if hasattr(model, "final_linear") else None
+    return int(fc.in_features) if fc is not None else 0
+
+
+@dataclass
+class RowExtras:
+    """The per-row detector inputs beside SHAP of a batch: squeezing distances (N, 2) and
+    penultimate features (N, D) or None."""
+
+    squeeze: list[list[float]]
+    features: torch.Tensor | None
+
+    def fields(self, j: int) -> dict:
+        parts = self.squeeze[j]
+        return {"squeeze": max(parts), "squeeze_parts": parts}
+
+    def penultimate(self, j: int):
+        return None if self.features is None else self.features[j].cpu().numpy()
+
+
+def row_extras(model, x: torch.Tensor) -> RowExtras:
+    """Squeezing scores and penultimate features of images ``x`` (one forward each for x and
+    its two squeezed versions)."""
+    from advtui.detect.squeeze import squeeze_scores
+
+    logits, feats = (
+        model.logits_and_features(x) if hasattr(model, "logits_and_features") else (None, None)
+    )
+    probs = None if logits is None else logits.softmax(1)
+    parts = squeeze_scores(model, x.to(model.device), probs)
+    return RowExtras([[float(v) for v in row] for row in parts], feats)
 
 
 #: run.json's record of the SHAP background rule (``background_policy``).

@@ -94,16 +94,26 @@ def histogram_png(rows: list[dict], cfg, path: str | Path) -> Path:
 
 
 def roc_png(oof: dict, path: str | Path) -> Path:
-    """Out-of-fold ROC curves: SHAP-feature LR per variant (solid) vs confidence only (dashed)."""
+    """Out-of-fold ROC curves, one panel per variant: every detector of the run (its legend
+    gives the pooled AUC and the TPR at 5 % FPR); runs without ``detectors`` show SHAP LR
+    (solid) vs confidence only (dashed)."""
     from sklearn.metrics import roc_auc_score, roc_curve
 
+    from advtui.detect.base import tpr_at_fpr
+
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5, 4.6))
-    ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls=":")
-    for i, (variant, d) in enumerate(oof.items()):
-        color = f"C{i}"
-        for key, ls, tag in (("lr", "-", "SHAP LR"), ("confidence_baseline", "--", "conf")):
-            s = d[key]
+    n = max(1, len(oof))
+    fig, axes = plt.subplots(1, n, figsize=(4.6 * n, 4.6), squeeze=False)
+    for ax, (variant, d) in zip(axes[0], oof.items(), strict=False):
+        curves = d.get("detectors") or {
+            "SHAP LR": d.get("lr"),
+            "conf": d.get("confidence_baseline"),
+        }
+        ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls=":")
+        ax.axvline(0.05, color="grey", lw=0.6, ls="--")
+        for i, (tag, s) in enumerate(curves.items()):
+            if s is None:
+                continue
             m = np.isfinite(s)
             y = d["y"][m]
             if m.sum() < 2 or len(np.unique(y)) < 2:
@@ -112,16 +122,16 @@ def roc_png(oof: dict, path: str | Path) -> Path:
             ax.plot(
                 fpr,
                 tpr,
-                color=color,
-                ls=ls,
-                label=f"{variant} {tag} (pooled AUC {roc_auc_score(y, s[m]):.2f})",
+                color=f"C{i}",
+                label=f"{tag} (AUC {roc_auc_score(y, s[m]):.2f}, TPR@5% {tpr_at_fpr(y, s[m]):.2f})",
             )
-    ax.set_xlabel("false positive rate (clean flagged)")
-    ax.set_ylabel("true positive rate (adversarial caught)")
+        ax.set_title(variant, fontsize=10)
+        ax.set_xlabel("false positive rate (clean flagged)")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, loc="lower right")
+    axes[0][0].set_ylabel("true positive rate (adversarial caught)")
     # the summary table's AUC is the mean over folds; these curves pool all folds' scores
-    ax.set_title("out-of-fold ROC, folds pooled", fontsize=10)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7, loc="lower right")
+    fig.suptitle("out-of-fold ROC, folds pooled (dashed line: 5 % FPR)", fontsize=10)
     fig.tight_layout()
     try:
         return _save(fig, Path(path))

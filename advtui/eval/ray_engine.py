@@ -103,7 +103,7 @@ class RayEngine:
         threads = max(1, min(threads, int(node_cpus) or 1))
         return workers, g, threads
 
-    def rows(self, model, cfg, items, done, stop, tracker) -> Iterator[tuple[dict, object]]:
+    def rows(self, model, cfg, items, done, stop, tracker) -> Iterator[tuple[dict, object, object]]:
         """``(row, features)`` of ``items`` (those not yet complete), as workers finish them."""
         if not items:
             return
@@ -169,7 +169,7 @@ class RayEngine:
                     kind, *payload = pickle.loads(blob)
                     if kind == "error":  # a worker's one-line error, not Ray's traceback
                         raise payload[0]
-                    yield payload[0], payload[1]
+                    yield payload[0], payload[1], payload[2]
             poller.poll()
         finally:
             if poller is not None:
@@ -332,8 +332,8 @@ class _RowActor:
             self.board.update.remote(
                 self.wid, state="working", batch=f"{len(items)} images from {first}"
             )
-            for row, features in self.rows.rows(items, done):
-                out.append(pickle.dumps(("row", row, features)))
+            for row, features, penultimate in self.rows.rows(items, done):
+                out.append(pickle.dumps(("row", row, features, penultimate)))
                 self.board.update.remote(self.wid, rows=1, last=_what(row))
             self.board.update.remote(self.wid, state="idle")
         except AdvtuiError as exc:

@@ -21,6 +21,7 @@ from advtui.detect.features import confidence_features
 from advtui.detect.saved import fit_detector
 from advtui.images import atomic_write_bytes
 from advtui.names import json_safe
+from advtui.registry import DEFAULT_DETECTORS
 from advtui.settings import eps_text
 
 POOLED = "pooled"
@@ -46,6 +47,16 @@ def _evaluate(
         "n_adversarial": len(adv),
         "attack_success_rate": n_ok / len(attempted) if attempted else None,
     }
+    moved = [r for r in attempted if r.get("transfer_success") is not None]
+    if moved:
+        ok_src = [r for r in moved if r.get("success")]
+        entry["transfer"] = {
+            "model": moved[0].get("transfer_model"),
+            "success_rate": sum(r["transfer_success"] for r in moved) / len(moved),
+            "success_rate_of_successful": (
+                sum(r["transfer_success"] for r in ok_src) / len(ok_src) if ok_src else None
+            ),
+        }
     clean_by_image = {r["image"]: r for r in neg}
     pairs = [(clean_by_image[r["image"]], r) for r in adv if r["image"] in clean_by_image]
     entry["mean_shap"] = {
@@ -68,6 +79,10 @@ def _evaluate(
         note = "no successful adversarial rows" if not adv else "no clean rows"
         for k in ("lr", "rf", "confidence_baseline"):
             entry[k] = {"accuracy": None, "roc_auc": None, "note": note}
+        entry["detectors"] = {
+            n: {"accuracy": None, "roc_auc": None, "tpr_at_5fpr": None, "note": note}
+            for n in (getattr(cfg, "detectors", None) or DEFAULT_DETECTORS)
+        }
         entry["warning"] = f"{note}: nothing to detect, no accuracy or AUC"
         return entry, {}
     X = store.features([r["f"] for r in rows])
@@ -94,7 +109,64 @@ def _evaluate(
     if warning:
         entry["warning"] = warning
     oof = {"y": y, "lr": res["lr"].oof, "confidence_baseline": res["confidence_baseline"].oof}
+    bench = run_detectors(rows, y, store, cfg)
+    entry["detectors"] = {name: b.summary() for name, b in bench.items()}
+    oof["detectors"] = {name: b.cv.oof for name, b in bench.items()}
     return entry, oof
+
+
+def detector_data(rows: list[dict], y: np.ndarray, store):
+    """The :class:`~advtui.detect.base.DetectorData` of ``rows`` (all with features)."""
+    from advtui.detect.base import DetectorData
+
+    f = [r["f"] for r in rows]
+    return DetectorData(
+        y=np.asarray(y).astype(int),
+        group=np.asarray([str(r["group"]) for r in rows]),
+        label=np.asarray([int(r.get("label", -1)) for r in rows]),
+        shap=store.features(f),
+        confidence=confidence_features([r["confidence"] for r in rows], [r["logit"] for r in rows]),
+        squeeze=np.asarray(
+            [np.nan if r.get("squeeze") is None else r["squeeze"] for r in rows], dtype=np.float64
+        ),
+        penultimate=store.penultimate(f) if getattr(store, "n_penultimate", 0) else None,
+    )
+
+
+def detector_folds(rows: list[dict], y: np.ndarray, cfg) -> tuple[list, str]:
+    """The folds every detector is evaluated on (the SHAP-LR's: same seed, same splitter)."""
+    from advtui.detect.cv import group_folds
+
+    y = np.asarray(y).astype(int)
+    if cfg.protocol == "seed":
+        order = np.asarray([r["position"] for r in rows])
+        positions = np.unique(order)
+        if len(positions) < 2:
+            return [], "index-90/10"
+        cut = positions[int(math.floor(0.9 * len(positions)))]
+        train, test = np.flatnonzero(order < cut), np.flatnonzero(order >= cut)
+        ok = len(np.unique(y[train])) == 2 and len(test)
+        return ([(train, test)] if ok else []), "index-90/10"
+    groups = np.asarray([str(r["group"]) for r in rows])
+    k = min(cfg.folds, *[len(set(groups[y == c])) for c in (0, 1)])
+    if k < 2:
+        return [], "group-kfold"
+    return list(group_folds(y, groups, k, cfg.seed)), f"stratified-group-{k}-fold"
+
+
+def run_detectors(rows: list[dict], y: np.ndarray, store, cfg, extra_rows: list[dict] = ()):
+    """Every ``cfg.detectors`` detector on ``rows`` with :func:`detector_folds`; ``extra_rows``
+    (adaptive examples) are scored by the fold model whose test part holds their photo."""
+    from advtui.detect.base import benchmark
+
+    names = list(getattr(cfg, "detectors", None) or DEFAULT_DETECTORS)
+    all_rows = list(rows) + list(extra_rows)
+    data = detector_data(all_rows, np.concatenate([y, np.ones(len(extra_rows), int)]), store)
+    folds, scheme = detector_folds(rows, y, cfg)
+    extra = np.arange(len(rows), len(all_rows))
+    return benchmark(
+        names, data, np.arange(len(rows)), folds, extra=extra, seed=cfg.seed, scheme=scheme
+    )
 
 
 def _data_warning(rows: list[dict], y: np.ndarray, res, cfg) -> str | None:
@@ -195,6 +267,7 @@ def summarize(rows: list[dict], store, cfg, params: dict) -> tuple[dict, dict]:
         "sweep": sweep,
         "warnings": _warnings(sweep),
     }
+
     return summary, oof_primary
 
 
@@ -208,7 +281,9 @@ def write_outputs(run, *, plots: bool = True) -> dict[str, Path]:
     adv = [
         r
         for r in store.rows
-        if r["variant"] != "clean" and r.get("eps_255") == primary and r.get("f") is not None
+        if r["variant"] in cfg.targets  # plain attacks only (not MODE+adaptive rows)
+        and r.get("eps_255") == primary
+        and r.get("f") is not None
     ]
     neg = [r for r in store.rows if r["variant"] == "clean" and r.get("f") is not None]
     if adv and neg:
@@ -366,5 +441,47 @@ def sweep_table(summary: dict, spread: bool = True):
             _pm(v["confidence_baseline"], "roc_auc", spread),
             "–" if conf is None else f"{conf:.2f}",
             "–" if below is None else f"{below:.0%}",
+        )
+    return t
+
+
+def _cell(d: dict | None) -> str:
+    """``acc / AUC / TPR@5%`` of one detector summary, ``–`` where missing."""
+    if not d:
+        return "–"
+
+    def f(v):
+        return "–" if v is None else f"{v:.2f}"
+
+    return f"{f(d.get('accuracy'))} / {f(d.get('roc_auc'))} / {f(d.get('tpr_at_5fpr'))}"
+
+
+def detector_table(summary: dict):
+    """Every selected detector on the same rows and folds: acc / AUC / TPR at 5 % FPR."""
+    from rich import box
+    from rich.table import Table
+
+    names: list[str] = []
+    for v in summary["variants"].values():
+        for n in v.get("detectors") or {}:
+            if n not in names:
+                names.append(n)
+    t = Table(
+        box=box.SIMPLE_HEAD,
+        title="detectors on the same rows and folds — acc / AUC / TPR at 5 % FPR",
+        title_justify="left",
+        caption="acc, AUC: mean over folds; TPR at 5 % FPR: pooled out-of-fold scores (with "
+        "fewer than 20 clean rows, 5 % FPR means no clean row flagged); squeeze and "
+        "mahalanobis flag above the 95th percentile of clean training scores",
+        caption_justify="left",
+    )
+    t.add_column("variant", no_wrap=True)
+    t.add_column("clean/adv", justify="right", no_wrap=True)
+    for n in names:
+        t.add_column(n, justify="right", no_wrap=True)
+    for name, v in summary["variants"].items():
+        dets = v.get("detectors") or {}
+        t.add_row(
+            name, f"{v['n_clean']}/{v['n_adversarial']}", *[_cell(dets.get(n)) for n in names]
         )
     return t

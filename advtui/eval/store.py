@@ -10,6 +10,9 @@ Layout of the output folder:
 * ``features.npz`` — the same vectors with their row metadata, rewritten atomically
   (temp + rename) whenever a run ends, Ctrl-C included; ``--resume`` rebuilds it after a
   kill. This is the file to refit detectors from.
+* ``penultimate.bin`` — each feature vector's row also has the model's penultimate features
+  (float32, the Mahalanobis detector's input) at the same index, written before the
+  attribution features; absent when the model has no final linear layer.
 * ``run.json`` — the parameters that produced the rows; ``--resume`` refuses to mix runs
   whose parameters differ in anything that changes a row.
 """
@@ -31,6 +34,7 @@ from advtui.names import json_safe
 RESULTS = "results.jsonl"
 FEATURES_BIN = "features.bin"
 FEATURES_NPZ = "features.npz"
+PENULTIMATE_BIN = "penultimate.bin"
 RUN_JSON = "run.json"
 
 
@@ -54,10 +58,18 @@ class ResultsStore:
     """Append-only rows + feature vectors, recoverable after a kill at any point."""
 
     def __init__(
-        self, folder: str | os.PathLike[str], n_features: int, params: dict, *, resume: bool
+        self,
+        folder: str | os.PathLike[str],
+        n_features: int,
+        params: dict,
+        *,
+        resume: bool,
+        n_penultimate: int = 0,
     ) -> None:
         self.folder = Path(folder)
         self.n_features = int(n_features)
+        self.n_penultimate = int(n_penultimate)
+        self.penultimate_bin = self.folder / PENULTIMATE_BIN
         self.rows: list[dict] = []
         self.dropped_partial = False
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -72,7 +84,7 @@ class ResultsStore:
         if existing:
             self._recover()
         else:
-            for p in (self.results, self.bin):
+            for p in (self.results, self.bin, self.penultimate_bin):
                 p.write_bytes(b"")
         self.done = {row_key(r) for r in self.rows}
         self.n_vectors = self.bin.stat().st_size // self._row_bytes
@@ -130,12 +142,33 @@ class ResultsStore:
                 fh.truncate(used * self._row_bytes)
                 fh.flush()
                 os.fsync(fh.fileno())
+        if self.n_penultimate:
+            width = 4 * self.n_penultimate
+            size = self.penultimate_bin.stat().st_size if self.penultimate_bin.exists() else 0
+            if size < used * width:
+                raise StoreError(
+                    f"{self.penultimate_bin}: holds fewer vectors than {RESULTS} refers to"
+                )
+            if size != used * width:
+                with open(self.penultimate_bin, "r+b") as fh:
+                    fh.truncate(used * width)
+                    fh.flush()
+                    os.fsync(fh.fileno())
 
     # ------------------------------------------------------------------ writing
-    def append(self, row: dict, features: np.ndarray | None = None) -> dict:
-        """Write ``features`` (if any) then ``row`` durably; returns the stored row (every string
-        escaped by :func:`advtui.names.json_safe`: the line is valid UTF-8 whatever the names)."""
+    def append(
+        self, row: dict, features: np.ndarray | None = None, penultimate: np.ndarray | None = None
+    ) -> dict:
+        """Write ``penultimate`` and ``features`` (if any) then ``row`` durably; returns the
+        stored row. A store with ``n_penultimate`` needs ``penultimate`` with every vector."""
         row = json_safe(dict(row))
+        if features is not None and self.n_penultimate:
+            pen = np.asarray(penultimate if penultimate is not None else [], dtype="<f4").ravel()
+            if pen.size != self.n_penultimate:
+                raise StoreError(
+                    f"penultimate vector of {pen.size} values, store expects {self.n_penultimate}"
+                )
+            _fsync_append(self.penultimate_bin, pen.tobytes())
         if features is not None:
             vec = np.asarray(features, dtype="<f4").ravel()
             if vec.size != self.n_features:
@@ -163,6 +196,21 @@ class ResultsStore:
             return np.array(mm, dtype=np.float32)
         return np.array(mm[np.fromiter(indices, dtype=np.int64)], dtype=np.float32)
 
+    def penultimate(self, indices: Iterable[int]) -> np.ndarray | None:
+        """Penultimate vectors of feature indices (None if the store keeps none)."""
+        if not self.n_penultimate:
+            return None
+        idx = np.fromiter(indices, dtype=np.int64)
+        if self.n_vectors == 0 or len(idx) == 0:
+            return np.zeros((len(idx), self.n_penultimate), dtype=np.float32)
+        mm = np.memmap(
+            self.penultimate_bin,
+            dtype="<f4",
+            mode="r",
+            shape=(self.n_vectors, self.n_penultimate),
+        )
+        return np.array(mm[idx], dtype=np.float32)
+
     def write_npz(self) -> Path:
         """Rewrite ``features.npz`` atomically from the rows that have features."""
         rows = [r for r in self.rows if r.get("f") is not None]
@@ -188,6 +236,12 @@ class ResultsStore:
             confidence=col("confidence", np.float64),
             logit=col("logit", np.float64),
             mean_shap=np.asarray([e.get("mean_shap", np.nan) for e in ev], dtype=np.float64),
+            squeeze=col("squeeze", np.float64),
+            **(
+                {"penultimate": self.penultimate([r["f"] for r in rows])}
+                if self.n_penultimate
+                else {}
+            ),
             quantiles=np.linspace(0.0, 1.0, self.n_features),
         )
         path = self.folder / FEATURES_NPZ
@@ -214,6 +268,9 @@ FLAGS = {
     "seed": "--seed",
     "protocol": "--protocol",
     "labels": "--labels",
+    "adaptive_weight": "--adaptive-weight",
+    "eot": "--eot",
+    "transfer_to": "--transfer-to",
 }
 #: run.json's fixed params that record a rule of the code, not a flag: a stored run whose
 #: rule differs (or that predates it) was written by another advtui version and its rows
@@ -223,6 +280,7 @@ RULES = {
     "background_policy": "the SHAP background",
     "shap_seed": "the SHAP seed",
     "n_quantiles": "the feature length",
+    "row_extras": "the per-row detector inputs (squeezing, penultimate features)",
 }
 
 

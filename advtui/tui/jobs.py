@@ -263,8 +263,22 @@ def attack_and_explain(
         if outcome is None:
             progress("attack")(0, max(1, settings.steps))
             x = load_tensor(path, model.input_size)
+            kwargs = None
+            if settings.method == "adaptive":  # attacks the loaded detector through SHAP
+                from advtui.errors import AttackError
+
+                if detector is None:
+                    raise AttackError("the adaptive attack needs --detector DIR")
+                bg = explainers.get(model, path, settings.seed).background
+                kwargs = {"detector": detector, "background": bg, "nsamples": nsamples}
             outcome = run_attack(
-                model, x, settings, image=str(path), progress=progress("attack"), stop=stop
+                model,
+                x,
+                settings,
+                image=str(path),
+                progress=progress("attack"),
+                stop=stop,
+                attack_kwargs=kwargs,
             )
             if explain:
                 post(msg.JobDone(job.id, job.key, outcome, final=False))

@@ -100,3 +100,22 @@ async def test_a_bad_detector_is_reported_and_the_app_keeps_working(small_folder
         await wait_job(pilot)
         assert set(app.query_one(EvidenceTable).columns) == {"clean", "adversarial"}
         assert not app.query_one(EvidenceTable).detector
+
+
+async def test_adaptive_joins_the_method_cycle_only_with_a_detector(small_folder, tmp_path):
+    from advtui.settings import METHODS
+
+    assert "adaptive" not in METHODS  # without a detector the cycle never offers it
+    det_dir = tmp_path / "det"
+    det_dir.mkdir()
+    _fit_detector(det_dir, {"fixed": {"model": "efficientnet-lite0", "nsamples": 8}})
+    app = make_app(str(small_folder), "--detector", str(det_dir))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        assert app.detector is not None
+        seen = []
+        for _ in range(len(METHODS) + 1):
+            await pilot.press("m")
+            await pilot.pause()
+            seen.append(app.settings.method)
+        assert "adaptive" in seen and set(seen) == set(METHODS) | {"adaptive"}

@@ -1,0 +1,191 @@
+"""One interface for every detector, and their cross-validation on the same rows and folds.
+
+A detector is fitted on training rows of a :class:`DetectorData` (indices into it) and scores
+any rows (higher = more likely adversarial). Trained detectors (SHAP-LR, SHAP-RF, the
+confidence baseline) are scikit-learn classifiers whose score is P(adversarial) and whose
+decision threshold is 0.5; threshold detectors (squeezing, Mahalanobis) have a score with no
+training beyond what their paper fits on clean data, and flag rows above the 95th percentile of
+the clean training rows' scores (5 % false positives on training rows).
+
+:func:`benchmark` runs every detector on one list of folds, so their metrics are comparable
+fold by fold, and also scores *extra* rows (e.g. adaptive adversarial examples) with the model
+of the fold whose test part holds their photo: never a model that saw the photo.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+
+from advtui.detect.cv import CVResult, make_classifier
+from advtui.errors import DetectorError
+
+#: The false-positive rate at which TPR is reported.
+FPR_BUDGET = 0.05
+
+
+@dataclass
+class DetectorData:
+    """Per-row detector inputs: ``y`` 1 = adversarial; ``group`` = photo; ``label`` = the clean
+    label (the class Mahalanobis fits a clean row under); optional columns may be None."""
+
+    y: np.ndarray
+    group: np.ndarray
+    label: np.ndarray
+    shap: np.ndarray | None = None  # (N, n_quantiles) sorted-attribution quantiles
+    confidence: np.ndarray | None = None  # (N, 2) confidence_features
+    squeeze: np.ndarray | None = None  # (N,) max squeezing L1 distance
+    penultimate: np.ndarray | None = None  # (N, D)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+class Detector:
+    """``fit(data, train)`` then ``scores(data, idx)`` and ``flags(data, idx)``."""
+
+    name: ClassVar[str] = "detector"
+    note: str | None = None
+
+    def fit(self, data: DetectorData, train: np.ndarray) -> Detector:
+        raise NotImplementedError
+
+    def scores(self, data: DetectorData, idx: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def flags(self, data: DetectorData, idx: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class ThresholdDetector(Detector):
+    """Flags scores above the (1 − FPR_BUDGET) quantile of the clean training rows' scores."""
+
+    threshold: float = math.inf
+
+    def fit(self, data: DetectorData, train: np.ndarray) -> ThresholdDetector:
+        clean = train[data.y[train] == 0]
+        if len(clean) == 0:
+            raise DetectorError(f"{self.name}: no clean training rows to set a threshold on")
+        self.threshold = float(np.quantile(self.scores(data, clean), 1.0 - FPR_BUDGET))
+        return self
+
+    def flags(self, data: DetectorData, idx: np.ndarray) -> np.ndarray:
+        return self.scores(data, idx) > self.threshold
+
+
+class LearnedDetector(Detector):
+    """A scikit-learn classifier (``kind`` lr or rf, :func:`advtui.detect.cv.make_classifier`)
+    on one column of the data; score = P(adversarial), flagged at 0.5."""
+
+    column: ClassVar[str] = "shap"
+    kind: ClassVar[str] = "lr"
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+
+    def _x(self, data: DetectorData, idx: np.ndarray) -> np.ndarray:
+        x = getattr(data, self.column)
+        if x is None:
+            raise DetectorError(f"{self.name}: no {self.column} features in these rows")
+        return np.asarray(x, dtype=np.float64)[idx]
+
+    def fit(self, data: DetectorData, train: np.ndarray) -> LearnedDetector:
+        self.model = make_classifier(self.kind, self.seed).fit(self._x(data, train), data.y[train])
+        return self
+
+    def scores(self, data: DetectorData, idx: np.ndarray) -> np.ndarray:
+        return self.model.predict_proba(self._x(data, idx))[:, 1]
+
+    def flags(self, data: DetectorData, idx: np.ndarray) -> np.ndarray:
+        return self.scores(data, idx) >= 0.5
+
+
+def make_detector(name: str, seed: int = 0) -> Detector:
+    """A fresh detector by registry name (advtui.registry.DETECTORS)."""
+    from advtui.registry import detector_spec, load
+
+    cls = load(detector_spec(name).path)
+    return cls(seed=seed) if issubclass(cls, LearnedDetector) else cls()
+
+
+def tpr_at_fpr(y: np.ndarray, scores: np.ndarray, budget: float = FPR_BUDGET) -> float | None:
+    """The largest true-positive rate on the ROC curve at a false-positive rate ≤ ``budget``
+    (no interpolation: with n clean rows the FPR moves in steps of 1/n, so below 20 clean rows
+    5 % means no false positive at all). None without both classes."""
+    from sklearn.metrics import roc_curve
+
+    y, s = np.asarray(y).astype(int), np.asarray(scores, dtype=np.float64)
+    m = np.isfinite(s)
+    y, s = y[m], s[m]
+    if len(np.unique(y)) < 2:
+        return None
+    fpr, tpr, _ = roc_curve(y, s)
+    return float(tpr[fpr <= budget + 1e-12].max())
+
+
+@dataclass
+class BenchResult:
+    """One detector's fold metrics (a :class:`CVResult`) plus pooled out-of-fold TPR at 5 % FPR
+    and the scores/flags of the extra rows (NaN / False where not scored)."""
+
+    cv: CVResult
+    tpr: float | None = None
+    extra_scores: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    extra_flags: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+    def summary(self) -> dict:
+        return self.cv.summary() | {"tpr_at_5fpr": self.tpr}
+
+
+def benchmark(
+    names: Sequence[str],
+    data: DetectorData,
+    rows: np.ndarray,
+    folds: Sequence[tuple[np.ndarray, np.ndarray]],
+    *,
+    extra: np.ndarray | None = None,
+    seed: int = 0,
+    scheme: str = "",
+) -> dict[str, BenchResult]:
+    """Cross-validate detectors ``names`` on ``data[rows]`` with ``folds`` (index arrays into
+    ``rows``); rows of ``extra`` (indices into ``data``) are scored by the model of the fold
+    whose test part holds their group."""
+    from sklearn.metrics import balanced_accuracy_score
+
+    from advtui.detect.cv import _auc
+
+    rows = np.asarray(rows, dtype=np.int64)
+    extra = np.zeros(0, dtype=np.int64) if extra is None else np.asarray(extra, dtype=np.int64)
+    y = data.y[rows]
+    out = {}
+    for name in names:
+        res = CVResult(kind=name, oof=np.full(len(rows), np.nan), scheme=scheme)
+        ex_s, ex_f = np.full(len(extra), np.nan), np.zeros(len(extra), dtype=bool)
+        for train, test in folds:
+            try:
+                det = make_detector(name, seed).fit(data, rows[train])
+            except DetectorError as exc:
+                res.note = str(exc)
+                break
+            if det.note:
+                res.note = det.note
+            s, flag = det.scores(data, rows[test]), det.flags(data, rows[test])
+            res.accuracy.append(float((flag.astype(int) == y[test]).mean()))
+            if len(np.unique(y[test])) == 2:
+                res.balanced_accuracy.append(float(balanced_accuracy_score(y[test], flag)))
+            res.roc_auc.append(_auc(y[test], s))
+            res.oof[test] = s
+            res.folds += 1
+            res.n_tested += len(test)
+            if len(extra):
+                here = np.isin(data.group[extra], np.unique(data.group[rows[test]]))
+                if here.any():
+                    ex_s[here] = det.scores(data, extra[here])
+                    ex_f[here] = det.flags(data, extra[here])
+        tpr = tpr_at_fpr(y, res.oof) if res.folds else None
+        out[name] = BenchResult(res, tpr, ex_s, ex_f)
+    return out

@@ -1,0 +1,151 @@
+"""The detectors beside SHAP-LR: exact small cases (squeezing, Mahalanobis, TPR at 5 % FPR)
+and the shared cross-validation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from advtui.detect.base import DetectorData, benchmark, make_detector, tpr_at_fpr
+from advtui.detect.mahalanobis import GaussianClasses
+from advtui.detect.squeeze import bit_depth, median_2x2, squeeze_scores
+from advtui.registry import DETECTORS
+
+
+def test_bit_depth_rounds_to_five_bits():
+    x = torch.tensor([0.0, 0.5, 0.51, 1.0])
+    np.testing.assert_allclose(bit_depth(x).numpy(), [0.0, 16 / 31, 16 / 31, 1.0], rtol=1e-6)
+
+
+def test_median_2x2_matches_scipy():
+    ndimage = pytest.importorskip("scipy.ndimage")
+    x = torch.rand(2, 3, 7, 5, generator=torch.Generator().manual_seed(0))
+    want = ndimage.median_filter(x.numpy(), size=(1, 1, 2, 2))
+    np.testing.assert_array_equal(median_2x2(x).numpy(), want)
+
+
+class _MeanLogit(nn.Module):
+    """logits = [10 · mean(x), 0]: the softmax of a constant image is known in closed form."""
+
+    def forward(self, x):
+        m = x.mean((1, 2, 3))
+        return torch.stack([10 * m, torch.zeros_like(m)], 1)
+
+
+def test_squeeze_score_of_a_known_input():
+    x = torch.full((1, 3, 4, 4), 0.5)
+    parts = squeeze_scores(_MeanLogit(), x)
+    p = torch.sigmoid(torch.tensor(5.0, dtype=torch.float64))
+    q = torch.sigmoid(torch.tensor(10 * 16 / 31, dtype=torch.float64))
+    # L1 between [p, 1-p] and [q, 1-q]; the median filter leaves a constant image unchanged
+    np.testing.assert_allclose(parts, [[2 * float(q - p), 0.0]], rtol=1e-5, atol=1e-7)
+
+
+def test_mahalanobis_exact_tied_covariance():
+    a = np.array([[1, 0], [-1, 0], [0, 2], [0, -2]], dtype=float)
+    feats = np.concatenate([a, a + [10, 0]])
+    labels = np.array([0] * 4 + [1] * 4)
+    g = GaussianClasses().fit(feats, labels, shrink=False)  # tied ML covariance diag(0.5, 2)
+    np.testing.assert_allclose(g.precision, np.diag([2.0, 0.5]), atol=1e-12)
+    np.testing.assert_allclose(g.distances([[1.0, 1.0]]), [[2.5, 162.5]])
+    np.testing.assert_allclose(g.score([[1.0, 1.0], [10.0, 0.0]]), [2.5, 0.0], atol=1e-12)
+
+
+def test_mahalanobis_on_synthetic_gaussians_matches_the_true_distance():
+    rng = np.random.default_rng(0)
+    cov = np.array([[2.0, 0.6], [0.6, 0.5]])
+    means = np.array([[0.0, 0.0], [6.0, -3.0]])
+    labels = np.repeat([0, 1], 20_000)
+    feats = means[labels] + rng.multivariate_normal([0, 0], cov, size=len(labels))
+    g = GaussianClasses().fit(feats, labels)
+    x = np.array([[1.0, 1.0]])
+    d = x - means[0]
+    want = float((d @ np.linalg.inv(cov) @ d.T)[0, 0])
+    assert g.score(x)[0] == pytest.approx(want, rel=0.03)
+
+
+def test_mahalanobis_with_singleton_classes_says_what_it_did():
+    g = GaussianClasses().fit(np.eye(3), np.array([0, 1, 2]))
+    assert g.note and "no class held two" in g.note
+    assert np.isfinite(g.score(np.ones((1, 3)))).all()
+
+
+def test_tpr_at_5_percent_fpr():
+    y = np.array([0] * 20 + [1] * 4)
+    s = np.concatenate([np.arange(20) / 20, [0.5, 0.97, 0.98, 2.0]])
+    # one clean row (0.95) may be flagged at 5 % FPR: threshold 0.95 catches 0.97, 0.98, 2.0
+    assert tpr_at_fpr(y, s) == pytest.approx(0.75)
+    assert tpr_at_fpr(y[:20], s[:20]) is None
+
+
+def _data(shift: float, n_groups: int = 12, seed: int = 0) -> DetectorData:
+    rng = np.random.default_rng(seed)
+    y = np.tile([0, 1], n_groups)
+    group = np.repeat([f"p{i}" for i in range(n_groups)], 2)
+    label = np.repeat(np.arange(n_groups) % 3, 2)
+    pen = rng.normal(size=(len(y), 4)) + shift * y[:, None]
+    return DetectorData(
+        y=y,
+        group=group,
+        label=label,
+        shap=rng.normal(size=(len(y), 8)) + shift * y[:, None],
+        confidence=rng.normal(size=(len(y), 2)) + shift * y[:, None],
+        squeeze=rng.random(len(y)) + shift * y,
+        penultimate=pen,
+    )
+
+
+def test_every_registered_detector_separates_separable_rows_on_the_same_folds():
+    from advtui.detect.cv import group_folds
+
+    data = _data(shift=10.0)
+    folds = list(group_folds(data.y, data.group, 3, 0))
+    res = benchmark(list(DETECTORS), data, np.arange(len(data)), folds, scheme="3-fold")
+    assert set(res) == set(DETECTORS)
+    for name, r in res.items():
+        s = r.summary()
+        assert s["folds"] == 3 and s["n_tested"] == len(data), name
+        assert s["roc_auc"] == pytest.approx(1.0) and s["tpr_at_5fpr"] == pytest.approx(1.0), name
+
+
+def test_extra_rows_are_scored_by_the_fold_that_never_saw_their_photo():
+    from advtui.detect.cv import group_folds
+
+    data = _data(shift=10.0)
+    # append one adaptive-like row per photo: adversarial but shaped like clean data
+    n = len(data)
+    clean = np.flatnonzero(data.y == 0)
+    for col in ("shap", "confidence", "penultimate"):
+        v = getattr(data, col)
+        setattr(data, col, np.concatenate([v, v[clean]]))
+    data.squeeze = np.concatenate([data.squeeze, data.squeeze[clean]])
+    data.y = np.concatenate([data.y, np.ones(len(clean), int)])
+    data.group = np.concatenate([data.group, data.group[clean]])
+    data.label = np.concatenate([data.label, data.label[clean]])
+    rows = np.arange(n)
+    folds = list(group_folds(data.y[rows], data.group[rows], 3, 0))
+    extra = np.arange(n, len(data.y))
+    res = benchmark(["shap-lr", "squeeze"], data, rows, folds, extra=extra)
+    for r in res.values():
+        assert np.isfinite(r.extra_scores).all()  # every photo is in exactly one test fold
+        # rows that look clean are scored like the clean rows: the same out-of-fold scores
+        np.testing.assert_allclose(r.extra_scores, r.cv.oof[clean])
+
+
+def test_make_detector_knows_every_registry_name():
+    for name, spec in DETECTORS.items():
+        assert make_detector(name).name == name
+        assert spec.trained == (name in ("shap-lr", "shap-rf", "confidence"))
+
+
+def test_woodbury_precision_equals_the_ledoit_wolf_inverse():
+    from sklearn.covariance import LedoitWolf
+
+    rng = np.random.default_rng(0)
+    feats, labels = rng.normal(size=(12, 50)), np.arange(12) % 4  # fewer rows than dimensions
+    g = GaussianClasses().fit(feats, labels)
+    centred = feats - g.means[labels]
+    want = np.linalg.pinv(LedoitWolf(assume_centered=True).fit(centred).covariance_)
+    np.testing.assert_allclose(g.precision, want, rtol=1e-8, atol=1e-10 * np.abs(want).max())
