@@ -136,7 +136,7 @@ class ShapDetectorLogit:
     def _phi(self, net, x, cls, index, t, *, graph: bool, sums: list | None = None):
         """Σ over chunks of (∂ logit_cls/∂ input) × (x − b), divided by nsamples (``sums``, if
         given, receives Σ_k ∂ logit_cls/∂ input_k)."""
-        total = None
+        total: torch.Tensor | None = None
         for s in range(0, self.nsamples, self.chunk):
             idx, tt = index[s : s + self.chunk], t[s : s + self.chunk]
             bg = self.background[idx]
@@ -149,6 +149,7 @@ class ShapDetectorLogit:
             total = part if total is None else total + part
             if sums is not None:
                 sums.append(g.detach().sum(0, keepdim=True))
+        assert total is not None  # nsamples ≥ 1
         return total / float(self.nsamples)
 
     def value_and_grad(
@@ -254,6 +255,12 @@ class Adaptive(PGD):
         #: detector logit z of the real attribution at each step, per image (last call)
         self.trace: list[list[float]] = []
 
+    def need_background(self) -> torch.Tensor:
+        """The SHAP background the attack differentiates through (given at construction)."""
+        if self.background is None:
+            raise AttackError("the adaptive attack needs a SHAP background (background=…)")
+        return self.background
+
     def __repr__(self) -> str:
         return (
             f"Adaptive(eps={self.eps:.5g}, alpha={self.alpha:.5g}, steps={self.steps}, "
@@ -277,7 +284,7 @@ class Adaptive(PGD):
             self.model,
             self.smooth_model(),
             self.detector,
-            self.background.to(x_i.device),
+            self.need_background().to(x_i.device),
             nsamples=self.nsamples,
             chunk=self.chunk,
         )

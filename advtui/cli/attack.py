@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 from advtui import registry
-from advtui.names import safe_name
 from advtui.cli import common
 from advtui.cli.common import (
     UsageError,
@@ -28,6 +27,7 @@ from advtui.cli.common import (
     _stderr_progress,
     _top_table,
 )
+from advtui.names import safe_name
 from advtui.settings import TARGET_MODES
 
 
@@ -133,7 +133,9 @@ def run(args: argparse.Namespace) -> int:
         from advtui.eval.loop import transfer_fields
 
         tgt = None if outcome.target is None else [outcome.target["index"]]
-        moved = transfer_fields(other, outcome.x[None], outcome.x_adv[None], tgt)[0]
+        fields = transfer_fields(other, outcome.x[None], outcome.x_adv[None], tgt)
+        assert fields is not None  # a transfer model was given
+        moved = fields[0]
         result["transfer"] = moved | {
             "clean_label": other.label(moved["transfer_clean_pred"]),
         }

@@ -163,7 +163,8 @@ def benchmark(
     y = data.y[rows]
     out = {}
     for name in names:
-        res = CVResult(kind=name, oof=np.full(len(rows), np.nan), scheme=scheme)
+        oof = np.full(len(rows), np.nan)
+        res = CVResult(kind=name, oof=oof, scheme=scheme)
         ex_s, ex_f = np.full(len(extra), np.nan), np.zeros(len(extra), dtype=bool)
         for train, test in folds:
             try:
@@ -178,7 +179,7 @@ def benchmark(
             if len(np.unique(y[test])) == 2:
                 res.balanced_accuracy.append(float(balanced_accuracy_score(y[test], flag)))
             res.roc_auc.append(_auc(y[test], s))
-            res.oof[test] = s
+            oof[test] = s
             res.folds += 1
             res.n_tested += len(test)
             if len(extra):
@@ -186,6 +187,6 @@ def benchmark(
                 if here.any():
                     ex_s[here] = det.scores(data, extra[here])
                     ex_f[here] = det.flags(data, extra[here])
-        tpr = tpr_at_fpr(y, res.oof) if res.folds else None
+        tpr = tpr_at_fpr(y, oof) if res.folds else None
         out[name] = BenchResult(res, tpr, ex_s, ex_f)
     return out

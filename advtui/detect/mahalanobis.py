@@ -89,7 +89,8 @@ class Mahalanobis(ThresholdDetector):
         clean = train[data.y[train] == 0]
         self.gauss = GaussianClasses().fit(data.penultimate[clean], data.label[clean])
         self.note = self.gauss.note
-        return super().fit(data, train)
+        super().fit(data, train)
+        return self
 
     def scores(self, data, idx: np.ndarray) -> np.ndarray:
         return self.gauss.score(data.penultimate[idx])

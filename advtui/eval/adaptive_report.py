@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from advtui.eval.adaptive import adaptive_variant, task_rows
@@ -55,7 +57,7 @@ def summarize_adaptive(rows: list[dict], store, cfg) -> dict:
         plain = [r for r in rows if r["variant"] == mode and r.get("eps_255") == key]
         ok = [r for r in attempted if r.get("status") == "ok" and r.get("f") is not None]
         task, y = task_rows(rows, mode, key)
-        entry = {
+        entry: dict[str, Any] = {
             "n": len(attempted),
             "n_adversarial": len(ok),
             "attack_success_rate": sum(bool(r.get("success")) for r in attempted) / len(attempted),

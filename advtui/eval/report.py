@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -108,7 +110,11 @@ def _evaluate(
     warning = _data_warning(rows, y, res["lr"], cfg)
     if warning:
         entry["warning"] = warning
-    oof = {"y": y, "lr": res["lr"].oof, "confidence_baseline": res["confidence_baseline"].oof}
+    oof: dict[str, Any] = {
+        "y": y,
+        "lr": res["lr"].oof,
+        "confidence_baseline": res["confidence_baseline"].oof,
+    }
     bench = run_detectors(rows, y, store, cfg)
     entry["detectors"] = {name: b.summary() for name, b in bench.items()}
     oof["detectors"] = {name: b.cv.oof for name, b in bench.items()}
@@ -154,7 +160,7 @@ def detector_folds(rows: list[dict], y: np.ndarray, cfg) -> tuple[list, str]:
     return list(group_folds(y, groups, k, cfg.seed)), f"stratified-group-{k}-fold"
 
 
-def run_detectors(rows: list[dict], y: np.ndarray, store, cfg, extra_rows: list[dict] = ()):
+def run_detectors(rows: list[dict], y: np.ndarray, store, cfg, extra_rows: Sequence[dict] = ()):
     """Every ``cfg.detectors`` detector on ``rows`` with :func:`detector_folds`; ``extra_rows``
     (adaptive examples) are scored by the fold model whose test part holds their photo."""
     from advtui.detect.base import benchmark

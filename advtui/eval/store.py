@@ -24,6 +24,7 @@ import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -223,6 +224,9 @@ class ResultsStore:
 
         ev = [r.get("evidence") or {} for r in rows]
         buf = io.BytesIO()
+        extra: dict[str, Any] = (
+            {"penultimate": self.penultimate([r["f"] for r in rows])} if self.n_penultimate else {}
+        )
         np.savez_compressed(
             buf,
             features=feats,
@@ -237,11 +241,7 @@ class ResultsStore:
             logit=col("logit", np.float64),
             mean_shap=np.asarray([e.get("mean_shap", np.nan) for e in ev], dtype=np.float64),
             squeeze=col("squeeze", np.float64),
-            **(
-                {"penultimate": self.penultimate([r["f"] for r in rows])}
-                if self.n_penultimate
-                else {}
-            ),
+            **extra,
             quantiles=np.linspace(0.0, 1.0, self.n_features),
         )
         path = self.folder / FEATURES_NPZ
