@@ -80,6 +80,9 @@ class AdvtuiApp(App[int]):
     BINDINGS = [
         Binding("j,down", "next", "next", show=False),
         Binding("k,up", "previous", "previous", show=False),
+        # help and quit first: on a narrow footer the keys at the end are cut, and help lists them
+        Binding("question_mark", "help", "help", key_display="?"),
+        Binding("q", "quit", "quit"),
         Binding("a", "attack", "attack"),
         Binding("e", "explain", "explain"),
         Binding("x", "cycle_explainer", "explainer", show=False),
@@ -93,8 +96,6 @@ class AdvtuiApp(App[int]):
         Binding("left_square_bracket", "fewer_steps", "fewer steps", show=False, key_display="["),
         Binding("s", "save", "save"),
         Binding("escape", "cancel", "cancel", key_display="esc"),
-        Binding("question_mark", "help", "help", key_display="?"),
-        Binding("q", "quit", "quit"),
         Binding("ctrl+c", "quit", "quit", show=False, priority=True),  # as any terminal program
     ]
 
@@ -134,6 +135,7 @@ class AdvtuiApp(App[int]):
             note=lambda line: self.post_message(msg.Notice(line, title="SHAP background")),
         )
         self.explainer_name = registry.explainer_spec(self.config.explainer).name
+        self._recheck_pending = False  # a timer will look at the listing again
         self._bindings_state: tuple | None = None  # check_action per binding, last pushed
         # the listing: metadata for every file, decoded crops only in an LRU near the cursor
         self.listing = jobs.Listing()
@@ -272,9 +274,18 @@ class AdvtuiApp(App[int]):
         done = self.listing.done or self.listing.error is not None
         count = f"{len(self.entries):,}"
         images.border_title = Text(f"images ({count}{'' if done else '…'})")
+        if not done and not self._recheck_pending:
+            # the walk posts only when a file arrives: on a stalled folder (a slow network
+            # mount) the files found so far still show, checked again shortly (one timer)
+            self._recheck_pending = True
+            self.set_timer(4 * jobs.Listing.INTERVAL, self._recheck_listing)
         if done and not self.listed:
             self.listed = True
             self._walk_finished()
+
+    def _recheck_listing(self) -> None:
+        self._recheck_pending = False
+        self.post_message(msg.ListGrew())
 
     def _select_initial(self, start: int) -> None:
         """Select the first image, or the one named on the command line once it is listed."""

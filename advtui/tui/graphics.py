@@ -164,9 +164,9 @@ class GraphicsView(PixelView):
         self.picture.styles.width = max(1, min(width, int(img.width * scale / cw)))
         self.picture.styles.height = max(1, min(height, int(img.height * scale / ch)))
 
-    def _build(self) -> list[Strip]:
+    def build_strips(self) -> list[Strip]:
         if self._image is None:
-            return super()._build()
+            return super().build_strips()
         width, height = self.size
         return [Strip([Segment(" " * width, self.rich_style)], width)] * max(0, height)
 

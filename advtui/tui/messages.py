@@ -7,7 +7,15 @@ it was computed for, so the App files it under that key and never shows it on an
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # types only: the explorer imports neither torch nor PIL at start-up
+    from PIL.Image import Image
+
+    from advtui.detect.saved import Detector
+    from advtui.explain.base import ExplainerProtocol
+    from advtui.models import Classifier
+    from advtui.pipeline import Outcome
 
 from textual.message import Message
 
@@ -17,13 +25,13 @@ class ImageScanned(Message):
     """One file of the folder was loaded (``image`` is a model-size crop) or failed (``error``)."""
 
     index: int
-    image: Any = None  # PIL.Image.Image
+    image: Image | None = None
     error: str | None = None
 
 
 @dataclass
 class ModelReady(Message):
-    model: Any  # advtui.models.Classifier
+    model: Classifier
 
 
 @dataclass
@@ -33,8 +41,8 @@ class ModelFailed(Message):
 
 @dataclass
 class ExplainerReady(Message):
-    explainer: Any  # advtui.explain.Explainer
-    detector: Any = None  # advtui.detect.Detector
+    explainer: ExplainerProtocol
+    detector: Detector | None = None
     note: str = ""  # why the detector is missing, if one was asked for
 
 
@@ -69,7 +77,7 @@ class JobProgress(Message):
 class JobDone(Message):
     job: int
     key: tuple
-    outcome: Any  # advtui.pipeline.Outcome
+    outcome: Outcome
     verdicts: dict[str, float] = field(default_factory=dict)
     final: bool = True  # False: the attack half of an attack+SHAP job
 

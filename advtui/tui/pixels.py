@@ -186,7 +186,9 @@ class PixelView(Widget):
         if title != self.border_title:
             self.border_title = title
 
-    def _build(self) -> list[Strip]:
+    def build_strips(self) -> list[Strip]:
+        """The picture as half-block strips at the widget's size (cached per picture and size
+        by the caller, so a repaint builds nothing)."""
         width, height = self.size
         base = self.rich_style
         blank = Strip.blank(width, base)
@@ -235,7 +237,7 @@ class PixelView(Widget):
 
     def render_line(self, y: int) -> Strip:
         if self._strips is None or self._built_for != tuple(self.size):
-            self._strips = self._build()
+            self._strips = self.build_strips()
             self._built_for = tuple(self.size)
         if 0 <= y < len(self._strips):
             return self._strips[y]

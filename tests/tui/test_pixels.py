@@ -69,14 +69,13 @@ async def test_repaint_with_unchanged_content_serves_cached_strips(samples_dir, 
     """After `e`, a full-screen repaint (every widget refreshed) re-renders neither the pixel
     panels nor the tables and gives the same screen; new data re-renders (timings live in
     benchmarks/run.py --only tui)."""
-    from rich.console import Console
 
     from advtui.tui.widgets import CachedRender, ConfidenceTable
 
     builds: list[str] = []
-    real_pixels, real_table = PixelView._build, ConfidenceTable.build
+    real_pixels, real_table = PixelView.build_strips, ConfidenceTable.build
     monkeypatch.setattr(
-        PixelView, "_build", lambda self: builds.append(self.id) or real_pixels(self)
+        PixelView, "build_strips", lambda self: builds.append(self.id) or real_pixels(self)
     )
     monkeypatch.setattr(
         ConfidenceTable, "build", lambda self, w: builds.append(self.id) or real_table(self, w)
@@ -90,12 +89,10 @@ async def test_repaint_with_unchanged_content_serves_cached_strips(samples_dir, 
         assert len([v for v in app.query(PixelView) if v.image is not None]) == 5
         assert any(isinstance(w, CachedRender) for w in screen.walk_children())
 
-        console = Console(width=160, height=50, color_system="truecolor", force_terminal=True)
-
-        def repaint() -> str:  # the terminal bytes of the whole screen, colours included
+        def repaint() -> str:  # the whole screen, colours included (Textual's own screenshot)
             for widget in screen.walk_children(with_self=True):
                 widget.refresh()
-            return screen._compositor.render_full_update().render_segments(console)
+            return app.export_screenshot()
 
         before = repaint()
         builds.clear()
