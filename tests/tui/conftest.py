@@ -21,11 +21,18 @@ def truecolour_terminal(monkeypatch):
     monkeypatch.setenv("COLORTERM", "truecolor")
 
 
-def make_app(*args: str, classifier=None):
-    """The App exactly as ``advtui`` builds it, on CPU, with fast test settings by default;
-    ``classifier`` injects a built model (e.g. :func:`tiny_imagenet_classifier`) instead of
-    loading the real default one."""
+_TINY: list = []
+
+
+def make_app(*args: str, classifier=None, real: bool = False):
+    """The App exactly as ``advtui`` builds it, on CPU, with fast test settings by default, on
+    an injected tiny CNN with the ImageNet class names (:func:`tiny_imagenet_classifier`)
+    unless the test asks for the ``real`` default model or names a ``--model``."""
     argv = ["--device", "cpu", "--steps", "3", "--nsamples", "8", *args]
+    if classifier is None and not real and "--model" not in args:
+        if not _TINY:
+            _TINY.append(tiny_imagenet_classifier())
+        classifier = _TINY[0]
     return build_app(argv, classifier=classifier)
 
 

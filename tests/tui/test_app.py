@@ -25,7 +25,7 @@ def panel(app, wid: str) -> PixelView:
 
 
 async def test_launch_shows_loading_then_the_first_image_and_its_prediction(samples_dir):
-    app = make_app(str(samples_dir))
+    app = make_app(str(samples_dir), real=True)
     async with app.run_test(size=SIZE) as pilot:
         assert app.config.folder == samples_dir
         names = [e.path.name for e in app.entries]
@@ -71,7 +71,7 @@ async def test_j_and_k_move_the_selection(samples_dir):
 
 
 async def test_attack_changes_the_adversarial_top1_and_reports_success(samples_dir):
-    app = make_app(str(samples_dir))
+    app = make_app(str(samples_dir), real=True)
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         await pilot.press("a")
@@ -116,7 +116,7 @@ async def test_escape_cancels_a_long_job_at_the_next_step(samples_dir):
     ~50 ms on an idle 2-core CPU, seconds on a loaded one)."""
     from advtui.tui import messages as msg
 
-    app = make_app(str(samples_dir), "--steps", "1000")
+    app = make_app(str(samples_dir), "--steps", "1000", real=True)
     steps: list[int] = []  # attack steps reported by the worker thread, in order
     post = app.post_message
 
@@ -213,7 +213,7 @@ async def test_s_saves_the_same_files_as_the_cli(small_folder, tmp_path):
 
 
 async def test_c_picks_a_target_class_by_typing(samples_dir):
-    app = make_app(str(samples_dir))
+    app = make_app(str(samples_dir), real=True)
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         await pilot.press("c")
@@ -283,7 +283,7 @@ async def test_settings_keys_and_results_cached_per_settings(samples_dir):
 
 
 async def test_result_never_shows_on_another_image(samples_dir):
-    app = make_app(str(samples_dir), "--steps", "60")
+    app = make_app(str(samples_dir), "--steps", "60", real=True)
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         first = str(app.entries[0].path)

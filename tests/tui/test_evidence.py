@@ -18,7 +18,7 @@ async def test_evidence_equals_the_cli_pipeline(small_folder, real_model):
     from advtui.images import load_tensor
     from advtui.pipeline import explain_outcome, run_attack
 
-    app = make_app(str(small_folder))
+    app = make_app(str(small_folder), real=True)
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         await pilot.press("j")
@@ -60,7 +60,7 @@ async def test_detector_verdicts_appear_in_the_evidence_table(small_folder, tmp_
     det_dir = tmp_path / "det"
     det_dir.mkdir()
     _fit_detector(det_dir, {"fixed": {"model": "efficientnet-lite0", "nsamples": 50}})
-    app = make_app(str(small_folder), "--detector", str(det_dir))
+    app = make_app(str(small_folder), "--detector", str(det_dir), real=True)
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         assert app.detector is not None

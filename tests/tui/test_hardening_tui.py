@@ -37,7 +37,7 @@ async def test_hostile_names_are_escaped_in_notifications_titles_and_status(tmp_
     os.symlink("y.jpg", folder / "x.jpg")  # a loop beside the photo: SHAP goes on, with a notice
     os.symlink("x.jpg", folder / "y.jpg")
     out = tmp_path / "out"
-    app = make_app(str(folder), "--steps", "60", "--out", str(out))
+    app = make_app(str(folder), "--steps", "60", "--out", str(out), real=True)
     seen = _record_notifications(app)
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)

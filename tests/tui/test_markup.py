@@ -17,7 +17,7 @@ async def test_markup_like_file_names_in_notifications(tmp_path, sample_paths):
     shutil.copy(sample_paths[0], folder / "[bold]a.jpg")
     shutil.copy(sample_paths[1], folder / "b.jpg")
     out = tmp_path / "out [/red]"  # a folder "out [" holding "red]": closes a tag never opened
-    app = make_app(str(folder), "--steps", "60", "--out", str(out))
+    app = make_app(str(folder), "--steps", "60", "--out", str(out), real=True)
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         await pilot.press("a")  # Pilot waits up to ~2 s for idle: 60 steps outlast that

@@ -18,7 +18,7 @@ def test_main_screen_at_100x30_after_loading(snap_compare, samples_dir):
     async def ready(pilot) -> None:
         await wait_ready(pilot)
 
-    app = make_app(str(samples_dir))
+    app = make_app(str(samples_dir), real=True)
     assert snap_compare(app, terminal_size=(100, 30), run_before=ready)
 
 
@@ -30,7 +30,7 @@ def test_main_screen_at_160x50_after_attack_and_shap(snap_compare, samples_dir):
         await pilot.press("e")
         await wait_job(pilot)
 
-    app = make_app(str(samples_dir))
+    app = make_app(str(samples_dir), real=True)
     assert snap_compare(app, terminal_size=(160, 50), run_before=attack_and_explain)
 
 
@@ -40,7 +40,7 @@ def test_help_screen(snap_compare, samples_dir):
         await pilot.press("question_mark")
         await pilot.pause()
 
-    app = make_app(str(samples_dir))
+    app = make_app(str(samples_dir), real=True)
     assert snap_compare(app, terminal_size=(100, 30), run_before=help_)
 
 
@@ -57,5 +57,5 @@ def test_main_screen_at_80x24_after_attack_and_shap(snap_compare, samples_dir):
         pilot.app.clear_notifications()  # the "view: SHAP maps" note
         await pilot.pause()
 
-    app = make_app(str(samples_dir))
+    app = make_app(str(samples_dir), real=True)
     assert snap_compare(app, terminal_size=(80, 24), run_before=attack_explain_and_shap_page)
