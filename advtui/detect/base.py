@@ -15,6 +15,7 @@ of the fold whose test part holds their photo: never a model that saw the photo.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -45,20 +46,24 @@ class DetectorData:
         return len(self.y)
 
 
-class Detector:
-    """``fit(data, train)`` then ``scores(data, idx)`` and ``flags(data, idx)``."""
+class Detector(ABC):
+    """``fit(data, train)`` then ``scores(data, idx)`` and ``flags(data, idx)`` (every detector
+    of the registry implements the three)."""
 
     name: ClassVar[str] = "detector"
     note: str | None = None
 
+    @abstractmethod
     def fit(self, data: DetectorData, train: np.ndarray) -> Detector:
-        raise NotImplementedError
+        """Fit on the training rows ``train`` (indices into ``data``); returns self."""
 
+    @abstractmethod
     def scores(self, data: DetectorData, idx: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """P(adversarial)-like scores of rows ``idx`` (higher = more adversarial)."""
 
+    @abstractmethod
     def flags(self, data: DetectorData, idx: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """The detector's yes/no verdict on rows ``idx``."""
 
 
 class ThresholdDetector(Detector):

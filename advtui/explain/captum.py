@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -88,7 +89,7 @@ class _Watched(nn.Module):
         return self.model(x)
 
 
-class CaptumExplainer:
+class CaptumExplainer(ABC):
     """The shared loop: score, then per image the method's chunks, then Evidence records.
 
     Subclasses set ``name``/``title`` and implement :meth:`chunks` (how many chunks an image
@@ -106,13 +107,15 @@ class CaptumExplainer:
         self.seed = int(seed)
         self.batch_size = batch_size or BATCH_SIZE.get(self.device.type, 32)
 
+    @abstractmethod
     def chunks(self, nsamples: int) -> int:
-        raise NotImplementedError
+        """How many chunks (progress steps) ``nsamples`` takes."""
 
+    @abstractmethod
     def attribute(
         self, x: torch.Tensor, cls: int, nsamples: int, tick: Callable[[], None]
     ) -> torch.Tensor:
-        raise NotImplementedError
+        """One image's attribution for class ``cls``, calling ``tick()`` before each chunk."""
 
     def explain(
         self,
