@@ -6,14 +6,10 @@ imports Textual.
 
 from __future__ import annotations
 
-import errno
 import os
-import re
 import tempfile
-import threading
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +17,18 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from advtui.errors import ImageError
 from advtui.names import safe_name
+from advtui.walk import (  # noqa: F401 - the walker's names, used from here by many callers
+    IMAGE_EXTENSIONS,
+    WNID,
+    Found,
+    Skipped,
+    is_image_name,
+    is_wnid,
+    read_list,
+    walk_images,
+    why_unusable,
+)
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff"})
 #: Images larger than this many pixels are refused (decompression-bomb guard, ~ 8000×8000).
 MAX_PIXELS = 64_000_000
 
@@ -48,172 +54,6 @@ def find_images(folder: str | os.PathLike[str]) -> list[Path]:
     return found
 
 
-# ---------------------------------------------------------------------- the walker
-#: ImageNet synset folder names (``n01440764``): the folder names a class.
-WNID = re.compile(r"^n\d{8}$")
-
-
-@dataclass(frozen=True, slots=True)
-class Found:
-    """One image file the walk found: no decoding, no stat beyond what listing gives."""
-
-    path: str  # as the OS spells it (undecodable bytes kept as surrogates: os.fsdecode)
-    rel: str  # relative to the root, "/"-separated (list files: the line as written)
-    folder: str = ""  # the name of the folder holding it ("" directly in the root)
-
-    @property
-    def name(self) -> str:
-        return self.path.rsplit(os.sep, 1)[-1]
-
-
-@dataclass(frozen=True, slots=True)
-class Skipped:
-    """Something the walk could not use, and why (a symlink loop, an unreadable folder)."""
-
-    path: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{safe_name(self.path)}: {self.reason}, skipped"
-
-
-def is_image_name(name: str) -> bool:
-    """The one rule for what counts as an image: not hidden, an image extension."""
-    return not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
-
-
-def _sort_key(name: str) -> tuple[str, str]:
-    return (name.lower(), name)
-
-
-def _why_unusable(path: str) -> str:
-    """Why a directory entry that is neither a file nor a folder cannot be read."""
-    try:
-        os.stat(path)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            return "symlink loop"
-        if exc.errno == errno.ENOENT:
-            return "broken symlink" if os.path.islink(path) else "no such file"
-        return (exc.strerror or type(exc).__name__).lower()
-    return "not a regular file"
-
-
-def walk_images(
-    root: str | os.PathLike[str],
-    *,
-    recursive: bool = True,
-    stop: threading.Event | None = None,
-) -> Iterator[Found | Skipped]:
-    """Yield the images under ``root`` one by one, as the folders are listed.
-
-    Depth-first; in each folder its images by name (case-insensitive), then its sub-folders
-    by name. Uses ``os.scandir`` only (no decoding, one ``stat`` per folder for loop
-    detection, none per file), so a folder of 50,000 files costs one listing and a sort.
-    Hidden files and folders are skipped. A symlinked folder that points back to one of its
-    ancestors, a symlink loop between files, a broken symlink and an unreadable sub-folder are
-    yielded as :class:`Skipped` with the reason, never raised. ``stop`` ends the walk early.
-    Raises ImageError only when ``root`` itself cannot be listed.
-    """
-    top = os.fspath(Path(root).expanduser())
-    if not os.path.exists(top):
-        raise ImageError(f"{safe_name(top)}: no such folder")
-    if not os.path.isdir(top):
-        raise ImageError(f"{safe_name(top)}: not a folder")
-    try:
-        st = os.stat(top)
-    except OSError as exc:
-        raise ImageError(f"{safe_name(top)}: cannot list folder ({exc.strerror or exc})") from None
-    seen = {(st.st_dev, st.st_ino)}
-    # stack of (path, rel, ancestors' (dev, ino)); popped in name order
-    stack: list[tuple[str, str, tuple]] = [(top, "", ((st.st_dev, st.st_ino),))]
-    while stack:
-        if stop is not None and stop.is_set():
-            return
-        path, rel, ancestors = stack.pop()
-        try:
-            with os.scandir(path) as it:
-                entries = list(it)
-        except OSError as exc:
-            reason = (exc.strerror or type(exc).__name__).lower()
-            if not rel:
-                raise ImageError(f"{safe_name(top)}: cannot list folder ({reason})") from None
-            yield Skipped(path, f"cannot list folder ({reason})")
-            continue
-        files, dirs = [], []
-        for n, e in enumerate(entries):
-            if n & 1023 == 1023 and stop is not None and stop.is_set():
-                return
-            name = e.name
-            if name.startswith("."):
-                continue
-            try:
-                is_file = e.is_file()
-                is_dir = not is_file and e.is_dir()
-            except OSError:
-                is_file = is_dir = False
-            if is_file:
-                if is_image_name(name):
-                    files.append(name)
-            elif is_dir:
-                if recursive:
-                    dirs.append(e)
-            elif is_image_name(name) or e.is_symlink():
-                yield Skipped(e.path, _why_unusable(e.path))
-        folder = rel.rsplit("/", 1)[-1]
-        prefix = f"{rel}/" if rel else ""
-        for name in sorted(files, key=_sort_key):
-            yield Found(os.path.join(path, name), prefix + name, folder)
-        subs = []
-        for e in sorted(dirs, key=lambda d: _sort_key(d.name), reverse=True):
-            try:
-                dst = e.stat()
-            except OSError as exc:
-                yield Skipped(e.path, (exc.strerror or type(exc).__name__).lower())
-                continue
-            key = (dst.st_dev, dst.st_ino)
-            if key in ancestors:
-                yield Skipped(e.path, "symlink loop (points back to a folder above it)")
-                continue
-            if key in seen:  # a second symlink to a folder already listed
-                continue
-            seen.add(key)
-            subs.append((e.path, prefix + e.name, (*ancestors, key)))
-        stack.extend(subs)
-
-
-def read_list(
-    list_file: str | os.PathLike[str], stop: threading.Event | None = None
-) -> Iterator[Found]:
-    """Yield the images named in ``list_file``, one path per line, in its order.
-
-    Blank lines and lines starting with ``#`` are skipped; relative paths are relative to the
-    list file's folder. Names are read as bytes, so any name a filesystem allows works.
-    Nothing is opened or stat'ed here: a missing file shows as unreadable when it is loaded.
-    Raises ImageError when the list itself cannot be read.
-    """
-    p = Path(list_file).expanduser()
-    try:
-        data = p.read_bytes()
-    except IsADirectoryError:
-        raise ImageError(f"--list {safe_name(p)}: is a folder, not a list file") from None
-    except OSError as exc:
-        reason = (exc.strerror or type(exc).__name__).lower()
-        raise ImageError(f"--list {safe_name(p)}: cannot read ({reason})") from None
-    if b"\0" in data[:4096]:
-        raise ImageError(f"--list {safe_name(p)}: not a text file (one image path per line)")
-    base = os.fspath(p.parent)
-    for n, raw in enumerate(data.split(b"\n")):
-        if n & 1023 == 1023 and stop is not None and stop.is_set():
-            return
-        line = os.fsdecode(raw.rstrip(b"\r").strip())
-        if not line or line.startswith("#"):
-            continue
-        path = os.path.join(base, os.path.expanduser(line))
-        folder = os.path.basename(os.path.dirname(os.path.normpath(path)))
-        yield Found(path, line, folder)
-
-
 def open_source(path: str | os.PathLike[str]) -> tuple[Path, Path | None]:
     """What ``advtui PATH`` opens: (folder, image to select). A folder opens itself; an image
     file opens its folder with that image selected. Raises ImageError with the reason."""
@@ -233,10 +73,6 @@ def open_source(path: str | os.PathLike[str]) -> tuple[Path, Path | None]:
 
 
 # ---------------------------------------------------------------------- labels
-def is_wnid(name: str) -> bool:
-    return bool(WNID.match(name))
-
-
 def folder_classes(folders: Iterable[str], n_classes: int) -> dict[str, int]:
     """ImageNet-style class folders → class index, as torchvision's ImageFolder: when all
     ``n_classes`` synset folders are present, their sorted order is the class order;
@@ -289,7 +125,7 @@ def load_image(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS) -> Im
     """
     p = Path(path).expanduser()
     if not p.exists():
-        raise ImageError(f"{p.name}: {_why_unusable(os.fspath(p))}")
+        raise ImageError(f"{p.name}: {why_unusable(os.fspath(p))}")
     if p.is_dir():
         raise ImageError(f"{p.name}: is a folder, not an image")
     try:

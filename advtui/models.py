@@ -32,10 +32,16 @@ LITE_STD = (128.0 / 255.0,) * 3
 
 @lru_cache(maxsize=1)
 def imagenet_classes() -> tuple[str, ...]:
-    """The 1000 ImageNet-1k class names, from torchvision's weight metadata (no download)."""
-    from torchvision.models import ResNet50_Weights
+    """The 1000 ImageNet-1k class names, in class-index order.
 
-    return tuple(ResNet50_Weights.IMAGENET1K_V2.meta["categories"])
+    Read from ``advtui/imagenet_classes.txt`` (torchvision's weight metadata, written out once;
+    a test checks they agree), so the default model never imports torchvision: that import
+    holds the GIL for ~1 s beside the explorer's UI thread while the model loads.
+    """
+    from importlib.resources import files
+
+    text = files("advtui").joinpath("imagenet_classes.txt").read_text(encoding="utf-8")
+    return tuple(text.splitlines())
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:

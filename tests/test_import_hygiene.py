@@ -74,6 +74,13 @@ def test_torch_free_modules_stay_torch_free():
     assert not {"torch", "textual", "shap", "sklearn"} & mods
 
 
+def test_the_walk_process_imports_neither_numpy_nor_pil():
+    """The explorer lists a folder in a child process (``python -m advtui.walk``): it must
+    start in tens of ms, so the walker stays free of numpy, PIL and torch."""
+    mods = _loaded("import advtui.walk")
+    assert not {"numpy", "PIL", "torch", "textual"} & mods
+
+
 def _module_name(path: Path) -> str:
     parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)

@@ -27,6 +27,23 @@ def test_imagenet_classes_offline():
     assert len(names) == 1000 and names[0] == "tench" and names[386] == "African elephant"
 
 
+def test_imagenet_classes_equal_torchvision_metadata_and_need_no_torchvision():
+    """The bundled list is torchvision's, and reading it does not import torchvision (the
+    explorer loads the default model beside its UI thread; that import would stall it)."""
+    import subprocess
+    import sys
+
+    from torchvision.models import ResNet50_Weights
+
+    assert list(imagenet_classes()) == ResNet50_Weights.IMAGENET1K_V2.meta["categories"]
+    code = (
+        "import sys; from advtui.models import imagenet_classes; imagenet_classes(); "
+        "print('torchvision' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "False", out.stderr
+
+
 def test_registry_lists_required_models_with_sizes():
     rows = {r["name"]: r for r in describe_models()}
     assert rows["efficientnet-lite0"]["offline"] is True

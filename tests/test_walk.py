@@ -179,3 +179,62 @@ def test_labels_come_from_the_labels_file_first_then_the_class_folder():
     assert label_for(f, {}, {}) == (None, "clean-top1")
     # a subset of the ImageNet folders cannot be mapped offline
     assert folder_classes(["n01440764"], 1000) == {}
+
+
+def _in_process(root=None, list_file=None, recursive=True, stop=None):
+    from advtui.walk import walk_in_process
+
+    found, skipped, batches = [], [], [0]
+    error = walk_in_process(
+        root,
+        list_file,
+        recursive,
+        lambda path, rel, folder: found.append((path, rel, folder)),
+        skipped.append,
+        lambda: batches.__setitem__(0, batches[0] + 1),
+        stop or threading.Event(),
+    )
+    return found, skipped, error, batches[0]
+
+
+def test_the_walk_process_yields_what_the_walker_yields_for_any_name(tmp_path):
+    """The explorer's child process reports exactly the walker's records, in order, for names
+    with undecodable bytes, newlines and escapes, with loops skipped and escaped."""
+    odd = [b"caf\xe9.jpg", "new\nline.jpg".encode(), b"\x1b]0;PWNED\x07t.jpg", b"plain.png"]
+    for raw in odd:
+        touch(Path(os.fsdecode(os.fsencode(str(tmp_path / "sub")) + b"/" + raw)))
+    touch(tmp_path / "a.jpg")
+    os.symlink("y.jpg", tmp_path / "x.jpg")
+    os.symlink("x.jpg", tmp_path / "y.jpg")
+    expected = [(f.path, f.rel, f.folder) for f in walk_images(tmp_path) if isinstance(f, Found)]
+    found, skipped, error, batches = _in_process(tmp_path)
+    assert error is None and batches >= 1
+    assert found == expected and len(found) == 5
+    assert sorted(skipped) == sorted(
+        str(f) for f in walk_images(tmp_path) if isinstance(f, Skipped)
+    )
+    assert all("symlink loop" in s and "\x1b" not in s for s in skipped) and len(skipped) == 2
+    flat, _, _, _ = _in_process(tmp_path, recursive=False)
+    assert [rel for _, rel, _ in flat] == ["a.jpg"]
+
+
+def test_the_walk_process_reports_a_missing_root_and_a_bad_list_in_one_line(tmp_path):
+    found, _, error, _ = _in_process(tmp_path / "nope")
+    assert found == [] and error == f"{safe_name(tmp_path / 'nope')}: no such folder"
+    binary = touch(tmp_path / "list.txt", b"\0\1\2")
+    _, _, error, _ = _in_process(list_file=binary)
+    assert error is not None and "not a text file" in error
+    lst = touch(tmp_path / "l.txt", b"a.jpg\n# comment\n./b.jpg\n")
+    found, _, error, _ = _in_process(list_file=lst)
+    assert error is None and [rel for _, rel, _ in found] == ["a.jpg", "./b.jpg"]
+    assert found[1][0] == str(tmp_path / "b.jpg")
+
+
+def test_the_walk_process_stops_when_told(tmp_path):
+    """A stop kills the child even while it is blocked (a FIFO list nobody writes)."""
+    fifo = tmp_path / "list"
+    os.mkfifo(fifo)
+    stop = threading.Event()
+    threading.Timer(0.3, stop.set).start()
+    found, _, error, _ = _in_process(list_file=fifo, stop=stop)
+    assert found == [] and error is None

@@ -12,8 +12,10 @@ image, and stepping back shows it at once.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +69,19 @@ if TYPE_CHECKING:
     from advtui.pipeline import AttackSettings
 
 __all__ = ["AdvtuiApp", "TuiConfig"]
+
+
+def while_running(handler: Callable[[AdvtuiApp, Any], None]) -> Callable[[AdvtuiApp, Any], None]:
+    """A worker's message that arrives while the App shuts down is dropped: by then the
+    screens are gone, and the handler would fail on a missing widget (a traceback on ``q``
+    while a big folder is still being listed)."""
+
+    @functools.wraps(handler)
+    def handle(self: AdvtuiApp, message: Any) -> None:
+        if self.is_running:
+            handler(self, message)
+
+    return handle
 
 
 class AdvtuiApp(App[int]):
@@ -253,6 +268,7 @@ class AdvtuiApp(App[int]):
         images.focus()
         self.list_images()
 
+    @while_running
     def on_list_grew(self, message: msg.ListGrew) -> None:
         found, skipped, more = self.listing.take()
         images = self.query_one(ImageList)
@@ -482,6 +498,7 @@ class AdvtuiApp(App[int]):
         self._maybe_predict()
         self.refresh_view()
 
+    @while_running
     def on_image_scanned(self, message: msg.ImageScanned) -> None:
         if not 0 <= message.index < len(self.entries):
             return
@@ -505,6 +522,7 @@ class AdvtuiApp(App[int]):
     def _viewed(self) -> None:
         self._want_near()
 
+    @while_running
     def on_model_ready(self, message: msg.ModelReady) -> None:
         self.model = message.model
         self.prepare_explainer(self.model)
@@ -512,6 +530,7 @@ class AdvtuiApp(App[int]):
         self._maybe_predict()
         self.refresh_view()
 
+    @while_running
     def on_model_failed(self, message: msg.ModelFailed) -> None:
         self.model_error = message.message
         self.explainer_error = "no model"
@@ -519,6 +538,7 @@ class AdvtuiApp(App[int]):
         self.say(message.message, title="model", severity="error", timeout=15)
         self.refresh_view()
 
+    @while_running
     def on_explainer_ready(self, message: msg.ExplainerReady) -> None:
         self.explainer, self.detector = message.explainer, message.detector
         self.explainer_ready.set()
@@ -565,6 +585,7 @@ class AdvtuiApp(App[int]):
                 timeout=12,
             )
 
+    @while_running
     def on_explainer_failed(self, message: msg.ExplainerFailed) -> None:
         self.explainer_error = message.message
         self.explainer_ready.set()
@@ -572,6 +593,7 @@ class AdvtuiApp(App[int]):
         self.say(f"{label} unavailable: {message.message}", title=label, severity="error")
         self.refresh_view()
 
+    @while_running
     def on_labels_read(self, message: msg.LabelsRead) -> None:
         if message.error:
             self.say(message.error, title="labels", severity="error", timeout=10)
@@ -579,6 +601,7 @@ class AdvtuiApp(App[int]):
         self.labels = message.labels
         self._resolve_truths()
 
+    @while_running
     def on_predicted(self, message: msg.Predicted) -> None:
         self.predictions[(message.path, message.model)] = message.top5
         index = self._paths.get(message.path)
@@ -589,6 +612,7 @@ class AdvtuiApp(App[int]):
         if entry is not None and str(entry.path) == message.path:
             self.refresh_view()
 
+    @while_running
     def on_job_progress(self, message: msg.JobProgress) -> None:
         if self.job is not None and self.job.id == message.job:
             self.job.label, self.job.done, self.job.total = (
@@ -598,6 +622,7 @@ class AdvtuiApp(App[int]):
             )
             self.update_status()
 
+    @while_running
     def on_job_done(self, message: msg.JobDone) -> None:
         self.call_after_refresh(self._want_near)  # the job is over: read ahead again
         self.outcomes[message.key] = message.outcome
@@ -615,6 +640,7 @@ class AdvtuiApp(App[int]):
             self.say(f"{Path(o.image).name}: {result_summary(o)}", title="finished")
         self.refresh_view()
 
+    @while_running
     def on_job_failed(self, message: msg.JobFailed) -> None:
         self.call_after_refresh(self._want_near)  # the job is over: read ahead again
         if self.job is not None and self.job.id == message.job:
@@ -624,12 +650,14 @@ class AdvtuiApp(App[int]):
                 self.say(message.message, title="job failed", severity="error", timeout=10)
         self.refresh_view()
 
+    @while_running
     def on_saved(self, message: msg.Saved) -> None:
         self.saving = False
         self.say(f"saved {len(message.files)} files to {message.folder}", title="saved")
         self._set_event(message.key, f"saved to {message.folder}")
         self.refresh_view()
 
+    @while_running
     def on_notice(self, message: msg.Notice) -> None:
         timeout = 10
         if message.title == "colours":
@@ -638,6 +666,7 @@ class AdvtuiApp(App[int]):
             self.colour_hint, timeout = message.message, 20
         self.say(message.message, title=message.title, severity=message.severity, timeout=timeout)
 
+    @while_running
     def on_save_failed(self, message: msg.SaveFailed) -> None:
         self.saving = False
         self.say(message.message, title="error", severity="error", timeout=10)

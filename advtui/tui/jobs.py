@@ -57,34 +57,64 @@ class Listing:
 def list_images(config: TuiConfig, listing: Listing, post: Post, stop: threading.Event) -> None:
     """Walk the folder (or read ``--list``) into ``listing``, posting ListGrew as it goes.
 
-    Metadata only: nothing is opened or decoded here (see :func:`load_near`).
+    The walk runs in a child process (:mod:`advtui.walk`) so that it never competes with the
+    UI thread for the GIL; if no child can be started it runs here. Metadata only: nothing
+    is opened or decoded (see :func:`load_near`).
     """
     import time
 
-    from advtui.images import Found, is_wnid, read_list, walk_images
+    from advtui.images import is_wnid
+    from advtui.walk import walk_in_process
 
-    last, n = 0.0, 0
+    last = [0.0]
+
+    def found(path: str, rel: str, folder: str) -> None:
+        listing.add(Entry(path, rel, folder, folder if is_wnid(folder) else ""))
+
+    def batch_done() -> None:
+        now = time.monotonic()
+        if now - last[0] >= listing.INTERVAL:
+            last[0] = now
+            post(msg.ListGrew())
+
     try:
-        if config.list_file is not None:
-            found = read_list(config.list_file, stop)
-        else:
-            found = walk_images(config.folder, recursive=config.recursive, stop=stop)
-        for f in found:
-            if isinstance(f, Found):
-                listing.add(Entry(f.path, f.rel, f.folder, f.folder if is_wnid(f.folder) else ""))
-            else:
-                listing.skip(str(f))
-            n += 1
-            if n % 256 == 0:
-                time.sleep(0.0005)  # hand the GIL to the UI thread: keys stay instant
-            now = time.monotonic()
-            if now - last >= listing.INTERVAL:
-                last = now
-                post(msg.ListGrew())
+        try:
+            listing.error = walk_in_process(
+                None if config.list_file else config.folder,
+                config.list_file,
+                config.recursive,
+                found,
+                listing.skip,
+                batch_done,
+                stop,
+            )
+        except OSError:  # no child process here (a sandbox, a frozen app): walk in this thread
+            _walk_here(config, found, listing.skip, batch_done, stop)
     except Exception as exc:  # noqa: BLE001 - a folder that cannot be listed is a message
         listing.error = one_line(exc)
     listing.done = not stop.is_set()
     post(msg.ListGrew())
+
+
+def _walk_here(
+    config: TuiConfig,
+    found: Callable[[str, str, str], None],
+    skipped: Callable[[str], None],
+    batch_done: Callable[[], None],
+    stop: threading.Event,
+) -> None:
+    from advtui.images import Found, read_list, walk_images
+
+    if config.list_file is not None:
+        items = read_list(config.list_file, stop)
+    else:
+        items = walk_images(config.folder, recursive=config.recursive, stop=stop)
+    for f in items:
+        if isinstance(f, Found):
+            found(f.path, f.rel, f.folder)
+        else:
+            skipped(str(f))
+        batch_done()  # posts at most every Listing.INTERVAL
 
 
 IDLE = 0.3

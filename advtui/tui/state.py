@@ -117,10 +117,10 @@ class Entry:
         "mark",
     )
 
-    def __init__(self, path: Path, rel: str = "", folder: str = "", truth: str = "") -> None:
+    def __init__(self, path: str | Path, rel: str = "", folder: str = "", truth: str = "") -> None:
         #: ``str(self.path)``, kept as a str (50,000 rows hold no Path objects); results and
         #: predictions are filed under it
-        self.key = os.fspath(Path(path))
+        self.key = path if isinstance(path, str) else os.fspath(path)
         self.rel = rel or os.path.basename(self.key)
         self.folder = folder
         self.image: Any = None

@@ -28,9 +28,9 @@ async def test_launch_shows_loading_then_the_first_image_and_its_prediction(samp
     app = make_app(str(samples_dir), real=True)
     async with app.run_test(size=SIZE) as pilot:
         assert app.config.folder == samples_dir
+        await wait_ready(pilot)
         names = [e.path.name for e in app.entries]
         assert names == sorted(names, key=str.lower) and len(names) >= 10
-        await wait_ready(pilot)
         assert app.model is not None and app.model_error is None
         assert "efficientnet-lite0 · cpu" in app.status_text
         assert "PGD ε 8/255 · 3 steps · untargeted" in app.status_text

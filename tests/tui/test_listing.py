@@ -4,8 +4,10 @@ folders listed without decoding them (Pilot tests on a tiny injected model)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from PIL import Image
 
 import advtui.images
 import advtui.tui.app
+import advtui.walk
 from advtui.cli import build_app
 from advtui.eval.dataset import collect_items
 from advtui.tui.state import DECODED_LIMIT
@@ -46,6 +49,17 @@ def link(src: Path, dst: Path) -> Path:
     dst.parent.mkdir(parents=True, exist_ok=True)
     os.link(src, dst)
     return dst
+
+
+@pytest.fixture
+def walk_in_thread(monkeypatch):
+    """The walk runs in the explorer's thread, as when no child process can be started (the
+    fallback), so that a test can slow it down by patching ``advtui.images.walk_images``."""
+
+    def no_child(*args, **kwargs):
+        raise OSError("no child processes here")
+
+    monkeypatch.setattr(advtui.walk, "walk_in_process", no_child)
 
 
 @pytest.fixture
@@ -180,7 +194,7 @@ async def test_g_and_G_and_home_end_jump(tree, tiny):
 
 
 async def test_the_cursor_stays_on_its_image_while_the_list_grows(
-    tmp_path, thumb, tiny, monkeypatch
+    tmp_path, thumb, tiny, monkeypatch, walk_in_thread
 ):
     for i in range(30):
         link(thumb, tmp_path / f"{i:02d}.jpg")
@@ -210,7 +224,7 @@ async def test_the_cursor_stays_on_its_image_while_the_list_grows(
         assert str(app.query_one(ImageList).border_title) == "images (30)"
 
 
-async def test_q_quits_mid_walk(tmp_path, thumb, tiny, monkeypatch):
+async def test_q_quits_mid_walk_in_the_thread(tmp_path, thumb, tiny, monkeypatch, walk_in_thread):
     link(thumb, tmp_path / "a.jpg")
     stopped = threading.Event()
     real_walk = advtui.images.walk_images
@@ -229,6 +243,45 @@ async def test_q_quits_mid_walk(tmp_path, thumb, tiny, monkeypatch):
         await pilot.pause()
         assert not app.is_running
     assert stopped.wait(5), "the walk was not told to stop"
+
+
+def _has_reader(fifo: Path) -> bool:
+    """Whether some process has ``fifo`` open for reading (opening it to write then works)."""
+    import errno
+
+    try:
+        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        assert exc.errno == errno.ENXIO, exc
+        return False
+    os.close(fd)
+    return True
+
+
+async def test_q_quits_while_the_walk_process_waits_and_the_process_is_killed(tmp_path, tiny):
+    """The walk's child process blocks (here on a --list that is a FIFO nobody writes, as on a
+    stalled mount): the explorer still quits at once, and the child is gone."""
+    fifo = tmp_path / "list.txt"
+    os.mkfifo(fifo)
+    app = app_for("--list", str(fifo))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: _has_reader(fifo), what="the walk to open the list")
+        # hold the FIFO open for writing, writing nothing: the child's read stays blocked
+        # (closing it would end the read, and the child would exit by itself)
+        writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        try:
+            await pilot.pause(0.3)
+            assert not app.listed and app.entries == []
+            assert "listing" in str(app.query_one(ImageList).border_title)
+            await pilot.press("q")
+            await pilot.pause()
+            assert not app.is_running
+            deadline = time.monotonic() + 5
+            while _has_reader(fifo) and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            assert not _has_reader(fifo), "the walk's child process still reads the list"
+        finally:
+            os.close(writer)
 
 
 async def test_a_symlink_loop_in_the_folder_is_skipped_with_a_note(tmp_path, thumb, tiny):
