@@ -200,7 +200,7 @@ def _in_process(root=None, list_file=None, recursive=True, stop=None):
 def test_the_walk_process_yields_what_the_walker_yields_for_any_name(tmp_path):
     """The explorer's child process reports exactly the walker's records, in order, for names
     with undecodable bytes, newlines and escapes, with loops skipped and escaped."""
-    odd = [b"caf\xe9.jpg", "new\nline.jpg".encode(), b"\x1b]0;PWNED\x07t.jpg", b"plain.png"]
+    odd = [b"caf\xe9.jpg", b"new\nline.jpg", b"\x1b]0;PWNED\x07t.jpg", b"plain.png"]
     for raw in odd:
         touch(Path(os.fsdecode(os.fsencode(str(tmp_path / "sub")) + b"/" + raw)))
     touch(tmp_path / "a.jpg")
