@@ -339,3 +339,32 @@ async def test_a_big_folder_is_listed_without_decoding_it(tmp_path, thumb, tiny,
         assert len({d for d in decoded}) < 500
         held = sum(e.image is not None for e in app.entries)
         assert held <= DECODED_LIMIT  # decoded crops are an LRU, not one per file
+
+
+async def test_worker_messages_that_arrive_while_quitting_are_dropped(tmp_path, thumb, tiny):
+    """Workers keep posting (a batch of the walk, a decoded file, a notice) while the app
+    shuts down: messages that arrive when the screens are gone must not end the app with a
+    traceback (``q`` while a big folder was still listed did)."""
+    from advtui.tui import messages as msg
+
+    link(thumb, tmp_path / "a.jpg")
+    app = app_for(str(tmp_path))
+    done = threading.Event()
+
+    def keep_posting() -> None:
+        while not done.is_set():
+            app.post_message(msg.ImageScanned(0, None, "gone"))
+            app.post_message(msg.ListGrew())
+            app.post_message(msg.Notice("late", title="late"))
+            time.sleep(0.0005)
+
+    poster = threading.Thread(target=keep_posting, daemon=True)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await listed(pilot)
+            poster.start()
+            await pilot.pause(0.2)
+    finally:
+        done.set()
+        poster.join(5)
+    assert not app.is_running  # and run_test raised nothing the app hit while closing
