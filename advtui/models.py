@@ -13,7 +13,6 @@ import os
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -21,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from advtui.errors import ModelError
+from advtui.imagenet import imagenet_classes  # noqa: F401 - re-exported: callers use models.imagenet_classes
 
 DEFAULT_MODEL = "efficientnet-lite0"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -28,20 +28,6 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 #: EfficientNet-Lite was trained with (x*255 − 127) / 128 scaling; measured better than mean/std.
 LITE_MEAN = (127.0 / 255.0,) * 3
 LITE_STD = (128.0 / 255.0,) * 3
-
-
-@lru_cache(maxsize=1)
-def imagenet_classes() -> tuple[str, ...]:
-    """The 1000 ImageNet-1k class names, in class-index order.
-
-    Read from ``advtui/imagenet_classes.txt`` (torchvision's weight metadata, written out once;
-    a test checks they agree), so the default model never imports torchvision: that import
-    holds the GIL for ~1 s beside the explorer's UI thread while the model loads.
-    """
-    from importlib.resources import files
-
-    text = files("advtui").joinpath("imagenet_classes.txt").read_text(encoding="utf-8")
-    return tuple(text.splitlines())
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:

@@ -30,7 +30,7 @@ from textual.worker import Worker, get_current_worker
 
 from advtui import registry
 from advtui.names import safe_name
-from advtui.settings import METHODS
+from advtui.settings import METHODS, MODEL_NAMES
 from advtui.tui import jobs
 from advtui.tui import messages as msg
 from advtui.tui.graphics import GraphicsView, choose_graphics, tmux_features, truecolour_hint
@@ -339,17 +339,31 @@ class AdvtuiApp(App[int]):
         self._wnids = {e.folder for e in self.entries if is_wnid(e.folder)}
         self._resolve_truths()
 
+    def _class_names(self) -> tuple[str, ...] | None:
+        """The model's class names; before it has loaded, those of the built-in model it will
+        be (every built-in model is ImageNet-1k), so an ImageNet tree shows its true classes as
+        soon as it is listed. None for a model file until it has loaded."""
+        if self.model is not None:
+            return tuple(self.model.class_names)
+        if self.config.classifier is None and self.config.model in MODEL_NAMES:
+            from advtui.imagenet import imagenet_classes
+
+            return imagenet_classes()
+        return None
+
     def _resolve_truths(self) -> None:
         """True classes (``--labels`` or ImageNet class folders, eval's rule) and ✓/✗ for the
-        images the model has predicted; needs the walk finished and the model loaded."""
-        from advtui.images import folder_classes, label_for
+        images the model has predicted; needs the walk finished and the class names (run
+        again when the model has loaded: its names are the ones that count)."""
+        from advtui.images import folder_classes, is_wnid, label_for
 
-        if not self.listed or self.model is None:
+        names = self._class_names()
+        if not self.listed or names is None:
             return
         wnids = getattr(self, "_wnids", set())
-        names = self.model.class_names
+        mapped = bool(self.folder_label)
         self.folder_label = folder_classes(wnids, len(names))
-        if wnids and not self.folder_label and not self.labels:
+        if wnids and not self.folder_label and not self.labels and self.model is not None:
             self.say(
                 f"{len(wnids)} ImageNet class folders but the model has {len(names)} classes: "
                 "their true classes cannot be mapped offline; pass --labels FILE",
@@ -358,11 +372,15 @@ class AdvtuiApp(App[int]):
                 timeout=10,
             )
         if not self.folder_label and not self.labels:
+            if mapped:  # mapped with the built-in names, but the loaded model differs
+                for e in self.entries:
+                    e.label, e.truth, e.verdict = None, e.folder if is_wnid(e.folder) else "", ""
+                self.query_one(ImageList).refresh_all()
             return
         for e in self.entries:
             e.label, _ = label_for(e, self.labels, self.folder_label)
             if e.label is not None:
-                e.truth = self.model.label(e.label)
+                e.truth = names[e.label] if 0 <= e.label < len(names) else f"class {e.label}"
                 self._set_verdict(e)
         self.query_one(ImageList).refresh_all()
 

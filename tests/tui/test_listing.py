@@ -265,10 +265,20 @@ async def test_q_quits_while_the_walk_process_waits_and_the_process_is_killed(tm
     os.mkfifo(fifo)
     app = app_for("--list", str(fifo))
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: _has_reader(fifo), what="the walk to open the list")
-        # hold the FIFO open for writing, writing nothing: the child's read stays blocked
-        # (closing it would end the read, and the child would exit by itself)
-        writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        # once the child has opened the list, hold the FIFO open for writing, writing
+        # nothing: its read stays blocked (a writer that closes would end the read, and the
+        # child would exit by itself, so no probe may open and close it before this)
+        writers: list[int] = []
+
+        def open_writer() -> bool:
+            try:
+                writers.append(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:
+                return False
+            return True
+
+        await wait_for(pilot, open_writer, what="the walk to open the list")
+        writer = writers[0]
         try:
             await pilot.pause(0.3)
             assert not app.listed and app.entries == []
@@ -368,3 +378,41 @@ async def test_worker_messages_that_arrive_while_quitting_are_dropped(tmp_path, 
         done.set()
         poster.join(5)
     assert not app.is_running  # and run_test raised nothing the app hit while closing
+
+
+async def test_an_imagenet_tree_shows_true_classes_before_the_model_has_loaded(
+    tmp_path, thumb, monkeypatch
+):
+    """A 1,000-class tree shows each image's true class (the built-in models' ImageNet-1k
+    names) as soon as it is listed, without waiting for the model; when the model that
+    loads has other classes, the mapping is taken back and the user told why."""
+    from advtui.imagenet import imagenet_classes
+
+    root = tmp_path / "val"
+    wnids = [f"n{10000000 + c:08d}" for c in range(1000)]
+    for w in wnids:
+        link(thumb, root / w / f"{w}.JPEG")
+    gate = threading.Event()
+    model = make_tiny_classifier(10, size=16)
+
+    def slow_model(config):
+        gate.wait(60)
+        return model
+
+    monkeypatch.setattr(advtui.tui.app, "load_model_cached", slow_model)
+    app = app_for(str(root))
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.listed, what="listing")
+            await wait_for(pilot, lambda: app.entries[-1].label == 999, what="true classes")
+            assert app.model is None
+            names = imagenet_classes()
+            assert [e.truth for e in app.entries[:2]] == [names[0], names[1]]
+            assert app.entries[-1].truth == names[999]
+            gate.set()
+            await wait_for(pilot, lambda: app.model is not None, what="model")
+            await wait_for(pilot, lambda: app.entries[0].label is None, what="mapping taken back")
+            assert app.entries[0].truth == wnids[0] and app.entries[-1].truth == wnids[-1]
+            assert any("1000 ImageNet class folders" in text for _, text in app.notices)
+    finally:
+        gate.set()
