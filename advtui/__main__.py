@@ -1,3 +1,3 @@
-from advtui.cli import main
+from advtui.cli import console
 
-raise SystemExit(main())
+console()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import time
 
@@ -132,6 +133,7 @@ def main() -> None:
     app = build_app([a.path, "--device", "cpu"])
     out = asyncio.run(measure(app, a.start or start, a.keys, a.attack))
     print(json.dumps(out), flush=True)
+    os._exit(0)  # as the advtui script ends (advtui.cli.console): no interpreter teardown
 
 
 if __name__ == "__main__":

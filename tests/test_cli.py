@@ -230,3 +230,14 @@ def test_attack_transfer_to_another_model_and_adaptive_needs_a_detector(
     assert t["transfer_success"] == (t["transfer_pred"] != t["transfer_clean_pred"])
     assert main(["attack", img, "--method", "adaptive"]) == 2
     assert "needs --detector" in capsys.readouterr().err
+
+
+def test_the_script_keeps_exit_codes_and_flushes_everything_before_its_quick_exit(tmp_path):
+    """``python -m advtui`` ends with os._exit after main() (no 1–2 s torch teardown): the
+    exit code and every line written before it still reach the caller."""
+    bad = _run("predict", str(tmp_path / "nope.jpg"))
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.strip().splitlines() == ["advtui: error: nope.jpg: no such file"]
+    listed = _run("attacks", "--json")
+    assert listed.returncode == 0 and listed.stderr == ""
+    assert {"fgsm", "pgd", "mifgsm"} <= {a["name"] for a in json.loads(listed.stdout)["attacks"]}

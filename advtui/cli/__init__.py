@@ -37,7 +37,7 @@ COMMANDS = {
     "attacks": attacks,
 }
 
-__all__ = ["COMMANDS", "UsageError", "build_app", "main", "sub_parser", "tui_parser"]
+__all__ = ["COMMANDS", "UsageError", "build_app", "console", "main", "sub_parser", "tui_parser"]
 
 
 def sub_parser() -> argparse.ArgumentParser:
@@ -114,5 +114,25 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def console() -> None:
+    """The ``advtui`` script and ``python -m advtui``: :func:`main`, then a quick exit.
+
+    Tearing down an interpreter that has loaded torch, shap and sklearn takes 1–2 s of module
+    finalisers after the work is done (it made ``q`` in the explorer take 2–3 s, and every
+    command 1–2 s longer). By the time main() returns every output is written and closed
+    (atomic files, ``with`` blocks; Ray shut down by its engine) and, for the explorer,
+    ``App.run`` has waited for its worker threads (a save in progress finishes). So once
+    stdout and stderr are flushed, the process ends with ``os._exit``. In-process callers
+    of main() (tests, embedding programs) are unaffected.
+    """
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can be said
+            pass
+    os._exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    console()
