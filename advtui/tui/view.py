@@ -164,7 +164,8 @@ def detector_columns(app: Any, vm: ViewModel) -> None:
     with the detector's P(adversarial). The plain and adaptive runs are the explained outcomes
     cached at the current settings but the method: with a plain method chosen, that run and
     the adaptive one; with ``adaptive`` chosen, the last explained plain run. A column not run
-    (or not explained) yet gets a placeholder saying which keys fill it."""
+    (or not explained) yet gets a placeholder saying which keys fill it, one short line per
+    table row."""
     key = app.current_key
     vm.evidence, vm.verdicts, vm.evidence_headers, vm.evidence_placeholders = {}, {}, {}, {}
     entry = app.current_entry
@@ -191,7 +192,8 @@ def detector_columns(app: Any, vm: ViewModel) -> None:
             elif name == method:
                 hint = "press e"
             else:
-                hint = f"m → {name.upper() if name != 'adaptive' else name}, then e"
+                # one short line a table row: "press m" / "→ adaptive" / "then e"
+                hint = f"press m\n→ {name.upper() if name != 'adaptive' else name}\nthen e"
             vm.evidence_placeholders[column] = hint
             continue
         e = outcome.evidence["adversarial"]

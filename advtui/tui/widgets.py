@@ -660,8 +660,8 @@ class EvidenceTable(CachedRender):
 
         Without ``headers`` the columns are ``clean``/``adversarial``; ``headers`` (column →
         title, in order) names others, e.g. ``clean``/``adversarial``/``adaptive`` with the
-        plain method as the second title; ``placeholders`` (column → text) fill columns
-        without evidence."""
+        plain method as the second title; ``placeholders`` (column → text, one line per row
+        from the class row down) fill columns without evidence."""
         self.columns, self.note, self.detector = dict(columns or {}), note, detector
         self.verdicts = dict(verdicts or {})
         self.headers = dict(headers or {})
@@ -680,9 +680,11 @@ class EvidenceTable(CachedRender):
         )
         keys = list(self.headers) or ["clean", "adversarial"]
         three = len(keys) > 2
-        # two columns: narrow below 40 cells; three: the short row names and values below 64
+        # two columns: narrow values below 40 cells; three: narrow values and short row names
+        # below 64 cells ("P(adversarial)" itself only below 50)
         narrow = width < 40 or (three and width < 64)
         short = three and width < 64
+        short_p = three and width < 50
         table.add_column("", style="dim", no_wrap=True)
         # values never end in "…": a class label wraps at a space, numbers are short
         for key in keys:
@@ -691,13 +693,14 @@ class EvidenceTable(CachedRender):
                 title = "adv."
             table.add_column(title, ratio=1, no_wrap=False, overflow="fold", justify="right")
         rows = list(self.ROWS) + (["detector"] if self.detector else [])
-        # a column not run yet: its hint from the class row down, one clause a row ("m →
-        # adaptive" / "then e"), so it reads top to bottom without widening the column
-        hints = {k: v.split(", ") for k, v in self.placeholders.items()}
+        # a column not run yet: its hint from the class row down, one line a row ("press m" /
+        # "→ adaptive" / "then e"), so it reads top to bottom without widening the column
+        hints = {k: v.splitlines() for k, v in self.placeholders.items()}
         for i, row in enumerate(rows):
             # the detector's number is a probability: the row says so (the border says whose)
             name = "P(adversarial)" if row == "detector" else row
-            cells: list[Text | str] = [self.SHORT.get(row, name) if short else name]
+            terse = short_p if row == "detector" else short
+            cells: list[Text | str] = [self.SHORT.get(row, name) if terse else name]
             for key in keys:
                 e = self.columns.get(key)
                 if e is not None:

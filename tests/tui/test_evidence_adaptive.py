@@ -67,9 +67,14 @@ async def test_clean_plain_and_adaptive_scores_side_by_side(
         await pilot.press("e")  # the plain attack (PGD), explained and scored
         await wait_job(pilot)
         assert list(table.headers.values()) == ["clean", "PGD", "adaptive"]
-        assert table.placeholders == {"adaptive": "m → adaptive, then e"}
+        assert table.placeholders == {"adaptive": "press m\n→ adaptive\nthen e"}
         assert _p_row(table)[-1].strip() == "—"
-        assert any("m → adaptive" in line for line in _lines(table))  # the hint is on screen
+        shown = _lines(table)  # the hint reads down the adaptive column, below its header
+        assert [line.split()[-2:] for line in shown[1:4]] == [
+            ["press", "m"],
+            ["→", "adaptive"],
+            ["then", "e"],
+        ]
 
         await pilot.press("m")  # PGD is the cycle's last plain method: next is adaptive
         await pilot.pause()
