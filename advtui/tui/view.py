@@ -148,11 +148,6 @@ def build_view(app: Any, cache: dict) -> ViewModel:
     return vm
 
 
-#: The evidence table's columns with a detector: the clean image, the plain attack's
-#: adversarial image, the adaptive attack's adversarial image (same settings but the method).
-DETECTOR_COLUMNS = ("clean", "adversarial", "adaptive")
-
-
 def _explained(app: Any, key: tuple | None) -> Any:
     outcome = None if key is None else app.outcomes.get(key)
     return outcome if outcome is not None and outcome.maps else None
@@ -181,7 +176,8 @@ def detector_columns(app: Any, vm: ViewModel) -> None:
                 plain_key = k
     plain_method = plain_key[2][0] if plain_key is not None else _first_plain(app)
     runs = {"adversarial": (plain_key, plain_method), "adaptive": (adaptive_key, "adaptive")}
-    vm.evidence_headers = {"clean": "clean", "adversarial": plain_method.upper()}
+    # the columns: the clean image, the plain attack's and the adaptive attack's adversarial
+    vm.evidence_headers = {"clean": "clean", "adversarial": safe_name(plain_method.upper())}
     vm.evidence_headers["adaptive"] = "adaptive"
     job = app.job
     for column, (k, name) in runs.items():

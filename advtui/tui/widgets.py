@@ -691,7 +691,9 @@ class EvidenceTable(CachedRender):
             title = self.headers.get(key, key)
             if key == "adversarial" and not three and narrow:
                 title = "adv."
-            table.add_column(title, ratio=1, no_wrap=False, overflow="fold", justify="right")
+            table.add_column(  # a Text: a method name is never markup
+                Text(title, style="bold"), ratio=1, no_wrap=False, overflow="fold", justify="right"
+            )
         rows = list(self.ROWS) + (["detector"] if self.detector else [])
         # a column not run yet: its hint from the class row down, one line a row ("press m" /
         # "→ adaptive" / "then e"), so it reads top to bottom without widening the column

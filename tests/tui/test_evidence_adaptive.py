@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from advtui.tui.widgets import EvidenceTable
+from advtui.tui.widgets import ConfidenceTable, EvidenceTable
 
 from .conftest import SIZE, make_app, tiny_imagenet_classifier, wait_job, wait_ready
 
@@ -104,3 +104,6 @@ async def test_clean_plain_and_adaptive_scores_side_by_side(
             assert cell.strip().endswith(f"{expected[column]:.2f}"), (cell, expected)
         header = _lines(table)[0].split()
         assert header == ["clean", "PGD", "adaptive"]
+        assert all(len(line.rstrip()) <= table.size.width for line in _lines(table))
+        if size == SIZE:  # wide: the three-column table still ends on the confidence's row
+            assert table.region.bottom == app.query_one(ConfidenceTable).region.bottom
