@@ -48,7 +48,9 @@ def run_adaptive(
     """Append the ``MODE+adaptive`` rows that are missing; returns the updated ``done``.
 
     ``tools`` carries the loop's row helpers (``base_row``, ``pred_fields``, ``tick``,
-    ``attack_seed``, ``row_extras``), so this module never imports the loop (no cycle)."""
+    ``attack_seed``, ``row_extras``, ``row_id``), so this module never imports the loop (no
+    cycle). Rows, skips and groups are keyed by the loop's row id (the escaped name), never the
+    raw file name, so a name with control characters or undecodable bytes matches its rows."""
     from advtui.attacks import make_attack, select_targets
     from advtui.detect.features import sorted_features
     from advtui.detect.saved import fit_detector
@@ -56,14 +58,14 @@ def run_adaptive(
     from advtui.eval.report import detector_folds
 
     _base_row, _pred_fields, _tick = tools.base_row, tools.pred_fields, tools.tick
-    attack_seed, row_extras = tools.attack_seed, tools.row_extras
+    attack_seed, row_extras, row_id = tools.attack_seed, tools.row_extras, tools.row_id
     from advtui.images import load_image, to_tensor
 
     eps, key = cfg.primary_eps, eps_text(cfg.primary_eps)
     by_group: dict[str, list] = {}
     for it in items:
-        if it.image not in skipped:
-            by_group.setdefault(str(it.group), []).append(it)
+        if row_id(it.image) not in skipped:  # rows store escaped names and groups
+            by_group.setdefault(row_id(it.group), []).append(it)
     emb = model.class_embeddings() if "nearest" in cfg.targets else None
     for mode in cfg.targets:
         variant = adaptive_variant(mode)
@@ -76,7 +78,7 @@ def run_adaptive(
                 it
                 for g in dict.fromkeys(groups[test])
                 for it in by_group.get(g, [])
-                if (it.image, variant, key) not in store.done
+                if (row_id(it.image), variant, key) not in store.done
             ]
             if not todo:
                 continue
@@ -143,7 +145,7 @@ def run_adaptive(
                 else:
                     store.append(row | {"status": "attack-failed"})
                 done += 1
-                _tick(progress, done, total, f"{it.image} {variant} ε={key}")
+                _tick(progress, done, total, f"{row_id(it.image)} {variant} ε={key}")
                 del res
                 torch.cuda.empty_cache() if torch.cuda.is_available() else None
     return done

@@ -424,6 +424,7 @@ def run_eval(
                 tick=lambda _progress, _done, _total, what: tracker.rows(1, what=what),
                 attack_seed=attack_seed,
                 row_extras=row_extras,
+                row_id=row_id,
             )
             run_adaptive(
                 cfg,

@@ -792,7 +792,12 @@ class AdvtuiApp(App[int]):
         )
         self.query_one("#row-tables").set_class(self.detector is not None, "-detector")
         self.query_one(EvidenceTable).set_columns(
-            vm.evidence, vm.evidence_note, detector=self.detector is not None, verdicts=vm.verdicts
+            vm.evidence,
+            vm.evidence_note,
+            detector=self.detector is not None,
+            verdicts=vm.verdicts,
+            headers=vm.evidence_headers,
+            placeholders=vm.evidence_placeholders,
         )
 
     def update_status(self) -> None:

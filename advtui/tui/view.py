@@ -50,6 +50,10 @@ class ViewModel:
     evidence: dict[str, Evidence] = field(default_factory=dict)
     verdicts: dict[str, float] = field(default_factory=dict)  # detector's P(adversarial)
     evidence_note: str = ""
+    # with a detector: the table's columns clean / plain attack / adaptive attack (see
+    # detector_columns); headers name them, placeholders say how to fill an empty one
+    evidence_headers: dict[str, str] = field(default_factory=dict)
+    evidence_placeholders: dict[str, str] = field(default_factory=dict)
     has_maps: bool = False  # maps exist or SHAP is running for this image
 
 
@@ -138,6 +142,86 @@ class _Pictures:
 
 def build_view(app: Any, cache: dict) -> ViewModel:
     """The view model for ``app``'s current image (see module docstring)."""
+    vm = _build_view(app, cache)
+    if getattr(app, "detector", None) is not None:
+        detector_columns(app, vm)
+    return vm
+
+
+def _explained(app: Any, key: tuple | None) -> Any:
+    outcome = None if key is None else app.outcomes.get(key)
+    return outcome if outcome is not None and outcome.maps else None
+
+
+def detector_columns(app: Any, vm: ViewModel) -> None:
+    """Fill ``vm``'s evidence table for a loaded detector: the current image's clean input,
+    plain-attack (PGD, BIM …) adversarial and adaptive-attack adversarial, side by side, each
+    with the detector's P(adversarial). The plain and adaptive runs are the explained outcomes
+    cached at the current settings but the method: with a plain method chosen, that run and
+    the adaptive one; with ``adaptive`` chosen, the last explained plain run. A column not run
+    (or not explained) yet gets a placeholder saying which keys fill it, one short line per
+    table row."""
+    key = app.current_key
+    vm.evidence, vm.verdicts, vm.evidence_headers, vm.evidence_placeholders = {}, {}, {}, {}
+    entry = app.current_entry
+    if key is None or entry is None or entry.error is not None:
+        return
+    path, model, settings = key
+    method, rest = settings[0], settings[1:]
+    adaptive_key = (path, model, ("adaptive", *rest))
+    plain_key = key if method != "adaptive" else None
+    if plain_key is None:  # the last explained plain run of this image at these settings
+        for k, o in app.outcomes.items():
+            if k[:2] == key[:2] and k[2][1:] == rest and k[2][0] != "adaptive" and o.maps:
+                plain_key = k
+    plain_method = plain_key[2][0] if plain_key is not None else _first_plain(app)
+    runs = {"adversarial": (plain_key, plain_method), "adaptive": (adaptive_key, "adaptive")}
+    # the columns: the clean image, the plain attack's and the adaptive attack's adversarial
+    vm.evidence_headers = {"clean": "clean", "adversarial": safe_name(plain_method.upper())}
+    vm.evidence_headers["adaptive"] = "adaptive"
+    job = app.job
+    for column, (k, name) in runs.items():
+        outcome = _explained(app, k)
+        if outcome is None:
+            if job is not None and k is not None and job.key == k:
+                hint = "running…"
+            elif name == method:
+                hint = "press e"
+            else:
+                # one short line a table row: "press m" / "→ adaptive" / "then e"
+                hint = f"press m\n→ {name.upper() if name != 'adaptive' else name}\nthen e"
+            vm.evidence_placeholders[column] = hint
+            continue
+        e = outcome.evidence["adversarial"]
+        vm.evidence[column] = replace(e, label=safe_name(e.label))
+        verdict = app.verdicts.get(k, {}).get("adversarial")
+        if verdict is not None:
+            vm.verdicts[column] = verdict
+    # the clean input: from the current run if explained, else from either other run
+    for k in (key, runs["adversarial"][0], adaptive_key):
+        outcome = _explained(app, k)
+        if outcome is not None:
+            e = outcome.evidence["clean"]
+            vm.evidence["clean"] = replace(e, label=safe_name(e.label))
+            verdict = app.verdicts.get(k, {}).get("clean")
+            if verdict is not None:
+                vm.verdicts["clean"] = verdict
+            break
+    else:
+        vm.evidence_placeholders["clean"] = "press e"
+    if not vm.evidence:
+        vm.evidence_placeholders = {}  # nothing explained yet: the table shows the note
+
+
+def _first_plain(app: Any) -> str:
+    """The plain method the method cycle offers first (what ``m`` leads to from adaptive)."""
+    from advtui.settings import METHODS
+
+    methods = [m for m in (app.config.methods or METHODS) if m != "adaptive"]
+    return methods[0] if methods else "pgd"
+
+
+def _build_view(app: Any, cache: dict) -> ViewModel:
     from advtui.images import to_pil
     from advtui.render import heatmap_image, heatmap_scale, overlay, perturbation_image
 

@@ -610,11 +610,17 @@ def _bar_text(prob: float, width: int, colour: str) -> Text:
 
 
 class EvidenceTable(CachedRender):
-    """The Evidence record (SHAP, IG …) for the clean and adversarial top classes, side by side."""
+    """The Evidence record (SHAP, IG …) for the clean and adversarial top classes, side by side.
+
+    With a detector loaded (``headers`` given) the columns are the clean input, the plain
+    attack's adversarial and the adaptive attack's adversarial, each with the detector's
+    P(adversarial) in the last row; a column not run yet shows its placeholder."""
 
     DEFAULT_CSS = "EvidenceTable { height: auto; }"
 
     ROWS = ("class", "mean", "+ mass", "− mass", "top-5% share", "logit · prob")
+    #: Row names when three columns share a narrow table.
+    SHORT = {"top-5% share": "top-5%", "logit · prob": "logit·p", "detector": "P(adv)"}
 
     @staticmethod
     def cell(row: str, e: Evidence, narrow: bool, verdict: float | None = None) -> Text | str:
@@ -636,6 +642,8 @@ class EvidenceTable(CachedRender):
         super().__init__(**kwargs)
         self.columns: dict[str, Evidence] = {}
         self.verdicts: dict[str, float] = {}
+        self.headers: dict[str, str] = {}
+        self.placeholders: dict[str, str] = {}
         self.note = ""
         self.detector = False
 
@@ -645,11 +653,19 @@ class EvidenceTable(CachedRender):
         note: str = "",
         detector: bool = False,
         verdicts: dict[str, float] | None = None,
+        headers: dict[str, str] | None = None,
+        placeholders: dict[str, str] | None = None,
     ) -> None:
-        """Evidence per side (``clean``/``adversarial``), and with a detector loaded its
-        P(adversarial) per side."""
+        """Evidence per column and, with a detector loaded, its P(adversarial) per column.
+
+        Without ``headers`` the columns are ``clean``/``adversarial``; ``headers`` (column →
+        title, in order) names others, e.g. ``clean``/``adversarial``/``adaptive`` with the
+        plain method as the second title; ``placeholders`` (column → text, one line per row
+        from the class row down) fill columns without evidence."""
         self.columns, self.note, self.detector = dict(columns or {}), note, detector
         self.verdicts = dict(verdicts or {})
+        self.headers = dict(headers or {})
+        self.placeholders = dict(placeholders or {})
         self.changed(layout=True)
 
     def build(self, width: int) -> RenderableType:
@@ -662,25 +678,41 @@ class EvidenceTable(CachedRender):
             pad_edge=False,
             show_header=not empty,
         )
-        narrow = width < 40
+        keys = list(self.headers) or ["clean", "adversarial"]
+        three = len(keys) > 2
+        # two columns: narrow values below 40 cells; three: narrow values and short row names
+        # below 64 cells ("P(adversarial)" itself only below 50)
+        narrow = width < 40 or (three and width < 64)
+        short = three and width < 64
+        short_p = three and width < 50
         table.add_column("", style="dim", no_wrap=True)
         # values never end in "…": a class label wraps at a space, numbers are short
-        table.add_column("clean", ratio=1, no_wrap=False, overflow="fold", justify="right")
-        table.add_column(
-            "adv." if narrow else "adversarial",
-            ratio=1,
-            no_wrap=False,
-            overflow="fold",
-            justify="right",
-        )
+        for key in keys:
+            title = self.headers.get(key, key)
+            if key == "adversarial" and not three and narrow:
+                title = "adv."
+            table.add_column(  # a Text: a method name is never markup
+                Text(title, style="bold"), ratio=1, no_wrap=False, overflow="fold", justify="right"
+            )
         rows = list(self.ROWS) + (["detector"] if self.detector else [])
-        for row in rows:
+        # a column not run yet: its hint from the class row down, one line a row ("press m" /
+        # "→ adaptive" / "then e"), so it reads top to bottom without widening the column
+        hints = {k: v.splitlines() for k, v in self.placeholders.items()}
+        for i, row in enumerate(rows):
             # the detector's number is a probability: the row says so (the border says whose)
-            cells: list[Text | str] = ["P(adversarial)" if row == "detector" else row]
-            for key in ("clean", "adversarial"):
+            name = "P(adversarial)" if row == "detector" else row
+            terse = short_p if row == "detector" else short
+            cells: list[Text | str] = [self.SHORT.get(row, name) if terse else name]
+            for key in keys:
                 e = self.columns.get(key)
-                verdict = self.verdicts.get(key)
-                cells.append(self.cell(row, e, narrow, verdict) if e is not None else "")
+                if e is not None:
+                    cells.append(self.cell(row, e, narrow, self.verdicts.get(key)))
+                elif key in hints and (row == "detector" or i < len(hints[key])):
+                    # the hint where the label would be; a plain dash where the number would
+                    text = "—" if row == "detector" else hints[key][i]
+                    cells.append(Text(text, style="dim italic"))
+                else:
+                    cells.append("")
             table.add_row(*cells)
         if empty:  # the note takes the header's line, so the height does not change
             return Group(
