@@ -117,3 +117,26 @@ def test_any_seed_explains(tiny_model, seed):
     assert chunk_seed(seed, 0) != chunk_seed(seed, 1)
     if 0 <= seed < 42_949:  # unchanged for the seeds that worked before
         assert chunk_seed(seed, 1) == seed * 100_003 + 1
+
+
+def test_the_background_leaves_the_explained_image_out_however_it_is_spelled(
+    tmp_path, sample_paths
+):
+    """The photo being explained is never in its own SHAP background, also when the folder is
+    reached through a link or the path is spelled differently."""
+    import shutil
+
+    from advtui.explain import background_from_paths
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for p in sample_paths[:3]:
+        shutil.copy(p, folder / p.name)
+    (tmp_path / "link").symlink_to(folder)
+    paths = sorted(folder.iterdir())
+    target = paths[1]
+    for spelled in (target, tmp_path / "link" / target.name, folder / "." / target.name):
+        bg = background_from_paths(paths, 16, exclude=[spelled])
+        assert len(bg) == 2
+        kept = background_from_paths([p for p in paths if p != target], 16)
+        assert torch.equal(bg, kept)
