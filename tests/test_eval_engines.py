@@ -1,9 +1,10 @@
 """`advtui eval` engines, threads and progress: the in-process and the Ray engine give the same
-rows (also across a stop and --resume), --threads and the thread policy, progress.json and the
-live display.
+rows (also across a stop and --resume, and across a SIGKILL of the whole process group and
+--resume), --threads and the thread policy, progress.json and the live display.
 
 The Ray tests (marker ``ray``) start one local Ray for the module (2 CPUs, no dashboard) and
-load a tiny TorchScript model in each actor (a monkeypatch cannot reach actor processes).
+load a tiny TorchScript model in each actor (a monkeypatch cannot reach actor processes); the
+kill tests run ``python -m advtui eval`` in a process group of its own with the same model file.
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ import functools
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -344,6 +348,134 @@ def test_ray_engine_stopped_midway_resumes_to_the_same_rows(
     run = run_eval(resumed, factory(), engine=RayEngine(factory, workers=2))
     assert run.summary["images"]["evaluated"] == 6
     _assert_same_rows(tmp_path, reference)
+
+
+# ----------------------------------------------------------------------------- a real kill
+
+#: Generous: Ray alone takes ~20 s to start on a loaded 2-core machine.
+KILL_TIMEOUT = 300
+
+
+def _tagged(tag: str) -> list[int]:
+    """Processes whose environment carries ``ADVTUI_KILL_TEST=tag``: the eval process and all
+    it started (Ray's GCS, raylet, agents and workers inherit the environment, whatever their
+    process group or parent after a kill)."""
+    want = f"ADVTUI_KILL_TEST={tag}".encode()
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if want in (proc / "environ").read_bytes().split(b"\0"):
+                    pids.append(int(proc.name))
+            except OSError:  # gone, or not ours
+                pass
+    return pids
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return (
+            Path(f"/proc/{pid}/cmdline")
+            .read_bytes()
+            .replace(b"\0", b" ")
+            .decode(errors="replace")[:120]
+        )
+    except OSError:
+        return "(gone)"
+
+
+def _survivors(tag: str, wait: float = 60.0) -> list[str]:
+    """The tagged processes still alive after up to ``wait`` s (Ray's fate-sharing takes a
+    moment to bring down the processes that are not in the killed group)."""
+    deadline = time.monotonic() + wait
+    while (pids := _tagged(tag)) and time.monotonic() < deadline:
+        time.sleep(0.25)
+    return [f"{pid}: {_cmdline(pid)}" for pid in pids]
+
+
+def _kill_and_resume(tmp_path, samples_dir, tiny_script, reference, extra: list[str]) -> list[str]:
+    """``python -m advtui eval`` in a process group of its own, SIGKILLed (the whole group) as
+    soon as results.jsonl holds a row; then ``--resume`` to the end. The rows are the
+    uninterrupted in-process run's, and no process of either run is left. Returns the command
+    lines of the killed run's processes, seen just before the kill."""
+    out, log = tmp_path / "out", tmp_path / "eval.log"
+    tag = uuid.uuid4().hex
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # never a shared cluster
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env["ADVTUI_KILL_TEST"] = tag
+    cmd = [
+        sys.executable, "-m", "advtui", "eval", str(samples_dir), "--out", str(out),
+        "--model", str(tiny_script), *SIZE_FLAGS, *EVAL_FLAGS, *extra,
+    ]  # fmt: skip
+    results = out / "results.jsonl"
+    running: list[str] = []
+    try:
+        with open(log, "wb") as fh:
+            proc = subprocess.Popen(
+                cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
+            )
+            deadline = time.monotonic() + KILL_TIMEOUT
+            while proc.poll() is None and time.monotonic() < deadline:
+                if results.exists() and b"\n" in results.read_bytes():
+                    running = [_cmdline(pid) for pid in _tagged(tag)]
+                    os.killpg(proc.pid, signal.SIGKILL)  # the group: Ray's processes too
+                    break
+                time.sleep(0.02)
+            try:
+                rc = proc.wait(timeout=60)
+            finally:
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+        assert rc == -signal.SIGKILL, (rc, log.read_text(errors="replace")[-2000:])
+        assert 1 <= results.read_bytes().count(b"\n") < len(_rows(reference))  # killed midway
+        assert not (out / "summary.json").exists()
+        assert read_progress(out)["state"] == "running"  # it never got to say otherwise
+        assert _survivors(tag) == []
+
+        done = subprocess.run(
+            [*cmd, "--resume"], env=env, capture_output=True, text=True, timeout=KILL_TIMEOUT
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "6 images from 3 photos" in done.stdout
+        _assert_same_rows(out, reference)
+        assert read_progress(out)["state"] == "done"
+        assert _survivors(tag) == []
+        return running
+    finally:
+        for pid in _tagged(tag):  # a failed test leaves nothing running either
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+linux_only = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="finds the run's processes in /proc"
+)
+
+
+@linux_only
+def test_in_process_engine_killed_midway_resumes_to_the_same_rows(
+    reference, tiny_script, samples_dir, tmp_path
+):
+    running = _kill_and_resume(tmp_path, samples_dir, tiny_script, reference, ["--threads", "1"])
+    assert any("advtui eval" in c for c in running)
+
+
+@linux_only
+@pytest.mark.ray
+def test_ray_engine_killed_midway_resumes_to_the_same_rows(
+    reference, tiny_script, samples_dir, tmp_path
+):
+    """Ray starts its own processes (GCS, raylet, agents, two actors): SIGKILL of the eval's
+    process group takes them all down, and the resumed run's rows are the in-process ones."""
+    running = _kill_and_resume(
+        tmp_path, samples_dir, tiny_script, reference, ["--engine", "ray", "--workers", "2"]
+    )
+    # the survivor check saw Ray's processes: the raylet and the two row actors
+    assert any("raylet" in c for c in running), running
+    assert sum("_RowActor" in c for c in running) == 2, running
 
 
 def test_ray_plan_splits_cpus_and_gpus_and_refuses_what_cannot_run():

@@ -28,6 +28,7 @@ TORCH_FREE = [
     "advtui.names",
     "advtui.explain.evidence",
     "advtui.detect.saved",
+    "advtui.eval.rows",
 ]
 PACKAGE = Path(__file__).resolve().parents[1] / "advtui"
 

@@ -13,12 +13,17 @@ resumable and explained like any other.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from advtui.settings import eps_text
+
+if TYPE_CHECKING:
+    from advtui.eval.rows import Row
 
 SUFFIX = "+adaptive"
 
@@ -27,7 +32,7 @@ def adaptive_variant(mode: str) -> str:
     return mode + SUFFIX
 
 
-def task_rows(rows: list[dict], mode: str, key: str) -> tuple[list[dict], np.ndarray]:
+def task_rows(rows: Sequence[Row], mode: str, key: str) -> tuple[list[Row], np.ndarray]:
     """The rows of ``mode``'s detection task at ε ``key`` as the summary builds them: every
     explained clean row, then the mode's successful (explained) adversarial rows."""
     neg = [r for r in rows if r["variant"] == "clean" and r.get("f") is not None]

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from advtui.eval.adaptive import adaptive_variant, task_rows
 from advtui.settings import eps_text
+
+if TYPE_CHECKING:
+    from advtui.eval.rows import Row
 
 
 def _verdict(mode: str, before: dict, after: dict, success: float | None) -> str:
@@ -39,7 +43,7 @@ def _verdict(mode: str, before: dict, after: dict, success: float | None) -> str
     )
 
 
-def summarize_adaptive(rows: list[dict], store, cfg) -> dict:
+def summarize_adaptive(rows: Sequence[Row], store, cfg) -> dict:
     """Per target mode: attack success (plain, adaptive), each detector's AUC and TPR at 5 %
     FPR before (plain adversarial rows) and after (adaptive rows), the same clean rows and fold
     models, and a verdict sentence."""

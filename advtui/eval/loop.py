@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -33,6 +33,15 @@ from advtui.attacks import TARGET_MODES, make_attack, select_targets
 from advtui.attacks.base import Attack
 from advtui.errors import AdvtuiError, Cancelled, ImageError
 from advtui.eval.dataset import EvalError, Item, collect_items, view_image
+from advtui.eval.rows import (
+    ExplainedFields,
+    ItemFields,
+    PredFields,
+    Row,
+    RowKey,
+    RowOut,
+    TransferFields,
+)
 from advtui.eval.store import ResultsStore, row_key
 from advtui.registry import DEFAULT_DETECTORS
 from advtui.settings import eps_text
@@ -472,7 +481,9 @@ class InProcess:
     def __init__(self, note: Callable[[str], None] | None = None, transfer=None) -> None:
         self.note, self.transfer = note, transfer
 
-    def rows(self, model, cfg: EvalConfig, items: list[Item], done, stop, tracker):
+    def rows(
+        self, model, cfg: EvalConfig, items: list[Item], done, stop, tracker
+    ) -> Iterator[RowOut]:
         import os
 
         from advtui import threads
@@ -512,7 +523,12 @@ class ImageRows:
         self.emb = model.class_embeddings() if "nearest" in cfg.targets else None
         self.explainer = _Explainers(model, cfg, note)
 
-    def rows(self, items: Sequence[Item], done=frozenset(), stop: threading.Event | None = None):
+    def rows(
+        self,
+        items: Sequence[Item],
+        done: set[RowKey] | frozenset[RowKey] = frozenset(),
+        stop: threading.Event | None = None,
+    ) -> Iterator[RowOut]:
         from advtui.detect.features import sorted_features
         from advtui.images import load_image, to_tensor
 
@@ -533,11 +549,14 @@ class ImageRows:
                 except ImageError as exc:
                     if (_rid(it), "clean", None) in done:
                         raise  # it loaded before; do not silently change the data set
-                    row = (
-                        _base_row(it, cfg.seed)
-                        | {"variant": "clean", "eps": None, "eps_255": None}
-                        | {"status": "unreadable", "error": str(exc)}
-                    )
+                    row: Row = {
+                        **_base_row(it, cfg.seed),
+                        "variant": "clean",
+                        "eps": None,
+                        "eps_255": None,
+                        "status": "unreadable",
+                        "error": str(exc),
+                    }
                     yield row, None, None
             if not loaded:
                 continue
@@ -612,26 +631,25 @@ class ImageRows:
                     for j, i in enumerate(todo):
                         it = loaded[i]
                         tgt = None if targets is None else int(targets[j])
-                        row = (
-                            _base_row(it, cfg.seed)
-                            | _pred_fields(model, adv_pred[j], adv_probs[j], res.adv_logits[j])
-                            | {
-                                "variant": mode,
-                                "eps": eps,
-                                "eps_255": key,
-                                "label": preds[i],
-                                "target": tgt,
-                                "target_label": None if tgt is None else model.label(tgt),
-                                "success": bool(res.success[j]),
-                                "linf": float(res.linf[j]),
-                                "l2": float(res.l2[j]),
-                                "l0": int(res.l0[j]),
-                                "steps_run": res.steps_run,
-                                "rounding_undid": bool(res.rounding_undid[j]),
-                                "clean_confidence": float(probs[i, preds[i]]),
-                            }
-                            | (moved[j] if moved else {})
-                        )
+                        row = {
+                            **_base_row(it, cfg.seed),
+                            **_pred_fields(model, adv_pred[j], adv_probs[j], res.adv_logits[j]),
+                            "variant": mode,
+                            "eps": eps,
+                            "eps_255": key,
+                            "label": preds[i],
+                            "target": tgt,
+                            "target_label": None if tgt is None else model.label(tgt),
+                            "success": bool(res.success[j]),
+                            "linf": float(res.linf[j]),
+                            "l2": float(res.l2[j]),
+                            "l0": int(res.l0[j]),
+                            "steps_run": res.steps_run,
+                            "rounding_undid": bool(res.rounding_undid[j]),
+                            "clean_confidence": float(probs[i, preds[i]]),
+                        }
+                        if moved:
+                            row |= moved[j]
                         if j in ok:
                             k = ok.index(j)
                             row |= {"status": "ok", "evidence": expl.evidence[k].to_dict()}
@@ -645,7 +663,7 @@ class ImageRows:
                     del res, expl
 
 
-def _what(row: dict) -> str:
+def _what(row: Row) -> str:
     """A row as the progress line names it: ``photo.jpg#c80 untargeted ε=8/255``."""
     status = row.get("status")
     if row["variant"] == "clean":
@@ -658,13 +676,13 @@ def _plan_order(items: Sequence[Item], cfg: EvalConfig):
     batch by batch; in a batch the unreadable, the misclassified, then each planned key
     (clean, then ε × mode) over the batch's images. Rows outside the plan (a resumed run
     with other --n or --targets) go last, in stored order."""
-    plan: dict[tuple, tuple[int, int, int]] = {}
+    plan: dict[RowKey, tuple[int, int, int]] = {}
     for idx, it in enumerate(items):
         for j, planned in enumerate(_keys(it, cfg.eps_values, cfg.targets)):
             plan[planned] = (idx // cfg.batch_size, j, idx)
     rank = {"unreadable": 0, "misclassified": 1}
 
-    def order(row: dict) -> tuple[int, int, int, int, int]:
+    def order(row: Row) -> tuple[int, int, int, int, int]:
         where = plan.get(row_key(row))
         if where is None:
             return (1, 0, 0, 0, 0)
@@ -679,7 +697,7 @@ def _plan_order(items: Sequence[Item], cfg: EvalConfig):
 ROW_EXTRAS = "squeeze-bit5-median2x2+penultimate"
 
 
-def transfer_fields(transfer, x, x_adv, targets) -> list[dict] | None:
+def transfer_fields(transfer, x, x_adv, targets) -> list[TransferFields] | None:
     """Per image, what ``transfer`` (another classifier) says of the clean and the adversarial
     image: ``transfer_success`` = its adversarial prediction is the target (targeted) or differs
     from its own clean prediction (untargeted). None without a transfer model."""
@@ -687,7 +705,7 @@ def transfer_fields(transfer, x, x_adv, targets) -> list[dict] | None:
         return None
     clean = transfer.logits(x).argmax(1).tolist()
     adv = transfer.logits(x_adv).argmax(1).tolist()
-    out = []
+    out: list[TransferFields] = []
     for j, (c, a) in enumerate(zip(clean, adv, strict=True)):
         ok = a == int(targets[j]) if targets is not None else a != c
         out.append(
@@ -729,7 +747,7 @@ class RowExtras:
     squeeze: list[list[float]]
     features: torch.Tensor | None
 
-    def fields(self, j: int) -> dict:
+    def fields(self, j: int) -> ExplainedFields:
         parts = self.squeeze[j]
         return {"squeeze": max(parts), "squeeze_parts": parts}
 
@@ -837,7 +855,7 @@ def attribution_shape(model, layer: str | None) -> list[int]:
     return seen[0] if seen else []
 
 
-def _keys(it: Item, eps: Sequence[float], modes: Sequence[str]) -> list[tuple]:
+def _keys(it: Item, eps: Sequence[float], modes: Sequence[str]) -> list[RowKey]:
     return [(_rid(it), "clean", None)] + [(_rid(it), m, eps_text(e)) for e in eps for m in modes]
 
 
@@ -854,7 +872,8 @@ def _make_attack(cfg: EvalConfig, model, eps: float) -> Attack:
     )
 
 
-def _base_row(it: Item, seed: int) -> dict:
+def _base_row(it: Item, seed: int) -> ItemFields:
+    """The fields that say which image a row is about (every row has them)."""
     return {
         "image": _rid(it),
         "attack_seed": attack_seed(seed, it.image),
@@ -868,16 +887,19 @@ def _base_row(it: Item, seed: int) -> dict:
 
 def _clean_row(
     model, it: Item, seed: int, pred: int, probs: torch.Tensor, logits: torch.Tensor, label: int
-) -> dict:
+) -> Row:
     """The fields every clean row has (``status`` and, if explained, ``evidence`` are added)."""
-    return (
-        _base_row(it, seed)
-        | _pred_fields(model, pred, probs, logits)
-        | {"variant": "clean", "eps": None, "eps_255": None, "label": int(label)}
-    )
+    return {
+        **_base_row(it, seed),
+        **_pred_fields(model, pred, probs, logits),
+        "variant": "clean",
+        "eps": None,
+        "eps_255": None,
+        "label": int(label),
+    }
 
 
-def _pred_fields(model, pred: int, probs: torch.Tensor, logits: torch.Tensor) -> dict:
+def _pred_fields(model, pred: int, probs: torch.Tensor, logits: torch.Tensor) -> PredFields:
     return {
         "pred": int(pred),
         "pred_label": model.label(int(pred)),

@@ -6,12 +6,17 @@ matplotlib runs with the Agg backend (no display needed) and figures are written
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from advtui.images import atomic_write_bytes
 from advtui.settings import eps_text
+
+if TYPE_CHECKING:
+    from advtui.eval.rows import Row
 
 CLEAN_COLOR = "#1f77b4"
 ADV_COLOR = "#d62728"
@@ -33,7 +38,7 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def shap_groups(rows: list[dict], cfg) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def shap_groups(rows: Sequence[Row], cfg) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per target mode at the primary ε: (clean, adversarial) mean SHAP of the top class."""
 
     primary = eps_text(cfg.primary_eps)
@@ -68,7 +73,7 @@ def _label(cfg) -> str:
     return registry.explainer_spec(getattr(cfg, "explainer", "shap")).label
 
 
-def histogram_png(rows: list[dict], cfg, path: str | Path) -> Path:
+def histogram_png(rows: Sequence[Row], cfg, path: str | Path) -> Path:
     """The blog's figure: mean SHAP of the top prediction, clean vs adversarial, per mode."""
     plt = _pyplot()
     from matplotlib.ticker import MaxNLocator
@@ -139,7 +144,7 @@ def roc_png(oof: dict, path: str | Path) -> Path:
         plt.close(fig)
 
 
-def terminal_histogram(rows: list[dict], cfg, bins: int = 10, width: int = 24) -> str:
+def terminal_histogram(rows: Sequence[Row], cfg, bins: int = 10, width: int = 24) -> str:
     """The histogram as text: one line per bin, clean ``█`` and adversarial ``▓`` bars."""
     lines = []
     for mode, (clean, adv) in shap_groups(rows, cfg).items():

@@ -25,9 +25,16 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from advtui.eval.dataset import EvalError
 from advtui.names import safe_name
+
+if TYPE_CHECKING:
+    from advtui.eval.dataset import Item
+    from advtui.eval.loop import EvalConfig
+    from advtui.eval.progress import Tracker
+    from advtui.eval.rows import RowKey, RowOut
 
 INSTALL_HINT = '--engine ray needs Ray: pip install "advtui[ray]" (or pip install "ray[data]>=2.9")'
 #: How often the driver polls the workers' board (seconds).
@@ -103,8 +110,17 @@ class RayEngine:
         threads = max(1, min(threads, int(node_cpus) or 1))
         return workers, g, threads
 
-    def rows(self, model, cfg, items, done, stop, tracker) -> Iterator[tuple[dict, object, object]]:
-        """``(row, features)`` of ``items`` (those not yet complete), as workers finish them."""
+    def rows(
+        self,
+        model,
+        cfg: EvalConfig,
+        items: list[Item],
+        done: set[RowKey],
+        stop: threading.Event | None,
+        tracker: Tracker,
+    ) -> Iterator[RowOut]:
+        """``(row, features, penultimate)`` of ``items`` (those not yet complete), as workers
+        finish them."""
         if not items:
             return
         ray = require_ray()
@@ -126,7 +142,7 @@ class RayEngine:
                 ctx.print_on_execution_start = False
             board = _board_class(ray).remote()
             tracker.workers([{"id": i, "state": "starting", "rows": 0} for i in range(workers)])
-            done_by_image: dict[str, list] = {}
+            done_by_image: dict[str, list[RowKey]] = {}
             for key in done:
                 done_by_image.setdefault(key[0], []).append(key)
             records = [

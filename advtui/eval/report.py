@@ -21,6 +21,7 @@ import numpy as np
 from advtui.detect.cv import cross_validate, index_split
 from advtui.detect.features import confidence_features
 from advtui.detect.saved import fit_detector
+from advtui.eval.rows import Row
 from advtui.images import atomic_write_bytes
 from advtui.names import json_safe
 from advtui.registry import DEFAULT_DETECTORS
@@ -40,7 +41,7 @@ def _mean(values) -> float | None:
 
 
 def _evaluate(
-    neg: list[dict], adv: list[dict], attempted: list[dict], store, cfg
+    neg: list[Row], adv: list[Row], attempted: list[Row], store, cfg
 ) -> tuple[dict, dict]:
     n_ok = sum(1 for r in attempted if r.get("success"))
     entry: dict = {
@@ -121,7 +122,7 @@ def _evaluate(
     return entry, oof
 
 
-def detector_data(rows: list[dict], y: np.ndarray, store):
+def detector_data(rows: Sequence[Row], y: np.ndarray, store):
     """The :class:`~advtui.detect.base.DetectorData` of ``rows`` (all with features)."""
     from advtui.detect.base import DetectorData
 
@@ -139,7 +140,7 @@ def detector_data(rows: list[dict], y: np.ndarray, store):
     )
 
 
-def detector_folds(rows: list[dict], y: np.ndarray, cfg) -> tuple[list, str]:
+def detector_folds(rows: Sequence[Row], y: np.ndarray, cfg) -> tuple[list, str]:
     """The folds every detector is evaluated on (the SHAP-LR's: same seed, same splitter)."""
     from advtui.detect.cv import group_folds
 
@@ -160,7 +161,7 @@ def detector_folds(rows: list[dict], y: np.ndarray, cfg) -> tuple[list, str]:
     return list(group_folds(y, groups, k, cfg.seed)), f"stratified-group-{k}-fold"
 
 
-def run_detectors(rows: list[dict], y: np.ndarray, store, cfg, extra_rows: Sequence[dict] = ()):
+def run_detectors(rows: Sequence[Row], y: np.ndarray, store, cfg, extra_rows: Sequence[Row] = ()):
     """Every ``cfg.detectors`` detector on ``rows`` with :func:`detector_folds`; ``extra_rows``
     (adaptive examples) are scored by the fold model whose test part holds their photo."""
     from advtui.detect.base import benchmark
@@ -175,7 +176,7 @@ def run_detectors(rows: list[dict], y: np.ndarray, store, cfg, extra_rows: Seque
     )
 
 
-def _data_warning(rows: list[dict], y: np.ndarray, res, cfg) -> str | None:
+def _data_warning(rows: Sequence[Row], y: np.ndarray, res, cfg) -> str | None:
     """One line when the photos cannot support the evaluation asked for, else None.
 
     Counted in photos (groups), not rows: views of a photo share its fold. Checks the
@@ -236,7 +237,7 @@ def _warnings(sweep: dict) -> list[str]:
     return [f"{w} ({', '.join(v)})" for w, v in hits.items()]
 
 
-def summarize(rows: list[dict], store, cfg, params: dict) -> tuple[dict, dict]:
+def summarize(rows: Sequence[Row], store, cfg, params: dict) -> tuple[dict, dict]:
     """(summary dict, out-of-fold scores of the primary ε by variant, for the ROC plot)."""
 
     modes = list(cfg.targets)

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from advtui.errors import AdvtuiError
+from advtui.eval.rows import Row, RowKey
 from advtui.images import atomic_write_bytes
 from advtui.names import json_safe
 
@@ -43,7 +44,7 @@ class StoreError(AdvtuiError):
     """The results folder cannot be used (exists without --resume, corrupt, mismatched run)."""
 
 
-def row_key(row: dict) -> tuple[str, str, str | None]:
+def row_key(row: Row) -> RowKey:
     """What identifies a row: (image, variant, ε as text or None for clean rows)."""
     return (row["image"], row["variant"], row.get("eps_255"))
 
@@ -71,7 +72,7 @@ class ResultsStore:
         self.n_features = int(n_features)
         self.n_penultimate = int(n_penultimate)
         self.penultimate_bin = self.folder / PENULTIMATE_BIN
-        self.rows: list[dict] = []
+        self.rows: list[Row] = []
         self.dropped_partial = False
         self.folder.mkdir(parents=True, exist_ok=True)
         self.results = self.folder / RESULTS
@@ -87,7 +88,7 @@ class ResultsStore:
         else:
             for p in (self.results, self.bin, self.penultimate_bin):
                 p.write_bytes(b"")
-        self.done = {row_key(r) for r in self.rows}
+        self.done: set[RowKey] = {row_key(r) for r in self.rows}
         self.n_vectors = self.bin.stat().st_size // self._row_bytes
 
     @property
@@ -134,7 +135,7 @@ class ResultsStore:
                     f"{self.results}: line {n} is not a result row; the store is damaged"
                 ) from None
             self.rows.append(row)
-        used = max((r["f"] for r in self.rows if r.get("f") is not None), default=-1) + 1
+        used = max((f for r in self.rows if (f := r.get("f")) is not None), default=-1) + 1
         size = self.bin.stat().st_size if self.bin.exists() else 0
         if size < used * self._row_bytes:
             raise StoreError(f"{self.bin}: holds fewer feature vectors than {RESULTS} refers to")
@@ -158,10 +159,11 @@ class ResultsStore:
 
     # ------------------------------------------------------------------ writing
     def append(
-        self, row: dict, features: np.ndarray | None = None, penultimate: np.ndarray | None = None
-    ) -> dict:
+        self, row: Row, features: np.ndarray | None = None, penultimate: np.ndarray | None = None
+    ) -> Row:
         """Write ``penultimate`` and ``features`` (if any) then ``row`` durably; returns the
-        stored row. A store with ``n_penultimate`` needs ``penultimate`` with every vector."""
+        stored row (``f`` set). A store with ``n_penultimate`` needs ``penultimate`` with every
+        vector."""
         row = json_safe(dict(row))
         if features is not None and self.n_penultimate:
             pen = np.asarray(penultimate if penultimate is not None else [], dtype="<f4").ravel()
@@ -215,7 +217,8 @@ class ResultsStore:
     def write_npz(self) -> Path:
         """Rewrite ``features.npz`` atomically from the rows that have features."""
         rows = [r for r in self.rows if r.get("f") is not None]
-        feats = self.features([r["f"] for r in rows])
+        index = [f for r in rows if (f := r.get("f")) is not None]
+        feats = self.features(index)
 
         def col(name, dtype, default=np.nan):
             return np.asarray(
@@ -225,7 +228,7 @@ class ResultsStore:
         ev = [r.get("evidence") or {} for r in rows]
         buf = io.BytesIO()
         extra: dict[str, Any] = (
-            {"penultimate": self.penultimate([r["f"] for r in rows])} if self.n_penultimate else {}
+            {"penultimate": self.penultimate(index)} if self.n_penultimate else {}
         )
         np.savez_compressed(
             buf,
@@ -328,6 +331,6 @@ def mismatch_message(diffs: list[tuple[str, object, object]]) -> str:
     )
 
 
-def _positions(all_rows: list[dict], subset: list[dict]) -> list[int]:
+def _positions(all_rows: list[Row], subset: list[Row]) -> list[int]:
     where = {id(r): i for i, r in enumerate(all_rows)}
     return [where[id(r)] for r in subset]
