@@ -149,3 +149,47 @@ def test_woodbury_precision_equals_the_ledoit_wolf_inverse():
     centred = feats - g.means[labels]
     want = np.linalg.pinv(LedoitWolf(assume_centered=True).fit(centred).covariance_)
     np.testing.assert_allclose(g.precision, want, rtol=1e-8, atol=1e-10 * np.abs(want).max())
+
+
+def test_the_detector_and_adaptive_tables_show_every_detector_per_variant():
+    """The terminal tables of `eval --detectors … --adaptive`: a column per detector in the
+    order first seen, a row per variant, the before → after cells of the adaptive table."""
+    from rich.console import Console
+
+    from advtui.eval.adaptive_report import adaptive_table
+    from advtui.eval.report import detector_table
+
+    det = {"accuracy": 0.75, "roc_auc": 0.8, "tpr_at_5fpr": 0.5}
+    summary = {
+        "variants": {
+            "untargeted": {"n_clean": 15, "n_adversarial": 14, "detectors": {"shap-lr": det}},
+            "runner-up": {
+                "n_clean": 15,
+                "n_adversarial": 15,
+                "detectors": {"shap-lr": det, "squeeze": det},
+            },
+        },
+        "adaptive": {
+            "untargeted": {
+                "plain_attack_success_rate": 1.0,
+                "attack_success_rate": 0.9,
+                "before": {"shap-lr": {"roc_auc": 0.8, "tpr_at_5fpr": 0.5}},
+                "after": {"shap-lr": {"roc_auc": 0.4, "tpr_at_5fpr": 0.1}},
+                "verdict": "falls",
+            }
+        },
+    }
+    console = Console(width=200, record=True)
+    console.print(detector_table(summary))
+    console.print(adaptive_table(summary))
+    text = console.export_text()
+    head = next(line for line in text.splitlines() if "clean/adv" in line)
+    assert head.split() == ["variant", "clean/adv", "shap-lr", "squeeze"]
+    assert "15/14" in text and "15/15" in text
+    assert "0.80→0.40 / 0.50→0.10" in text
+    assert next(line for line in text.splitlines() if "atk ok" in line).split() == [
+        "variant",
+        "atk",
+        "ok",
+        "shap-lr",
+    ]

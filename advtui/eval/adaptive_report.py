@@ -100,28 +100,18 @@ def _mean(values):
 
 def adaptive_table(summary: dict):
     """Before → after per target mode and detector (AUC, TPR at 5 % FPR)."""
-    from rich import box
-    from rich.table import Table
+    from advtui.eval.report import detector_columns, detector_frame
 
     block = summary.get("adaptive") or {}
-    names: list[str] = []
-    for e in block.values():
-        for n in e["before"]:
-            if n not in names:
-                names.append(n)
-    t = Table(
-        box=box.SIMPLE_HEAD,
-        title="adaptive attack on the SHAP detector — AUC / TPR at 5 % FPR, plain → adaptive",
-        title_justify="left",
-        caption="AUC and TPR of the pooled out-of-fold scores (the detector table's AUC is a mean "
+    names = detector_columns(e["before"] for e in block.values())
+    t = detector_frame(
+        "adaptive attack on the SHAP detector — AUC / TPR at 5 % FPR, plain → adaptive",
+        "AUC and TPR of the pooled out-of-fold scores (the detector table's AUC is a mean "
         "over folds); same clean rows and fold models before and after; each photo attacked "
         "against the SHAP-LR fitted without it",
-        caption_justify="left",
+        "atk ok",
+        names,
     )
-    t.add_column("variant", no_wrap=True)
-    t.add_column("atk ok", justify="right", no_wrap=True)
-    for n in names:
-        t.add_column(n, justify="right", no_wrap=True)
 
     def f(v):
         return "–" if v is None else f"{v:.2f}"

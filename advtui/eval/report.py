@@ -463,29 +463,47 @@ def _cell(d: dict | None) -> str:
     return f"{f(d.get('accuracy'))} / {f(d.get('roc_auc'))} / {f(d.get('tpr_at_5fpr'))}"
 
 
-def detector_table(summary: dict):
-    """Every selected detector on the same rows and folds: acc / AUC / TPR at 5 % FPR."""
+def detector_columns(blocks) -> list[str]:
+    """The detector names of ``blocks`` (dicts keyed by detector), in first-seen order."""
+    names: list[str] = []
+    for block in blocks:
+        for n in block or {}:
+            if n not in names:
+                names.append(n)
+    return names
+
+
+def detector_frame(title: str, caption: str, second: str, names: Sequence[str]):
+    """An empty per-variant table with a ``variant`` column, a ``second`` column and one
+    column per detector (the detector table and the adaptive before → after table)."""
     from rich import box
     from rich.table import Table
 
-    names: list[str] = []
-    for v in summary["variants"].values():
-        for n in v.get("detectors") or {}:
-            if n not in names:
-                names.append(n)
     t = Table(
         box=box.SIMPLE_HEAD,
-        title="detectors on the same rows and folds — acc / AUC / TPR at 5 % FPR",
+        title=title,
         title_justify="left",
-        caption="acc, AUC: mean over folds; TPR at 5 % FPR: pooled out-of-fold scores (with "
-        "fewer than 20 clean rows, 5 % FPR means no clean row flagged); squeeze and "
-        "mahalanobis flag above the 95th percentile of clean training scores",
+        caption=caption,
         caption_justify="left",
     )
     t.add_column("variant", no_wrap=True)
-    t.add_column("clean/adv", justify="right", no_wrap=True)
+    t.add_column(second, justify="right", no_wrap=True)
     for n in names:
         t.add_column(n, justify="right", no_wrap=True)
+    return t
+
+
+def detector_table(summary: dict):
+    """Every selected detector on the same rows and folds: acc / AUC / TPR at 5 % FPR."""
+    names = detector_columns(v.get("detectors") for v in summary["variants"].values())
+    t = detector_frame(
+        "detectors on the same rows and folds — acc / AUC / TPR at 5 % FPR",
+        "acc, AUC: mean over folds; TPR at 5 % FPR: pooled out-of-fold scores (with "
+        "fewer than 20 clean rows, 5 % FPR means no clean row flagged); squeeze and "
+        "mahalanobis flag above the 95th percentile of clean training scores",
+        "clean/adv",
+        names,
+    )
     for name, v in summary["variants"].items():
         dets = v.get("detectors") or {}
         t.add_row(
