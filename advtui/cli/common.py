@@ -387,3 +387,20 @@ def load_model_from_args(args: argparse.Namespace):
         mean=getattr(args, "mean", None),
         std=getattr(args, "std", None),
     )
+
+
+#: The explanation flags (``_explain_args``) as EvalConfig and TuiConfig fields of the same name.
+EXPLAIN_FIELDS = (
+    "nsamples",
+    "layer",
+    "local_smoothing",
+    "background",
+    "explainer",
+    "baseline",
+    "noise_std",
+)
+
+
+def explain_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The explanation flags of ``args`` as config fields (eval and the explorer read the same)."""
+    return {name: getattr(args, name) for name in EXPLAIN_FIELDS}

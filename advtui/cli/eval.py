@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from advtui.cli import common
-from advtui.cli.common import _attack_args, _common_model_args, _explain_args
+from advtui.cli.common import _attack_args, _common_model_args, _explain_args, explain_fields
 from advtui.registry import DEFAULT_DETECTORS, DETECTORS
 
 EVAL_HELP = """\
@@ -215,13 +215,7 @@ def config_from_args(args: argparse.Namespace):
         steps=args.steps,
         early_stop=args.early_stop,
         targets=targets,
-        nsamples=args.nsamples,
-        layer=args.layer,
-        local_smoothing=args.local_smoothing,
-        background=args.background,
-        explainer=args.explainer,
-        baseline=args.baseline,
-        noise_std=args.noise_std,
+        **explain_fields(args),
         n=args.n,
         views=args.views,
         batch_size=args.batch_size,

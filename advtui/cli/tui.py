@@ -18,6 +18,7 @@ from advtui.cli.common import (
     _Parser,
     _settings,
     check_args,
+    explain_fields,
 )
 
 
@@ -105,13 +106,7 @@ def build_app(argv: list[str] | None = None, *, classifier: Any = None):
         mean=args.mean,
         std=args.std,
         settings=settings,
-        nsamples=args.nsamples,
-        layer=args.layer,
-        background=args.background,
-        local_smoothing=args.local_smoothing,
-        explainer=args.explainer,
-        baseline=args.baseline,
-        noise_std=args.noise_std,
+        **explain_fields(args),
         out_dir=Path(args.out),
         detector=args.detector,
         classifier=classifier,
