@@ -317,6 +317,29 @@ def test_ray_engine_gives_the_in_process_rows(
 
 
 @pytest.mark.ray
+def test_ray_engine_with_transfer_to_gives_the_in_process_transfer_rows(
+    ray_local, tiny_script, samples_dir, tmp_path
+):
+    """--transfer-to on Ray: each worker holds the second model too, and the transfer fields
+    are the in-process run's; --adaptive stays in-process and says how to combine them."""
+    other = tmp_path / "other.pt"
+    torch.manual_seed(1)
+    torch.jit.script(TinyNet(10).eval()).save(str(other))
+    base = ["eval", str(samples_dir), "--model", str(tiny_script), *SIZE_FLAGS, *EVAL_FLAGS]
+    flags = ["--transfer-to", str(other)]
+    with _threads_kept():
+        assert main([*base, "--out", str(tmp_path / "ref"), *flags, "--threads", "1"]) == 0
+    out = tmp_path / "ray"
+    assert main([*base, "--out", str(out), *flags, "--engine", "ray", "--workers", "2"]) == 0
+    _assert_same_rows(out, tmp_path / "ref")
+    attacked = [r for r in _rows(out) if r["variant"] != "clean" and r.get("status") == "ok"]
+    assert attacked and all(r["transfer_model"] == "other.pt" for r in attacked)
+    assert all(isinstance(r["transfer_pred"], int) for r in attacked)
+    assert main([*base, "--out", str(tmp_path / "a"), "--adaptive", "--engine", "ray"]) == 2
+    assert not (tmp_path / "a" / "results.jsonl").exists()  # refused before any work
+
+
+@pytest.mark.ray
 def test_ray_engine_stopped_midway_resumes_to_the_same_rows(
     ray_local, reference, tiny_script, samples_dir, tmp_path
 ):

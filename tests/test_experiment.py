@@ -966,3 +966,20 @@ def test_transfer_rows_record_what_another_model_says(tiny, samples_dir, tmp_pat
         assert v["transfer"]["success_rate"] == pytest.approx(
             np.mean([r["transfer_success"] for r in rows])
         )
+
+
+def test_adaptive_rows_can_be_added_to_a_finished_plain_run_with_resume(
+    tiny, samples_dir, tmp_path
+):
+    """The way to combine --engine ray with --adaptive: the plain rows first (on any
+    engine), then ``--resume --adaptive`` adds only the adaptive rows, in-process."""
+    plain = _cfg(samples_dir, tmp_path / "a", n=4, views=1, targets=["untargeted"], folds=2)
+    first = [dict(r) for r in run_eval(plain, tiny).store.rows]
+    assert not any(r["variant"].endswith("+adaptive") for r in first)
+    more = EvalConfig(**(plain.__dict__ | {"resume": True, "adaptive": True}))
+    rows = run_eval(more, tiny).store.rows
+    assert rows[: len(first)] == first  # the plain rows are kept, not recomputed
+    added = [r["variant"] for r in rows[len(first) :]]
+    assert added == ["untargeted+adaptive"] * 4
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert set(summary["adaptive"]) == {"untargeted"}

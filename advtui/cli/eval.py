@@ -474,6 +474,11 @@ def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     cfg.precheck()  # fail fast on bad flags and folders, before loading the model
     engine = _engine(args)
+    if engine is not None and cfg.adaptive:
+        from advtui.eval.dataset import EvalError
+        from advtui.eval.loop import ADAPTIVE_NOT_ON_RAY
+
+        raise EvalError(ADAPTIVE_NOT_ON_RAY)
     if engine is not None:  # the driver only checks and plans: its copy stays on the CPU
         args_cpu = argparse.Namespace(**(vars(args) | {"device": "cpu"}))
         model = common.load_model_from_args(args_cpu)

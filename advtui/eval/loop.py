@@ -328,6 +328,14 @@ def _rid(it: Item) -> str:
     return row_id(it.image)
 
 
+#: --adaptive with --engine ray: refused, with the way to get both
+ADAPTIVE_NOT_ON_RAY = (
+    "--adaptive runs in-process only (it attacks the detectors fitted on the whole run): "
+    "make the plain rows with --engine ray, then add the adaptive ones with --resume "
+    "--adaptive and no --engine"
+)
+
+
 def run_eval(
     config: EvalConfig,
     model=None,
@@ -357,9 +365,9 @@ def run_eval(
 
         model = load_model(device=device)
     cfg = config.resolved(model)
-    if engine is not None and (cfg.adaptive or cfg.transfer_to):
-        raise EvalError("--adaptive and --transfer-to run in-process only: drop --engine ray")
-    if cfg.transfer_to and transfer_model is None:
+    if engine is not None and cfg.adaptive:
+        raise EvalError(ADAPTIVE_NOT_ON_RAY)
+    if cfg.transfer_to and transfer_model is None and engine is None:  # Ray: each worker
         from advtui.models import load_model
 
         transfer_model = load_model(cfg.transfer_to, device=model.device)

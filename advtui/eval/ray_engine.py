@@ -323,13 +323,18 @@ class _RowActor:
         self.error = None
         try:
             model = factory()
+            transfer = None
+            if cfg.transfer_to:  # --transfer-to: each worker holds the second model too
+                from advtui.models import load_model
+
+                transfer = load_model(cfg.transfer_to, device=model.device)
         except AdvtuiError as exc:
             # reported with the first batch instead: a failed constructor reaches the driver
             # as "actor died" with a traceback (and Ray would restart the actor)
             self.error = exc
             board.update.remote(self.wid, state="failed", last=str(exc))
             return
-        self.rows = ImageRows(model, cfg)
+        self.rows = ImageRows(model, cfg, transfer=transfer)
         board.update.remote(self.wid, state="idle", device=str(model.device))
 
     def __call__(self, batch: dict) -> dict:
