@@ -172,7 +172,8 @@ def bench_scale(
             f"tree {classes}×{per_class}: true classes shown",
             _best(trees, "classes_s"),
             clock="wall",
-            note=f"last row: {trees[0].get('true_class_last', '?')}; includes the model load",
+            note=f"last row: {trees[0].get('true_class_last', '?')}; the built-in model's "
+            "ImageNet names: no wait for the model",
         ),
         Figure(
             f"tree {classes}×{per_class}: j/k once listed",
