@@ -127,3 +127,23 @@ def shap_gate(monkeypatch):
     monkeypatch.setattr(advtui.pipeline, "explain_outcome", gated)
     yield gate
     gate.set()
+
+
+@pytest.fixture
+def attack_gate(monkeypatch):
+    """An Event that attack jobs wait for before attacking: set it to let them run. Keeps an
+    attack running while a test moves to another image, on the tiny model (no long real-model
+    attack needed to outlast Pilot's idle waits)."""
+    import threading
+
+    import advtui.pipeline
+
+    gate, real = threading.Event(), advtui.pipeline.run_attack
+
+    def gated(*args, **kwargs):
+        gate.wait(60)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(advtui.pipeline, "run_attack", gated)
+    yield gate
+    gate.set()

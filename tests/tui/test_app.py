@@ -282,14 +282,15 @@ async def test_settings_keys_and_results_cached_per_settings(samples_dir):
         assert app.settings.method == "bim"
 
 
-async def test_result_never_shows_on_another_image(samples_dir):
-    app = make_app(str(samples_dir), "--steps", "60", real=True)
+async def test_result_never_shows_on_another_image(samples_dir, attack_gate):
+    app = make_app(str(samples_dir), "--eps", "64/255")  # the tiny CNN falls at this ε
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         first = str(app.entries[0].path)
-        await pilot.press("a")  # Pilot waits up to ~2 s for idle: 60 steps outlast that
+        await pilot.press("a")  # the attack waits for the gate
         assert app.job is not None
         await pilot.press("j")  # move on while the attack runs
+        attack_gate.set()
         await wait_job(pilot)
         assert app.current == 1
         assert app.current_outcome is None

@@ -29,7 +29,9 @@ def _record_notifications(app) -> list[tuple[str, str]]:
     return seen
 
 
-async def test_hostile_names_are_escaped_in_notifications_titles_and_status(tmp_path, sample_paths):
+async def test_hostile_names_are_escaped_in_notifications_titles_and_status(
+    tmp_path, sample_paths, attack_gate
+):
     folder = tmp_path / "imgs"
     folder.mkdir()
     shutil.copy(sample_paths[0], folder / HOSTILE)
@@ -37,13 +39,14 @@ async def test_hostile_names_are_escaped_in_notifications_titles_and_status(tmp_
     os.symlink("y.jpg", folder / "x.jpg")  # a loop beside the photo: SHAP goes on, with a notice
     os.symlink("x.jpg", folder / "y.jpg")
     out = tmp_path / "out"
-    app = make_app(str(folder), "--steps", "60", "--out", str(out), real=True)
+    app = make_app(str(folder), "--out", str(out))
     seen = _record_notifications(app)
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
-        await pilot.press("e")  # attack + SHAP on the hostile name, then move away
-        await pilot.pause(0.5)
-        await pilot.press("j")
+        await pilot.press("e")  # attack + SHAP on the hostile name (held by the gate) ...
+        assert app.job is not None
+        await pilot.press("j")  # ... then move away
+        attack_gate.set()
         await wait_job(pilot)
         await pilot.press("k")
         await pilot.pause()
