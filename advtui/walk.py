@@ -4,9 +4,9 @@ and the same walk in a process of its own for the explorer's listing of a big fo
 :func:`walk_images` and :func:`read_list` serve eval, the CLI and the explorer. This module
 imports neither numpy nor PIL (nor torch), so its child process starts in a few tens of ms.
 
-``python -m advtui.walk ROOT [--flat]`` or ``python -m advtui.walk --list FILE`` runs
-:func:`advtui.images.walk_images` (or :func:`~advtui.images.read_list`) and writes what it
-finds to stdout as JSON lines, in batches:
+``python -m advtui.walk [--flat] -- ROOT`` or ``python -m advtui.walk --list FILE`` runs
+:func:`walk_images` (or :func:`read_list`) and writes what it finds to stdout as JSON lines,
+in batches (the explorer starts it isolated, see :func:`walk_in_process`):
 
 * ``{"found": [[path, rel, folder], ...]}`` — images, in walk order;
 * ``{"skipped": ["why", ...]}`` — what the walk could not use, already escaped for display;
@@ -246,22 +246,43 @@ def _records(root: str | None, list_file: str | None, recursive: bool) -> Iterat
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    recursive = "--flat" not in args
-    args = [a for a in args if a != "--flat"]
-    list_file = None
-    if args[:1] == ["--list"]:
-        list_file, root = args[1], None
-    else:
-        root = args[0]
+    """``python -m advtui.walk [--flat] [--list FILE | -- ROOT]``: records on stdout."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m advtui.walk")
+    p.add_argument("--flat", action="store_true", help="this folder only, no sub-folders")
+    p.add_argument("--list", help="read the paths from this list file instead of walking")
+    p.add_argument("root", nargs="?", default=".", help="the folder to walk")
+    a = p.parse_args(argv)
+    parent = os.getppid()
     out = sys.stdout
     try:
-        for record in _records(root, list_file, recursive):
+        for record in _records(a.root, a.list, not a.flat):
             out.write(json.dumps(record, ensure_ascii=True) + "\n")
             out.flush()
+            if os.getppid() != parent:  # the explorer died (killed): nobody reads on
+                return 0
     except (BrokenPipeError, KeyboardInterrupt):  # the explorer went away: stop quietly
         return 0
     return 0
+
+
+class ChildUnavailable(OSError):
+    """No child process can be started here: the caller walks in a thread instead."""
+
+
+def _command(root: Path | None, list_file: Path | None, recursive: bool) -> list[str]:
+    """The child's command line: isolated (``-I``: neither the current folder nor PYTHON*
+    variables on its path, so no ``json.py`` lying in the user's folder is ever run), with
+    this advtui's own folder put first; names after ``--`` (a folder called ``--flat``)."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    boot = (
+        f"import sys; sys.path.insert(0, {here!r}); from advtui.walk import main; sys.exit(main())"
+    )
+    cmd = [sys.executable, "-I", "-c", boot, *([] if recursive else ["--flat"])]
+    if list_file is not None:
+        return [*cmd, "--list", os.fspath(list_file)]
+    return [*cmd, "--", os.fspath(root or ".")]
 
 
 def walk_in_process(
@@ -276,22 +297,26 @@ def walk_in_process(
     """Run the walk in a child process, calling ``found``/``skipped`` for each record and
     ``batch_done`` after each batch; returns the error line, or None.
 
-    ``stop`` kills the child at once (even while it waits on a slow mount). Raises OSError
-    when the child cannot be started (the caller then walks in a thread).
+    ``stop`` kills the child at once (even while it waits on a slow mount). Raises
+    :class:`ChildUnavailable` when no child can be started (a frozen app, no interpreter):
+    nothing has been reported then, so the caller can walk in a thread instead.
     """
-    cmd = [sys.executable, "-m", "advtui.walk"]
-    if list_file is not None:
-        cmd += ["--list", os.fspath(list_file)]
-    else:
-        cmd += [os.fspath(root or "."), *([] if recursive else ["--flat"])]
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(os.environ)
-    env["PYTHONPATH"] = here + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[var] = "1"  # numpy comes in with advtui.images; the walk needs no BLAS threads
-    proc = subprocess.Popen(
-        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
-    )
+    import tempfile
+
+    if getattr(sys, "frozen", False) or not sys.executable:
+        raise ChildUnavailable("no Python interpreter to run the walk in")
+    # stderr to a file, read at the end: a chatty child never blocks on a full pipe
+    errfile = tempfile.TemporaryFile()
+    try:
+        proc = subprocess.Popen(
+            _command(root, list_file, recursive),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=errfile,
+        )
+    except OSError as exc:
+        errfile.close()
+        raise ChildUnavailable(str(exc)) from exc
     finished = threading.Event()
 
     def watch() -> None:  # stop (the App quits, or the folder changes) kills the child
@@ -304,12 +329,15 @@ def walk_in_process(
     watcher.start()
     error: str | None = None
     done = False
-    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout is not None
     try:
         for line in proc.stdout:
             if stop.is_set():
                 break
-            record = json.loads(line)
+            try:
+                record = json.loads(line)
+            except ValueError:  # a line cut short: the child died while writing it
+                break
             if "found" in record:
                 for path, rel, folder in record["found"]:
                     found(path, rel, folder)
@@ -324,11 +352,18 @@ def walk_in_process(
         if proc.poll() is None and (stop.is_set() or not done):
             proc.kill()
         proc.stdout.close()
-        err = proc.stderr.read().decode("utf-8", "replace").strip().splitlines()
-        proc.stderr.close()
         proc.wait()
+        errfile.seek(0)
+        err = errfile.read().decode("utf-8", "replace").strip().splitlines()
+        errfile.close()
     if not done and not stop.is_set() and error is None:
-        last = safe_name(err[-1]) if err else f"exit status {proc.returncode}"
+        code = proc.returncode
+        if err:
+            last = safe_name(err[-1])
+        elif code is not None and code < 0:
+            last = f"the walk process was killed by signal {-code}"
+        else:
+            last = f"the walk process ended with exit status {code}"
         error = f"listing failed: {last}"
     return error
 

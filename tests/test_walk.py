@@ -4,7 +4,9 @@ image, in which order, what is skipped and why, and what an image's true class i
 from __future__ import annotations
 
 import os
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -235,6 +237,39 @@ def test_the_walk_process_stops_when_told(tmp_path):
     fifo = tmp_path / "list"
     os.mkfifo(fifo)
     stop = threading.Event()
-    threading.Timer(0.3, stop.set).start()
-    found, _, error, _ = _in_process(list_file=fifo, stop=stop)
+    result: list = []
+    walker = threading.Thread(target=lambda: result.append(_in_process(list_file=fifo, stop=stop)))
+    walker.start()
+    time.sleep(0.3)
+    assert walker.is_alive()  # blocked on the FIFO
+    stop.set()
+    walker.join(10)
+    assert not walker.is_alive(), "the walk did not stop"
+    found, _, error, _ = result[0]
     assert found == [] and error is None
+
+
+def test_the_walk_process_runs_nothing_from_the_current_folder(tmp_path, monkeypatch):
+    """The child is isolated: a ``json.py`` (or any module name) in the folder the explorer
+    was started from is never imported, and a folder named like a flag is a folder."""
+    here = tmp_path / "cwd"
+    marker = tmp_path / "ran"
+    touch(here / "json.py", f"open({str(marker)!r}, 'w').close()\n".encode())
+    touch(here / "--flat" / "a.jpg")
+    monkeypatch.chdir(here)
+    found, _, error, _ = _in_process(Path("--flat"))
+    assert error is None and [(p, rel) for p, rel, _ in found] == [("--flat/a.jpg", "a.jpg")]
+    assert not marker.exists(), "the walk ran json.py from the current folder"
+
+
+def test_a_walk_process_that_dies_is_reported_in_one_line(tmp_path, monkeypatch):
+    """A child that ends without finishing (killed, crashed) gives one line, not a traceback."""
+    import advtui.walk
+
+    monkeypatch.setattr(
+        advtui.walk,
+        "_command",
+        lambda *a: [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), 9)"],
+    )
+    found, _, error, _ = _in_process(tmp_path)
+    assert found == [] and error == "listing failed: the walk process was killed by signal 9"

@@ -63,8 +63,8 @@ def list_images(config: TuiConfig, listing: Listing, post: Post, stop: threading
     """
     import time
 
+    from advtui import walk
     from advtui.images import is_wnid
-    from advtui.walk import walk_in_process
 
     last = [0.0]
 
@@ -79,7 +79,7 @@ def list_images(config: TuiConfig, listing: Listing, post: Post, stop: threading
 
     try:
         try:
-            listing.error = walk_in_process(
+            listing.error = walk.walk_in_process(
                 None if config.list_file else config.folder,
                 config.list_file,
                 config.recursive,
@@ -88,7 +88,7 @@ def list_images(config: TuiConfig, listing: Listing, post: Post, stop: threading
                 batch_done,
                 stop,
             )
-        except OSError:  # no child process here (a sandbox, a frozen app): walk in this thread
+        except walk.ChildUnavailable:  # nothing reported yet (a frozen app): walk here
             _walk_here(config, found, listing.skip, batch_done, stop)
     except Exception as exc:  # noqa: BLE001 - a folder that cannot be listed is a message
         listing.error = one_line(exc)

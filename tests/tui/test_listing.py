@@ -57,7 +57,7 @@ def walk_in_thread(monkeypatch):
     fallback), so that a test can slow it down by patching ``advtui.images.walk_images``."""
 
     def no_child(*args, **kwargs):
-        raise OSError("no child processes here")
+        raise advtui.walk.ChildUnavailable("no child processes here")
 
     monkeypatch.setattr(advtui.walk, "walk_in_process", no_child)
 
