@@ -983,3 +983,29 @@ def test_adaptive_rows_can_be_added_to_a_finished_plain_run_with_resume(
     assert added == ["untargeted+adaptive"] * 4
     summary = json.loads((tmp_path / "a" / "summary.json").read_text())
     assert set(summary["adaptive"]) == {"untargeted"}
+
+
+def test_adaptive_skips_the_photos_this_run_found_misclassified(tiny, samples_dir, tmp_path):
+    """With --labels, a photo the model gets wrong has no adversarial rows, plain or adaptive,
+    whether the adaptive pass runs in the same run or is added later with --resume."""
+    from advtui.images import load_tensor
+
+    paths = sorted(samples_dir.glob("*.jpg"))[:4]
+    preds = [int(tiny.logits(load_tensor(p, tiny.input_size)[None]).argmax()) for p in paths]
+    labels = tmp_path / "labels.csv"
+    wrong = {paths[1].name, paths[3].name}  # labelled with a class the model does not say
+    lines = [
+        f"{p.name},{(c + 1) % 10 if p.name in wrong else c}\n"
+        for p, c in zip(paths, preds, strict=True)
+    ]
+    labels.write_text("".join(lines))
+    kw = dict(n=4, views=1, targets=["untargeted"], folds=2, labels=str(labels))
+    one = run_eval(_cfg(samples_dir, tmp_path / "one", adaptive=True, **kw), tiny).store.rows
+    status = {r["image"]: r["status"] for r in one if r["variant"] == "clean"}
+    assert {i for i, s in status.items() if s == "misclassified"} == wrong
+    adaptive = {r["image"] for r in one if r["variant"].endswith("+adaptive")}
+    assert adaptive == set(status) - wrong
+    plain = _cfg(samples_dir, tmp_path / "two", **kw)
+    run_eval(plain, tiny)
+    two = run_eval(EvalConfig(**(plain.__dict__ | {"resume": True, "adaptive": True})), tiny)
+    assert {r["image"] for r in two.store.rows if r["variant"].endswith("+adaptive")} == adaptive

@@ -43,8 +43,13 @@ def make_classifier(kind: str, seed: int):
 
 
 def _auc(y: np.ndarray, scores: np.ndarray) -> float | None:
+    """ROC-AUC over the rows that have a score (a fold too small to fit leaves NaN out-of-fold
+    scores); None when those rows do not hold both classes."""
     from sklearn.metrics import roc_auc_score
 
+    y, scores = np.asarray(y), np.asarray(scores, dtype=float)
+    scored = np.isfinite(scores)
+    y, scores = y[scored], scores[scored]
     if len(np.unique(y)) < 2:
         return None
     return float(roc_auc_score(y, scores))

@@ -318,10 +318,12 @@ def attack_seed(seed: int, image: str | bytes) -> int:
 
 def row_id(image: str) -> str:
     """The ``image`` field of a row for the item id ``image``: the name escaped
-    (:func:`advtui.names.safe_name`), so results.jsonl is valid UTF-8 and safe to print."""
+    (:func:`advtui.names.safe_name`), so results.jsonl is valid UTF-8 and safe to print.
+    A backslash is doubled first, so the id stays one-to-one: a file named ``a<ESC>.jpg``
+    (``a\\x1b.jpg``) and one literally named ``a\\x1b.jpg`` (``a\\\\x1b.jpg``) are two rows."""
     from advtui.names import safe_name
 
-    return safe_name(image)
+    return safe_name(image.replace("\\", "\\\\"))
 
 
 def _rid(it: Item) -> str:
@@ -433,6 +435,13 @@ def run_eval(
                 missing.discard(key)
             tracker.rows(n, finished=not missing and n > 0, what=_what(row))
         if cfg.adaptive:  # a second pass: attack the SHAP detector fitted on the plain rows
+            # the images this run found unusable too (misclassified, unreadable), not only
+            # those stored before it: one run and plain-then-resume give the same rows
+            skipped = {
+                r["image"]
+                for r in store.rows
+                if r["variant"] == "clean" and r.get("status") in SKIP_STATUSES
+            }
             from advtui.eval.adaptive import run_adaptive
 
             tools = SimpleNamespace(

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from advtui.eval.dataset import EvalError
-from advtui.names import safe_name
 
 if TYPE_CHECKING:
     from advtui.eval.dataset import Item
@@ -142,13 +141,15 @@ class RayEngine:
                 ctx.print_on_execution_start = False
             board = _board_class(ray).remote()
             tracker.workers([{"id": i, "state": "starting", "rows": 0} for i in range(workers)])
+            from advtui.eval.loop import row_id
+
             done_by_image: dict[str, list[RowKey]] = {}
             for key in done:
                 done_by_image.setdefault(key[0], []).append(key)
             records = [
                 {
                     "item": pickle.dumps(it),
-                    "done": pickle.dumps(done_by_image.get(safe_name(it.image), [])),
+                    "done": pickle.dumps(done_by_image.get(row_id(it.image), [])),
                 }
                 for it in items
             ]
