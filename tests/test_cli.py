@@ -241,3 +241,25 @@ def test_the_script_keeps_exit_codes_and_flushes_everything_before_its_quick_exi
     listed = _run("attacks", "--json")
     assert listed.returncode == 0 and listed.stderr == ""
     assert {"fgsm", "pgd", "mifgsm"} <= {a["name"] for a in json.loads(listed.stdout)["attacks"]}
+
+
+def test_a_reader_that_leaves_early_ends_the_command_quietly(sample_paths):
+    """``advtui … | head``: when the reader has gone, no traceback and no error line, and the
+    exit status a shell gives a writer ended by SIGPIPE (141)."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "advtui",
+            "predict",
+            str(sample_paths[0]),
+            "--top",
+            "1000",
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdout.close()  # the reader is gone before the first byte
+    assert proc.wait(timeout=600) == 141
+    assert proc.stderr.read() == b""

@@ -89,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _say("advtui: interrupted")
         return 130
+    except BrokenPipeError:  # `advtui … | head`: the reader has all it wanted
+        _quiet_stdout()
+        return 141  # what a shell reports for a writer ended by SIGPIPE
     except SystemExit as exc:  # argparse --help / --version
         return int(exc.code or 0) if isinstance(exc.code, int) else 0
     except BaseException as exc:  # noqa: BLE001 - the user never sees a traceback unless asked
@@ -114,6 +117,16 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null: its buffer, flushed again at exit, must not fail twice."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real stdout (a test's capture)
+        pass
+
+
 def console() -> None:
     """The ``advtui`` script and ``python -m advtui``: :func:`main`, then a quick exit.
 
@@ -129,7 +142,9 @@ def console() -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except (OSError, ValueError):  # a closed pipe: nothing more can be said
+        except BrokenPipeError:  # the reader left before the last lines: as in main()
+            code = code or 141
+        except (OSError, ValueError):  # a closed or broken stream: nothing more can be said
             pass
     os._exit(code)
 

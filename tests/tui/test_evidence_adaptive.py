@@ -47,9 +47,9 @@ def _p_row(table: EvidenceTable) -> list[str]:
     return [c for c in line.split("  ") if c.strip()][1:]
 
 
-@pytest.mark.parametrize("size", [SIZE, (80, 24)])
+@pytest.mark.parametrize(("size", "beside"), [(SIZE, True), ((80, 24), False)])
 async def test_clean_plain_and_adaptive_scores_side_by_side(
-    small_folder, sample_paths, tmp_path, size
+    small_folder, sample_paths, tmp_path, size, beside
 ):
     det_dir = tmp_path / "det"
     det_dir.mkdir()
@@ -105,5 +105,7 @@ async def test_clean_plain_and_adaptive_scores_side_by_side(
         header = _lines(table)[0].split()
         assert header == ["clean", "PGD", "adaptive"]
         assert all(len(line.rstrip()) <= table.size.width for line in _lines(table))
-        if size == SIZE:  # wide: the three-column table still ends on the confidence's row
-            assert table.region.bottom == app.query_one(ConfidenceTable).region.bottom
+        # wide: the three-column table sits beside the confidence table and ends on its row
+        # (at 80×24 the two are not side by side)
+        bottom = app.query_one(ConfidenceTable).region.bottom
+        assert (table.region.bottom == bottom) == beside
