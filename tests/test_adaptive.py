@@ -125,3 +125,30 @@ def test_finite_difference_hvp_equals_double_backprop(setup):
     z_fd, g_fd = f.value_and_grad(x[:1], 3, 7, hessian="fd")
     assert z_exact == z_fd
     assert float((g_exact - g_fd).norm() / g_exact.norm()) < 1e-2
+
+
+def test_adaptive_table_shows_every_number_of_five_detectors_in_a_log_width():
+    """A log or pipe gets 132 columns (advtui eval); five detectors must not be cut to '0.47→0…'."""
+    from rich.console import Console
+
+    from advtui.eval.adaptive_report import adaptive_table
+
+    names = ["shap-lr", "shap-rf", "confidence", "squeeze", "mahalanobis"]
+    before = {n: {"roc_auc": 0.78, "tpr_at_5fpr": 0.47} for n in names}
+    after = {n: {"roc_auc": 0.76, "tpr_at_5fpr": 0.33} for n in names}
+    entry = {
+        "plain_attack_success_rate": 1.0,
+        "attack_success_rate": 0.875,
+        "before": before,
+        "after": after,
+    }
+    summary = {"adaptive": {"runner-up": entry, "untargeted": entry}}
+    console = Console(width=100, record=True, color_system=None)
+    console.print(adaptive_table(summary))
+    text = console.export_text()
+    assert "…" not in text
+    for n in names:
+        assert n in text
+    assert text.count("0.78→0.76") == 2 * len(names)
+    assert text.count("0.47→0.33") == 2 * len(names)
+    assert text.count("100%→88%") == 2

@@ -105,7 +105,8 @@ def adaptive_table(summary: dict):
     block = summary.get("adaptive") or {}
     names = detector_columns(e["before"] for e in block.values())
     t = detector_frame(
-        "adaptive attack on the SHAP detector — AUC / TPR at 5 % FPR, plain → adaptive",
+        "adaptive attack on the SHAP detector — per detector AUC (upper line) and TPR at "
+        "5 % FPR (lower line), plain → adaptive",
         "AUC and TPR of the pooled out-of-fold scores (the detector table's AUC is a mean "
         "over folds); same clean rows and fold models before and after; each photo attacked "
         "against the SHAP-LR fitted without it",
@@ -121,13 +122,16 @@ def adaptive_table(summary: dict):
         cells = []
         for n in names:
             b, a = e["before"].get(n, {}), e["after"].get(n, {})
+            # two lines per cell: one line per cell made five detectors 150 columns wide, so
+            # a log (132 columns) showed "0.47→0…"
             cells.append(
-                f"{f(b.get('roc_auc'))}→{f(a.get('roc_auc'))} / "
+                f"{f(b.get('roc_auc'))}→{f(a.get('roc_auc'))}\n"
                 f"{f(b.get('tpr_at_5fpr'))}→{f(a.get('tpr_at_5fpr'))}"
             )
         t.add_row(
             mode,
             f"{'–' if ps is None else f'{ps:.0%}'}→{'–' if s is None else f'{s:.0%}'}",
             *cells,
+            end_section=True,
         )
     return t
