@@ -938,6 +938,11 @@ def test_adaptive_rows_are_their_own_resumable_variant(tiny, samples_dir, tmp_pa
     assert sum(v == "untargeted+adaptive" for v in z["variant"]) == sum(
         r["f"] is not None for r in adaptive
     )
+    # the adaptive attacks count in the progress: all rows, plain and adaptive, done
+    from advtui.eval.progress import read_progress
+
+    snap = read_progress(tmp_path / "a")
+    assert snap["rows"] == {"done": len(rows), "total": len(rows)}
     again = run_eval(EvalConfig(**(cfg.__dict__ | {"resume": True})), tiny).store.rows
     assert len(again) == len(rows)  # nothing recomputed
 

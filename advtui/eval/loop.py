@@ -442,6 +442,18 @@ def run_eval(
                 for r in store.rows
                 if r["variant"] == "clean" and r.get("status") in SKIP_STATUSES
             }
+            from advtui.eval.adaptive import adaptive_variant
+
+            at = eps_text(cfg.primary_value)
+            tracker.plan_more(
+                sum(
+                    (_rid(it), adaptive_variant(mode), at) not in store.done
+                    for it in items
+                    if _rid(it) not in skipped
+                    for mode in modes
+                ),
+                "adaptive attacks",
+            )
             from advtui.eval.adaptive import run_adaptive
 
             tools = SimpleNamespace(

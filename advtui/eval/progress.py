@@ -81,6 +81,12 @@ class Tracker:
             self.images_done += int(finished)
         self.tick(what)
 
+    def plan_more(self, n: int, what: str = "") -> None:
+        """``n`` more rows are planned (a second pass, e.g. the adaptive attacks)."""
+        with self._lock:
+            self.total += n
+        self.tick(what)
+
     def workers(self, workers: list[dict]) -> None:
         """Replace the worker list (each a dict with at least ``id`` and ``state``)."""
         with self._lock:
