@@ -110,23 +110,28 @@ def small_folder(tmp_path: Path, sample_paths: list[Path]) -> Path:
     return folder
 
 
-@pytest.fixture
-def shap_gate(monkeypatch):
-    """An Event that SHAP jobs wait for before computing: set it to let them run. Keeps a job
-    running for as long as a test needs (pilot.press can take as long as a short SHAP job)."""
+def _gate(monkeypatch, name: str):
+    """Make ``advtui.pipeline.<name>`` wait for an Event before it runs; yield the Event."""
     import threading
 
     import advtui.pipeline
 
-    gate, real = threading.Event(), advtui.pipeline.explain_outcome
+    gate, real = threading.Event(), getattr(advtui.pipeline, name)
 
     def gated(*args, **kwargs):
         gate.wait(60)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(advtui.pipeline, "explain_outcome", gated)
+    monkeypatch.setattr(advtui.pipeline, name, gated)
     yield gate
     gate.set()
+
+
+@pytest.fixture
+def shap_gate(monkeypatch):
+    """An Event that SHAP jobs wait for before computing: set it to let them run. Keeps a job
+    running for as long as a test needs (pilot.press can take as long as a short SHAP job)."""
+    yield from _gate(monkeypatch, "explain_outcome")
 
 
 @pytest.fixture
@@ -134,16 +139,4 @@ def attack_gate(monkeypatch):
     """An Event that attack jobs wait for before attacking: set it to let them run. Keeps an
     attack running while a test moves to another image, on the tiny model (no long real-model
     attack needed to outlast Pilot's idle waits)."""
-    import threading
-
-    import advtui.pipeline
-
-    gate, real = threading.Event(), advtui.pipeline.run_attack
-
-    def gated(*args, **kwargs):
-        gate.wait(60)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(advtui.pipeline, "run_attack", gated)
-    yield gate
-    gate.set()
+    yield from _gate(monkeypatch, "run_attack")
