@@ -537,3 +537,20 @@ def test_a_worker_that_cannot_load_the_model_fails_the_run_in_one_line(
     with pytest.raises(ModelError, match="gone.pt: no such model file"):
         run_eval(cfg, make_tiny_classifier(), engine=RayEngine(missing, workers=1))
     assert read_progress(tmp_path / "o")["state"] == "failed"
+
+
+def test_resume_keeps_the_thread_count_the_run_was_made_with(
+    tiny_script, samples_dir, tmp_path, keep_threads, monkeypatch
+):
+    """PGD's rows depend on the torch thread count (float rounding), and eval's default count
+    follows the machine's load: run.json records the count, and a --resume without
+    --threads uses it again, whatever the load is now."""
+    out = tmp_path / "run"
+    argv = ["eval", str(samples_dir), "--out", str(out), "--model", str(tiny_script)]
+    small = [*SIZE_FLAGS, "--n", "1", *EVAL_FLAGS[2:]]
+    assert main([*argv, *small, "--threads", "2"]) == 0
+    assert json.loads((out / "run.json").read_text())["threads"] == 2
+    monkeypatch.setattr(threads, "fit_threads", lambda **kw: 1)  # the machine got busy
+    assert main([*argv, *small, "--resume"]) == 0
+    assert torch.get_num_threads() == 2
+    assert json.loads((out / "run.json").read_text())["threads"] == 2

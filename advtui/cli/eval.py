@@ -463,6 +463,20 @@ def _engine(args: argparse.Namespace):
     return engine
 
 
+def stored_threads(out: str) -> int | None:
+    """The torch thread count a stored in-process run used (``run.json``), or None."""
+    import json
+    from pathlib import Path
+
+    from advtui.eval.store import RUN_JSON
+
+    try:
+        value = json.loads((Path(out) / RUN_JSON).read_text(encoding="utf-8")).get("threads")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
@@ -474,6 +488,12 @@ def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     cfg.precheck()  # fail fast on bad flags and folders, before loading the model
     engine = _engine(args)
+    if engine is None and args.resume and args.threads is None:
+        stored = stored_threads(args.out)
+        if stored is not None:  # PGD's rows depend on the thread count: keep the run's
+            from advtui import threads
+
+            threads.configure(stored)
     if engine is not None and cfg.adaptive:
         from advtui.eval.dataset import EvalError
         from advtui.eval.loop import ADAPTIVE_NOT_ON_RAY
