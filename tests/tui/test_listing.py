@@ -416,3 +416,35 @@ async def test_an_imagenet_tree_shows_true_classes_before_the_model_has_loaded(
             assert any("1000 ImageNet class folders" in text for _, text in app.notices)
     finally:
         gate.set()
+
+
+@pytest.mark.parametrize(
+    ("layout", "in_child"), [("flat small", False), ("with a sub-folder", True), ("big", True)]
+)
+async def test_small_folders_are_walked_at_once_big_ones_in_the_child(
+    tmp_path, thumb, tiny, monkeypatch, layout, in_child
+):
+    """A small flat folder is listed in the explorer's thread (no child start-up before the
+    first row); a tree, or a folder of more than SMALL_FOLDER entries, in the child process.
+    Either way the same rows."""
+    from advtui.tui.jobs import SMALL_FOLDER
+
+    root = tmp_path / "imgs"
+    n = {"flat small": 3, "with a sub-folder": 3, "big": SMALL_FOLDER + 1}[layout]
+    for i in range(n):
+        link(thumb, root / f"{i:05d}.jpg")
+    if layout == "with a sub-folder":
+        link(thumb, root / "sub" / "x.jpg")
+    calls, real = [], advtui.walk.walk_in_process
+
+    def spy(*args, **kwargs):
+        calls.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(advtui.walk, "walk_in_process", spy)
+    app = app_for(str(root))
+    async with app.run_test(size=SIZE) as pilot:
+        await listed(pilot)
+        assert len(app.entries) == n + (layout == "with a sub-folder")
+        assert app.entries[0].rel == "00000.jpg"
+    assert bool(calls) == in_child
