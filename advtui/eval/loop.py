@@ -391,12 +391,13 @@ def run_eval(
             f"left out {len(unusable)} unusable entr{'y' if len(unusable) == 1 else 'ies'}: {shown}"
         )
     params = cfg.params(model)
+    recorded = dict(params)  # run.json: also the thread count the rows were computed with
     if isinstance(engine, InProcess):  # rows depend on it (float rounding): --resume reuses it
         from advtui import threads
 
-        params["threads"] = threads.configured() or torch.get_num_threads()
+        recorded["threads"] = threads.configured() or torch.get_num_threads()
     store = ResultsStore(
-        cfg.out, cfg.n_quantiles, params, resume=cfg.resume, n_penultimate=penultimate_dim(model)
+        cfg.out, cfg.n_quantiles, recorded, resume=cfg.resume, n_penultimate=penultimate_dim(model)
     )
     modes = list(cfg.targets)
     skipped = {
