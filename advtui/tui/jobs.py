@@ -79,21 +79,21 @@ def list_images(config: TuiConfig, listing: Listing, post: Post, stop: threading
             post(msg.ListGrew())
 
     try:
-        here = config.list_file is None and small_folder(config.folder, config.recursive)
-        try:
-            if here:
-                raise walk.ChildUnavailable("small enough to walk in this thread")
-            listing.error = walk.walk_in_process(
-                None if config.list_file else config.folder,
-                config.list_file,
-                config.recursive,
-                found,
-                listing.skip,
-                batch_done,
-                stop,
-            )
-        except walk.ChildUnavailable:  # small, or no child here (a frozen app): walk here
+        if config.list_file is None and small_folder(config.folder, config.recursive):
             _walk_here(config, found, listing.skip, batch_done, stop)
+        else:
+            try:
+                listing.error = walk.walk_in_process(
+                    None if config.list_file else config.folder,
+                    config.list_file,
+                    config.recursive,
+                    found,
+                    listing.skip,
+                    batch_done,
+                    stop,
+                )
+            except walk.ChildUnavailable:  # nothing reported yet (a frozen app): walk here
+                _walk_here(config, found, listing.skip, batch_done, stop)
     except Exception as exc:  # noqa: BLE001 - a folder that cannot be listed is a message
         listing.error = one_line(exc)
     listing.done = not stop.is_set()
