@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -15,10 +16,47 @@ from advtui.models import Classifier
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 
-# The commands fit torch's threads to the machine's load (advtui.threads); results computed
-# with another thread count differ in the last bits, and rendered numbers (the snapshots) with
-# them. Tests use every CPU they may, whatever else runs, as an explicit OMP_NUM_THREADS.
-os.environ.setdefault("OMP_NUM_THREADS", str(threads.available_cpus()))
+
+def pytest_configure(config) -> None:
+    """The commands fit torch's threads to the machine's load (advtui.threads). Tests use an
+    explicit count instead, whatever else runs: OMP_NUM_THREADS if the user set it, else the
+    CPUs they may use split between the pytest-xdist workers (`-n 2` on 2 CPUs: one thread
+    each; two each would make every torch barrier wait for a descheduled peer, and the suite a
+    third slower). Results that depend on the count in their last bits (the snapshots) pin it
+    with --threads."""
+    worker = getattr(config, "workerinput", None)
+    if worker is None and getattr(config.option, "numprocesses", None):
+        return  # the xdist controller runs no test; its environment reaches the workers
+    n = threads.env_threads() or threads.split(
+        threads.available_cpus(), worker["workercount"] if worker else 1
+    )
+    for name in threads.THREAD_ENV:
+        os.environ[name] = str(n)  # and every subprocess a test starts
+    torch.set_num_threads(n)
+
+
+@contextlib.contextmanager
+def threads_kept():
+    """--threads (and the explorer's start) change the process's torch threads and
+    OMP_NUM_THREADS: restore both."""
+    before = torch.get_num_threads()
+    env = {name: os.environ.get(name) for name in threads.THREAD_ENV}
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+        for name, value in env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@pytest.fixture(autouse=True)
+def _each_test_keeps_the_thread_count():
+    with threads_kept():
+        yield
 
 
 class TinyNet(nn.Module):

@@ -180,7 +180,9 @@ def test_pgd_per_image_seeds_make_the_start_independent_of_the_batch():
     pgd = PGD(model, eps=8 / 255, steps=3, seed=0)
     start = pgd.start_point(x, seeds=[11, 12, 13])
     for i, s in enumerate((11, 12, 13)):  # image i starts as a batch of one with seed s
-        assert torch.equal(start[i : i + 1], PGD(model, eps=8 / 255, seed=s).start_point(x[i : i + 1]))
+        assert torch.equal(
+            start[i : i + 1], PGD(model, eps=8 / 255, seed=s).start_point(x[i : i + 1])
+        )
     # the same image gets the same start (and result) in any batch, at any position
     full = pgd(x, seeds=[11, 12, 13])
     part = pgd(x[[2, 0]], seeds=[13, 11])

@@ -139,6 +139,7 @@ def test_detector_round_trip_gives_the_same_scores(tmp_path):
     np.testing.assert_allclose(again.score_features(X), det.score_features(X), rtol=1e-12)
     # scores match scikit-learn's own pipeline on the same data
     from advtui.detect.cv import make_classifier
+
     ref = make_classifier("lr", 0).fit(X, y).predict_proba(X)[:, 1]
     np.testing.assert_allclose(det.score_features(X), ref, rtol=1e-6, atol=1e-9)
     # score(attribution) = score of its features; and it separates on fresh data

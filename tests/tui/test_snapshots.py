@@ -1,6 +1,6 @@
 """Snapshot tests of the main screen (pytest-textual-snapshot), built by the CLI's app factory.
 
-Deterministic: CPU, fixed terminal sizes, seeded attack and SHAP, and every worker finished
+Deterministic: CPU, one torch thread, fixed terminal sizes, seeded attack and SHAP, and every worker finished
 before the screenshot. The bundled samples are the input, so changing samples/ means
 regenerating these with ``pytest tests/tui --snapshot-update`` (and looking at them).
 """
@@ -13,12 +13,16 @@ from .conftest import make_app, wait_job, wait_ready
 
 pytestmark = pytest.mark.slow
 
+#: The attack's and SHAP's last bits depend on torch's thread count, and the rendered pixels and
+#: numbers with them: one count, whether the suite runs in one process or in xdist workers.
+ONE_THREAD = ("--threads", "1")
+
 
 def test_main_screen_at_100x30_after_loading(snap_compare, samples_dir):
     async def ready(pilot) -> None:
         await wait_ready(pilot)
 
-    app = make_app(str(samples_dir), real=True)
+    app = make_app(str(samples_dir), *ONE_THREAD, real=True)
     assert snap_compare(app, terminal_size=(100, 30), run_before=ready)
 
 
@@ -30,7 +34,7 @@ def test_main_screen_at_160x50_after_attack_and_shap(snap_compare, samples_dir):
         await pilot.press("e")
         await wait_job(pilot)
 
-    app = make_app(str(samples_dir), real=True)
+    app = make_app(str(samples_dir), *ONE_THREAD, real=True)
     assert snap_compare(app, terminal_size=(160, 50), run_before=attack_and_explain)
 
 
@@ -40,7 +44,7 @@ def test_help_screen(snap_compare, samples_dir):
         await pilot.press("question_mark")
         await pilot.pause()
 
-    app = make_app(str(samples_dir), real=True)
+    app = make_app(str(samples_dir), *ONE_THREAD, real=True)
     assert snap_compare(app, terminal_size=(100, 30), run_before=help_)
 
 
@@ -57,5 +61,5 @@ def test_main_screen_at_80x24_after_attack_and_shap(snap_compare, samples_dir):
         pilot.app.clear_notifications()  # the "view: SHAP maps" note
         await pilot.pause()
 
-    app = make_app(str(samples_dir), real=True)
+    app = make_app(str(samples_dir), *ONE_THREAD, real=True)
     assert snap_compare(app, terminal_size=(80, 24), run_before=attack_explain_and_shap_page)
