@@ -34,6 +34,8 @@ def test_adaptive_rows_of_hostile_names_match_and_resume(samples_dir, tmp_path):
         batch_size=4,
         adaptive=True,
         folds=2,
+        detectors=["shap-lr"],
+        plots=False,
     )
     tiny = make_tiny_classifier(num_classes=10, size=16)
     rows = run_eval(cfg, tiny).store.rows

@@ -34,8 +34,13 @@ ROOT = Path(__file__).resolve().parent.parent
 EVAL_FLAGS = [
     "--n", "3", "--views", "2", "--targets", "untargeted,random", "--eps", "32/255",
     "--steps", "3", "--nsamples", "4", "--batch-size", "2", "--no-plots", "--device", "cpu",
+    "--detectors", "shap-lr,confidence",
 ]  # fmt: skip
 SIZE_FLAGS = ["--input-size", "16", "--mean", "0.5,0.5,0.5", "--std", "0.25,0.25,0.25"]
+
+#: One pytest-xdist worker runs this module (``--dist loadgroup``, pyproject's addopts): one
+#: local Ray and one reference run, not one per worker.
+pytestmark = pytest.mark.xdist_group("eval-engines")
 
 
 @pytest.fixture(scope="module")
@@ -328,6 +333,7 @@ def test_ray_engine_stopped_midway_resumes_to_the_same_rows(
     cfg = EvalConfig(
         folder=str(samples_dir), out=str(tmp_path), n=3, views=2, eps=["32/255"], steps=3,
         nsamples=4, batch_size=2, targets=["untargeted", "random"], plots=False,
+        detectors=["shap-lr", "confidence"],
     )  # fmt: skip
     seen = []
 

@@ -24,12 +24,19 @@ from advtui.errors import AdvtuiError, Cancelled
 from advtui.eval.dataset import EvalError, collect_items, read_labels
 from advtui.eval.loop import EvalConfig, run_eval
 from advtui.eval.store import StoreError
+from advtui.registry import DEFAULT_DETECTORS
 from tests.conftest import make_tiny_classifier
 
 EPS = "32/255"
 
 
+#: The detectors of most runs here: the random forest adds 100-tree fits to every CV fold
+#: (about 1 s a run) and the tests that are about detectors ask for all of them.
+FEW_DETECTORS = ["shap-lr", "confidence"]
+
+
 def _cfg(samples_dir, out, **kw) -> EvalConfig:
+    """A small run: 3 photos × 2 views of the tiny model, two detectors, no plots."""
     base = dict(
         folder=str(samples_dir),
         out=str(out),
@@ -40,6 +47,8 @@ def _cfg(samples_dir, out, **kw) -> EvalConfig:
         steps=3,
         nsamples=4,
         batch_size=4,
+        detectors=FEW_DETECTORS,
+        plots=False,
     )
     return EvalConfig(**(base | kw))
 
@@ -63,7 +72,8 @@ def tiny():
 def reference(tiny, samples_dir, tmp_path_factory):
     """One complete, uninterrupted run (BIM: deterministic whatever the batch)."""
     out = tmp_path_factory.mktemp("ref")
-    run = run_eval(_cfg(samples_dir, out, method="bim"), tiny)
+    cfg = _cfg(samples_dir, out, method="bim", detectors=DEFAULT_DETECTORS, plots=True)
+    run = run_eval(cfg, tiny)
     return out, run
 
 

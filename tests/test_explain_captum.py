@@ -257,7 +257,7 @@ def test_explainer_choices_come_from_the_registry(capsys):
 
 def test_eval_with_ig_writes_the_same_files_as_with_shap(cli_tiny, samples_dir, tmp_path, capsys):
     base = [str(samples_dir), "--n", "2", "--views", "2", "--eps", "32/255", "--steps", "2"]
-    base += ["--nsamples", "3", "--method", "bim", "--folds", "2"]
+    base += ["--nsamples", "3", "--method", "bim", "--folds", "2", "--detectors", "shap-lr"]
     assert main(["eval", *base, "--out", str(tmp_path / "shap")]) == 0
     assert main(["eval", *base, "--out", str(tmp_path / "ig"), "--explainer", "ig"]) == 0
     capsys.readouterr()

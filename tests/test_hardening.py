@@ -94,8 +94,9 @@ def test_explain_cli_goes_on_past_a_symlink_loop_with_one_note(looped, capsys):
 def test_eval_goes_on_past_a_symlink_loop(looped, tmp_path):
     notes: list[str] = []
     cfg = EvalConfig(
-        folder=str(looped), out=str(tmp_path / "o"), steps=2, nsamples=2, eps=["8/255"], folds=2
-    )
+        folder=str(looped), out=str(tmp_path / "o"), steps=2, nsamples=2, eps=["8/255"], folds=2,
+        detectors=["shap-lr"], plots=False,
+    )  # fmt: skip
     run = run_eval(cfg, make_tiny_classifier(size=16), note=notes.append)
     rows = {r["image"]: r for r in run.store.rows if r["variant"] == "clean"}
     # the walker leaves the loop out (as the explorer does) and eval says so once
@@ -121,7 +122,10 @@ def test_eval_rows_of_non_utf8_names_are_valid_utf8_and_resume(tmp_path, sample_
     folder = _folder(tmp_path, sample_paths, [NON_UTF8, HOSTILE, "plain.jpg"])
     out = tmp_path / "o"
     tiny = make_tiny_classifier(size=16)
-    cfg = EvalConfig(folder=str(folder), out=str(out), steps=2, nsamples=2, folds=2)
+    cfg = EvalConfig(
+        folder=str(folder), out=str(out), steps=2, nsamples=2, folds=2, detectors=["shap-lr"],
+        plots=False,
+    )  # fmt: skip
     run_eval(cfg, tiny)
     data = (out / "results.jsonl").read_bytes()
     text = data.decode("utf-8")  # strict: no lone surrogates, no raw undecodable bytes
