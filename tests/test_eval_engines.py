@@ -288,12 +288,16 @@ def reference(tiny_script, samples_dir, tmp_path_factory):
 
 
 @pytest.mark.ray
-def test_ray_engine_gives_the_in_process_rows_transfer_included(
+def test_ray_engine_stopped_midway_resumes_to_the_in_process_rows_transfer_included(
     ray_local, tiny_script, samples_dir, tmp_path, capsys
 ):
-    """Two Ray workers give the in-process run's rows, --transfer-to included (each worker
-    holds the second model too); progress.json lists both workers. --adaptive stays
-    in-process and says how to combine them."""
+    """Two Ray workers, stopped after 5 rows and resumed, give the uninterrupted in-process
+    run's rows, --transfer-to included (each worker holds the second model too); every row
+    that arrived before the stop is stored, nothing more; progress.json lists both workers.
+    --adaptive stays in-process and says how to combine them."""
+    from advtui.eval.ray_engine import RayEngine
+    from advtui.models import load_model
+
     other = tmp_path / "other.pt"
     torch.manual_seed(1)
     torch.jit.script(TinyNet(10).eval()).save(str(other))
@@ -301,39 +305,16 @@ def test_ray_engine_gives_the_in_process_rows_transfer_included(
     flags = ["--transfer-to", str(other)]
     with threads_kept():
         assert main([*base, "--out", str(tmp_path / "ref"), *flags, "--threads", "1"]) == 0
-    out = tmp_path / "ray"
-    capsys.readouterr()
-    assert main([*base, "--out", str(out), *flags, "--engine", "ray", "--workers", "2"]) == 0
-    assert "6 images from 3 photos" in capsys.readouterr().out
-    _assert_same_rows(out, tmp_path / "ref")
-    attacked = [r for r in _rows(out) if r["variant"] != "clean" and r.get("status") == "ok"]
-    assert attacked and all(r["transfer_model"] == "other.pt" for r in attacked)
-    assert all(isinstance(r["transfer_pred"], int) for r in attacked)
-    snap = read_progress(out)
-    assert snap["state"] == "done" and snap["engine"] == "ray"
-    # both workers are listed (one may still be starting when a run this small ends)
-    assert len(snap["workers"]) == 2 and sum(w["rows"] for w in snap["workers"]) == 18
-    started = [w for w in snap["workers"] if "pid" in w]
-    assert started and all(w["threads"] == 1 for w in started)  # 2 CPUs split between 2
-    assert main([*base, "--out", str(tmp_path / "a"), "--adaptive", "--engine", "ray"]) == 2
-    assert not (tmp_path / "a" / "results.jsonl").exists()  # refused before any work
-
-
-@pytest.mark.ray
-def test_ray_engine_stopped_midway_resumes_to_the_same_rows(
-    ray_local, reference, tiny_script, samples_dir, tmp_path
-):
-    from advtui.eval.ray_engine import RayEngine
-    from advtui.models import load_model
 
     factory = functools.partial(
         load_model, str(tiny_script), device="cpu", input_size=16, mean=(0.5,) * 3,
         std=(0.25,) * 3,
     )  # fmt: skip
+    out = tmp_path / "ray"
     cfg = EvalConfig(
-        folder=str(samples_dir), out=str(tmp_path), n=3, views=2, eps=["32/255"], steps=3,
+        folder=str(samples_dir), out=str(out), n=3, views=2, eps=["32/255"], steps=3,
         nsamples=4, batch_size=2, targets=["untargeted", "random"], plots=False,
-        detectors=["shap-lr", "confidence"],
+        detectors=["shap-lr", "confidence"], transfer_to=str(other),
     )  # fmt: skip
     seen = []
 
@@ -345,13 +326,25 @@ def test_ray_engine_stopped_midway_resumes_to_the_same_rows(
 
     with pytest.raises(KeyboardInterrupt):
         run_eval(cfg, factory(), engine=RayEngine(factory, workers=2), progress=stop_after_5)
-    assert len(_rows(tmp_path)) == 5  # every row that arrived is stored, nothing more
-    assert read_progress(tmp_path)["state"] == "interrupted"
+    assert len(_rows(out)) == 5  # every row that arrived is stored, nothing more
+    assert read_progress(out)["state"] == "interrupted"
 
     resumed = EvalConfig(**(cfg.__dict__ | {"resume": True}))
     run = run_eval(resumed, factory(), engine=RayEngine(factory, workers=2))
     assert run.summary["images"]["evaluated"] == 6
-    _assert_same_rows(tmp_path, reference)
+    _assert_same_rows(out, tmp_path / "ref")
+    attacked = [r for r in _rows(out) if r["variant"] != "clean" and r.get("status") == "ok"]
+    assert attacked and all(r["transfer_model"] == "other.pt" for r in attacked)
+    assert all(isinstance(r["transfer_pred"], int) for r in attacked)
+    snap = read_progress(out)
+    assert snap["state"] == "done" and snap["engine"] == "ray"
+    # both workers are listed (one may still be starting when a run this small ends)
+    assert len(snap["workers"]) == 2 and sum(w["rows"] for w in snap["workers"]) == 18 - 5
+    started = [w for w in snap["workers"] if "pid" in w]
+    assert started and all(w["threads"] == 1 for w in started)  # 2 CPUs split between 2
+    assert main([*base, "--out", str(tmp_path / "a"), "--adaptive", "--engine", "ray"]) == 2
+    assert not (tmp_path / "a" / "results.jsonl").exists()  # refused before any work
+    assert "--resume --adaptive" in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------------- a real kill
