@@ -61,6 +61,7 @@ from advtui.tui.widgets import (
     ConfidenceTable,
     EvidenceTable,
     ImageList,
+    KeyFooter,
     Row,
     StatusLine,
 )
@@ -184,7 +185,7 @@ class AdvtuiApp(App[int]):
                     yield ConfidenceTable(id="confidence")
                     yield EvidenceTable(id="evidence")
         yield StatusLine(id="status")
-        yield Footer()
+        yield KeyFooter()
 
     def _picture(self, id: str, message: str = "") -> PixelView:
         if self.graphics.mode == "halfblock":

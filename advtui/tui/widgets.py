@@ -24,7 +24,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.visual import Visual, visualize
 from textual.widget import Widget
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 
 from advtui.explain.evidence import Evidence
 from advtui.names import safe_name
@@ -803,3 +803,29 @@ __all__ = [
     "escape",
     "progress_text",
 ]
+
+
+class KeyFooter(Footer):
+    """Textual's Footer, recomposed only when the keys it shows change.
+
+    Textual's Footer rebuilds all its key widgets whenever the screen says its bindings may
+    have changed (focus moves, the app's check_action results are refreshed): three of the
+    five rebuilds while the explorer starts showed the same keys, and each costs a few ms of
+    CSS work per key (a new key widget also toggles its ``-compact`` class twice on mount)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.shown: tuple | None = None  # (key, description, enabled, tooltip) last composed
+
+    def bindings_changed(self, screen) -> None:
+        shown = tuple(
+            (binding.key, binding.description, enabled, tooltip)
+            for _node, binding, enabled, tooltip in screen.active_bindings.values()
+            if binding.show
+        )
+        live = screen.app.app_focus and self.is_attached and screen is self.screen
+        if live and shown == self.shown:
+            return  # the same keys are on screen, or will be after the rebuild under way
+        if live:
+            self.shown = shown
+        super().bindings_changed(screen)

@@ -140,3 +140,13 @@ def attack_gate(monkeypatch):
     attack running while a test moves to another image, on the tiny model (no long real-model
     attack needed to outlast Pilot's idle waits)."""
     yield from _gate(monkeypatch, "run_attack")
+
+
+@pytest.fixture(autouse=True)
+def _quick_loader_exit(monkeypatch):
+    """The image loader lingers ``IDLE`` seconds for more work before it returns, and
+    :func:`wait_ready` waits for every worker: a tenth of that keeps the tests from idling
+    (the App starts the loader again whenever it wants images, as after any pause)."""
+    from advtui.tui import jobs
+
+    monkeypatch.setattr(jobs, "IDLE", 0.03)
