@@ -1,0 +1,40 @@
+"""The footer: its keys follow what can be done now, and it is rebuilt only when they change."""
+
+from __future__ import annotations
+
+from .conftest import SIZE, make_app, wait_for, wait_job, wait_ready
+
+
+def _keys(app) -> dict[str, bool]:
+    """The footer's keys: description → enabled (a disabled key is shown dimmed)."""
+    return {k.description: not k.has_class("-disabled") for k in app.query("FooterKey")}
+
+
+async def test_footer_follows_the_keys_and_is_rebuilt_only_when_they_change(
+    samples_dir, attack_gate
+):
+    app = make_app(str(samples_dir))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        keys = _keys(app)
+        assert keys["attack"] and keys["help"] and keys["quit"]
+        assert not keys["cancel"] and not keys["save"]
+        # the same keys: the footer keeps its key widgets (Textual's own Footer rebuilds them
+        # all on every bindings signal)
+        before = list(app.query("FooterKey"))
+        app.refresh_bindings()
+        await pilot.pause()
+        after = list(app.query("FooterKey"))
+        assert all(a is b for a, b in zip(after, before, strict=True))
+        # an attack runs (held by the gate): esc cancels it, a cannot start another
+        await pilot.press("a")
+        await wait_for(pilot, lambda: _keys(app)["cancel"], what="esc enabled")
+        assert not _keys(app)["attack"]
+        attack_gate.set()
+        await wait_job(pilot)
+        await wait_for(pilot, lambda: _keys(app)["save"], what="s enabled")
+        keys = _keys(app)
+        assert not keys["cancel"] and not keys["attack"]  # this result is on screen already
+        await pilot.press("j")  # another image: nothing to save there yet
+        await wait_for(pilot, lambda: _keys(app)["attack"], what="a enabled")
+        assert not _keys(app)["save"]
