@@ -4,9 +4,10 @@
                                       [--batch-size 2] [--rounds 2] [--json]
 
 The same eval (the default model on CPU, PGD + SHAP, corrected protocol) runs in-process
-with 1 torch thread (the reference) and with ``--engine ray`` on a local Ray with 1 and 2
-workers of 1 torch thread each, interleaved for ``--rounds`` rounds (best of each), then once
-in-process with the threads :mod:`advtui.threads` fits. Figures per run: images/min over the
+with 1 torch thread (the reference), in-process with every CPU's thread, and with ``--engine
+ray`` on a local Ray with 1 and 2 workers of 1 torch thread each, interleaved for ``--rounds``
+rounds (best of each), then once in-process with the threads :mod:`advtui.threads` fits (which
+follow the load average, and so lag the runs just before it). Figures per run: images/min over the
 whole run (actor start and model loading included) and in steady state (from the first
 worker at work to the last row). Scaling efficiency = steady rate of 2 workers / (2 × the
 rate of 1 worker): 1.0 is perfect; on a 2-core machine 2 workers can at best double one.
@@ -116,15 +117,18 @@ def main(argv: list[str] | None = None) -> int:
     ray.init(num_cpus=threads.available_cpus(), include_dashboard=False, log_to_driver=False)
     ray_start = time.perf_counter() - t0
     factory = functools.partial(load_model, device="cpu")
+    cpus = threads.available_cpus()
     engines = {
         "inprocess-1t": None,
         "ray-1w": RayEngine(factory, workers=1, threads=1, device="cpu"),
         "ray-2w": RayEngine(factory, workers=2, threads=1, device="cpu"),
     }
+    if cpus > 1:  # what 2 Ray workers compete with: one process using every CPU
+        engines[f"inprocess-{cpus}t"] = None
     try:  # interleaved rounds, best of each: the least disturbed by other processes
-        torch.set_num_threads(1)
         for _ in range(args.rounds):
             for name, engine in engines.items():
+                torch.set_num_threads(cpus if name == f"inprocess-{cpus}t" else 1)
                 r = one_run(model, args, engine)
                 best = results.get(name)
                 if best is None or (r["steady"] or 0) > (best["steady"] or 0):

@@ -8,6 +8,7 @@ labels) is put into :class:`rich.text.Text` objects or escaped, never parsed as 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from rich.cells import cell_len
@@ -29,6 +30,9 @@ from textual.widgets import Footer, Static
 from advtui.explain.evidence import Evidence
 from advtui.names import safe_name
 from advtui.render import heatmap_rgb
+
+if TYPE_CHECKING:
+    from textual.screen import Screen
 
 #: Marks in the image list.
 MARK_PENDING = "·"
@@ -791,20 +795,6 @@ def progress_text(label: str, done: int, total: int, width: int = 20) -> Text:
     )
 
 
-__all__ = [
-    "CachedRender",
-    "ColorScale",
-    "Column",
-    "ConfidenceTable",
-    "EvidenceTable",
-    "ImageList",
-    "Row",
-    "StatusLine",
-    "escape",
-    "progress_text",
-]
-
-
 class KeyFooter(Footer):
     """Textual's Footer, recomposed only when the keys it shows change.
 
@@ -817,7 +807,7 @@ class KeyFooter(Footer):
         super().__init__(*args, **kwargs)
         self.shown: tuple | None = None  # (key, description, enabled, tooltip) last composed
 
-    def bindings_changed(self, screen) -> None:
+    def bindings_changed(self, screen: Screen) -> None:
         shown = tuple(
             (binding.key, binding.description, enabled, tooltip)
             for _node, binding, enabled, tooltip in screen.active_bindings.values()
@@ -829,3 +819,18 @@ class KeyFooter(Footer):
         if live:
             self.shown = shown
         super().bindings_changed(screen)
+
+
+__all__ = [
+    "CachedRender",
+    "ColorScale",
+    "Column",
+    "ConfidenceTable",
+    "EvidenceTable",
+    "ImageList",
+    "KeyFooter",
+    "Row",
+    "StatusLine",
+    "escape",
+    "progress_text",
+]
