@@ -7,18 +7,18 @@ import pytest
 
 from advtui.tui.widgets import EvidenceTable
 
-from .conftest import SIZE, make_app, wait_job, wait_ready
-
-pytestmark = pytest.mark.slow
+from .conftest import SIZE, make_app, tiny_imagenet_classifier, wait_job, wait_ready
 
 
-async def test_evidence_equals_the_cli_pipeline(small_folder, real_model):
-    """Same attack, same leave-the-photo-out background, same seed → same numbers."""
+async def test_evidence_equals_the_cli_pipeline(small_folder):
+    """Same attack, same leave-the-photo-out background, same seed → same numbers (on the
+    tiny CNN: the pipelines must agree whatever the model)."""
     from advtui.explain import Explainer, background_from_folder
     from advtui.images import load_tensor
     from advtui.pipeline import explain_outcome, run_attack
 
-    app = make_app(str(small_folder), real=True)
+    model = tiny_imagenet_classifier()
+    app = make_app(str(small_folder), classifier=model)
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         await pilot.press("j")
@@ -29,10 +29,10 @@ async def test_evidence_equals_the_cli_pipeline(small_folder, real_model):
         path = app.entries[1].path
         settings = app.settings
 
-    x = load_tensor(path, real_model.input_size)
-    cli = run_attack(real_model, x, settings, image=str(path))
-    bg = background_from_folder(small_folder, real_model.input_size, exclude=[path])
-    explain_outcome(Explainer(real_model, bg, seed=settings.seed), cli, nsamples=8)
+    x = load_tensor(path, model.input_size)
+    cli = run_attack(model, x, settings, image=str(path))
+    bg = background_from_folder(small_folder, model.input_size, exclude=[path])
+    explain_outcome(Explainer(model, bg, seed=settings.seed), cli, nsamples=8)
     assert tui.adv_top5 == cli.adv_top5
     for variant in ("clean", "adversarial"):
         a, b = tui.evidence[variant], cli.evidence[variant]
@@ -59,8 +59,8 @@ async def test_detector_verdicts_appear_in_the_evidence_table(small_folder, tmp_
     pytest.importorskip("advtui.detect")
     det_dir = tmp_path / "det"
     det_dir.mkdir()
-    _fit_detector(det_dir, {"fixed": {"model": "efficientnet-lite0", "nsamples": 50}})
-    app = make_app(str(small_folder), "--detector", str(det_dir), real=True)
+    _fit_detector(det_dir, {"fixed": {"model": "tiny", "nsamples": 50}})
+    app = make_app(str(small_folder), "--detector", str(det_dir))
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         assert app.detector is not None
