@@ -6,8 +6,9 @@
 The same eval (the default model on CPU, PGD + SHAP, corrected protocol) runs in-process
 with 1 torch thread (the reference), in-process with every CPU's thread, and with ``--engine
 ray`` on a local Ray with 1 and 2 workers of 1 torch thread each, interleaved for ``--rounds``
-rounds (best of each), then once in-process with the threads :mod:`advtui.threads` fits (which
-follow the load average, and so lag the runs just before it). Figures per run: images/min over the
+rounds (best of each), then once in-process with the threads :mod:`advtui.threads` fits. That
+count follows the 1-minute load average, which still counts the runs just before it, so on an
+idle machine it can come out lower than every CPU. Figures per run: images/min over the
 whole run (actor start and model loading included) and in steady state (from the first
 worker at work to the last row). Scaling efficiency = steady rate of 2 workers / (2 × the
 rate of 1 worker): 1.0 is perfect; on a 2-core machine 2 workers can at best double one.

@@ -38,7 +38,8 @@ def pytest_configure(config) -> None:
 @contextlib.contextmanager
 def threads_kept():
     """--threads (and the explorer's start) change the process's torch threads and
-    OMP_NUM_THREADS: restore both."""
+    OMP_NUM_THREADS: restore both. (``advtui.threads.configured()``, the count the commands
+    last set and record in run.json, is left as it is: no test reads it across tests.)"""
     before = torch.get_num_threads()
     env = {name: os.environ.get(name) for name in threads.THREAD_ENV}
     try:

@@ -294,8 +294,7 @@ def test_ray_engine_stopped_midway_resumes_to_the_in_process_rows_transfer_inclu
     """A Ray run stopped after 5 rows and resumed on two workers gives the uninterrupted
     in-process run's rows, --transfer-to included (each worker holds the second model too);
     every row that arrived before the stop is stored, nothing more; progress.json lists both
-    workers.
-    --adaptive stays in-process and says how to combine them."""
+    workers. --adaptive stays in-process and says how to combine them."""
     from advtui.eval.ray_engine import RayEngine
     from advtui.models import load_model
 
@@ -396,7 +395,9 @@ def _kill_and_resume(
 ) -> list[str]:
     """``python -m advtui eval`` in a process group of its own, SIGKILLed (the whole group) as
     soon as results.jsonl holds a row: no process of it is left. Then ``--resume`` to the end,
-    in this process on the in-process engine: the rows are the uninterrupted run's. Returns
+    in this process on the in-process engine: the rows are the uninterrupted run's. (Ray
+    resuming on Ray is tested after a stop, in the test above, not after a kill: the store a
+    kill leaves is the same either way.) Returns
     the command lines of the killed run's processes, seen just before the kill."""
     out, log = tmp_path / "out", tmp_path / "eval.log"
     tag = uuid.uuid4().hex

@@ -6,7 +6,8 @@ from .conftest import SIZE, make_app, wait_for, wait_job, wait_ready
 
 
 def _keys(app) -> dict[str, bool]:
-    """The footer's keys: description → enabled (a disabled key is shown dimmed)."""
+    """The footer's keys: description → enabled (a disabled key is shown dimmed). Empty for a
+    moment while the footer rebuilds: poll with ``.get``."""
     return {k.description: not k.has_class("-disabled") for k in app.query("FooterKey")}
 
 
@@ -28,13 +29,13 @@ async def test_footer_follows_the_keys_and_is_rebuilt_only_when_they_change(
         assert all(a is b for a, b in zip(after, before, strict=True))
         # an attack runs (held by the gate): esc cancels it, a cannot start another
         await pilot.press("a")
-        await wait_for(pilot, lambda: _keys(app)["cancel"], what="esc enabled")
+        await wait_for(pilot, lambda: _keys(app).get("cancel", False), what="esc enabled")
         assert not _keys(app)["attack"]
         attack_gate.set()
         await wait_job(pilot)
-        await wait_for(pilot, lambda: _keys(app)["save"], what="s enabled")
+        await wait_for(pilot, lambda: _keys(app).get("save", False), what="s enabled")
         keys = _keys(app)
         assert not keys["cancel"] and not keys["attack"]  # this result is on screen already
         await pilot.press("j")  # another image: nothing to save there yet
-        await wait_for(pilot, lambda: _keys(app)["attack"], what="a enabled")
+        await wait_for(pilot, lambda: _keys(app).get("attack", False), what="a enabled")
         assert not _keys(app)["save"]
