@@ -114,22 +114,23 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict] = {}
 
     ray = require_ray()
+    cpus = threads.available_cpus()
     t0 = time.perf_counter()
-    ray.init(num_cpus=threads.available_cpus(), include_dashboard=False, log_to_driver=False)
+    ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False)
     ray_start = time.perf_counter() - t0
     factory = functools.partial(load_model, device="cpu")
-    cpus = threads.available_cpus()
+    every_cpu = f"inprocess-{cpus}t"
     engines = {
         "inprocess-1t": None,
         "ray-1w": RayEngine(factory, workers=1, threads=1, device="cpu"),
         "ray-2w": RayEngine(factory, workers=2, threads=1, device="cpu"),
     }
     if cpus > 1:  # what 2 Ray workers compete with: one process using every CPU
-        engines[f"inprocess-{cpus}t"] = None
+        engines[every_cpu] = None
     try:  # interleaved rounds, best of each: the least disturbed by other processes
         for _ in range(args.rounds):
             for name, engine in engines.items():
-                torch.set_num_threads(cpus if name == f"inprocess-{cpus}t" else 1)
+                torch.set_num_threads(cpus if name == every_cpu else 1)
                 r = one_run(model, args, engine)
                 best = results.get(name)
                 if best is None or (r["steady"] or 0) > (best["steady"] or 0):

@@ -447,7 +447,7 @@ def run_eval(
                 for r in store.rows
                 if r["variant"] == "clean" and r.get("status") in SKIP_STATUSES
             }
-            from advtui.eval.adaptive import adaptive_variant
+            from advtui.eval.adaptive import adaptive_variant, run_adaptive
 
             at = eps_text(cfg.primary_value)
             tracker.plan_more(
@@ -459,8 +459,6 @@ def run_eval(
                 ),
                 "adaptive attacks",
             )
-            from advtui.eval.adaptive import run_adaptive
-
             tools = SimpleNamespace(
                 base_row=_base_row,
                 pred_fields=_pred_fields,
