@@ -111,6 +111,7 @@ class AdvtuiApp(App[int]):
         Binding("right_square_bracket", "more_steps", "more steps", show=False, key_display="]"),
         Binding("left_square_bracket", "fewer_steps", "fewer steps", show=False, key_display="["),
         Binding("s", "save", "save"),
+        Binding("b", "eps_grid", "ε grid"),
         Binding("escape", "cancel", "cancel", key_display="esc"),
         Binding("ctrl+c", "quit", "quit", show=False, priority=True),  # as any terminal program
     ]
@@ -844,6 +845,8 @@ class AdvtuiApp(App[int]):
             return True if not self.settings.single_step else None
         if action == "save":
             return True if self.current_outcome is not None and not self.saving else None
+        if action == "eps_grid":
+            return True if usable and self.job is None and self.settings.bounded else None
         return True
 
     def action_next(self) -> None:
@@ -978,6 +981,12 @@ class AdvtuiApp(App[int]):
         self.saving = True
         self.save(outcome, self.config.out_dir / slug, self.current_key)
         self._refresh_bindings()
+
+    def action_eps_grid(self) -> None:
+        """``b``: the current image attacked at a row of budgets (advtui.tui.gridscreen)."""
+        from advtui.tui.gridscreen import open_grid
+
+        open_grid(self)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.display_text))
