@@ -61,6 +61,10 @@ class GridOver(Message):
     error: str = ""
 
 
+#: lines under each picture: the mark, the confidence and the (wrapped) class name
+CAPTION_LINES = 2
+
+
 class GridCell(Vertical):
     """One budget: its adversarial picture (border title: the budget) and a caption."""
 
@@ -135,6 +139,7 @@ class EpsGridScreen(Screen[None]):
         cols = n if n <= 6 else -(-n // 2)
         grid.styles.grid_size_columns = cols
         grid.styles.grid_size_rows = -(-n // cols)
+        self._fit()
         for i, o in enumerate(self.outcomes):
             if o is not None:
                 self._show(i, o)
@@ -144,6 +149,24 @@ class EpsGridScreen(Screen[None]):
             self._start(todo)
         else:
             self._say_done()
+
+    def on_resize(self) -> None:
+        self._fit()
+        self._mark_first()
+
+    def _fit(self) -> None:
+        """Pictures as tall as a square picture of the cell's width needs (two pixels per
+        row), or as the screen allows: no empty band above and below them."""
+        n = len(self.cells)
+        cols = n if n <= 6 else -(-n // 2)
+        rows = -(-n // cols)
+        width, height = self.size
+        if width <= 0 or height <= 0:
+            return
+        inner = max(1, width // cols - 2)  # inside the cell's border
+        room = max(1, (height - 3) // rows - 2 - CAPTION_LINES)  # title, status, footer
+        for cell in self.cells:
+            cell.picture.styles.height = max(1, min(room, -(-inner // 2)))
 
     # ------------------------------------------------------------------ worker
 
@@ -228,8 +251,7 @@ class EpsGridScreen(Screen[None]):
         cell = self.cells[i]
         cell.picture.show(to_pil(outcome.x_adv))
         mark = ("✓", "green") if outcome.success else ("✗", "red")
-        p = float(top["prob"])
-        pct = f"{p:.0%}" if p >= 0.095 else f"{p:.1%}" if p >= 0.001 else "<0.1%"
+        pct = percent(float(top["prob"]))
         cell.caption.update(Text.assemble(mark, f" {pct} ", safe_name(str(top["label"]))))
         cell.set_class(outcome.success, "-success")
 
@@ -240,9 +262,12 @@ class EpsGridScreen(Screen[None]):
 
     def _mark_first(self) -> None:
         first = self.first
+        cols = self.query_one("#grid-cells", Grid).styles.grid_size_columns or 1
+        room = self.size.width // cols - 6  # "╰─ " + subtitle + " ─╯"
+        mark = "first success" if room >= len("first success") else "first"
         for i, cell in enumerate(self.cells):
             cell.set_class(i == first, "-first")
-            cell.border_subtitle = "first success" if i == first else ""
+            cell.border_subtitle = mark if i == first else ""
 
     def _set_status(self, text: str) -> None:
         self.status = text
@@ -330,6 +355,9 @@ def open_grid(app: Any) -> None:
         f"ε grid · {safe_name(entry.rel)} · {app.model.name} · "
         f"{registry_label(s.method)}{steps} · {safe_name(s.target)}"
     )
+    clean = app.predictions.get((str(entry.path), app.model.name))
+    if clean:
+        title += f" · clean: {percent(float(clean[0]['prob']))} {safe_name(str(clean[0]['label']))}"
 
     def closed(_: None) -> None:
         app.refresh_view()
@@ -346,6 +374,11 @@ def open_grid(app: Any) -> None:
         ),
         closed,
     )
+
+
+def percent(p: float) -> str:
+    """``93%``, ``4.2%`` or ``<0.1%``: a confidence in as few digits as tell it apart."""
+    return f"{p:.0%}" if p >= 0.095 else f"{p:.1%}" if p >= 0.001 else "<0.1%"
 
 
 def registry_label(method: str) -> str:

@@ -88,7 +88,7 @@ async def test_grid_fills_one_picture_and_prediction_per_budget_first_success_ma
         assert [c.has_class("-first") for c in screen.cells] == [
             i == first for i in range(len(want))
         ]
-        assert screen.cells[first].border_subtitle == "first success"
+        assert screen.cells[first].border_subtitle == "first success"  # 160 columns: room
         label = screen.cells[first].border_title
         assert f"first success at {label}" in screen.status
 
