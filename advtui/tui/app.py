@@ -186,7 +186,7 @@ class AdvtuiApp(App[int]):
                     yield ConfidenceTable(id="confidence")
                     yield EvidenceTable(id="evidence")
         yield StatusLine(id="status")
-        yield KeyFooter()
+        yield KeyFooter(keep=("help", "cancel"))  # help lists the keys left out
 
     def _picture(self, id: str, message: str = "") -> PixelView:
         if self.graphics.mode == "halfblock":
