@@ -191,7 +191,9 @@ class AdvtuiApp(App[int]):
     def _picture(self, id: str, message: str = "") -> PixelView:
         if self.graphics.mode == "halfblock":
             return PixelView(id=id, message=message)
-        return GraphicsView(self.graphics.mode, id=id, message=message)
+        return GraphicsView(
+            self.graphics.mode, id=id, message=message, passthrough=self.graphics.passthrough
+        )
 
     @property
     def display_text(self) -> str:
@@ -222,9 +224,15 @@ class AdvtuiApp(App[int]):
         """Once per session: at 256/16 colours, say how to get truecolour (tmux is asked)."""
         system = self.console.color_system
         if system not in ("256", "standard"):
+            if self.graphics.hint:  # truecolour, in tmux that blocks graphics: say how
+                self.post_message(
+                    msg.Notice(self.graphics.hint, title="colours", severity="information")
+                )
             return
         dithered = self.graphics.mode == "halfblock"
         hint = truecolour_hint(system, features=tmux_features(), dithered=dithered)
+        if hint and self.graphics.hint:
+            hint = f"{hint} {self.graphics.hint}"
         if hint:
             self.post_message(msg.Notice(hint, title="colours", severity="information"))
 
