@@ -11,9 +11,9 @@ as textual-image, each wrapped. The placeholders' id colour must reach the outer
 unchanged, so this needs truecolour end to end (tmux's RGB feature and
 ``COLORTERM=truecolor``).
 
-:func:`tmux_graphics` asks tmux (``show -gv allow-passthrough`` and the attached client's
-``client_termname``, ``client_termtype`` and ``client_termfeatures``); every tmux call can be
-injected, so the detection is tested without tmux.
+:func:`tmux_graphics` asks tmux, in one ``display-message``, for ``allow-passthrough`` and the
+attached client's ``client_termname``, ``client_termtype`` and ``client_termfeatures``; the
+call can be injected, so the detection is tested without tmux.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ KITTY_TERMNAMES = ("xterm-kitty", "xterm-ghostty")
 KITTY_TERMTYPES = ("kitty", "ghostty")
 #: variables these terminals set (inherited by a tmux server started inside them)
 KITTY_VARIABLES = ("KITTY_WINDOW_ID", "GHOSTTY_RESOURCES_DIR")
-PASSTHROUGH_ON = ("on", "all")
+PASSTHROUGH_ON = ("1", "on", "all")
 
 #: the line for ~/.tmux.conf that lets Kitty graphics through
 PASSTHROUGH_LINE = "set -g allow-passthrough on"
@@ -128,22 +128,26 @@ def run_tmux(env: Mapping[str, str]) -> Run:
     return run
 
 
+#: what :func:`tmux_graphics` asks tmux, in one call (an option reads as a format too)
+QUERY = "#{allow-passthrough}\t#{client_termname}\t#{client_termtype}\t#{client_termfeatures}"
+
+
 def tmux_graphics(env: Mapping[str, str] | None = None, run: Run | None = None) -> TmuxGraphics:
-    """Ask tmux whether Kitty graphics can pass (two short tmux calls; ``run`` injects them)."""
+    """Ask tmux whether Kitty graphics can pass to the attached client: one
+    ``tmux display-message -p`` of :data:`QUERY` (``run`` injects it; 5–19 ms measured on the
+    shared build machine). ``allow-passthrough`` reads ``1``/``on``/``all`` when on (the
+    current pane's value, so a per-pane setting counts)."""
     env = os.environ if env is None else env
     run = run_tmux(env) if run is None else run
-    passthrough = (run(["show", "-gv", "allow-passthrough"]) or "").lower() in PASSTHROUGH_ON
-    client = run(
-        ["display-message", "-p", "#{client_termname}\t#{client_termtype}\t#{client_termfeatures}"]
-    )
-    name, kind, features = ((client or "").split("\t") + ["", "", ""])[:3]
+    answer = run(["display-message", "-p", QUERY])
+    passthrough, name, kind, features = ((answer or "").split("\t") + ["", "", "", ""])[:4]
     kitty = (
         name in KITTY_TERMNAMES
         or kind.lower().startswith(KITTY_TERMTYPES)
         or any(env.get(v) for v in KITTY_VARIABLES)
     )
     rgb = any(f in ("RGB", "Tc") for f in features.split(","))
-    return TmuxGraphics(passthrough, kitty, rgb, client=name)
+    return TmuxGraphics(passthrough.strip().lower() in PASSTHROUGH_ON, kitty, rgb, client=name)
 
 
 def _classes() -> tuple[type, type]:

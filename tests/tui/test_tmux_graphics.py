@@ -92,10 +92,10 @@ async def test_kitty_view_through_tmux_sends_everything_inside_envelopes(samples
     assert chr(0x10EEEE) in placeholders  # shown through Unicode placeholders (plain text)
 
 
-def _runner(answers: dict[str, str | None], asked: list[list[str]]):
+def _runner(answer: str | None, asked: list[list[str]]):
     def run(args: list[str]) -> str | None:
         asked.append(args)
-        return answers.get(args[0])
+        return answer
 
     return run
 
@@ -107,27 +107,33 @@ TRUE = {"TMUX": "/tmp/tmux-1/default,1,0", "COLORTERM": "truecolor"}
 @pytest.mark.parametrize(
     ("passthrough", "client", "env", "usable", "reason", "hint"),
     [
+        ("1", KITTY, TRUE, True, "", ""),
         ("on", KITTY, TRUE, True, "", ""),
         ("all", "xterm-256color\tghostty 1.1.2\tRGB", TRUE, True, "", ""),
-        ("off", KITTY, TRUE, False, "tmux blocks graphics", "set -g allow-passthrough on"),
-        (None, KITTY, TRUE, False, "tmux blocks graphics", "set -g allow-passthrough on"),
-        ("on", "xterm-kitty\t\t256,title", TRUE, False, "need truecolour", "With truecolour"),
-        ("on", KITTY, {"TMUX": "x"}, False, "need truecolour", "With truecolour"),
-        ("on", "xterm-256color\t\tRGB", TRUE, False, "does not speak the Kitty", ""),
-        ("on", None, TRUE, False, "does not speak the Kitty", ""),
-        ("on", "xterm-256color\t\tRGB", {**TRUE, "KITTY_WINDOW_ID": "3"}, True, "", ""),
+        ("0", KITTY, TRUE, False, "tmux blocks graphics", "set -g allow-passthrough on"),
+        ("", KITTY, TRUE, False, "tmux blocks graphics", "set -g allow-passthrough on"),
+        ("1", "xterm-kitty\t\t256,title", TRUE, False, "need truecolour", "With truecolour"),
+        ("1", KITTY, {"TMUX": "x"}, False, "need truecolour", "With truecolour"),
+        ("1", "xterm-256color\t\tRGB", TRUE, False, "does not speak the Kitty", ""),
+        ("1", "xterm-256color\t\tRGB", {**TRUE, "KITTY_WINDOW_ID": "3"}, True, "", ""),
     ],
 )
 def test_detection_asks_tmux_and_says_what_is_missing(
     passthrough, client, env, usable, reason, hint
 ):
     asked: list[list[str]] = []
-    t = tmux_graphics(env, _runner({"show": passthrough, "display-message": client}, asked))
-    assert asked[0] == ["show", "-gv", "allow-passthrough"]
-    assert asked[1][:2] == ["display-message", "-p"] and "#{client_termname}" in asked[1][2]
+    t = tmux_graphics(env, _runner(f"{passthrough}\t{client}", asked))
+    assert len(asked) == 1 and asked[0][:2] == ["display-message", "-p"]
+    assert asked[0][2].startswith("#{allow-passthrough}\t#{client_termname}")
     assert t.usable(env) is usable
     assert reason in t.why_not(env) and (reason or t.why_not(env) == "")
     assert hint in t.hint(env) and (hint or t.hint(env) == "")
+
+
+def test_detection_without_an_answer_from_tmux_is_half_blocks():
+    t = tmux_graphics(TRUE, _runner(None, []))  # no tmux, no server, an error: nothing known
+    assert not t.usable(TRUE) and not t.passthrough and not t.kitty
+    assert choose_graphics("auto", env=TRUE, tmux=t).mode == "halfblock"
 
 
 def test_auto_inside_tmux_chooses_wrapped_kitty_or_half_blocks_with_the_fix():
