@@ -815,7 +815,8 @@ class KeyFooter(Footer):
         self.keep = keep
         #: the actions of the keys left out for want of room (the help screen lists them)
         self.hidden: tuple[str, ...] = ()
-        self._fitted_for: tuple[int, bool] | None = None
+        self._keys: list[tuple[str, str, str]] | None = None  # (action, key, text) composed
+        self._compact = False
 
     def bindings_changed(self, screen: Screen) -> None:
         shown = tuple(
@@ -839,31 +840,46 @@ class KeyFooter(Footer):
     def _room(self) -> int:
         return self.size.width or self.app.size.width
 
-    def compose(self):
-        children = list(super().compose())
-        keys = [c for c in children if hasattr(c, "key_display") and hasattr(c, "action")]
-        room = self._room()
-        self._fitted_for = (room, bool(self.compact))
-        first = [a for a in self.keep if any(k.action == a for k in keys)]
-        order = [i for a in first for i, k in enumerate(keys) if k.action == a]
-        order += [i for i, k in enumerate(keys) if k.action not in self.keep]
+    def _left_out(self, keys: list[tuple[str, str, str]], room: int) -> set[int]:
+        """Indices of the (action, key, description) ``keys`` that do not fit in ``room``."""
+        first = [a for a in self.keep if any(k[0] == a for k in keys)]
+        order = [i for a in first for i, k in enumerate(keys) if k[0] == a]
+        order += [i for i, k in enumerate(keys) if k[0] not in self.keep]
         used, dropped = 0, set()
         for i in order:
-            w = self.key_width(keys[i].key_display, keys[i].description)
+            w = self.key_width(keys[i][1], keys[i][2])
             if used + w - 1 <= room:  # the last key's margin may fall off the edge
                 used += w
             else:
-                dropped.add(id(keys[i]))
-        self.hidden = tuple(k.action for k in keys if id(k) in dropped)
-        yield from (c for c in children if id(c) not in dropped)
+                dropped.add(i)
+        return dropped
+
+    def compose(self):
+        children = list(super().compose())
+        widgets = [c for c in children if hasattr(c, "key_display") and hasattr(c, "action")]
+        self._keys = [(k.action, k.key_display, k.description) for k in widgets]
+        self._compact = bool(self.compact)
+        dropped = self._left_out(self._keys, self._room())
+        self.hidden = tuple(self._keys[i][0] for i in sorted(dropped))
+        gone = {id(widgets[i]) for i in dropped}
+        yield from (c for c in children if id(c) not in gone)
+
+    async def _refit(self) -> None:
+        """Recompose when the keys that fit are no longer those shown (a resize, compact)."""
+        keys = self._keys
+        if keys is None:
+            return
+        dropped = self._left_out(keys, self._room())
+        if tuple(keys[i][0] for i in sorted(dropped)) != self.hidden or (
+            self._compact != bool(self.compact)
+        ):
+            await self.recompose()
 
     async def on_resize(self) -> None:
-        if self._fitted_for is not None and self._fitted_for != (self._room(), self.compact):
-            await self.recompose()
+        await self._refit()
 
     async def watch_compact(self, compact: bool) -> None:
-        if self._fitted_for is not None and self._fitted_for[1] != compact:
-            await self.recompose()
+        await self._refit()
 
 
 __all__ = [
