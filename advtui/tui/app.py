@@ -853,8 +853,8 @@ class AdvtuiApp(App[int]):
             return True if not self.settings.single_step else None
         if action == "save":
             return True if self.current_outcome is not None and not self.saving else None
-        if action == "eps_grid":
-            return True if usable and self.job is None and self.settings.bounded else None
+        if action == "eps_grid":  # an attack without ε runs it too, to say why there is no grid
+            return True if usable and self.job is None else None
         return True
 
     def action_next(self) -> None:
