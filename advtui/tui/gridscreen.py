@@ -122,7 +122,8 @@ class EpsGridScreen(Screen[None]):
         self.cancelled = False
         self.status = ""
         self._run = 0
-        self._progress: tuple[int, int, int] | None = None
+        #: (budget index, steps done, steps) of the running attack, as last reported
+        self.progress: tuple[int, int, int] | None = None
 
     # ------------------------------------------------------------------ layout
 
@@ -209,7 +210,7 @@ class EpsGridScreen(Screen[None]):
     def _on_progress(self, message: GridProgress) -> None:
         if message.run != self._run or not self.running:
             return
-        self._progress = (message.index, message.done, message.total)
+        self.progress = (message.index, message.done, message.total)
         left = sum(o is None for o in self.outcomes)
         label = f"{eps_label(self.settings[message.index].eps, self.norm)} ({left} left)"
         self.query_one("#grid-status", Static).update(

@@ -138,6 +138,8 @@ async def test_esc_cancels_the_grid_and_no_later_result_arrives(samples_dir, mon
         await wait_for(pilot, lambda: len(calls) == 2, what="second budget started")
         await wait_for(pilot, lambda: screen.outcomes[0] is not None, what="first result")
         assert screen.running
+        await wait_for(pilot, lambda: (screen.progress or (0,))[0] == 1, what="progress")
+        assert str(screen.query_one("#grid-status").render()).startswith("ε 2/255 (4 left)")
         await pilot.press("escape")
         assert not screen.running and screen.cancelled
         gate.set()  # the held attack now sees the stop and ends
