@@ -65,7 +65,7 @@ def test_main_screen_at_80x24_after_attack_and_shap(snap_compare, samples_dir):
     assert snap_compare(app, terminal_size=(80, 24), run_before=attack_explain_and_shap_page)
 
 
-@pytest.mark.parametrize("size", [(80, 24), (160, 50)])
+@pytest.mark.parametrize("size", [(80, 24), (160, 50)], ids=["80x24", "160x50"])
 def test_eps_grid_screen(snap_compare, samples_dir, size):
     """The ε grid (`b`) of the first photo: five PGD budgets, the first success marked."""
 
