@@ -105,3 +105,20 @@ def test_scale_benchmark_builds_a_flat_folder_and_a_synset_tree(tmp_path):
     found = [f for f in walk_images(tree) if isinstance(f, Found)]
     assert len(found) == 8
     assert len(folder_classes({f.folder for f in found}, 4)) == 4
+
+
+def test_chafa_output_is_parsed_back_into_its_pixels():
+    """benchmarks.chafa reads chafa's half-block ANSI: ▄ = bg over fg, ▀ = fg over bg, a
+    space both bg, █ both fg, SGR 0 resets; the result is xterm RGB per pixel."""
+    from advtui.render import xterm_rgb
+    from benchmarks.chafa import parse_ansi
+
+    text = (
+        "\x1b[?25l\x1b[0m\x1b[38;5;196;48;5;21m▄▀\x1b[48;5;46m \x1b[0m\x1b[38;5;226m█\n"
+        "\x1b[38;5;16;48;5;231m▀▀\x1b[49m▄\x1b[39m▄\x1b[0m\n\x1b[?25h"
+    )
+    got = parse_ansi(text, 4, 4)
+    want = np.array([[21, 196, 46, 226], [196, 21, 46, 226], [16, 16, 0, 0], [231, 231, 16, 7]])
+    np.testing.assert_array_equal(got, xterm_rgb(want))
+    with pytest.raises(ValueError, match="not 4×2"):
+        parse_ansi("\x1b[0m▄▄\n", 4, 4)

@@ -29,6 +29,8 @@ TORCH_FREE = [
     "advtui.explain.evidence",
     "advtui.detect.saved",
     "advtui.eval.rows",
+    "advtui.tui.epsgrid",
+    "advtui.tui.tmux",
 ]
 PACKAGE = Path(__file__).resolve().parents[1] / "advtui"
 
@@ -59,7 +61,7 @@ def test_the_tui_package_does_not_import_torch_or_shap():
     mods = _loaded(
         "from pathlib import Path\n"
         "from advtui.tui.app import AdvtuiApp, TuiConfig\n"
-        "from advtui.tui import view, widgets, pixels, screens, messages"
+        "from advtui.tui import view, widgets, pixels, screens, messages, gridscreen, tmux"
     )
     assert "textual" in mods and "advtui.explain.evidence" in mods
     assert "torch" not in mods and "shap" not in mods

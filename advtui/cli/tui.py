@@ -22,6 +22,16 @@ from advtui.cli.common import (
 )
 
 
+def _eps_grid(text: str) -> tuple[float, ...]:
+    from advtui.errors import FlagError
+    from advtui.tui.epsgrid import parse_eps_grid
+
+    try:
+        return parse_eps_grid(text)
+    except FlagError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--eps-grid ")) from None
+
+
 def tui_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="advtui",
@@ -58,6 +68,13 @@ def tui_parser() -> argparse.ArgumentParser:
         metavar="M1,M2,…",
         help="what `m` cycles through, e.g. pgd,ta:CW,ta:Square (default: the native attacks "
         "plus --method)",
+    )
+    p.add_argument(
+        "--eps-grid",
+        type=_eps_grid,
+        metavar="E1,E2,…",
+        help="the budgets `b` (the ε grid) attacks the image at, e.g. 1/255,2/255,4/255 "
+        "(default 1,2,4,8,16/255 for L∞ attacks, 0.125,0.25,0.5,1,2 for L2 ones)",
     )
     _explain_args(p)
     p.add_argument(
@@ -116,6 +133,7 @@ def build_app(argv: list[str] | None = None, *, classifier: Any = None):
         recursive=recursive,
         graphics=args.graphics,
         methods=_cycle(args.methods, settings),
+        eps_grid=args.eps_grid,
     )
     return AdvtuiApp(config)
 

@@ -111,6 +111,7 @@ class AdvtuiApp(App[int]):
         Binding("right_square_bracket", "more_steps", "more steps", show=False, key_display="]"),
         Binding("left_square_bracket", "fewer_steps", "fewer steps", show=False, key_display="["),
         Binding("s", "save", "save"),
+        Binding("b", "eps_grid", "ε grid"),
         Binding("escape", "cancel", "cancel", key_display="esc"),
         Binding("ctrl+c", "quit", "quit", show=False, priority=True),  # as any terminal program
     ]
@@ -185,12 +186,14 @@ class AdvtuiApp(App[int]):
                     yield ConfidenceTable(id="confidence")
                     yield EvidenceTable(id="evidence")
         yield StatusLine(id="status")
-        yield KeyFooter()
+        yield KeyFooter(keep=("help", "cancel"))  # help lists the keys left out
 
     def _picture(self, id: str, message: str = "") -> PixelView:
         if self.graphics.mode == "halfblock":
             return PixelView(id=id, message=message)
-        return GraphicsView(self.graphics.mode, id=id, message=message)
+        return GraphicsView(
+            self.graphics.mode, id=id, message=message, passthrough=self.graphics.passthrough
+        )
 
     @property
     def display_text(self) -> str:
@@ -221,9 +224,15 @@ class AdvtuiApp(App[int]):
         """Once per session: at 256/16 colours, say how to get truecolour (tmux is asked)."""
         system = self.console.color_system
         if system not in ("256", "standard"):
+            if self.graphics.hint:  # truecolour, in tmux that blocks graphics: say how
+                self.post_message(
+                    msg.Notice(self.graphics.hint, title="colours", severity="information")
+                )
             return
         dithered = self.graphics.mode == "halfblock"
         hint = truecolour_hint(system, features=tmux_features(), dithered=dithered)
+        if hint and self.graphics.hint:
+            hint = f"{hint} {self.graphics.hint}"
         if hint:
             self.post_message(msg.Notice(hint, title="colours", severity="information"))
 
@@ -844,6 +853,8 @@ class AdvtuiApp(App[int]):
             return True if not self.settings.single_step else None
         if action == "save":
             return True if self.current_outcome is not None and not self.saving else None
+        if action == "eps_grid":  # an attack without ε runs it too, to say why there is no grid
+            return True if usable and self.job is None else None
         return True
 
     def action_next(self) -> None:
@@ -978,6 +989,12 @@ class AdvtuiApp(App[int]):
         self.saving = True
         self.save(outcome, self.config.out_dir / slug, self.current_key)
         self._refresh_bindings()
+
+    def action_eps_grid(self) -> None:
+        """``b``: the current image attacked at a row of budgets (advtui.tui.gridscreen)."""
+        from advtui.tui.gridscreen import open_grid
+
+        open_grid(self)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.display_text))

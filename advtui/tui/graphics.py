@@ -4,9 +4,10 @@ colour depth.
 ``--graphics auto|kitty|sixel|halfblock`` picks how pictures are drawn. ``kitty`` and ``sixel``
 draw through `textual-image`_, which asks the terminal what it supports when it is imported, so
 :func:`choose_graphics` runs before the App starts (the App's input thread would swallow the
-terminal's answers), and only on the explorer's path: ``halfblock`` and ``auto`` inside tmux
-never import it. tmux passes graphics only through its passthrough wrapping, which textual-image
-does not emit, so ``auto`` draws half-blocks there.
+terminal's answers), and only on the explorer's path: ``halfblock`` never imports it. tmux passes graphics only inside its passthrough envelope,
+which textual-image 0.8 does not write: inside tmux, ``auto`` draws Kitty pictures through
+:mod:`advtui.tui.tmux` (the transmission wrapped) when tmux allows passthrough and its client
+speaks the Kitty protocol in truecolour, and half-blocks otherwise.
 
 .. _textual-image: https://github.com/lnqs/textual-image
 """
@@ -19,12 +20,14 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from PIL import Image
 from rich.segment import Segment
 from textual.strip import Strip
 
 from advtui.tui.pixels import PixelView
+from advtui.tui.tmux import PASSTHROUGH_LINE, TmuxGraphics, tmux_graphics, tmux_tgp_classes
 
 GRAPHICS = ("auto", "kitty", "sixel", "halfblock")
 #: Pictures smaller than this are enlarged (nearest neighbour) before they are sent, so the
@@ -38,6 +41,10 @@ class GraphicsChoice:
 
     mode: str
     reason: str
+    #: Kitty pictures sent through tmux's passthrough envelope (:mod:`advtui.tui.tmux`)
+    passthrough: bool = False
+    #: how to get real pixels here, when a step is missing (for the truecolour hint)
+    hint: str = ""
 
     @property
     def label(self) -> str:
@@ -45,9 +52,13 @@ class GraphicsChoice:
 
 
 def choose_graphics(
-    requested: str = "auto", env: Mapping[str, str] | None = None, tty: bool | None = None
+    requested: str = "auto",
+    env: Mapping[str, str] | None = None,
+    tty: bool | None = None,
+    tmux: TmuxGraphics | None = None,
 ) -> GraphicsChoice:
-    """Resolve ``--graphics``; for ``auto`` this may query the terminal (via textual-image)."""
+    """Resolve ``--graphics``; for ``auto`` this may query the terminal (via textual-image)
+    and, inside tmux, tmux itself (``tmux``: its answers, injected)."""
     env = os.environ if env is None else env
     if requested in ("kitty", "sixel"):
         try:
@@ -55,11 +66,25 @@ def choose_graphics(
         except Exception as exc:  # noqa: BLE001 - e.g. a terminal reporting 0 columns
             why = " ".join(str(exc).split())[:80] or type(exc).__name__
             return GraphicsChoice("halfblock", f"--graphics {requested} failed: {why}")
+        if requested == "kitty" and env.get("TMUX"):
+            t = tmux if tmux is not None else tmux_graphics(env)
+            if t.passthrough:
+                return GraphicsChoice("kitty", "--graphics kitty, through tmux", passthrough=True)
+            return GraphicsChoice("kitty", f"--graphics kitty; tmux blocks it: {PASSTHROUGH_LINE}")
         return GraphicsChoice(requested, "--graphics " + requested)
     if requested == "halfblock":
         return GraphicsChoice("halfblock", "--graphics halfblock")
     if env.get("TMUX"):
-        return GraphicsChoice("halfblock", "auto: tmux passes no graphics")
+        t = tmux if tmux is not None else tmux_graphics(env)
+        if not t.usable(env):
+            return GraphicsChoice("halfblock", t.why_not(env), hint=t.hint(env))
+        try:
+            _load_textual_image()
+        except Exception:  # noqa: BLE001 - missing or broken: half-blocks still work
+            return GraphicsChoice("halfblock", "auto: textual-image unavailable")
+        return GraphicsChoice(
+            "kitty", "auto: tmux passes Kitty graphics (allow-passthrough)", passthrough=True
+        )
     if tty is None:
         tty = bool(sys.__stdout__ and sys.__stdout__.isatty() and sys.__stdin__)
     if not tty:
@@ -128,12 +153,16 @@ class GraphicsView(PixelView):
     }
     """
 
-    def __init__(self, protocol: str, message: str = "", **kwargs) -> None:
+    def __init__(
+        self, protocol: str, message: str = "", *, passthrough: bool = False, **kwargs
+    ) -> None:
         super().__init__(message=message, **kwargs)
         from textual_image.widget import SixelImage, TGPImage
 
         self.protocol = protocol
-        cls = TGPImage if protocol == "kitty" else SixelImage
+        cls: Any = TGPImage if protocol == "kitty" else SixelImage
+        if protocol == "kitty" and passthrough:  # inside tmux: the transmission wrapped
+            cls = tmux_tgp_classes()[1]
         self.picture = cls(classes="graphics-picture")
         self._palette = 0
 

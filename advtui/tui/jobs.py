@@ -277,6 +277,44 @@ def detector_scores(detector: Any, outcome: Any, post: Post) -> dict[str, float]
         return {}
 
 
+def attack_once(
+    path: Path,
+    settings: Any,
+    *,
+    model: Any,
+    detector: Any,
+    explainers: ExplainerCache,
+    nsamples: int,
+    progress: Callable[[int, int], Any] | None,
+    stop: threading.Event,
+) -> Any:
+    """One attack of ``path`` with ``settings`` through :func:`advtui.pipeline.run_attack`
+    (the CLI's), the detector and SHAP background handed to the attacks whose spec needs
+    them (the adaptive attack): an :class:`~advtui.pipeline.Outcome`."""
+    from advtui import registry
+    from advtui.errors import AttackError
+    from advtui.images import load_tensor
+    from advtui.pipeline import run_attack
+
+    x = load_tensor(path, model.input_size)
+    kwargs = None
+    spec = registry.attack_spec(settings.method)
+    if spec.needs_detector:  # attacks the loaded detector through SHAP
+        if detector is None:
+            raise AttackError(f"the {spec.name} attack needs --detector DIR")
+        bg = explainers.get(model, path, settings.seed).background
+        kwargs = {"detector": detector, "background": bg, "nsamples": nsamples}
+    return run_attack(
+        model,
+        x,
+        settings,
+        image=str(path),
+        progress=progress,
+        stop=stop,
+        attack_kwargs=kwargs,
+    )
+
+
 def attack_and_explain(
     job: Job,
     path: Path,
@@ -310,29 +348,20 @@ def attack_and_explain(
         return lambda done, total: post(msg.JobProgress(job.id, label, done, total))
 
     try:
-        from advtui.images import load_tensor
-        from advtui.pipeline import explain_outcome, run_attack
+        from advtui.pipeline import explain_outcome
 
         outcome = cached
         if outcome is None:
             progress("attack")(0, max(1, settings.steps))
-            x = load_tensor(path, model.input_size)
-            kwargs = None
-            if settings.method == "adaptive":  # attacks the loaded detector through SHAP
-                from advtui.errors import AttackError
-
-                if detector is None:
-                    raise AttackError("the adaptive attack needs --detector DIR")
-                bg = explainers.get(model, path, settings.seed).background
-                kwargs = {"detector": detector, "background": bg, "nsamples": nsamples}
-            outcome = run_attack(
-                model,
-                x,
+            outcome = attack_once(
+                path,
                 settings,
-                image=str(path),
+                model=model,
+                detector=detector,
+                explainers=explainers,
+                nsamples=nsamples,
                 progress=progress("attack"),
                 stop=stop,
-                attack_kwargs=kwargs,
             )
             if explain:
                 post(msg.JobDone(job.id, job.key, outcome, final=False))

@@ -40,6 +40,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("+ / -", "ε up / down by 1/255"),
     ("] / [", "more / fewer attack steps (BIM, PGD)"),
     ("s", "save the current result (PNGs + result.json) under the output folder"),
+    ("b", "ε grid: the attack at a row of budgets, the first success marked"),
     ("Esc", "cancel the running attack or explain job"),
     ("?", "this help"),
     ("q, ctrl+c", "quit"),

@@ -82,6 +82,8 @@ class TuiConfig:
     labels: Path | None = None
     #: walk sub-folders (a folder given on the command line); an image's folder is not walked
     recursive: bool = True
+    #: ``--eps-grid``: the budgets ``b`` attacks at (None: the method's norm's default row)
+    eps_grid: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         self.folder = Path(self.folder)

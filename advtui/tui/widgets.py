@@ -796,16 +796,27 @@ def progress_text(label: str, done: int, total: int, width: int = 20) -> Text:
 
 
 class KeyFooter(Footer):
-    """Textual's Footer, recomposed only when the keys it shows change.
+    """Textual's Footer, recomposed only when the keys it shows change, and never cut.
 
     Textual's Footer rebuilds all its key widgets whenever the screen says its bindings may
     have changed (focus moves, the app's check_action results are refreshed): three of the
     five rebuilds while the explorer starts showed the same keys, and each costs a few ms of
-    CSS work per key (a new key widget also toggles its ``-compact`` class twice on mount)."""
+    CSS work per key (a new key widget also toggles its ``-compact`` class twice on mount).
 
-    def __init__(self, *args, **kwargs) -> None:
+    Textual's Footer also draws every key in one line and cuts the line at the terminal's
+    edge (``… c class s sav`` at 80×24). This one shows the keys that fit whole: the actions
+    in ``keep`` first (help, which lists every key, and cancel), then the others in their
+    binding order until the line is full; the rest are left to the help screen. The keys
+    shown keep their binding order."""
+
+    def __init__(self, *args, keep: tuple[str, ...] = (), **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.shown: tuple | None = None  # (key, description, enabled, tooltip) last composed
+        self.keep = keep
+        #: the actions of the keys left out for want of room (the help screen lists them)
+        self.hidden: tuple[str, ...] = ()
+        self._keys: list[tuple[str, str, str]] | None = None  # (action, key, text) composed
+        self._compact = False
 
     def bindings_changed(self, screen: Screen) -> None:
         shown = tuple(
@@ -819,6 +830,56 @@ class KeyFooter(Footer):
         if live:
             self.shown = shown
         super().bindings_changed(screen)
+
+    def key_width(self, key_display: str, description: str) -> int:
+        """Cells one key takes, its margin included (Footer's CSS, compact or not)."""
+        if self.compact:  # key, a space, the description, then a margin of one
+            return cell_len(key_display) + 1 + cell_len(description) + 1
+        return cell_len(key_display) + 2 + cell_len(description) + 1  # padded key and text
+
+    def _room(self) -> int:
+        return self.size.width or self.app.size.width
+
+    def _left_out(self, keys: list[tuple[str, str, str]], room: int) -> set[int]:
+        """Indices of the (action, key, description) ``keys`` that do not fit in ``room``."""
+        first = [a for a in self.keep if any(k[0] == a for k in keys)]
+        order = [i for a in first for i, k in enumerate(keys) if k[0] == a]
+        order += [i for i, k in enumerate(keys) if k[0] not in self.keep]
+        used, dropped = 0, set()
+        for i in order:
+            w = self.key_width(keys[i][1], keys[i][2])
+            if used + w - 1 <= room:  # the last key's margin may fall off the edge
+                used += w
+            else:
+                dropped.add(i)
+        return dropped
+
+    def compose(self):
+        children = list(super().compose())
+        widgets = [c for c in children if hasattr(c, "key_display") and hasattr(c, "action")]
+        self._keys = [(k.action, k.key_display, k.description) for k in widgets]
+        self._compact = bool(self.compact)
+        dropped = self._left_out(self._keys, self._room())
+        self.hidden = tuple(self._keys[i][0] for i in sorted(dropped))
+        gone = {id(widgets[i]) for i in dropped}
+        yield from (c for c in children if id(c) not in gone)
+
+    async def _refit(self) -> None:
+        """Recompose when the keys that fit are no longer those shown (a resize, compact)."""
+        keys = self._keys
+        if keys is None:
+            return
+        dropped = self._left_out(keys, self._room())
+        if tuple(keys[i][0] for i in sorted(dropped)) != self.hidden or (
+            self._compact != bool(self.compact)
+        ):
+            await self.recompose()
+
+    async def on_resize(self) -> None:
+        await self._refit()
+
+    async def watch_compact(self, compact: bool) -> None:
+        await self._refit()
 
 
 __all__ = [

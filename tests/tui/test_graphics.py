@@ -118,11 +118,15 @@ async def test_pixel_view_dithers_when_set_to_and_not_otherwise(samples_dir):
 
 
 def test_auto_graphics_draws_half_blocks_inside_tmux_and_off_a_terminal():
-    tmux = choose_graphics("auto", env={"TMUX": "/tmp/tmux-0/default,1,0", "TERM": "tmux-256color"})
+    from advtui.tui.tmux import TmuxGraphics
+
+    no = TmuxGraphics(passthrough=False, kitty=False, rgb=False)  # tmux's answers, injected
+    env = {"TMUX": "/tmp/tmux-0/default,1,0", "TERM": "tmux-256color"}
+    tmux = choose_graphics("auto", env=env, tmux=no)
     assert tmux.mode == "halfblock" and "tmux" in tmux.reason
     assert choose_graphics("auto", env={"TERM": "xterm-kitty"}, tty=False).mode == "halfblock"
     assert choose_graphics("halfblock", env={"TERM": "xterm-kitty"}).mode == "halfblock"
-    assert choose_graphics("kitty", env={"TMUX": "x"}).mode == "kitty"  # asked for: honoured
+    assert choose_graphics("kitty", env={"TMUX": "x"}, tmux=no).mode == "kitty"  # honoured
     # a terminal that names no graphics support is not asked (asking costs 0.1–0.3 s)
     plain = choose_graphics("auto", env={"TERM": "xterm-256color"}, tty=True)
     assert plain.mode == "halfblock" and "TERM=xterm-256color" in plain.reason

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import make_app, wait_job, wait_ready
+from .conftest import make_app, wait_for, wait_job, wait_ready
 
 pytestmark = pytest.mark.slow
 
@@ -63,3 +63,23 @@ def test_main_screen_at_80x24_after_attack_and_shap(snap_compare, samples_dir):
 
     app = make_app(str(samples_dir), *ONE_THREAD, real=True)
     assert snap_compare(app, terminal_size=(80, 24), run_before=attack_explain_and_shap_page)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 50)], ids=["80x24", "160x50"])
+def test_eps_grid_screen(snap_compare, samples_dir, size):
+    """The ε grid (`b`) of the first photo: five PGD budgets, the first success marked."""
+
+    async def grid(pilot) -> None:
+        from advtui.tui.gridscreen import EpsGridScreen
+
+        await wait_ready(pilot)
+        await pilot.press("b")
+        await pilot.pause()
+        screen = pilot.app.screen
+        assert isinstance(screen, EpsGridScreen)
+        await wait_for(pilot, lambda: not screen.running, timeout=300, what="grid")
+        await screen.workers.wait_for_complete()
+        await pilot.pause()
+
+    app = make_app(str(samples_dir), *ONE_THREAD, real=True)
+    assert snap_compare(app, terminal_size=size, run_before=grid)
