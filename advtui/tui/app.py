@@ -165,6 +165,7 @@ class AdvtuiApp(App[int]):
         self._exiting = False
         self.labels: LabelFile | None = None  # --labels FILE, once read
         self._labels_said: tuple | None = None  # what labelling left out, told once
+        self._list_done: bool | None = None  # the list's title: None before the first batch
 
     # ------------------------------------------------------------------ layout
 
@@ -391,7 +392,9 @@ class AdvtuiApp(App[int]):
         images = self.query_one(ImageList)
         if done is not None:
             self._list_done = done
-        done = getattr(self, "_list_done", False)
+        elif self._list_done is None:
+            return  # nothing listed yet: the title still says "listing…"
+        done = self._list_done
         count = f"{len(self.entries):,}{'' if done else '…'}"
         score = (0, 0, 0)
         if self.model is not None:
