@@ -400,7 +400,7 @@ class AdvtuiApp(App[int]):
         if self.model is not None:
             score = truths.accuracy(self.entries, self._paths, self.predictions, self.model.name)
         variants = truths.list_titles(count, score)
-        room = images.outer_size.width - 4 if images.outer_size.width else 10**6
+        room = images.outer_size.width - 6 if images.outer_size.width else 10**6
         images.border_title = Text(next((v for v in variants if len(v) <= room), variants[-1]))
 
     def _want_near(self) -> None:
