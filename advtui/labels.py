@@ -190,7 +190,8 @@ def read_labels(path: str | os.PathLike[str], class_names: Sequence[str]) -> Lab
     * one WordNet id a line and nothing else (the ILSVRC2012 validation ground truth): line
       ``N`` is the class of ``ILSVRC2012_val_<N>``;
     * CSV ``name,class`` (an optional header line), the name being a relative path, a file
-      name or a folder name.
+      name or a folder name; a line without a comma may be ``name class`` (Caffe's
+      ``val.txt``: ``ILSVRC2012_val_00000001.JPEG 65``).
 
     Raises LabelError (one line, naming the file and the line) for a class that is not named
     exactly (with the candidates), a name given two different classes (both lines), a line
@@ -248,6 +249,8 @@ def _csv_pairs(lines: list[tuple[int, str]], shown: str) -> list[tuple[str, str,
     pairs: list[tuple[str, str, object]] = []
     for n, line in lines:
         rec = next(csv.reader([line]))
+        if len(rec) == 1 and len(line.split()) == 2:  # `name class` (Caffe's val.txt)
+            rec = line.split()
         if len(rec) < 2 or not rec[0].strip():
             if is_wnid(line):
                 raise LabelError(

@@ -178,6 +178,15 @@ def test_the_labels_file_comes_first_then_the_folder_then_the_file_name(tmp_path
 
 
 # ----------------------------------------------------------------------------- file formats
+def test_a_csv_may_hold_name_space_class_lines_as_caffes_val_txt(tmp_path):
+    p = tmp_path / "val.txt"
+    p.write_text("ILSVRC2012_val_00000001.JPEG 65\nILSVRC2012_val_00000002.JPEG 970\n")
+    assert read_labels(p, NAMES).entries == {
+        "ILSVRC2012_val_00000001.JPEG": 65,
+        "ILSVRC2012_val_00000002.JPEG": 970,
+    }
+
+
 def test_kaggle_loc_val_solution_names_images_without_their_extension(tmp_path):
     p = tmp_path / "LOC_val_solution.csv"
     p.write_text(

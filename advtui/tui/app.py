@@ -367,7 +367,8 @@ class AdvtuiApp(App[int]):
             self._set_verdict(e)
         if self.model is not None:  # the model's classes decide: say what is left out, once
             lines = report.lines("no true class")
-            unmapped = None if self.labels else unmapped_message(report, len(names))
+            given = self.config.labels is not None  # read, or being read: it may name them
+            unmapped = None if given else unmapped_message(report, len(names))
             said = (tuple(lines), unmapped)
             if said != self._labels_said:
                 self._labels_said = said
