@@ -48,3 +48,8 @@ class Cancelled(AdvtuiError):
 
 class DetectorError(AdvtuiError):
     """A detector cannot be fitted, saved or loaded."""
+
+
+class LabelError(AdvtuiError):
+    """A labels file cannot be used as it is (a class not named exactly, two classes for one
+    name, a line without its columns)."""

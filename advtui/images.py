@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import tempfile
 import warnings
-from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -70,29 +69,6 @@ def open_source(path: str | os.PathLike[str]) -> tuple[Path, Path | None]:
             f"(for a list of paths, one per line, use --list {safe_name(p)})"
         )
     return p.parent, p
-
-
-# ---------------------------------------------------------------------- labels
-def folder_classes(folders: Iterable[str], n_classes: int) -> dict[str, int]:
-    """ImageNet-style class folders → class index, as torchvision's ImageFolder: when all
-    ``n_classes`` synset folders are present, their sorted order is the class order;
-    otherwise ``{}`` (a subset cannot be mapped offline; use ``--labels``)."""
-    wnids = sorted({f for f in folders if is_wnid(f)})
-    return {w: i for i, w in enumerate(wnids)} if len(wnids) == n_classes else {}
-
-
-def label_for(
-    found: Found, labels: Mapping[str, int], folder_label: Mapping[str, int]
-) -> tuple[int | None, str]:
-    """The true class of one image and where it came from: ``labels`` (``--labels``: by
-    relative path, file name or folder name, in that order), then its ImageNet class folder;
-    ``(None, "clean-top1")`` when neither knows it. Eval and the explorer both use this."""
-    for key in (found.rel, found.name, found.folder):
-        if key and key in labels:
-            return labels[key], "labels"
-    if found.folder in folder_label:
-        return folder_label[found.folder], "folder"
-    return None, "clean-top1"
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:

@@ -97,7 +97,8 @@ def test_half_block_bench_builds_the_same_picture_both_ways():
 
 
 def test_scale_benchmark_builds_a_flat_folder_and_a_synset_tree(tmp_path):
-    from advtui.images import Found, folder_classes, walk_images
+    from advtui.images import Found, walk_images
+    from advtui.labels import folder_classes
     from benchmarks.scale import make_folders
 
     flat, tree = make_folders(tmp_path, files=12, classes=4, per_class=2)

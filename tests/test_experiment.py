@@ -20,7 +20,7 @@ from advtui.attacks import make_attack
 from advtui.attacks.seed_bim import SeedBIM
 from advtui.cli import main
 from advtui.detect.saved import load_detector
-from advtui.errors import AdvtuiError, Cancelled
+from advtui.errors import AdvtuiError, Cancelled, LabelError
 from advtui.eval.dataset import EvalError, collect_items, read_labels
 from advtui.eval.loop import EvalConfig, run_eval
 from advtui.eval.store import StoreError
@@ -349,22 +349,29 @@ def test_labels_keep_only_correctly_classified_images(tiny, samples_dir, tmp_pat
 def test_read_labels_csv_and_json(tmp_path):
     names = ["tench", "goldfish", "great white shark"]
     (tmp_path / "l.json").write_text(json.dumps({"a.jpg": "goldfish", "b.jpg": 2}))
-    assert read_labels(tmp_path / "l.json", names) == {"a.jpg": 1, "b.jpg": 2}
-    (tmp_path / "l.csv").write_text("a.jpg,0\n# comment\nn01440764,tench\n")
-    assert read_labels(tmp_path / "l.csv", names) == {"a.jpg": 0, "n01440764": 0}
+    assert read_labels(tmp_path / "l.json", names).entries == {"a.jpg": 1, "b.jpg": 2}
+    (tmp_path / "l.csv").write_text("a.jpg,0\n# comment\nsub,tench\n")
+    assert read_labels(tmp_path / "l.csv", names).entries == {"a.jpg": 0, "sub": 0}
     (tmp_path / "bad.csv").write_text("a.jpg,zebra-unicorn\n")
-    with pytest.raises(EvalError, match="bad.csv"):
+    with pytest.raises(LabelError, match="bad.csv"):
         read_labels(tmp_path / "bad.csv", names)
 
 
-def test_partial_imagenet_folders_need_a_labels_file(tmp_path, samples_dir):
+def test_a_subset_of_imagenet_folders_is_labelled_other_models_need_all(tmp_path, samples_dir):
+    """Two of the 1,000 ImageNet class folders map to their classes through the shipped
+    WordNet ids; for a model of other classes only the full tree maps (sorted order)."""
     import shutil
 
     for wnid in ("n01440764", "n01443537"):
         (tmp_path / wnid).mkdir()
         shutil.copy(next(samples_dir.glob("*.jpg")), tmp_path / wnid / "x.jpg")
+    items = collect_items(tmp_path, [f"c{i}" for i in range(1000)])
+    assert [(i.image, i.label, i.label_source) for i in items] == [
+        ("n01440764/x.jpg", 0, "folder"),
+        ("n01443537/x.jpg", 1, "folder"),
+    ]
     with pytest.raises(EvalError, match="--labels"):
-        collect_items(tmp_path, [f"c{i}" for i in range(1000)])
+        collect_items(tmp_path, [f"c{i}" for i in range(10)])
     items = collect_items(tmp_path, [f"c{i}" for i in range(2)])  # all class folders present
     assert [(i.image, i.label, i.label_source) for i in items] == [
         ("n01440764/x.jpg", 0, "folder"),

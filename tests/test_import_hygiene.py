@@ -84,6 +84,14 @@ def test_the_walk_process_imports_neither_numpy_nor_pil():
     assert not {"numpy", "PIL", "torch", "textual"} & mods
 
 
+def test_labels_are_known_without_the_experiment():
+    """The explorer knows a true class without importing the experiment: the label rules
+    (advtui.labels) import neither advtui.eval nor numpy, PIL or torch."""
+    mods = _loaded("import advtui.labels, advtui.imagenet, advtui.tui.truths")
+    assert not {"numpy", "PIL", "torch", "textual", "advtui.eval"} & mods
+    assert not {m for m in mods if m.startswith("advtui.eval")}
+
+
 def _module_name(path: Path) -> str:
     parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)

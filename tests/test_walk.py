@@ -1,5 +1,5 @@
 """The one walker (advtui.images.walk_images) the explorer and eval share: what counts as an
-image, in which order, what is skipped and why, and what an image's true class is."""
+image, in which order, what is skipped and why (true classes: tests/test_labels.py)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,6 @@ from advtui.images import (
     Found,
     Skipped,
     find_images,
-    folder_classes,
-    label_for,
     load_image,
     open_source,
     read_list,
@@ -168,19 +166,6 @@ def test_open_source_opens_a_folder_or_an_image_in_its_folder(tmp_path):
         open_source(tmp_path / "gone.jpg")
     with pytest.raises(ImageError, match="--list"):
         open_source(touch(tmp_path / "paths.txt"))
-
-
-def test_labels_come_from_the_labels_file_first_then_the_class_folder():
-    f = Found("/d/n01440764/x.jpg", "n01440764/x.jpg", "n01440764")
-    folder = folder_classes(["n01443537", "n01440764", "other"], 2)
-    assert folder == {"n01440764": 0, "n01443537": 1}
-    assert label_for(f, {}, folder) == (0, "folder")
-    assert label_for(f, {"x.jpg": 5}, folder) == (5, "labels")
-    assert label_for(f, {"n01440764/x.jpg": 7, "x.jpg": 5}, folder) == (7, "labels")
-    assert label_for(f, {"n01440764": 3}, {}) == (3, "labels")
-    assert label_for(f, {}, {}) == (None, "clean-top1")
-    # a subset of the ImageNet folders cannot be mapped offline
-    assert folder_classes(["n01440764"], 1000) == {}
 
 
 def _in_process(root=None, list_file=None, recursive=True, stop=None):

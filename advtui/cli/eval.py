@@ -71,7 +71,10 @@ def add_parser(sub) -> None:
         help="corrected (default) or seed: the original repository's BIM, layer SHAP, 90/10 split",
     )
     p.add_argument(
-        "--labels", help="CSV (filename,class) or JSON {filename: class}; keeps correct ones"
+        "--labels",
+        help="true classes: CSV (name,class), JSON {name: class}, LOC_val_solution.csv or one "
+        "WordNet id a line (ILSVRC2012_val_* order); classes exactly (index, name or WordNet "
+        "id); keeps correct ones",
     )
     p.add_argument(
         "--folds",
@@ -561,6 +564,7 @@ def run(args: argparse.Namespace) -> int:
         f"{imgs['evaluated']} images from {imgs['photos']} photos"
         + (f", {imgs['misclassified']} misclassified (skipped)" if imgs["misclassified"] else "")
         + (f", {imgs['unreadable']} unreadable" if imgs["unreadable"] else "")
+        + _unlabelled(result.summary)
         + f"; wrote {', '.join(p.name for p in result.written.values())} and results.jsonl, "
         f"features.npz in {safe_name(args.out)}/",
         markup=False,
@@ -569,3 +573,9 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"advtui eval: warning: {safe_name(warning)}\n")
     sys.stderr.flush()
     return 0
+
+
+def _unlabelled(summary: dict) -> str:
+    """``, 2 unlabelled (not evaluated)`` when the labels file left photos out."""
+    n = summary.get("labels", {}).get("unlabelled", 0)
+    return f", {n} unlabelled (not evaluated)" if n else ""

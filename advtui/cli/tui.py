@@ -55,8 +55,8 @@ def tui_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--labels",
         metavar="FILE",
-        help="true classes: CSV (name,class) or JSON keyed by relative path, file name or "
-        "folder name, as `advtui eval --labels`",
+        help="true classes: CSV (name,class), JSON, LOC_val_solution.csv or one WordNet id a "
+        "line, as `advtui eval --labels`",
     )
     p.add_argument("--version", action="version", version=f"advtui {__version__}")
     _common_model_args(p)

@@ -1,22 +1,22 @@
 """What ``advtui eval`` evaluates: photos, their views (crops/scales) and their labels.
 
 A *view* is one crop or scale of a photo, for offline variety; all views of a photo share a
-*group*, which the detector's cross-validation never splits. Labels come from ``--labels``
-(CSV or JSON, keyed by filename, relative path or class-folder name) or from ImageNet-style
-``n01440764/`` folders; without either the clean top-1 stands as the label.
+*group*, which the detector's cross-validation never splits. Labels follow the explorer's
+rule (:mod:`advtui.labels`): ``--labels`` (CSV, JSON, ``LOC_val_solution.csv`` or one
+WordNet id a line), WordNet-id class folders (any subset, for ImageNet-1k models) and file
+names that start with a WordNet id; without any, the clean top-1 stands as the label.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from advtui.errors import AdvtuiError, AttackError, ImageError
+from advtui.errors import AdvtuiError, ImageError
 from advtui.images import IMAGE_EXTENSIONS as IMAGE_EXTS
+from advtui.labels import LabelReport, label_all, read_labels, unmapped_message
 
 #: Crops and scales of each photo, in the order ``--views K`` takes them. ``full`` is the
 #: standard resize + centre crop; ``cNN``/``tlNN``… crop a square NN % of the short side at
@@ -63,47 +63,6 @@ def view_image(img, view: str, size: int):
     return crop.resize((size, size), Image.Resampling.BICUBIC, reducing_gap=3.0)
 
 
-def read_labels(path: str | Path, class_names: Sequence[str]) -> dict[str, int]:
-    """filename (or folder name) → class index from a CSV (``name,class``) or JSON object."""
-    from advtui.attacks import resolve_class
-
-    p = Path(path).expanduser()
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EvalError(f"--labels {p}: cannot read ({type(exc).__name__})") from None
-    pairs: list[tuple[str, object]]
-    if p.suffix.lower() == ".json":
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise EvalError(f"--labels {p}: not valid JSON (line {exc.lineno})") from None
-        if not isinstance(obj, dict):
-            raise EvalError(f"--labels {p}: expected a JSON object of filename → class")
-        pairs = list(obj.items())
-    else:
-        pairs = []
-        for n, rec in enumerate(csv.reader(text.splitlines()), 1):
-            if not rec or rec[0].startswith("#"):
-                continue
-            if len(rec) < 2:
-                raise EvalError(f"--labels {p}: line {n} needs two columns: filename,class")
-            if n == 1 and rec[0].strip().lower() in ("filename", "file", "image", "name"):
-                continue
-            pairs.append((rec[0].strip(), rec[1].strip()))
-    out = {}
-    for name, cls in pairs:
-        try:
-            out[str(name)] = resolve_class(
-                cls if isinstance(cls, (int, str)) else str(cls), class_names
-            )
-        except AttackError as exc:
-            raise EvalError(f"--labels {p}: {name}: {exc}") from None
-    if not out:
-        raise EvalError(f"--labels {p}: no labels found")
-    return out
-
-
 def no_images_message(root: Path, subfolders: Sequence[str]) -> str:
     """Why a folder with no images directly inside but ``subfolders`` not named like ImageNet
     synsets cannot be evaluated without labels, and how to label its images (one line)."""
@@ -128,19 +87,19 @@ def collect_items(
     n: int | None = None,
     views: int = 1,
     skipped: list[str] | None = None,
+    report: LabelReport | None = None,
 ) -> list[Item]:
     """The images to evaluate: every image under ``folder`` as the explorer lists it
     (:func:`advtui.images.walk_images`: flat folders and trees, e.g. ImageNet-style
     ``n01440764/`` class folders).
 
-    Labels follow :func:`advtui.images.label_for` (the explorer's rule): ``labels_file`` (by
-    relative path, filename or class-folder name), else the class-folder name when all
-    ``len(class_names)`` WordNet-ID folders are present (sorted order = class index, as
-    torchvision's ImageFolder); otherwise none (the clean top-1 stands as the label).
-    Unusable entries (symlink loops, unreadable folders) are left out and described in
-    ``skipped`` if given.
+    Labels follow :func:`advtui.labels.label_all` (the explorer's rule): ``labels_file``, the
+    class folder, the file name's WordNet id; otherwise none (the clean top-1 stands as the
+    label). With a labels file, photos that no source labels are left out, and they and the
+    file's entries that name no photo are counted in ``report`` (if given). Unusable entries
+    (symlink loops, unreadable folders) are left out and described in ``skipped`` if given.
     """
-    from advtui.images import Found, folder_classes, is_wnid, label_for, walk_images
+    from advtui.images import Found, is_wnid, walk_images
 
     root = Path(folder).expanduser()
     if not root.is_dir():
@@ -158,26 +117,32 @@ def collect_items(
         raise EvalError(str(exc)) from None
     if not found:
         raise EvalError(f"{root}: no images found (looked for {', '.join(sorted(IMAGE_EXTS))})")
-    wnids = {f.folder for f in found if is_wnid(f.folder)}
-    folder_label = folder_classes(wnids, len(class_names))
-    if wnids and not folder_label and labels_file is None:
-        raise EvalError(
-            f"{root}: {len(wnids)} of {len(class_names)} ImageNet class folders; their WordNet "
-            "IDs cannot be mapped to class indices offline — pass --labels FILE (folder name "
-            "or filename → class)"
-        )
-    other = sorted({f.folder for f in found if f.folder and not is_wnid(f.folder)})
-    if other and labels_file is None and all(f.folder for f in found) and not folder_label:
-        # a class tree whose folders are not WordNet IDs: the true classes are unknown
-        raise EvalError(no_images_message(root, other))
-    labels = read_labels(labels_file, class_names) if labels_file else {}
+    labels = read_labels(labels_file, class_names) if labels_file else None
+    # the whole walk is labelled (an entry names no photo only if none in the folder has it);
+    # --n takes the first photos, and only they count as unlabelled
+    labelled, done = label_all(found, class_names, labels)
     if n is not None:
-        found = found[: max(0, n)]
+        found, labelled = found[: max(0, n)], labelled[: max(0, n)]
+        chosen = {f.rel for f in found}
+        done.unlabelled = [rel for rel in done.unlabelled if rel in chosen]
+        done.sources = {}
+        for _, source in labelled:
+            done.sources[source] = done.sources.get(source, 0) + 1
+    unmapped = unmapped_message(done, len(class_names))
+    if unmapped and labels is None:
+        raise EvalError(f"{root}: {unmapped}")
+    if labels is None and not any(lab is not None for lab, _ in labelled):
+        other = sorted({f.folder for f in found if f.folder and not is_wnid(f.folder)})
+        if other and all(f.folder for f in found):
+            # a class tree whose folders are not WordNet IDs: the true classes are unknown
+            raise EvalError(no_images_message(root, other))
+    if report is not None:
+        for name in LabelReport.__dataclass_fields__:
+            setattr(report, name, getattr(done, name))
     items = []
-    for pos, f in enumerate(found):
-        label, source = label_for(f, labels, folder_label)
-        if labels and label is None:
-            continue  # an image the labels file does not cover
+    for pos, (f, (label, source)) in enumerate(zip(found, labelled, strict=True)):
+        if labels is not None and label is None:
+            continue  # a photo the labels file does not name: counted in the report
         for v in VIEWS[:views]:
             image = f.rel if v == "full" else f"{f.rel}#{v}"
             items.append(Item(image, Path(f.path), v, f.rel, pos, label, source))

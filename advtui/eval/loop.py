@@ -43,6 +43,7 @@ from advtui.eval.rows import (
     TransferFields,
 )
 from advtui.eval.store import ResultsStore, row_key
+from advtui.labels import LabelReport
 from advtui.registry import DEFAULT_DETECTORS
 from advtui.settings import eps_text
 
@@ -375,6 +376,7 @@ def run_eval(
         transfer_model = load_model(cfg.transfer_to, device=model.device)
     engine = engine or InProcess(note, transfer_model)
     unusable: list[str] = []
+    labelling = LabelReport()
     items = collect_items(
         cfg.folder,
         model.class_names,
@@ -382,7 +384,11 @@ def run_eval(
         n=cfg.n,
         views=cfg.views,
         skipped=unusable,
+        report=labelling,
     )
+    for line in labelling.lines("not evaluated"):  # photos the file does not name, and so on
+        if note is not None:
+            note(line)
     if unusable and note is not None:  # symlink loops, unreadable folders: left out, said once
         shown = "; ".join(unusable[:3]) + (
             f" and {len(unusable) - 3} more" if len(unusable) > 3 else ""
@@ -495,6 +501,7 @@ def run_eval(
     # delivered them in (a resumed or distributed run gives the uninterrupted run's numbers)
     store.rows.sort(key=_plan_order(items, cfg))
     summary, oof = summarize(store.rows, store, cfg, params)
+    summary["labels"] = labelling.summary()
     if any(r["variant"].endswith("+adaptive") for r in store.rows):
         from advtui.eval.adaptive_report import summarize_adaptive
 

@@ -38,7 +38,7 @@ class ItemFields(TypedDict):
     view: str  # "full", "flip", "c80", …
     group: str  # all views of one photo share it (never split across folds)
     position: int  # photo order (the seed protocol's split by index)
-    label_source: str  # where ``label`` came from: "labels", "folder" or "clean-top1"
+    label_source: str  # where ``label`` came from: "labels", "folder", "filename", "clean-top1"
 
 
 class VariantFields(TypedDict):

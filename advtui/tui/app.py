@@ -31,7 +31,7 @@ from textual.worker import Worker, get_current_worker
 from advtui import registry
 from advtui.names import safe_name
 from advtui.settings import METHODS, MODEL_NAMES
-from advtui.tui import jobs
+from advtui.tui import jobs, truths
 from advtui.tui import messages as msg
 from advtui.tui.graphics import GraphicsView, choose_graphics, tmux_features, truecolour_hint
 from advtui.tui.pixels import PixelView
@@ -67,6 +67,7 @@ from advtui.tui.widgets import (
 )
 
 if TYPE_CHECKING:
+    from advtui.labels import LabelFile
     from advtui.pipeline import AttackSettings
 
 __all__ = ["AdvtuiApp", "TuiConfig"]
@@ -112,6 +113,7 @@ class AdvtuiApp(App[int]):
         Binding("left_square_bracket", "fewer_steps", "fewer steps", show=False, key_display="["),
         Binding("s", "save", "save"),
         Binding("b", "eps_grid", "ε grid"),
+        Binding("w", "wrong_only", "misclassified only", show=False),
         Binding("escape", "cancel", "cancel", key_display="esc"),
         Binding("ctrl+c", "quit", "quit", show=False, priority=True),  # as any terminal program
     ]
@@ -162,8 +164,9 @@ class AdvtuiApp(App[int]):
         self._wake_loader = threading.Event()
         self._loader: Worker | None = None
         self._exiting = False
-        self.labels: dict[str, int] = {}
-        self.folder_label: dict[str, int] = {}
+        self.labels: LabelFile | None = None  # --labels FILE, once read
+        self._labels_said: tuple | None = None  # what labelling left out, told once
+        self._list_done: bool | None = None  # the list's title: None before the first batch
 
     # ------------------------------------------------------------------ layout
 
@@ -269,6 +272,7 @@ class AdvtuiApp(App[int]):
         self.query_one(Footer).compact = self.size.width < self.HORIZONTAL_BREAKPOINTS[1][0]
         self.call_after_refresh(self._fit_static_titles)
         self.call_after_refresh(self.update_status)
+        self.call_after_refresh(self._update_list_title)
 
     def _open_folder(self) -> None:
         """Start the walk; the list fills in as it proceeds (the first frame does not wait)."""
@@ -298,8 +302,7 @@ class AdvtuiApp(App[int]):
             self.post_message(msg.ListGrew())
             return
         done = self.listing.done or self.listing.error is not None
-        count = f"{len(self.entries):,}"
-        images.border_title = Text(f"images ({count}{'' if done else '…'})")
+        self._update_list_title(done)
         if not done and not self._recheck_pending:
             # the walk posts only when a file arrives: on a stalled folder (a slow network
             # mount) the files found so far still show, checked again shortly (one timer)
@@ -328,8 +331,6 @@ class AdvtuiApp(App[int]):
         self._want_near()
 
     def _walk_finished(self) -> None:
-        from advtui.images import is_wnid
-
         error = self.listing.error
         images = self.query_one(ImageList)
         if images.highlighted is None and self.entries:  # the file to select was not listed
@@ -346,7 +347,6 @@ class AdvtuiApp(App[int]):
             return
         if error:
             self.say(error, title="folder", severity="error", timeout=10)
-        self._wnids = {e.folder for e in self.entries if is_wnid(e.folder)}
         self._resolve_truths()
 
     def _class_names(self) -> tuple[str, ...] | None:
@@ -362,44 +362,56 @@ class AdvtuiApp(App[int]):
         return None
 
     def _resolve_truths(self) -> None:
-        """True classes (``--labels`` or ImageNet class folders, eval's rule) and ✓/✗ for the
-        images the model has predicted; needs the walk finished and the class names (run
-        again when the model has loaded: its names are the ones that count)."""
-        from advtui.images import folder_classes, is_wnid, label_for
+        """True classes (:mod:`advtui.labels`, eval's rule: ``--labels``, WordNet-id class
+        folders, file names that start with a WordNet id) and ✓/✗ for the images the model
+        has predicted; needs the walk finished and the class names (run again when the model
+        has loaded: its names are the ones that count)."""
+        from advtui.labels import unmapped_message
 
         names = self._class_names()
         if not self.listed or names is None:
             return
-        wnids = getattr(self, "_wnids", set())
-        mapped = bool(self.folder_label)
-        self.folder_label = folder_classes(wnids, len(names))
-        if wnids and not self.folder_label and not self.labels and self.model is not None:
-            self.say(
-                f"{len(wnids)} ImageNet class folders but the model has {len(names)} classes: "
-                "their true classes cannot be mapped offline; pass --labels FILE",
-                title="classes",
-                severity="warning",
-                timeout=10,
-            )
-        if not self.folder_label and not self.labels:
-            if mapped:  # mapped with the built-in names, but the loaded model differs
-                for e in self.entries:
-                    e.label, e.truth, e.verdict = None, e.folder if is_wnid(e.folder) else "", ""
-                self.query_one(ImageList).refresh_all()
-            return
+        report = truths.apply_labels(self.entries, names, self.labels)
         for e in self.entries:
-            e.label, _ = label_for(e, self.labels, self.folder_label)
-            if e.label is not None:
-                e.truth = names[e.label] if 0 <= e.label < len(names) else f"class {e.label}"
-                self._set_verdict(e)
+            self._set_verdict(e)
+        if self.model is not None:  # the model's classes decide: say what is left out, once
+            lines = report.lines("no true class")
+            given = self.config.labels is not None  # read, or being read: it may name them
+            unmapped = None if given else unmapped_message(report, len(names))
+            said = (tuple(lines), unmapped)
+            if said != self._labels_said:
+                self._labels_said = said
+                for line in lines:
+                    self.say(line, title="labels", severity="warning", timeout=10)
+                if unmapped:
+                    self.say(unmapped, title="classes", severity="warning", timeout=10)
         self.query_one(ImageList).refresh_all()
+        self._update_list_title()
+        self.call_after_refresh(self._update_list_title)  # the list widens for its classes
 
     def _set_verdict(self, entry: Entry) -> None:
         if entry.label is None or self.model is None:
             return
-        top5 = self.predictions.get((str(entry.path), self.model.name))
-        if top5:
-            entry.verdict = "✓" if top5[0]["index"] == entry.label else "✗"
+        entry.verdict = truths.verdict(
+            entry.label, self.predictions.get((str(entry.path), self.model.name))
+        )
+
+    def _update_list_title(self, done: bool | None = None) -> None:
+        """``images (N)``, and the running top-1 / top-5 accuracy of what has been predicted
+        (the longest title that fits the list's border)."""
+        images = self.query_one(ImageList)
+        if done is not None:
+            self._list_done = done
+        elif self._list_done is None:
+            return  # nothing listed yet: the title still says "listing…"
+        done = self._list_done
+        count = f"{len(self.entries):,}{'' if done else '…'}"
+        score = (0, 0, 0)
+        if self.model is not None:
+            score = truths.accuracy(self.entries, self._paths, self.predictions, self.model.name)
+        variants = truths.list_titles(count, score)
+        room = images.outer_size.width - 6 if images.outer_size.width else 10**6
+        images.border_title = Text(next((v for v in variants if len(v) <= room), variants[-1]))
 
     def _want_near(self) -> None:
         """Tell the loader what the user looks at now (current image, rows on screen)."""
@@ -445,11 +457,11 @@ class AdvtuiApp(App[int]):
         self.post_message(msg.ModelReady(model))
         if self.config.labels is not None:
             try:
-                from advtui.eval.dataset import read_labels
+                from advtui.labels import read_labels
 
                 labels = read_labels(self.config.labels, model.class_names)
             except Exception as exc:  # noqa: BLE001
-                self.post_message(msg.LabelsRead({}, one_line(exc)))
+                self.post_message(msg.LabelsRead(None, one_line(exc)))
                 return
             self.post_message(msg.LabelsRead(labels))
 
@@ -635,7 +647,8 @@ class AdvtuiApp(App[int]):
         index = self._paths.get(message.path)
         if index is not None and self.entries[index].label is not None:
             self._set_verdict(self.entries[index])
-            self.query_one(ImageList).refresh_item(index)
+            self.query_one(ImageList).verdict_changed(index)
+            self._update_list_title()
         entry = self.current_entry
         if entry is not None and str(entry.path) == message.path:
             self.refresh_view()
@@ -995,6 +1008,16 @@ class AdvtuiApp(App[int]):
         from advtui.tui.gridscreen import open_grid
 
         open_grid(self)
+
+    def action_wrong_only(self) -> None:
+        """Show only the misclassified images (✗: predicted, top-1 not the true class), or all
+        of them again."""
+        images = self.query_one(ImageList)
+        images.set_wrong_only(not images.wrong_only)
+        if images.wrong_only and not any(e.label is not None for e in self.entries):
+            self.say("no true classes here: nothing to call misclassified", timeout=4)
+        elif images.wrong_only and not images.rows:
+            self.say("no misclassified image among those predicted yet", timeout=4)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.display_text))

@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # types only: the explorer imports neither torch nor PIL at s
 
     from advtui.detect.saved import Detector
     from advtui.explain.base import ExplainerProtocol
+    from advtui.labels import LabelFile
     from advtui.models import Classifier
     from advtui.pipeline import Outcome
 
@@ -122,5 +123,5 @@ class ListGrew(Message):
 class LabelsRead(Message):
     """``--labels FILE`` resolved against the model's classes (``error`` if it cannot be)."""
 
-    labels: dict[str, int]
+    labels: LabelFile | None  # None when ``error`` says why it cannot be read
     error: str = ""

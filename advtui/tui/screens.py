@@ -24,6 +24,10 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("k / ↑", "previous image"),
     ("g / G, Home / End", "first / last image (PgUp / PgDn: a screen at a time)"),
     ("/ (in the list)", "filter the list by name or true class; Enter keeps it, Esc clears it"),
+    (
+        "w",
+        "show only the misclassified images (✗ after the true class: the top-1 is not it; ✓: it is); w again: all",
+    ),
     ("a", "attack the image with the current settings"),
     ("e", "heatmaps + evidence of the chosen explainer for both images (attacks first)"),
     (

@@ -74,6 +74,7 @@ class ImageList(ScrollView, can_focus=True):
     ``folder``, ``truth``, ``verdict``) and says when it grew (:meth:`grew`) or a row changed
     (:meth:`set_mark`, :meth:`refresh_item`); the cursor stays on its row as the list grows.
     ``/`` filters by name or class as you type (Enter keeps the filter, Esc clears it);
+    :meth:`set_wrong_only` shows only the misclassified rows (✗; the App's ``w``);
     ``g``/``G`` and Home/End jump to the first/last row.
     """
 
@@ -129,6 +130,7 @@ class ImageList(ScrollView, can_focus=True):
         self.cursor = 0  # row of the cursor in the shown rows
         self.filter = ""
         self.filtering = False  # typing into the filter
+        self.wrong_only = False  # only the misclassified rows (verdict ✗)
         self._truth_width = 0
         self._posted: int | None = None  # the item last announced as Selected
 
@@ -137,7 +139,7 @@ class ImageList(ScrollView, can_focus=True):
     def set_items(self, items: list) -> None:
         """Show ``items`` (the App's list, shared: call :meth:`grew` when it grows)."""
         self._items, self._count, self.cursor, self._posted = items, 0, 0, None
-        self._shown = None if not self.filter else []
+        self._shown = None if not self._filtered else []
         self._truth_width = 0
         self.grew()
 
@@ -251,7 +253,7 @@ class ImageList(ScrollView, can_focus=True):
     def _update_size(self) -> None:
         self.virtual_size = Size(
             0,  # rows fit the width (names are elided): never a horizontal scrollbar
-            self.rows + (1 if self.filtering or self.filter else 0),
+            self.rows + (1 if self.filtering or self._filtered else 0),
         )
 
     # ------------------------------------------------------------------ drawing
@@ -305,8 +307,12 @@ class ImageList(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         base = self.rich_style
-        if (self.filtering or self.filter) and y == self.scrollable_content_region.height - 1:
-            prompt = f"/{self.filter}" + ("▏" if self.filtering else "")
+        if (self.filtering or self._filtered) and y == self.scrollable_content_region.height - 1:
+            prompt = ("✗ only " if self.wrong_only else "") + (
+                f"/{self.filter}" + ("▏" if self.filtering else "")
+                if self.filter or self.filtering
+                else ""
+            )
             info = f" {self.rows}/{self._count}"
             line = Text(prompt, no_wrap=True, overflow="ellipsis")
             line.truncate(max(1, width - len(info)), overflow="ellipsis", pad=True)
@@ -352,7 +358,8 @@ class ImageList(ScrollView, can_focus=True):
 
     def _moved(self) -> None:
         height = max(
-            1, self.scrollable_content_region.height - (1 if self.filtering or self.filter else 0)
+            1,
+            self.scrollable_content_region.height - (1 if self.filtering or self._filtered else 0),
         )
         top = int(self.scroll_offset.y)
         if self.cursor < top:
@@ -394,12 +401,18 @@ class ImageList(ScrollView, can_focus=True):
 
     # ------------------------------------------------------------------ filter
 
+    @property
+    def _filtered(self) -> bool:
+        return bool(self.filter) or self.wrong_only
+
     def _matches(self, item) -> bool:
+        if self.wrong_only and getattr(item, "verdict", "") != "✗":
+            return False
         f = self.filter.lower()
         return f in item.rel.lower() or (bool(item.truth) and f in item.truth.lower())
 
     def _apply_filter(self, keep: int | None) -> None:
-        if not self.filter:
+        if not self._filtered:
             self._shown = None
         else:
             self._shown = [i for i in range(self._count) if self._matches(self._items[i])]
@@ -417,8 +430,23 @@ class ImageList(ScrollView, can_focus=True):
 
     def clear_filter(self) -> None:
         keep = self.highlighted
-        self.filter, self.filtering = "", False
+        self.filter, self.filtering, self.wrong_only = "", False, False
         self._apply_filter(keep)
+
+    def set_wrong_only(self, on: bool) -> None:
+        """Show only the misclassified rows (✗), or every row again (with the text filter)."""
+        keep = self.highlighted
+        self.wrong_only = on
+        self._apply_filter(keep)
+
+    def verdict_changed(self, index: int) -> None:
+        """Item ``index`` got its ✓/✗: repaint it; with ``wrong_only``, it joins or leaves."""
+        if self.wrong_only and index < self._count:
+            shown = self._row_of(index) is not None
+            if shown != self._matches(self._items[index]):
+                self._apply_filter(keep=self.highlighted)
+                return
+        self.refresh_item(index)
 
     def set_filter(self, text: str) -> None:
         """Show only the rows whose name or class contains ``text`` (case-insensitive)."""
