@@ -38,8 +38,9 @@ class Resampler:
 
     @classmethod
     def make(cls, groups: Sequence | np.ndarray, n: int, seed: int) -> Resampler:
-        """Resamples of the photos of ``groups`` (one entry per row); seeded by ``seed`` and
-        the photo names only, so the same photos give the same resamples in every variant."""
+        """``n`` resamples of the photos of ``groups`` (one entry per row), seeded by
+        ``seed``: the same photos give the same resamples in every variant and detector, so
+        their intervals are paired."""
         photos = np.unique(np.asarray([str(g) for g in groups]))
         rng = np.random.default_rng(seed)
         k = len(photos)
@@ -59,9 +60,7 @@ class Resampler:
         resampler)."""
         g = np.asarray([str(x) for x in groups])
         idx = np.searchsorted(self.photos, g)
-        if len(g) and (
-            idx.max(initial=0) >= len(self.photos) or (self.photos[idx] != g).any()
-        ):
+        if len(g) and (idx.max(initial=0) >= len(self.photos) or (self.photos[idx] != g).any()):
             raise ValueError("rows of a photo the resampler does not know")
         return self.counts[:, idx]
 
@@ -155,13 +154,15 @@ def detection_intervals(
     if flags is not None:
         correct = np.asarray(flags)[tested].astype(int) == y
         out = {
-            "accuracy": _block(weighted_accuracy(ones, correct)[0], weighted_accuracy(w, correct), level)
+            "accuracy": _block(
+                weighted_accuracy(ones, correct)[0], weighted_accuracy(w, correct), level
+            )
         } | out
     return out
 
 
 def share_interval(
-    res: Resampler, groups: Sequence | np.ndarray, hits: np.ndarray, level: float = LEVEL
+    res: Resampler, groups: Sequence | np.ndarray, hits: Sequence | np.ndarray, level: float = LEVEL
 ) -> dict:
     """The share of rows with ``hits`` (e.g. adversarial top class below clean) with its
     interval over the photos of ``groups``."""
@@ -171,10 +172,3 @@ def share_interval(
     w = res.weights(groups)
     est = float(hits.mean())
     return _block(est, weighted_accuracy(w, hits), level)
-
-
-def meta(res: Resampler | None, level: float = LEVEL) -> dict:
-    """What summary.json says about the resampling."""
-    if res is None:
-        return {"resamples": 0}
-    return {"resamples": res.n, "seed": res.seed, "level": level, "unit": "photo"}

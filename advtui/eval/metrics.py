@@ -21,6 +21,7 @@ import numpy as np
 
 from advtui.detect.cv import cross_validate, index_split
 from advtui.detect.features import confidence_features
+from advtui.eval import bootstrap
 from advtui.eval.rows import Row
 from advtui.registry import DEFAULT_DETECTORS
 from advtui.settings import eps_text
@@ -70,6 +71,13 @@ def _evaluate(
             else None
         ),
     }
+    res_b = _resampler(neg + adv, cfg)
+    if pairs and res_b is not None:
+        entry["mean_shap"]["adv_below_clean_interval"] = bootstrap.share_interval(
+            res_b,
+            [a["group"] for _, a in pairs],
+            [a["evidence"]["mean_shap"] < c["evidence"]["mean_shap"] for c, a in pairs],
+        )
     entry["confidence"] = {
         "clean": _mean(r["confidence"] for r in neg),
         "adversarial": _mean(r["confidence"] for r in adv),
@@ -116,8 +124,25 @@ def _evaluate(
     }
     bench = run_detectors(rows, y, store, cfg)
     entry["detectors"] = {name: b.summary() for name, b in bench.items()}
+    groups_all = [r["group"] for r in rows]
+    if res_b is not None:
+        for name, b in bench.items():
+            entry["detectors"][name]["intervals"] = bootstrap.detection_intervals(
+                res_b, y, groups_all, b.cv.oof, b.cv.oof_flags
+            )
     oof["detectors"] = {name: b.cv.oof for name, b in bench.items()}
+    oof["flags"] = {name: b.cv.oof_flags for name, b in bench.items()}
+    oof["groups"], oof["rows"] = groups_all, rows
     return entry, oof
+
+
+def _resampler(rows: Sequence[Row], cfg) -> bootstrap.Resampler | None:
+    """The photo resamples of ``rows`` (``--bootstrap`` of them, seeded by ``--seed``), or
+    None with ``--bootstrap 0``."""
+    n = int(getattr(cfg, "bootstrap", bootstrap.DEFAULT_RESAMPLES) or 0)
+    if n <= 0 or not rows:
+        return None
+    return bootstrap.Resampler.make([r["group"] for r in rows], n, int(cfg.seed))
 
 
 def detector_data(rows: Sequence[Row], y: np.ndarray, store):
@@ -272,5 +297,26 @@ def summarize(rows: Sequence[Row], store, cfg, params: dict) -> tuple[dict, dict
         "sweep": sweep,
         "warnings": _warnings(sweep),
     }
+    summary |= _study_blocks(oof_primary.get(POOLED), cfg)
 
     return summary, oof_primary
+
+
+def _study_blocks(pooled_oof: dict | None, cfg) -> dict:
+    """summary.json's ``bootstrap`` (how the intervals were made), ``paper`` (the figures
+    the paper reports, for the tables to print beside ours) and ``target_similarity``."""
+    from advtui.eval.paper import PAPER
+    from advtui.eval.similarity import similarity_summary
+
+    res = None
+    if pooled_oof and pooled_oof.get("rows"):
+        res = _resampler(pooled_oof["rows"], cfg)
+    n = int(getattr(cfg, "bootstrap", bootstrap.DEFAULT_RESAMPLES) or 0)
+    meta: dict[str, Any] = {"resamples": n}
+    if n:
+        meta |= {"seed": int(cfg.seed), "level": bootstrap.LEVEL, "unit": "photo"}
+    return {
+        "bootstrap": meta,
+        "paper": PAPER,
+        "target_similarity": similarity_summary(pooled_oof, list(cfg.targets), res),
+    }

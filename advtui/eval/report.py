@@ -80,7 +80,7 @@ def write_outputs(run, *, plots: bool = True) -> dict[str, Path]:
     if plots:
         from advtui.eval.plots import histogram_png, roc_png
 
-        written["histogram"] = histogram_png(store.rows, cfg, out / "histogram.png")
+        written["histogram"] = histogram_png(store.rows, cfg, out / "histogram.png", summary)
         written["roc"] = roc_png(run.oof, out / "roc.png")
     return written
 
