@@ -256,6 +256,7 @@ def test_a_run_stores_intervals_similarities_and_prints_them(small_run):
     acc = s["variants"]["pooled"]["detectors"]["shap-lr"]["intervals"]["accuracy"]
     assert f"{acc['estimate']:.2f} [{acc['low']:.2f}, {acc['high']:.2f}]" in text
     assert "detection against target similarity" in text
+    assert "[low, high]: 95 % bootstrap interval over photos (200 resamples" in text
     assert (out / "histogram.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

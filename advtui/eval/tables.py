@@ -35,8 +35,8 @@ def _below(v: dict) -> str:
 
 def _intervals_caption(summary: dict) -> str:
     b = summary.get("bootstrap") or {}
-    return (
-        f"[low, high]: 95 % bootstrap interval over photos ({b.get('resamples')} resamples of "
+    return (  # the caption is Rich markup: "\\[" keeps the bracket
+        f"\\[low, high]: 95 % bootstrap interval over photos ({b.get('resamples')} resamples of "
         f"the photos with replacement, seed {b.get('seed')}; all rows of a photo move together)"
     )
 
@@ -302,6 +302,8 @@ def similarity_table(summary: dict):
             col, justify="left" if col in ("similarity", "detector") else "right", no_wrap=True
         )
     for b in block.get("bins") or []:
+        if not b["n_adversarial"]:
+            continue  # an empty bin (tied similarities): summary.json keeps it
         dets = list(b["detectors"].items())
         for j, (det, d) in enumerate(dets):
             t.add_row(
