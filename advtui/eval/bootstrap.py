@@ -94,20 +94,42 @@ def weighted_auc_tpr(
     ``roc_auc_score`` with unit weights; TPR is the largest TPR on the ROC curve whose FPR is
     at most ``budget`` (no interpolation), as :func:`advtui.detect.base.tpr_at_fpr`. NaN
     where a resample holds one class only.
+
+    One ascending sort; per resample, the clean and adversarial weight *below* each block of
+    tied scores (cumulative sums). Flagging the blocks from ``k`` up costs a false-positive
+    weight ``total clean − clean below k``, so the allowed thresholds are a suffix of the
+    blocks, and the best TPR is that of the first allowed block.
     """
     y = np.asarray(y).astype(bool)
     order, starts = _tie_blocks(np.asarray(scores, dtype=np.float64))
-    wp = np.add.reduceat((w * y)[:, order], starts, axis=1) if len(starts) else w[:, :0]
-    wn = np.add.reduceat((w * ~y)[:, order], starts, axis=1) if len(starts) else w[:, :0]
-    tot_p, tot_n = wp.sum(1), wn.sum(1)
-    below = np.cumsum(wn, axis=1) - wn  # clean weight strictly below each block
-    auc = _nan_if_empty((wp * (below + 0.5 * wn)).sum(1), tot_p * tot_n)
-    # thresholds from the top: after each block (descending), flagged = blocks at or above
-    fp = np.cumsum(wn[:, ::-1], axis=1)
-    tp = np.cumsum(wp[:, ::-1], axis=1)
+    # rows × resamples, float32 (integer weights: sums exact below 2**24): cumulative sums
+    # run down contiguous columns, several times faster than along the rows of (B, N)
+    ws = np.asarray(w, dtype=np.float32).T[order]
+    wp = ws * y[order, None]
+    wn = ws - wp
+    if len(starts) < ws.shape[0]:  # ties: one row per block of equal scores
+        wp = np.add.reduceat(wp, starts, axis=0)
+        wn = np.add.reduceat(wn, starts, axis=0)
+    below_n = np.cumsum(wn, axis=0)
+    below_n -= wn  # clean weight strictly below each block
+    below_p = np.cumsum(wp, axis=0)
+    below_p -= wp
+    tot_p = wp.sum(0, dtype=np.float64)
+    tot_n = wn.sum(0, dtype=np.float64)
+    below_n += 0.5 * wn
+    # the pair count: exact in float32 while every partial sum (≤ tot_p · tot_n, in halves)
+    # stays below 2**23; float64 beyond (tens of thousands of photos)
+    big = len(tot_p) and float((tot_p * tot_n).max()) >= 2**23
+    pairs = np.einsum("kb,kb->b", wp, below_n, dtype=np.float64 if big else np.float32)
+    below_n -= 0.5 * wn
+    auc = _nan_if_empty(pairs.astype(np.float64), tot_p * tot_n)
+    allowed = below_n >= ((1.0 - budget) * tot_n - 1e-6 * np.maximum(tot_n, 1.0))[None, :]
+    k = allowed.shape[0]
+    first = allowed.argmax(0) if k else np.zeros(ws.shape[1], dtype=int)
+    any_ok = allowed.any(0) if k else np.zeros(ws.shape[1], dtype=bool)
+    tp = tot_p - (np.take_along_axis(below_p, first[None, :], 0)[0] if k else 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        fpr, tpr = fp / tot_n[:, None], tp / tot_p[:, None]
-    tpr_at = np.where(fpr <= budget + 1e-12, tpr, 0.0).max(1, initial=0.0)
+        tpr_at = np.where(any_ok, tp / tot_p, 0.0)
     tpr_at[(tot_p <= 0) | (tot_n <= 0)] = np.nan
     return auc, tpr_at
 
