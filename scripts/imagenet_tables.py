@@ -273,11 +273,15 @@ def adaptive_section(study: Study) -> list[str]:
             lam = (e.get("params") or {}).get("adaptive_weight")
             for det in e["before"]:
                 b, a = e["before"][det], e["after"].get(det, {})
+
+                def m(d: dict, key: str) -> str:
+                    iv = (d.get("intervals") or {}).get(key)
+                    return ci(iv) if iv else num(d.get(key))
+
                 out.append(
                     f"| {name} | {mode} | {lam} | {pct(e.get('plain_attack_success_rate'))} → "
-                    f"{pct(e.get('attack_success_rate'))} | {det} | {num(b.get('roc_auc'))} → "
-                    f"{num(a.get('roc_auc'))} | {num(b.get('tpr_at_5fpr'))} → "
-                    f"{num(a.get('tpr_at_5fpr'))} |"
+                    f"{pct(e.get('attack_success_rate'))} | {det} | {m(b, 'roc_auc')} → "
+                    f"{m(a, 'roc_auc')} | {m(b, 'tpr_at_5fpr')} → {m(a, 'tpr_at_5fpr')} |"
                 )
             notes.append(f"> {e.get('verdict', '')}")
             notes.append("")
