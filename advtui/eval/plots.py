@@ -110,17 +110,27 @@ def histogram_png(rows: Sequence[Row], cfg, path: str | Path, summary: dict | No
         ax.set_visible(False)
     for ax, (mode, (clean, adv)) in zip(flat, groups.items(), strict=False):
         bins = _bins(clean, adv, 30 if len(clean) + len(adv) > 200 else 20)
-        ax.hist(clean, bins=bins, alpha=0.6, color=CLEAN_COLOR, label=f"clean (n={len(clean)})")
-        ax.hist(adv, bins=bins, alpha=0.6, color=ADV_COLOR, label=f"adversarial (n={len(adv)})")
+        # pooled: every mode's adversarial rows against one set of clean rows, so shares
+        share = mode == "pooled"
+        for values, color, what in ((clean, CLEAN_COLOR, "clean"), (adv, ADV_COLOR, "adversarial")):
+            weights = np.full(len(values), 1.0 / len(values)) if share and len(values) else None
+            ax.hist(
+                values, bins=bins, weights=weights, alpha=0.6, color=color,
+                label=f"{what} (n={len(values)})",
+            )  # fmt: skip
+        if share:
+            ax.set_ylabel("share of images")
         below = below_text(summary, mode)
         ax.set_title(mode + (f"\n{below}" if below else ""), fontsize=10)
         ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
         ax.locator_params(axis="x", nbins=5)
         ax.set_xlabel(f"mean {_label(cfg)} of the top class")
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no 0.5 ticks
+        if not share:
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no 0.5 ticks
         ax.legend(fontsize=8)
     for row in axes:
-        row[0].set_ylabel("images")
+        if not row[0].get_ylabel():
+            row[0].set_ylabel("images")
     fig.tight_layout()
     try:
         return _save(fig, Path(path))
