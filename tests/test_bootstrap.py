@@ -294,3 +294,13 @@ def test_old_rows_get_their_similarity_and_bootstrap_zero_turns_intervals_off(
     console.print(detector_table(s))
     text = console.export_text()
     assert "untargeted (paper)" in text and "0.9981 / – / –" in text
+
+
+@pytest.mark.parametrize("value", ["-1", "many", "1.5"])
+def test_a_bad_bootstrap_count_is_a_one_line_error(samples_dir, tmp_path, capsys, value):
+    from advtui.cli import main
+
+    code = main(["eval", str(samples_dir), "--out", str(tmp_path / "o"), "--bootstrap", value])
+    err = capsys.readouterr().err
+    assert code == 2 and "--bootstrap" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
