@@ -114,3 +114,35 @@ def test_tables_are_read_from_the_summaries(small_run, tmp_path):  # noqa: F811
     assert f"{100 * below['estimate']:.0f} % [" in text
     bins = s["target_similarity"]["bins"]
     assert sum(f"| main-pgd | {b['low']:.2f}–{b['high']:.2f} |" in text for b in bins) == len(bins)
+
+
+def test_runs_go_in_order_and_a_finished_one_is_skipped(tmp_path, monkeypatch):
+    """The study runs its runs one after another, logs each, and on a second call skips the
+    ones that finished (their .done holds the same command) but reruns a failed one."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    calls: list[list[str]] = []
+    codes = {"main-pgd": 0, "main-bim": 1}
+
+    def fake_call(argv, stdout=None, stderr=None):
+        calls.append(argv)
+        return codes[argv[argv.index("--out") + 1].rsplit("/", 1)[-1]]
+
+    monkeypatch.setattr(study.subprocess, "call", fake_call)
+    root = tmp_path / "out"
+    args = [str(photos), str(root), "--only", "main-pgd,main-bim"]
+    assert study.main(args) == 1  # main-bim failed
+    assert [c[c.index("--out") + 1] for c in calls] == [
+        str(root / "main-pgd"),
+        str(root / "main-bim"),
+    ]
+    assert all(c[-1] == "--resume" for c in calls)
+    log = (root / "study.log").read_text()
+    assert "main-pgd: exit 0" in log and "main-bim: exit 1" in log and "failed: main-bim" in log
+    manifest = json.loads((root / "study.json").read_text())
+    assert manifest["main-pgd"]["command"].startswith("python -m advtui eval ")
+    calls.clear()
+    codes["main-bim"] = 0
+    assert study.main(args) == 0
+    assert [c[c.index("--out") + 1] for c in calls] == [str(root / "main-bim")]
+    assert "main-pgd: finished before, skipped" in (root / "study.log").read_text()
