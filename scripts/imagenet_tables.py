@@ -100,14 +100,21 @@ def main_table(study: Study, names=MAIN) -> list[str]:
         paper = s.get("paper") or paper
         p = s["params"]
         label = f"{name} ({p['model']}, {p['method']} ε={p['primary_eps']}, {p['steps']} steps)"
+        first = True
         for variant, v in s["variants"].items():
-            for det, d in (v.get("detectors") or {}).items():
+            for j, (det, d) in enumerate((v.get("detectors") or {}).items()):
                 iv = d.get("intervals") or {}
+                head = (
+                    f"{variant} | {v['n_clean']}/{v['n_adversarial']} | "
+                    f"{pct(v.get('attack_success_rate'))}"
+                    if j == 0
+                    else " | | "
+                )
                 out.append(
-                    f"| {label} | {variant} | {v['n_clean']}/{v['n_adversarial']} | "
-                    f"{pct(v.get('attack_success_rate'))} | {det} | {ci(iv.get('accuracy'))} | "
+                    f"| {label if first else ''} | {head} | {det} | {ci(iv.get('accuracy'))} | "
                     f"{ci(iv.get('roc_auc'))} | {ci(iv.get('tpr_at_5fpr'))} |"
                 )
+                first = False
         notes += [study.source(name), ""]
         rs = _resampling(s)
     if paper:
