@@ -92,8 +92,12 @@ class AttackSpec:
 
 @dataclass(frozen=True)
 class TargetSpec:
+    """A target mode; ``similarity_bins``: its rows enter eval's detection-against-target-
+    similarity bins (their targets span the similarity range, untouched by the clean logits)."""
+
     name: str
     description: str
+    similarity_bins: bool = False
 
 
 @dataclass(frozen=True)
@@ -203,12 +207,15 @@ TARGET_MODES: dict[str, TargetSpec] = {
     s.name: s
     for s in (
         TargetSpec("untargeted", "any class but the clean prediction"),
-        TargetSpec("random", "a seeded random class, never the clean prediction"),
+        TargetSpec(
+            "random", "a seeded random class, never the clean prediction", similarity_bins=True
+        ),
         TargetSpec("runner-up", "the second most confident clean class"),
         TargetSpec(
             "nearest",
             "the class whose final-layer weight vector is most cosine-similar to the clean "
             "prediction's",
+            similarity_bins=True,
         ),
     )
 }

@@ -74,6 +74,7 @@ FLAG_RANGES: dict[str, FlagRange] = {
     "eot": FlagRange("int", 1, 1000),
     "adaptive-weight": FlagRange("float", 0.0, 1e6),
     "workers": FlagRange("int", 1, 4096),
+    "bootstrap": FlagRange("int", 0, 1_000_000, note="resamples of the photos; 0 = no intervals"),
 }
 
 

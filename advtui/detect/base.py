@@ -170,6 +170,7 @@ def benchmark(
     for name in names:
         oof = np.full(len(rows), np.nan)
         res = CVResult(kind=name, oof=oof, scheme=scheme)
+        res.oof_flags = np.zeros(len(rows), dtype=bool)
         ex_s, ex_f = np.full(len(extra), np.nan), np.zeros(len(extra), dtype=bool)
         for train, test in folds:
             try:
@@ -185,6 +186,7 @@ def benchmark(
                 res.balanced_accuracy.append(float(balanced_accuracy_score(y[test], flag)))
             res.roc_auc.append(_auc(y[test], s))
             oof[test] = s
+            res.oof_flags[test] = flag
             res.folds += 1
             res.n_tested += len(test)
             if len(extra):

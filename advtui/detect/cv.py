@@ -71,6 +71,7 @@ class CVResult:
     balanced_accuracy: list[float] = field(default_factory=list)
     roc_auc: list[float | None] = field(default_factory=list)
     oof: np.ndarray | None = None  # out-of-fold P(adversarial), NaN where never tested
+    oof_flags: np.ndarray | None = None  # out-of-fold verdicts (False where never tested)
     folds: int = 0
     n_tested: int = 0  # rows that were ever in a test fold
     scheme: str = "group-kfold"
@@ -110,6 +111,9 @@ def _fold_metrics(res: CVResult, model, X, y, train, test) -> None:
     res.roc_auc.append(_auc(y[test], proba))
     assert res.oof is not None
     res.oof[test] = proba
+    if res.oof_flags is None:
+        res.oof_flags = np.zeros(len(res.oof), dtype=bool)
+    res.oof_flags[test] = pred.astype(bool)
     res.folds += 1
     res.n_tested += len(test)
 

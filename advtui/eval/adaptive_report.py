@@ -49,6 +49,8 @@ def summarize_adaptive(rows: Sequence[Row], store, cfg) -> dict:
     models, and a verdict sentence."""
     from advtui.detect.base import tpr_at_fpr
     from advtui.detect.cv import _auc
+    from advtui.eval.bootstrap import detection_intervals
+    from advtui.eval.metrics import _resampler
     from advtui.eval.report import run_detectors
 
     key = eps_text(cfg.primary_eps)
@@ -73,9 +75,13 @@ def summarize_adaptive(rows: Sequence[Row], store, cfg) -> dict:
             },
             "params": {"adaptive_weight": cfg.adaptive_weight, "eot": cfg.eot},
         }
-        before, after = {}, {}
+        before: dict[str, dict[str, Any]] = {}
+        after: dict[str, dict[str, Any]] = {}
         if task and (y == 0).any() and (y == 1).any():
             bench = run_detectors(task, y, store, cfg, extra_rows=ok)
+            groups = np.asarray([str(r["group"]) for r in task])
+            g_after = np.concatenate([groups[y == 0], [str(r["group"]) for r in ok]])
+            res = _resampler([*task, *ok], cfg)
             for name, b in bench.items():
                 before[name] = {"roc_auc": _auc(y, b.cv.oof), "tpr_at_5fpr": b.tpr}
                 clean = b.cv.oof[y == 0]
@@ -87,6 +93,9 @@ def summarize_adaptive(rows: Sequence[Row], store, cfg) -> dict:
                     "tpr_at_5fpr": tpr_at_fpr(ya[m], s[m]) if m.any() else None,
                     "flagged": float(b.extra_flags.mean()) if len(ok) else None,
                 }
+                if res is not None:  # intervals over photos, as the main table's
+                    before[name]["intervals"] = detection_intervals(res, y, groups, b.cv.oof, None)
+                    after[name]["intervals"] = detection_intervals(res, ya, g_after, s, None)
         entry["before"], entry["after"] = before, after
         entry["verdict"] = _verdict(mode, before, after, entry["attack_success_rate"])
         out[mode] = entry

@@ -106,6 +106,7 @@ class EvalConfig:
     adaptive_weight: float = 1.0
     eot: int = 1
     transfer_to: str | None = None  # classify every adversarial image with this model too
+    bootstrap: int = 1000  # resamples of the photos for the summary's intervals (0: none)
 
     @property
     def eps_values(self) -> list[float]:
@@ -156,6 +157,7 @@ class EvalConfig:
                 "adaptive attack needs from the plain rows first)"
             )
         c.eot = int(check_flag("eot", c.eot))
+        c.bootstrap = int(check_flag("bootstrap", c.bootstrap))
         c.adaptive_weight = float(check_flag("adaptive-weight", c.adaptive_weight))
         if c.adaptive and c.protocol == "seed":
             raise EvalError("--adaptive attacks the corrected protocol's pixel-level detector")
@@ -500,6 +502,9 @@ def run_eval(
     # the summary and the detector see the rows in plan order, whatever order the engine
     # delivered them in (a resumed or distributed run gives the uninterrupted run's numbers)
     store.rows.sort(key=_plan_order(items, cfg))
+    from advtui.eval.similarity import fill_missing
+
+    fill_missing(store.rows, model.class_embeddings())  # rows stored before the field
     summary, oof = summarize(store.rows, store, cfg, params)
     summary["labels"] = labelling.summary()
     if any(r["variant"].endswith("+adaptive") for r in store.rows):
@@ -559,7 +564,8 @@ class ImageRows:
         self, model, cfg: EvalConfig, note: Callable[[str], None] | None = None, transfer=None
     ) -> None:
         self.model, self.cfg, self.transfer = model, cfg, transfer
-        self.emb = model.class_embeddings() if "nearest" in cfg.targets else None
+        # the final layer's class rows: the nearest target, and every target's similarity
+        self.emb = model.class_embeddings()
         self.explainer = _Explainers(model, cfg, note)
 
     def rows(
@@ -569,6 +575,7 @@ class ImageRows:
         stop: threading.Event | None = None,
     ) -> Iterator[RowOut]:
         from advtui.detect.features import sorted_features
+        from advtui.eval.similarity import target_similarities
         from advtui.images import load_image, to_tensor
 
         model, cfg, emb, explainer = self.model, self.cfg, self.emb, self.explainer
@@ -653,6 +660,7 @@ class ImageRows:
                     targets = select_targets(
                         mode, sub_logits, model.class_names, seed=seeds, embeddings=emb
                     )
+                    sims = target_similarities(emb, [preds[i] for i in todo], targets)
                     res = attack(x[todo], targets, stop=stop, seeds=seeds)
                     adv_probs = res.adv_logits.softmax(1)
                     adv_pred = res.adv_pred.tolist()
@@ -679,6 +687,7 @@ class ImageRows:
                             "label": preds[i],
                             "target": tgt,
                             "target_label": None if tgt is None else model.label(tgt),
+                            "target_similarity": sims[j],
                             "success": bool(res.success[j]),
                             "linf": float(res.linf[j]),
                             "l2": float(res.l2[j]),

@@ -38,8 +38,12 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def shap_groups(rows: Sequence[Row], cfg) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per target mode at the primary ε: (clean, adversarial) mean SHAP of the top class."""
+def shap_groups(
+    rows: Sequence[Row], cfg, pooled: bool = False
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per target mode at the primary ε: (clean, adversarial) mean SHAP of the top class;
+    ``pooled`` adds every mode's adversarial rows together under ``pooled`` when there are
+    several modes (the blog's figure over all photos)."""
 
     primary = eps_text(cfg.primary_eps)
     clean = np.asarray(
@@ -55,7 +59,23 @@ def shap_groups(rows: Sequence[Row], cfg) -> dict[str, tuple[np.ndarray, np.ndar
             ]
         )
         out[mode] = (clean, adv)
+    if pooled and len(out) > 1:
+        out["pooled"] = (clean, np.concatenate([a for _, a in out.values()]))
     return out
+
+
+def below_text(summary: dict | None, variant: str) -> str:
+    """``adv < clean 12% [8%, 17%] of 480 pairs`` from the summary ('' without one)."""
+    v = ((summary or {}).get("variants") or {}).get(variant) or {}
+    shap = v.get("mean_shap") or {}
+    share = shap.get("adv_below_clean")
+    if share is None:
+        return ""
+    iv = shap.get("adv_below_clean_interval") or {}
+    text = f"adv < clean {share:.0%}"
+    if iv.get("low") is not None and iv.get("high") is not None:
+        text += f" [{iv['low']:.0%}, {iv['high']:.0%}]"
+    return text
 
 
 def _bins(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
@@ -73,24 +93,44 @@ def _label(cfg) -> str:
     return registry.explainer_spec(getattr(cfg, "explainer", "shap")).label
 
 
-def histogram_png(rows: Sequence[Row], cfg, path: str | Path) -> Path:
-    """The blog's figure: mean SHAP of the top prediction, clean vs adversarial, per mode."""
+def histogram_png(rows: Sequence[Row], cfg, path: str | Path, summary: dict | None = None) -> Path:
+    """The blog's figure: mean SHAP of the top prediction, clean vs adversarial, per mode and
+    (with several modes) all modes pooled; each panel names the share of images whose
+    adversarial top class has less mean SHAP than the clean one, with its bootstrap interval
+    over photos when ``summary`` has one."""
     plt = _pyplot()
     from matplotlib.ticker import MaxNLocator
 
-    groups = shap_groups(rows, cfg)
-    fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 3.4), squeeze=False)
-    for ax, (mode, (clean, adv)) in zip(axes[0], groups.items(), strict=True):
-        bins = _bins(clean, adv, 20)
-        ax.hist(clean, bins=bins, alpha=0.6, color=CLEAN_COLOR, label=f"clean (n={len(clean)})")
-        ax.hist(adv, bins=bins, alpha=0.6, color=ADV_COLOR, label=f"adversarial (n={len(adv)})")
-        ax.set_title(mode)
+    groups = shap_groups(rows, cfg, pooled=True)
+    cols = min(3, len(groups))
+    nrows = -(-len(groups) // cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(4.4 * cols, 3.6 * nrows), squeeze=False)
+    flat = list(axes.flat)
+    for ax in flat[len(groups) :]:
+        ax.set_visible(False)
+    for ax, (mode, (clean, adv)) in zip(flat, groups.items(), strict=False):
+        bins = _bins(clean, adv, 30 if len(clean) + len(adv) > 200 else 20)
+        # pooled: every mode's adversarial rows against one set of clean rows, so shares
+        share = mode == "pooled"
+        for values, color, what in ((clean, CLEAN_COLOR, "clean"), (adv, ADV_COLOR, "adversarial")):
+            weights = np.full(len(values), 1.0 / len(values)) if share and len(values) else None
+            ax.hist(
+                values, bins=bins, weights=weights, alpha=0.6, color=color,
+                label=f"{what} (n={len(values)})",
+            )  # fmt: skip
+        if share:
+            ax.set_ylabel("share of images")
+        below = below_text(summary, mode)
+        ax.set_title(mode + (f"\n{below}" if below else ""), fontsize=10)
         ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
         ax.locator_params(axis="x", nbins=5)
         ax.set_xlabel(f"mean {_label(cfg)} of the top class")
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no 0.5 ticks
+        if not share:
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no 0.5 ticks
         ax.legend(fontsize=8)
-    axes[0][0].set_ylabel("images")
+    for row in axes:
+        if not row[0].get_ylabel():
+            row[0].set_ylabel("images")
     fig.tight_layout()
     try:
         return _save(fig, Path(path))
@@ -144,12 +184,17 @@ def roc_png(oof: dict, path: str | Path) -> Path:
         plt.close(fig)
 
 
-def terminal_histogram(rows: Sequence[Row], cfg, bins: int = 10, width: int = 24) -> str:
-    """The histogram as text: one line per bin, clean ``█`` and adversarial ``▓`` bars."""
+def terminal_histogram(
+    rows: Sequence[Row], cfg, bins: int = 10, width: int = 24, summary: dict | None = None
+) -> str:
+    """The histogram as text: one line per bin, clean ``█`` and adversarial ``▓`` bars; the
+    head line of each mode gives ``adv < clean`` with its interval when ``summary`` has it."""
     lines = []
     for mode, (clean, adv) in shap_groups(rows, cfg).items():
+        below = below_text(summary, mode)
         lines.append(
             f"mean {_label(cfg)} of the top class — {mode}   clean █ (n={len(clean)})   adversarial ▓ (n={len(adv)})"
+            + (f"   {below}" if below else "")
         )
         if not len(clean) and not len(adv):
             lines.append("  (no rows)")

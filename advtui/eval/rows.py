@@ -80,6 +80,7 @@ class AdversarialFields(TypedDict, total=False):
 
     target: int | None  # None for untargeted
     target_label: str | None
+    target_similarity: float | None  # cosine of target's and label's final-layer rows
     success: bool
     linf: float  # norms of the final 8-bit perturbation
     l2: float
