@@ -2,15 +2,13 @@
 """Run the ImageNet-scale study of issue 21, one `advtui eval` after another, resumably.
 
     python scripts/imagenet_study.py IMAGENET_SAMPLE OUT_ROOT [--only NAME,…] [--skip NAME,…]
-        [--wnids imagenet_wnids.txt | --labels FILE] [--n-main N] [--n-deps 150]
+        [--labels FILE] [--n-main N] [--n-deps 150]
         [--n-adaptive 60] [--extra "--device cuda --batch-size 32"] [--list] [--dry-run]
 
 IMAGENET_SAMPLE is a flat folder of ImageNet photos named by their synset,
 ``nXXXXXXXX_name.JPEG`` (e.g. ``n01484850_great_white_shark.JPEG``), one photo per class.
-With ``--wnids FILE`` (the 1000 synset ids, sorted, one a line: line k is class k) the script
-writes OUT_ROOT/labels.csv (file name → class index from its ``nXXXXXXXX`` prefix) and passes
-it as ``--labels``, so misclassified photos are left out; without it, eval labels the photos
-itself (or takes the clean top-1 where it cannot).
+eval labels such photos itself from the synset prefix of their names (advtui.labels); ``--labels
+FILE`` passes a labels file to every run instead.
 
 Every run is ``python -m advtui eval IMAGENET_SAMPLE --out OUT_ROOT/NAME … --resume``, in the
 priority order of :data:`RUNS` (``--list`` prints them): Ctrl-C, a kill or a reboot lose at
@@ -25,10 +23,8 @@ the tables it writes from the runs' summary.json files.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
-import re
 import shlex
 import subprocess
 import sys
@@ -105,29 +101,6 @@ def runs(layer: str = DEFAULT_LAYER) -> list[Run]:
     return out
 
 
-def write_labels(folder: Path, wnids: Path, out: Path) -> tuple[int, list[str]]:
-    """OUT (CSV ``filename,class``) for the photos of ``folder`` whose names start with a
-    synset id of ``wnids``; returns (labelled, names left out)."""
-    index = {w.strip(): i for i, w in enumerate(wnids.read_text().split()) if w.strip()}
-    rows, left = [], []
-    for p in sorted(folder.iterdir()):
-        if not p.is_file():
-            continue
-        m = re.match(r"(n\d{8})", p.name)
-        if m and m.group(1) in index:
-            rows.append((p.name, index[m.group(1)]))
-        else:
-            left.append(p.name)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["filename", "class"])
-        w.writerows(rows)
-    os.replace(tmp, out)
-    return len(rows), left
-
-
 def command(run: Run, folder: str, root: Path, sizes: dict, common: list[str]) -> list[str]:
     """The run's `advtui eval` argv (after the interpreter)."""
     argv = ["-m", "advtui", "eval", folder, "--out", str(root / run.name), *run.flags]
@@ -164,8 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", help="comma-separated run names (default all)")
     p.add_argument("--skip", help="comma-separated run names to leave out")
     p.add_argument("--redo", default="", help="comma-separated finished runs to run again")
-    p.add_argument("--wnids", help="sorted synset ids, one a line: write and pass --labels")
-    p.add_argument("--labels", help="a --labels file to pass to every run instead")
+    p.add_argument("--labels", help="a --labels file to pass to every run")
     p.add_argument("--n-main", type=int, help="photos of the main runs (default all)")
     p.add_argument("--n-deps", type=int, default=150, help="photos of the dependency runs")
     p.add_argument("--n-adaptive", type=int, default=60, help="photos of the adaptive runs")
@@ -193,12 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(a.root).expanduser()
     (root / "logs").mkdir(parents=True, exist_ok=True)
     common = []
-    if a.wnids:
-        labels = root / "labels.csv"
-        n, left = write_labels(folder, Path(a.wnids), labels)
-        _log(root, f"labels: {n} photos labelled from {a.wnids} in {labels}; {len(left)} left out")
-        common += ["--labels", str(labels)]
-    elif a.labels:
+    if a.labels:
         common += ["--labels", a.labels]
     common += shlex.split(a.extra)
     sizes = {"main": a.n_main, "deps": a.n_deps, "adaptive": a.n_adaptive}

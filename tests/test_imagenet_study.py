@@ -59,21 +59,6 @@ def test_every_run_is_a_valid_resumable_eval_command(tmp_path):
     assert parser.parse_args(quick[2:]).steps == "2"
 
 
-def test_labels_come_from_the_synset_prefix(tmp_path):
-    wnids = tmp_path / "wnids.txt"
-    wnids.write_text("n01440764\nn01443537\nn01484850\n")
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    for name in ("n01484850_great_white_shark.JPEG", "n01440764_tench.JPEG", "notes.txt"):
-        (photos / name).write_bytes(b"")
-    n, left = study.write_labels(photos, wnids, tmp_path / "labels.csv")
-    assert (n, left) == (2, ["notes.txt"])
-    from advtui.eval.dataset import read_labels
-
-    labels = read_labels(tmp_path / "labels.csv", [f"class {i}" for i in range(3)])
-    assert labels == {"n01440764_tench.JPEG": 0, "n01484850_great_white_shark.JPEG": 2}
-
-
 def test_unknown_runs_are_refused(tmp_path):
     with pytest.raises(SystemExit, match="unknown run 'nope'"):
         study.main([str(tmp_path), str(tmp_path / "out"), "--only", "nope", "--dry-run"])
