@@ -295,6 +295,8 @@ class EvalRun:
     dropped_partial: bool = False
     written: dict = field(default_factory=dict)
     attribution_shape: list[int] | None = None
+    #: every ε's out-of-fold scores ({eps: {variant: oof}}), written to oof_scores.npz
+    sweep_oof: dict = field(default_factory=dict)
 
 
 #: Per-image seeds lie in [0, ATTACK_SEEDS).
@@ -494,12 +496,13 @@ def run_eval(
     # the summary and the detector see the rows in plan order, whatever order the engine
     # delivered them in (a resumed or distributed run gives the uninterrupted run's numbers)
     store.rows.sort(key=_plan_order(items, cfg))
-    summary, oof = summarize(store.rows, store, cfg, params)
+    sweep_oof: dict = {}
+    summary, oof = summarize(store.rows, store, cfg, params, sweep_oof)
     if any(r["variant"].endswith("+adaptive") for r in store.rows):
         from advtui.eval.adaptive_report import summarize_adaptive
 
         summary["adaptive"] = summarize_adaptive(store.rows, store, cfg)
-    run = EvalRun(cfg, store, summary, oof, store.dropped_partial)
+    run = EvalRun(cfg, store, summary, oof, store.dropped_partial, sweep_oof=sweep_oof)
     run.attribution_shape = attribution_shape(model, cfg.layer)
     run.written = write_outputs(run, plots=cfg.plots)
     return run

@@ -113,6 +113,7 @@ def _evaluate(
         entry["warning"] = warning
     oof: dict[str, Any] = {
         "y": y,
+        "keys": [(r["image"], r["variant"], r.get("eps_255")) for r in rows],  # oof_scores.npz
         "lr": res["lr"].oof,
         "confidence_baseline": res["confidence_baseline"].oof,
     }
@@ -237,8 +238,12 @@ def _warnings(sweep: dict) -> list[str]:
     return [f"{w} ({', '.join(v)})" for w, v in hits.items()]
 
 
-def summarize(rows: Sequence[Row], store, cfg, params: dict) -> tuple[dict, dict]:
-    """(summary dict, out-of-fold scores of the primary ε by variant, for the ROC plot)."""
+def summarize(
+    rows: Sequence[Row], store, cfg, params: dict, sweep_oof: dict | None = None
+) -> tuple[dict, dict]:
+    """(summary dict, out-of-fold scores of the primary ε by variant, for the ROC plot);
+    ``sweep_oof`` (if given) receives those of every ε, ``{eps: {variant: oof}}``, for
+    ``oof_scores.npz``."""
 
     modes = list(cfg.targets)
     neg_all = [r for r in rows if r["variant"] == "clean" and r.get("f") is not None]
@@ -257,6 +262,8 @@ def summarize(rows: Sequence[Row], store, cfg, params: dict) -> tuple[dict, dict
             else:
                 neg = neg_all
             block[variant], oof = _evaluate(neg, adv, attempted, store, cfg)
+            if oof and sweep_oof is not None:
+                sweep_oof.setdefault(key, {})[variant] = oof
             if key == primary and oof:
                 oof_primary[variant] = oof
         sweep[key] = block
@@ -320,6 +327,10 @@ def write_outputs(run, *, plots: bool = True) -> dict[str, Path]:
         path, (json.dumps(json_safe(_clean_json(summary)), indent=2) + "\n").encode()
     )
     written["summary"] = path
+    if getattr(run, "sweep_oof", None):
+        from advtui.eval.scores import write_scores
+
+        written["scores"] = write_scores(out, run.sweep_oof, store.line_of)
     if plots:
         from advtui.eval.plots import histogram_png, roc_png
 
