@@ -58,7 +58,8 @@ def shap_groups(rows: Sequence[Row], cfg) -> dict[str, tuple[np.ndarray, np.ndar
     return out
 
 
-def _bins(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
+def bin_edges(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
+    """The ``n + 1`` bin edges both histograms share (histogram.png, the terminal's)."""
     both = np.concatenate([a, b]) if len(a) + len(b) else np.zeros(1)
     lo, hi = float(both.min()), float(both.max())
     if hi <= lo:
@@ -81,7 +82,7 @@ def histogram_png(rows: Sequence[Row], cfg, path: str | Path) -> Path:
     groups = shap_groups(rows, cfg)
     fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 3.4), squeeze=False)
     for ax, (mode, (clean, adv)) in zip(axes[0], groups.items(), strict=True):
-        bins = _bins(clean, adv, 20)
+        bins = bin_edges(clean, adv, 20)
         ax.hist(clean, bins=bins, alpha=0.6, color=CLEAN_COLOR, label=f"clean (n={len(clean)})")
         ax.hist(adv, bins=bins, alpha=0.6, color=ADV_COLOR, label=f"adversarial (n={len(adv)})")
         ax.set_title(mode)
@@ -154,7 +155,7 @@ def terminal_histogram(rows: Sequence[Row], cfg, bins: int = 10, width: int = 24
         if not len(clean) and not len(adv):
             lines.append("  (no rows)")
             continue
-        edges = _bins(clean, adv, bins)
+        edges = bin_edges(clean, adv, bins)
         hc, _ = np.histogram(clean, edges)
         ha, _ = np.histogram(adv, edges)
         top = max(1, hc.max(initial=0), ha.max(initial=0))

@@ -111,6 +111,7 @@ class AdvtuiApp(App[int]):
         Binding("right_square_bracket", "more_steps", "more steps", show=False, key_display="]"),
         Binding("left_square_bracket", "fewer_steps", "fewer steps", show=False, key_display="["),
         Binding("s", "save", "save"),
+        Binding("r", "results", "results", show=False),  # an eval run's rows (tui/results.py)
         Binding("escape", "cancel", "cancel", key_display="esc"),
         Binding("ctrl+c", "quit", "quit", show=False, priority=True),  # as any terminal program
     ]
@@ -163,6 +164,7 @@ class AdvtuiApp(App[int]):
         self._exiting = False
         self.labels: dict[str, int] = {}
         self.folder_label: dict[str, int] = {}
+        self.results_screen: Any = None  # the eval run's rows, kept while the app runs
 
     # ------------------------------------------------------------------ layout
 
@@ -215,6 +217,8 @@ class AdvtuiApp(App[int]):
         # start the heavy imports (torch, the model) once the first frame is on screen
         self.call_after_refresh(self.load_model)
         self.call_after_refresh(self.check_colours)
+        if self.config.run is not None:  # `advtui OUT`: the run's rows first
+            self.call_after_refresh(self.action_results)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="colours")
     def check_colours(self) -> None:
@@ -978,6 +982,19 @@ class AdvtuiApp(App[int]):
         self.saving = True
         self.save(outcome, self.config.out_dir / slug, self.current_key)
         self._refresh_bindings()
+
+    def action_results(self) -> None:
+        from advtui.tui.evalrow import show_results
+
+        show_results(self)
+
+    def use_config_explainer(self) -> None:
+        """``config``'s explanation settings changed (an eval row's): explainers built anew."""
+        self.explainers = jobs.ExplainerCache(self.config, note=self.explainers.note)
+        self.explainer_ready.clear()
+        self.explainer_error = None
+        if self.model is not None:
+            self.prepare_explainer(self.model, load_detector=False)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.display_text))

@@ -82,6 +82,8 @@ class TuiConfig:
     labels: Path | None = None
     #: walk sub-folders (a folder given on the command line); an image's folder is not walked
     recursive: bool = True
+    #: ``advtui OUT`` on an eval output folder: the run whose rows open first (``r``)
+    run: Path | None = None
 
     def __post_init__(self) -> None:
         self.folder = Path(self.folder)
