@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+import time
 from array import array
 from collections import OrderedDict
 from collections.abc import Callable
@@ -34,6 +35,12 @@ PROGRESS = "progress.json"
 POOLED = "pooled"
 #: What marks a folder as an eval output folder.
 MARKERS = (RESULTS, RUN_JSON, SUMMARY)
+#: results.jsonl is indexed 64 kB first (a screen of rows at once), then in growing chunks.
+FIRST_CHUNK = 1 << 16
+MAX_CHUNK = 1 << 20
+#: Seconds the indexing thread sleeps after each chunk it reports: parsing JSON holds the
+#: GIL, and the explorer's UI thread needs it to paint the rows already indexed.
+YIELD = 0.005
 #: Filters of the verdict column (the focused detector's).
 VERDICTS = ("all rows", "missed only", "false alarms only")
 
@@ -101,7 +108,6 @@ class RunIndex:
     params: dict = field(default_factory=dict)
     summary: dict | None = None
     progress: dict | None = None
-    blocks: list = field(default_factory=list)  # advtui.eval.scores.Block
     problems: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -110,11 +116,33 @@ class RunIndex:
         self.cols = {k: array(t) for k, t in COLUMNS.items()}
         self.variants, self.views, self.eps_codes = _Codes(), _Codes(), _Codes()
         self.bad_lines: list[int] = []
+        #: class index → name, as the rows name them (pred_label, target_label)
+        self.class_names: dict[int, str] = {}
         self.scanned_bytes = 0
         self.complete = False
         self.partial = False
         self._lock = threading.Lock()
         self._cache: OrderedDict[int, dict] = OrderedDict()
+        self._blocks: list | None = None  # oof_scores.npz, read after the first rows
+
+    @property
+    def scores_loaded(self) -> bool:
+        return self._blocks is not None
+
+    @property
+    def blocks(self) -> list:
+        """The out-of-fold score blocks (:class:`advtui.eval.scores.Block`), read on first use
+        ([] without oof_scores.npz; a damaged one adds a line to ``problems``)."""
+        if self._blocks is None:
+            from advtui.eval.scores import ScoresError, read_scores
+
+            try:
+                blocks = read_scores(self.folder)
+            except ScoresError as exc:
+                blocks = []
+                self.problems.append(str(exc))
+            self._blocks = blocks
+        return self._blocks
 
     # ------------------------------------------------------------------ what the run is
     @property
@@ -145,8 +173,9 @@ class RunIndex:
 
     @property
     def detectors(self) -> list[str]:
+        """The detectors with scores ([] until they are read: :attr:`blocks`)."""
         names: list[str] = []
-        for b in self.blocks:
+        for b in self._blocks or []:
             names += [d for d in b.detectors if d not in names]
         return names
 
@@ -164,10 +193,11 @@ class RunIndex:
         self,
         stop: threading.Event | None = None,
         progress: Callable[[int, int], None] | None = None,
-        chunk: int = 1 << 22,
+        chunk: int = FIRST_CHUNK,
     ) -> None:
         """Index results.jsonl from where the last scan stopped: offsets and columns, a
-        ``chunk`` of bytes at a time; ``progress(bytes done, bytes total)`` after each. A
+        ``chunk`` of bytes first (the first screen of rows), four times more each time up
+        to :data:`MAX_CHUNK`; ``progress(bytes done, bytes total)`` after each. A
         partial last line (a run still writing) waits for the next scan; a line that is not
         a row is counted in :attr:`bad_lines` and shown as unreadable."""
         try:
@@ -189,9 +219,14 @@ class RunIndex:
                     continue
                 self._index_lines(data[:end], self.scanned_bytes)
                 self.scanned_bytes += end
+                chunk = min(MAX_CHUNK, max(chunk, 4 * chunk))
                 fh.seek(self.scanned_bytes)
                 if progress is not None:
                     progress(self.scanned_bytes, size)
+                    time.sleep(YIELD)  # the UI thread takes the GIL and paints what we have
+                stopped = stop is not None and stop.is_set()
+                if not self.scores_loaded and not stopped:  # the first rows are on their way
+                    self.blocks  # noqa: B018 - reads them
         # done: every complete line indexed (a partial last line is a row still being written)
         self.complete = not (stop is not None and stop.is_set())
         self.partial = self.scanned_bytes < size and self.complete
@@ -226,6 +261,9 @@ class RunIndex:
                 c["conf"].append(_num(row.get("confidence")))
                 c["clean_conf"].append(_num(row.get("clean_confidence")))
                 c["mean_shap"].append(_num((row.get("evidence") or {}).get("mean_shap")))
+                for k, name in (("pred", "pred_label"), ("target", "target_label")):
+                    if isinstance(row.get(k), int) and row.get(name):
+                        self.class_names.setdefault(row[k], str(row[name]))
 
     def row(self, i: int) -> dict:
         """Row ``i`` (line ``i`` of results.jsonl) parsed; ``{}`` for a line that is not a row."""
@@ -261,12 +299,12 @@ class RunIndex:
         scores from its own ε's block of ``mode`` (None: all modes pooled); clean rows' from
         block (``eps`` or the primary ε, ``mode``). NaN / -1 where a row was not scored;
         caught 1/0 at the detector's 5 %-FPR threshold."""
-        n, dets = len(self), self.detectors
+        n, dets = len(self), self.detectors if self.scores_loaded else []
         score = np.full((n, len(dets)), np.nan)
         caught = np.full((n, len(dets)), -1, dtype=np.int8)
         variant = mode or POOLED
         clean_eps = eps or self.primary_eps
-        for b in self.blocks:
+        for b in self._blocks or []:
             if b.variant != variant:
                 continue
             cols = [dets.index(d) for d in b.detectors]
@@ -307,8 +345,6 @@ def open_run(folder: str | Path) -> RunIndex:
     """The run in ``folder``: its small files read, results.jsonl not yet indexed (call
     :meth:`RunIndex.scan`). Raises RunError when the folder holds no results.jsonl; damaged
     small files are listed in ``problems`` (one line each) and the rest still opens."""
-    from advtui.eval.scores import ScoresError, read_scores
-
     p = Path(folder).expanduser()
     if not is_run_folder(p):
         raise RunError(f"{safe_name(p)}: not an advtui eval output folder (no {RESULTS})")
@@ -321,10 +357,6 @@ def open_run(folder: str | Path) -> RunIndex:
     run.summary, why = _read_json(p / SUMMARY)
     run.problems += [why] if why else []
     run.progress, _ = _read_json(p / PROGRESS)
-    try:
-        run.blocks = read_scores(p)
-    except ScoresError as exc:
-        run.problems.append(str(exc))
     return run
 
 

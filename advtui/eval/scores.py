@@ -108,9 +108,9 @@ def write_scores(folder: str | Path, sweep_oof: Mapping, line_of: Mapping) -> Pa
             blocks.append({"eps": eps, "variant": variant, "detectors": list(dets)})
     meta = {"version": VERSION, "fpr_budget": FPR_BUDGET, "blocks": blocks}
     buf = io.BytesIO()
-    np.savez_compressed(buf, meta=np.asarray(json.dumps(meta)), **arrays)
+    np.savez(buf, meta=np.asarray(json.dumps(meta)), **arrays)
     path = Path(folder) / SCORES
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_write_bytes(path, buf.getvalue())  # uncompressed: read at once
     return path
 
 

@@ -330,11 +330,13 @@ def run_folder(app: Any) -> Path | None:
 
 
 def class_namer(app: Any, run: RunIndex):
-    """Class index → name: the loaded model's names, the built-in ImageNet names for a
-    built-in model, else ``class N``."""
+    """Class index → name: as the run's rows name it, else the loaded model's names, the
+    built-in ImageNet names for a built-in model, else ``class N``."""
     from advtui.settings import MODEL_NAMES
 
     def name(i: int) -> str:
+        if i in run.class_names:
+            return run.class_names[i]
         names = app.model.class_names if app.model is not None else None
         if names is None and run.fixed.get("model") in MODEL_NAMES:
             from advtui.imagenet import imagenet_classes

@@ -194,10 +194,11 @@ def roc_lines(curves: Sequence[Curve], width: int, height: int, *, title: str) -
     axis = Text(" " * (lw - 1) + "└" + "─" * plot_w, Style(color=AXIS))
     ticks = Text(" " * lw) + _ticks(plot_w, [(0.0, "0"), (0.5, "0.5"), (1.0, "1")])
     label = Text(" " * lw) + Text(
-        "FPR (clean flagged) → ; TPR (adversarial caught) ↑; ┊ 5 % FPR"[:plot_w].center(plot_w),
-        Style(color=AXIS),
+        "false positive rate (clean flagged)"[:plot_w].center(plot_w), Style(color=AXIS)
     )
-    head = Text(title, Style(bold=True))[:width]
+    head = Text.assemble(
+        (title, Style(bold=True)), ("  TPR (adversarial caught) ↑ · ┆ 5 % FPR", Style(color=AXIS))
+    )[:width]
     return [head, *body, axis, ticks, label, *legend]
 
 

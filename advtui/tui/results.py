@@ -288,8 +288,11 @@ class ResultsScreen(Screen[None]):
         Binding("h", "histogram", "histogram"),
         Binding("c", "roc", "ROC"),
         Binding("escape,r", "close", "explorer", key_display="esc"),
-        Binding("q", "app.quit", "quit"),
+        Binding("q", "quit", "quit"),
     ]
+
+    async def action_quit(self) -> None:
+        await self.app.action_quit()
 
     def __init__(self, run: RunIndex, class_name: Callable[[int], str]) -> None:
         super().__init__()
@@ -302,6 +305,7 @@ class ResultsScreen(Screen[None]):
         self.sort = "row"
         self.descending = False
         self.scan_done = 0
+        self.said = 0  # run.problems already told
         self.scan_total = 0
         self._scores: tuple[np.ndarray, np.ndarray] | None = None
         self._scored_for: tuple | None = None
@@ -314,6 +318,7 @@ class ResultsScreen(Screen[None]):
     def on_mount(self) -> None:
         for why in self.run.problems:
             say(self.app, why, title="eval run", severity="warning", timeout=8)
+        self.said = len(self.run.problems)
         if self.run.state != "finished":
             say(
                 self.app,
@@ -344,6 +349,9 @@ class ResultsScreen(Screen[None]):
 
     def on_run_scanned(self, message: RunScanned) -> None:
         self.scan_done, self.scan_total = message.done, message.total
+        for why in self.run.problems[self.said :]:  # a damaged oof_scores.npz, once read
+            say(self.app, why, title="eval run", severity="warning", timeout=8)
+        self.said = len(self.run.problems)
         if message.final and self.run.bad_lines:
             bad = self.run.bad_lines
             say(
@@ -363,7 +371,7 @@ class ResultsScreen(Screen[None]):
         return dets[self.det] if 0 <= self.det < len(dets) else None
 
     def scores(self) -> tuple[np.ndarray, np.ndarray]:
-        key = (len(self.run), self.mode, self.eps)
+        key = (len(self.run), self.run.scores_loaded, self.mode, self.eps)
         if self._scores is None or self._scored_for != key:
             self._scores, self._scored_for = self.run.scores(self.mode, self.eps), key
         return self._scores
@@ -475,8 +483,11 @@ class PlotScreen(Screen[None]):
         Binding("h", "kind('histogram')", "histogram"),
         Binding("c", "kind('roc')", "ROC"),
         Binding("escape", "close", "rows", key_display="esc"),
-        Binding("q", "app.quit", "quit"),
+        Binding("q", "quit", "quit"),
     ]
+
+    async def action_quit(self) -> None:
+        await self.app.action_quit()
 
     def __init__(self, run: RunIndex, kind: str, eps: str | None = None) -> None:
         super().__init__()
@@ -502,8 +513,8 @@ class PlotScreen(Screen[None]):
         from advtui.tui.plotdata import histogram_panel, roc_panel
 
         plot = self.query_one("#plot", Static)
-        width = max(40, plot.size.width or self.app.size.width)
-        height = max(10, plot.size.height or self.app.size.height - 1)
+        width = max(40, self.size.width or self.app.size.width)
+        height = max(10, (self.size.height or self.app.size.height) - 2)  # title, footer
         names = self.panels()
         fit = max(1, min(len(names), width // 56)) if names else 1
         start = (self.page * fit) % max(1, len(names)) if names else 0
