@@ -29,6 +29,8 @@ TORCH_FREE = [
     "advtui.explain.evidence",
     "advtui.detect.saved",
     "advtui.eval.rows",
+    "advtui.eval.scores",
+    "advtui.eval.browse",
 ]
 PACKAGE = Path(__file__).resolve().parents[1] / "advtui"
 

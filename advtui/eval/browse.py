@@ -22,6 +22,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -113,7 +114,7 @@ class RunIndex:
     def __post_init__(self) -> None:
         self.path = self.folder / RESULTS
         self._offsets = array("q")
-        self.cols = {k: array(t) for k, t in COLUMNS.items()}
+        self.cols: dict[str, array[Any]] = {k: array(t) for k, t in COLUMNS.items()}
         self.variants, self.views, self.eps_codes = _Codes(), _Codes(), _Codes()
         self.bad_lines: list[int] = []
         #: class index → name, as the rows name them (pred_label, target_label)

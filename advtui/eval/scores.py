@@ -25,6 +25,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -89,8 +90,8 @@ def _detector_oof(oof: Mapping) -> dict[str, np.ndarray]:
 def write_scores(folder: str | Path, sweep_oof: Mapping, line_of: Mapping) -> Path:
     """Write ``folder/oof_scores.npz`` from ``{eps: {variant: oof}}`` (the summary's
     out-of-fold dicts, each with ``keys``: the rows' keys) and ``line_of`` (key → line)."""
-    arrays: dict[str, np.ndarray] = {}
-    blocks = []
+    arrays: dict[str, Any] = {}
+    blocks: list[dict] = []
     for eps, by_variant in sweep_oof.items():
         for variant, oof in by_variant.items():
             b = len(blocks)
@@ -108,7 +109,7 @@ def write_scores(folder: str | Path, sweep_oof: Mapping, line_of: Mapping) -> Pa
             blocks.append({"eps": eps, "variant": variant, "detectors": list(dets)})
     meta = {"version": VERSION, "fpr_budget": FPR_BUDGET, "blocks": blocks}
     buf = io.BytesIO()
-    np.savez(buf, meta=np.asarray(json.dumps(meta)), **arrays)
+    np.savez(buf, **({"meta": np.asarray(json.dumps(meta))} | arrays))
     path = Path(folder) / SCORES
     atomic_write_bytes(path, buf.getvalue())  # uncompressed: read at once
     return path

@@ -984,7 +984,7 @@ class AdvtuiApp(App[int]):
         self._refresh_bindings()
 
     def action_results(self) -> None:
-        from advtui.tui.evalrow import show_results
+        from advtui.tui.results import show_results
 
         show_results(self)
 

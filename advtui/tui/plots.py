@@ -216,3 +216,25 @@ def side_by_side(panels: Sequence[list[Text]], width: int, gap: int = 2) -> list
                 t += " " * gap
         rows.append(t)
     return rows
+
+
+def to_palette(lines: Sequence[Text]) -> list[Text]:
+    """The same rows with every colour as its xterm-256 palette number (a 256-colour
+    terminal gets the exact entry; the colours here are palette entries already)."""
+    from rich.color import ColorSystem
+
+    def fix(style: Style | str) -> Style | str:
+        if isinstance(style, str):
+            return style
+        return style + Style.from_color(
+            style.color.downgrade(ColorSystem.EIGHT_BIT) if style.color else None,
+            style.bgcolor.downgrade(ColorSystem.EIGHT_BIT) if style.bgcolor else None,
+        )
+
+    out = []
+    for line in lines:
+        t = Text(line.plain, style=fix(line.style), end="")
+        for span in line.spans:
+            t.stylize(fix(span.style), span.start, span.end)
+        out.append(t)
+    return out

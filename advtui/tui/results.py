@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -536,6 +537,10 @@ class PlotScreen(Screen[None]):
         )
         title = Text(f"{what} · ε {self.eps}{more}", Style(dim=True))
         lines = [title, *side_by_side(panels, w)] if panels else [title, Text("(no target modes)")]
+        if self.app.console.color_system in ("256", "standard"):
+            from advtui.tui.plots import to_palette
+
+            lines = to_palette(lines)
         plot.update(Text("\n").join(lines))
 
     def action_page(self) -> None:
@@ -548,3 +553,65 @@ class PlotScreen(Screen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+def run_folder(app: Any) -> Path | None:
+    """The eval run the explorer knows: ``advtui OUT``, else ``--detector OUT`` when OUT is a
+    run folder (detector.json beside results.jsonl)."""
+    from advtui.eval.browse import is_run_folder
+
+    if app.config.run is not None:
+        return Path(app.config.run)
+    det = app.config.detector
+    if det and is_run_folder(det):
+        return Path(det)
+    return None
+
+
+def class_namer(app: Any, run: RunIndex):
+    """Class index → name: as the run's rows name it, else the loaded model's names, the
+    built-in ImageNet names for a built-in model, else ``class N``."""
+    from advtui.settings import MODEL_NAMES
+
+    def name(i: int) -> str:
+        if i in run.class_names:
+            return run.class_names[i]
+        names = app.model.class_names if app.model is not None else None
+        if names is None and run.fixed.get("model") in MODEL_NAMES:
+            from advtui.imagenet import imagenet_classes
+
+            names = imagenet_classes()
+        return str(names[i]) if names is not None and 0 <= i < len(names) else f"class {i}"
+
+    return name
+
+
+def show_results(app: Any) -> None:
+    """Open (or return to) the results view of the run the explorer knows; one line if none
+    or if it cannot be read."""
+    from advtui.eval.browse import RunError, open_run
+
+    folder = run_folder(app)
+    if folder is None:
+        app.say(
+            "no eval run: start `advtui OUT` or `advtui --detector OUT` on an eval output folder",
+            title="results",
+            severity="warning",
+        )
+        return
+    screen = app.results_screen
+    if screen is None or screen.run.folder != folder:
+        try:
+            run = open_run(folder)
+        except RunError as exc:
+            app.say(str(exc), title="eval run", severity="error", timeout=10)
+            return
+        if app.is_screen_installed(RESULTS_SCREEN):
+            app.uninstall_screen(RESULTS_SCREEN)
+        screen = app.results_screen = ResultsScreen(run, class_namer(app, run))
+        app.install_screen(screen, RESULTS_SCREEN)  # kept when closed: sort, filters, cursor
+    if screen not in app.screen_stack:
+        app.push_screen(RESULTS_SCREEN)
+
+
+RESULTS_SCREEN = "eval-results"

@@ -40,6 +40,11 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("+ / -", "ε up / down by 1/255"),
     ("] / [", "more / fewer attack steps (BIM, PGD)"),
     ("s", "save the current result (PNGs + result.json) under the output folder"),
+    (
+        "r",
+        "an eval run's rows and plots (`advtui OUT`, or --detector OUT); Enter on a row "
+        "reproduces it here",
+    ),
     ("Esc", "cancel the running attack or explain job"),
     ("?", "this help"),
     ("q, ctrl+c", "quit"),

@@ -12,45 +12,13 @@ import numpy as np
 import pytest
 
 from advtui.eval.browse import open_run
-from advtui.eval.loop import EvalConfig, run_eval
 from advtui.tui.evalrow import RowCheck
 from advtui.tui.results import PlotScreen, ResultsScreen, RunTable
 
-from .conftest import make_app, tiny_imagenet_classifier, wait_for, wait_job
+from . import eval_run
+from .conftest import make_app, wait_for, wait_job
 
-DETECTORS = ["shap-lr", "confidence", "squeeze"]
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    return tiny_imagenet_classifier()
-
-
-@pytest.fixture(scope="module")
-def run_dir(tiny, samples_dir, tmp_path_factory) -> Path:
-    """A finished run: 5 photos, PGD (random start from each row's seed), two target modes."""
-    from advtui import threads
-
-    threads.configure(1)
-    photos = tmp_path_factory.mktemp("photos")
-    for p in sorted(samples_dir.glob("*.jpg"))[:5]:
-        shutil.copy(p, photos / p.name)
-    out = tmp_path_factory.mktemp("run") / "out"
-    cfg = EvalConfig(
-        folder=str(photos),
-        out=str(out),
-        n=5,
-        targets=["untargeted", "runner-up"],
-        eps=["8/255"],
-        method="pgd",
-        steps=3,
-        nsamples=4,
-        batch_size=4,
-        detectors=DETECTORS,
-        plots=False,
-    )
-    run_eval(cfg, tiny)
-    return out
+tiny, run_dir = eval_run.tiny, eval_run.run_dir  # the fixtures
 
 
 def _rows(out: Path) -> list[dict]:
