@@ -1,14 +1,19 @@
-"""The plots' data, from an eval run's rows and out-of-fold scores (as histogram.png and
-roc.png draw them: advtui.eval.plots), drawn by :mod:`advtui.tui.plots`."""
+"""The plots' screen and data, from an eval run's rows and out-of-fold scores (as
+histogram.png and roc.png draw them: advtui.eval.plots), drawn by :mod:`advtui.tui.plots`."""
 
 from __future__ import annotations
 
 import numpy as np
+from rich.style import Style
 from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Static
 
 from advtui.eval.browse import RunIndex
 from advtui.eval.scores import auc, roc_points
-from advtui.tui.plots import Curve, histogram_lines, roc_lines
+from advtui.tui.plots import Curve, histogram_lines, roc_lines, side_by_side, to_palette
 
 
 def explainer_label(run: RunIndex) -> str:
@@ -74,3 +79,77 @@ def roc_panel(run: RunIndex, variant: str, eps: str | None, width: int, height: 
         why = "no detector scores (no summary yet)" if not run.blocks else "not cross-validated"
         return [Text(variant), Text(why)]
     return roc_lines(cs, width, height, title=variant)
+
+
+class PlotScreen(Screen[None]):
+    """The evidence histogram or the detectors' ROC curves, one panel per target mode (as
+    many side by side as fit; ``m`` pages through the rest)."""
+
+    BINDINGS = [
+        Binding("m", "page", "next mode"),
+        Binding("h", "kind('histogram')", "histogram"),
+        Binding("c", "kind('roc')", "ROC"),
+        Binding("escape", "close", "rows", key_display="esc"),
+        Binding("q", "quit", "quit"),
+    ]
+
+    async def action_quit(self) -> None:
+        await self.app.action_quit()
+
+    def __init__(self, run: RunIndex, kind: str, eps: str | None = None) -> None:
+        super().__init__()
+        self.run, self.kind = run, kind
+        self.eps = eps or run.primary_eps
+        self.page = 0
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="plot")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self.draw)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.draw)
+
+    def panels(self) -> list[str]:
+        modes = list(self.run.modes)
+        return modes + (["pooled"] if self.kind == "roc" and len(modes) > 1 else [])
+
+    def draw(self) -> None:
+        plot = self.query_one("#plot", Static)
+        width = max(40, self.size.width or self.app.size.width)
+        height = max(10, (self.size.height or self.app.size.height) - 2)  # title, footer
+        names = self.panels()
+        fit = max(1, min(len(names), width // 56)) if names else 1
+        start = (self.page * fit) % max(1, len(names)) if names else 0
+        shown = names[start : start + fit]
+        w = (width - 2 * (len(shown) - 1)) // max(1, len(shown))
+        draw = histogram_panel if self.kind == "histogram" else roc_panel
+        panels = [draw(self.run, m, self.eps, w, height - 1) for m in shown]
+        more = (
+            f" · m: next ({start + 1}–{start + len(shown)} of {len(names)})"
+            if len(names) > fit
+            else ""
+        )
+        what = (
+            "mean-evidence histogram"
+            if self.kind == "histogram"
+            else "out-of-fold ROC, folds pooled"
+        )
+        title = Text(f"{what} · ε {self.eps}{more}", Style(dim=True))
+        lines = [title, *side_by_side(panels, w)] if panels else [title, Text("(no target modes)")]
+        if self.app.console.color_system in ("256", "standard"):
+            lines = to_palette(lines)
+        plot.update(Text("\n").join(lines))
+
+    def action_page(self) -> None:
+        self.page += 1
+        self.draw()
+
+    def action_kind(self, kind: str) -> None:
+        self.kind, self.page = kind, 0
+        self.draw()
+
+    def action_close(self) -> None:
+        self.dismiss(None)

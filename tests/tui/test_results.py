@@ -13,7 +13,9 @@ import pytest
 
 from advtui.eval.browse import open_run
 from advtui.tui.evalrow import RowCheck
-from advtui.tui.results import PlotScreen, ResultsScreen, RunTable
+from advtui.tui.plotdata import PlotScreen
+from advtui.tui.results import ResultsScreen
+from advtui.tui.runtable import RunTable
 
 from . import eval_run
 from .conftest import make_app, wait_for, wait_job

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from advtui.tui.results import PlotScreen, ResultsScreen
+from advtui.tui.plotdata import PlotScreen
+from advtui.tui.results import ResultsScreen
 
 from . import eval_run
 from .conftest import make_app, wait_for
