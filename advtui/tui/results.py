@@ -11,6 +11,7 @@ in the explorer (:mod:`advtui.tui.evalrow`); ``h`` and ``c`` open the plots
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,7 @@ class ResultsScreen(Screen[None]):
         self.descending = False
         self.scan_done = 0
         self.said = 0  # run.problems already told
+        self.painted = threading.Event()  # the first indexed rows are on screen
         self.scan_total = 0
         self._scores: tuple[np.ndarray, np.ndarray] | None = None
         self._scored_for: tuple | None = None
@@ -121,8 +123,14 @@ class ResultsScreen(Screen[None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="run-scan")
     def scan(self) -> None:
         stop = get_current_worker().cancelled_event
+
+        def progress(done: int, total: int) -> None:
+            self.post_message(RunScanned(done, total))
+            if not self.painted.is_set():  # the first rows: let the UI paint them first
+                self.painted.wait(0.5)
+
         try:
-            self.run.scan(stop, lambda d, t: self.post_message(RunScanned(d, t)))
+            self.run.scan(stop, progress)
         except Exception as exc:  # noqa: BLE001 - one line, the screen stays
             from advtui.tui.state import one_line
 
@@ -133,6 +141,7 @@ class ResultsScreen(Screen[None]):
 
     def on_run_scanned(self, message: RunScanned) -> None:
         self.scan_done, self.scan_total = message.done, message.total
+        self.call_after_refresh(self.painted.set)
         for why in self.run.problems[self.said :]:  # a damaged oof_scores.npz, once read
             say(self.app, why, title="eval run", severity="warning", timeout=8)
         self.said = len(self.run.problems)
