@@ -167,3 +167,25 @@ async def test_corrupt_line_and_no_summary_are_one_line_each(run_dir, tiny, tmp_
         await pilot.press("f")  # no scores: says so, keeps going
         await pilot.press("s", "j", "enter")
         assert app.is_running
+
+
+async def test_r_opens_the_run_of_detector_out(run_dir, tiny):
+    photos = json.loads((run_dir / "run.json").read_text())["folder"]
+    app = make_app(photos, "--threads", "1", "--detector", str(run_dir), classifier=tiny)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for(pilot, lambda: app.model is not None, what="model")
+        assert not isinstance(app.screen, ResultsScreen)  # the explorer first
+        await pilot.press("r")
+        screen = await _results(pilot)
+        assert len(screen.query_one(RunTable).order) == len(_rows(run_dir))
+        await pilot.press("escape")
+        assert not isinstance(app.screen, ResultsScreen)
+
+
+async def test_r_without_a_run_says_how_to_get_one(tiny, samples_dir):
+    app = make_app(str(samples_dir), "--threads", "1", classifier=tiny)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("r")
+        await pilot.pause()
+        assert not isinstance(app.screen, ResultsScreen)
+        assert any("no eval run" in n for _, n in app.notices)
