@@ -12,6 +12,7 @@ the full photo, and says so.
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -200,6 +201,13 @@ class RowCheck(Static):
         model = self.run.fixed.get("model")
         if model and model != app.model.name:
             self.notes.append(f"the run used model {model}; the explorer runs {app.model.name}")
+        torch = sys.modules.get("torch")  # loaded with the model
+        want, have = self.run.params.get("threads"), torch.get_num_threads() if torch else None
+        if want and have and int(want) != have:
+            self.notes.append(
+                f"the run computed its rows with {want} torch threads, the explorer runs {have} "
+                f"(pass --threads {want}: PGD may land elsewhere otherwise)"
+            )
         self._configure(app)
         app.settings = settings_for(app, self.run, self.row)
         app.query_one(ImageList).highlighted = index
