@@ -123,6 +123,7 @@ class RunIndex:
         self.complete = False
         self.partial = False
         self._lock = threading.Lock()
+        self._scan_lock = threading.Lock()
         self._cache: OrderedDict[int, dict] = OrderedDict()
         self._blocks: list | None = None  # oof_scores.npz, read after the first rows
 
@@ -201,6 +202,10 @@ class RunIndex:
         to :data:`MAX_CHUNK`; ``progress(bytes done, bytes total)`` after each. A
         partial last line (a run still writing) waits for the next scan; a line that is not
         a row is counted in :attr:`bad_lines` and shown as unreadable."""
+        with self._scan_lock:  # one scan at a time (a reload while one runs waits for it)
+            self._scan(stop, progress, chunk)
+
+    def _scan(self, stop, progress, chunk: int) -> None:
         try:
             size = self.path.stat().st_size
         except OSError as exc:

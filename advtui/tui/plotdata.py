@@ -86,8 +86,8 @@ class PlotScreen(Screen[None]):
     many side by side as fit; ``m`` pages through the rest)."""
 
     BINDINGS = [
-        Binding("m", "page", "next mode"),
-        Binding("h", "kind('histogram')", "histogram"),
+        Binding("m", "page", "next"),
+        Binding("h", "kind('histogram')", "hist"),
         Binding("c", "kind('roc')", "ROC"),
         Binding("escape", "close", "rows", key_display="esc"),
         Binding("q", "quit", "quit"),
@@ -104,7 +104,7 @@ class PlotScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(id="plot")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.call_after_refresh(self.draw)

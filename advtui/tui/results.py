@@ -63,16 +63,21 @@ def sort_keys(detector: str | None) -> list[tuple[str, str, bool]]:
 class ResultsScreen(Screen[None]):
     """An eval run: its rows, sorted and filtered; Enter opens one in the explorer."""
 
+    DEFAULT_CSS = """
+    ResultsScreen #results-head { height: 2; text-wrap: nowrap; text-overflow: ellipsis; }
+    """
+
     BINDINGS = [
         Binding("s", "sort", "sort"),
         Binding("o", "reverse", "order"),
         Binding("m", "mode", "mode"),
         Binding("e", "eps", "ε", show=False),
-        Binding("d", "detector", "detector"),
+        Binding("d", "detector", "det"),
         Binding("f", "verdict", "filter"),
-        Binding("h", "histogram", "histogram"),
+        Binding("h", "histogram", "hist"),
         Binding("c", "roc", "ROC"),
-        Binding("escape,r", "close", "explorer", key_display="esc"),
+        Binding("u", "reload", "reload", show=False),
+        Binding("escape,r", "close", "back", key_display="esc"),
         Binding("q", "quit", "quit"),
     ]
 
@@ -99,7 +104,7 @@ class ResultsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(id="results-head")
         yield RunTable(self.run, self.class_name, id="results-table")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         for why in self.run.problems:
@@ -203,10 +208,12 @@ class ResultsScreen(Screen[None]):
         line2 = Text(
             f"mode {self.mode or 'all'} · ε {self.eps or 'all'} · detector "
             f"{self.detector or '– (no scores)'} · {self.verdict} · sort {label} "
-            f"{'↓' if self.descending else '↑'} · ● flagged at 5 % FPR",
+            f"{'↓' if self.descending else '↑'} · ● = flagged at 5 % FPR · e: ε · u: reload",
             Style(dim=True),
         )
-        return line1 + Text("\n") + line2
+        head = Text("\n").join([line1, line2])
+        head.no_wrap, head.overflow = True, "ellipsis"  # each line cut, never wrapped
+        return head
 
     # ------------------------------------------------------------------ actions
     def action_sort(self) -> None:
@@ -253,6 +260,18 @@ class ResultsScreen(Screen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+    def action_reload(self) -> None:
+        """A run still running: index the rows added since; once its summary exists, open
+        the run anew (with its scores)."""
+        from advtui.eval.browse import SUMMARY
+
+        if self.run.summary is None and (self.run.folder / SUMMARY).is_file():
+            self.dismiss(None)
+            self.app.results_screen = None
+            self.app.call_later(show_results, self.app)
+            return
+        self.scan()
 
     def on_run_table_opened(self, message: RunTable.Opened) -> None:
         from advtui.tui.evalrow import open_row

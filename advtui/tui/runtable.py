@@ -54,7 +54,7 @@ class RunTable(ScrollView, can_focus=True):
     """The rows of ``order`` (indices into the run), one line each, a header on top."""
 
     DEFAULT_CSS = """
-    RunTable { height: 1fr; }
+    RunTable { height: 1fr; overflow-x: hidden; }
     """
 
     class Opened(Message):
@@ -110,7 +110,7 @@ class RunTable(ScrollView, can_focus=True):
         return cols
 
     def _fit_columns(self) -> None:
-        width = max(20, self.size.width or 80)
+        width = max(20, self.scrollable_content_region.width or self.size.width or 80)
         cols = self._all_columns()
         chosen, used = set(), 0
         for c in sorted(cols, key=lambda c: c.priority):
@@ -230,5 +230,5 @@ class RunTable(ScrollView, can_focus=True):
         Binding("pageup", "page_up", show=False),
         Binding("g,home", "first", show=False),
         Binding("G,end", "last", show=False),
-        Binding("enter", "open", "open row"),
+        Binding("enter", "open", "open"),
     ]

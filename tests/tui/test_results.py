@@ -189,3 +189,28 @@ async def test_r_without_a_run_says_how_to_get_one(tiny, samples_dir):
         await pilot.pause()
         assert not isinstance(app.screen, ResultsScreen)
         assert any("no eval run" in n for _, n in app.notices)
+
+
+async def test_u_reloads_a_run_that_was_still_running(run_dir, tiny, tmp_path):
+    part = tmp_path / "part"
+    shutil.copytree(run_dir, part)
+    full = (part / "results.jsonl").read_text()
+    lines = full.splitlines(keepends=True)
+    (part / "results.jsonl").write_text("".join(lines[:5]))
+    summary, scores = (part / "summary.json").read_bytes(), (part / "oof_scores.npz").read_bytes()
+    (part / "summary.json").unlink()
+    (part / "oof_scores.npz").unlink()
+    app = make_app(str(part), "--threads", "1", classifier=tiny)
+    async with app.run_test(size=(120, 30)) as pilot:
+        screen = await _results(pilot)
+        assert len(screen.query_one(RunTable).order) == 5 and screen.run.detectors == []
+        (part / "results.jsonl").write_text(full)  # the run goes on …
+        await pilot.press("u")
+        await wait_for(pilot, lambda: len(screen.run) == len(lines), what="new rows")
+        await wait_for(pilot, lambda: len(screen.query_one(RunTable).order) == len(lines))
+        (part / "summary.json").write_bytes(summary)  # … and finishes
+        (part / "oof_scores.npz").write_bytes(scores)
+        await pilot.press("u")
+        await wait_for(pilot, lambda: app.screen is not screen, what="reopened")
+        fresh = await _results(pilot)
+        assert fresh.run.detectors == ["shap-lr", "confidence", "squeeze"]
