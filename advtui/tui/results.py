@@ -341,6 +341,14 @@ def show_results(app: Any) -> None:
         except RunError as exc:
             app.say(str(exc), title="eval run", severity="error", timeout=10)
             return
+        if app.config.run is not None and Path(app.config.folder) == folder:
+            where = safe_name(str(run.params.get("folder") or "?"))
+            app.say(
+                f"the run's photos ({where}) are not found from here: Enter cannot show rows",
+                title="eval run",
+                severity="warning",
+                timeout=8,
+            )
         if app.is_screen_installed(RESULTS_SCREEN):
             app.uninstall_screen(RESULTS_SCREEN)
         screen = app.results_screen = ResultsScreen(run, class_namer(app, run))
