@@ -105,3 +105,24 @@ def test_scale_benchmark_builds_a_flat_folder_and_a_synset_tree(tmp_path):
     found = [f for f in walk_images(tree) if isinstance(f, Found)]
     assert len(found) == 8
     assert len(folder_classes({f.folder for f in found}, 4)) == 4
+
+
+def test_results_view_bench_opens_a_synthetic_run(tmp_path):
+    from advtui.eval.browse import open_run
+    from benchmarks.results_view import first_screen, full_index, make_run
+
+    run_dir = make_run(tmp_path / "run", 60)
+    assert first_screen(run_dir) > 0
+    seconds, held = full_index(run_dir)
+    assert seconds > 0 and held > 0
+    run = open_run(run_dir)
+    run.scan()
+    assert len(run) == 60 and run.detectors == [
+        "shap-lr",
+        "shap-rf",
+        "confidence",
+        "squeeze",
+        "mahalanobis",
+    ]
+    score, caught = run.scores(None, None)
+    assert np.isfinite(score).all(axis=1).sum() == 60  # every row scored in the pooled block

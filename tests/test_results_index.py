@@ -110,3 +110,27 @@ def test_not_a_run(tmp_path):
     assert is_run_folder(tmp_path)
     with pytest.raises(RunError, match="no results.jsonl yet"):
         open_run(tmp_path)
+
+
+def test_eps_filter_and_clean_scores_of_the_chosen_eps(tmp_path):
+    rows = [_row(i, "clean") for i in range(2)]
+    for eps in ("4/255", "8/255"):
+        rows += [dict(_row(i, "untargeted"), eps_255=eps) for i in range(2)]
+    keys = [(r["image"], r["variant"], r["eps_255"]) for r in rows]
+    blocks = {}
+    for k, eps in enumerate(("4/255", "8/255")):
+        idx = [0, 1, 2 + 2 * k, 3 + 2 * k]
+        oof = {
+            "y": np.array([0, 0, 1, 1]),
+            "keys": [keys[i] for i in idx],
+            "detectors": {"d": np.array([0.1, 0.2, 0.7, 0.8]) + k},
+        }
+        blocks[eps] = {"untargeted": oof, "pooled": oof}
+    _write_run(tmp_path / "run", rows, blocks)
+    run = open_run(tmp_path / "run")
+    run.scan()
+    score, _ = run.scores(None, "4/255")  # clean rows scored as in the 4/255 data set
+    assert np.allclose(score[:, 0], [0.1, 0.2, 0.7, 0.8, 1.7, 1.8])
+    score, caught = run.scores(None, None)  # clean rows: the primary ε (8/255)
+    assert np.allclose(score[:2, 0], [1.1, 1.2])
+    assert list(view_order(run, score, caught, eps="8/255")) == [0, 1, 4, 5]
