@@ -123,3 +123,24 @@ def test_chafa_output_is_parsed_back_into_its_pixels():
     np.testing.assert_array_equal(got, xterm_rgb(want))
     with pytest.raises(ValueError, match="not 4×2"):
         parse_ansi("\x1b[0m▄▄\n", 4, 4)
+
+
+def test_results_view_bench_opens_a_synthetic_run(tmp_path):
+    from advtui.eval.browse import open_run
+    from benchmarks.results_view import first_screen, full_index, make_run
+
+    run_dir = make_run(tmp_path / "run", 60)
+    assert first_screen(run_dir) > 0
+    seconds, held = full_index(run_dir)
+    assert seconds > 0 and held > 0
+    run = open_run(run_dir)
+    run.scan()
+    assert len(run) == 60 and run.detectors == [
+        "shap-lr",
+        "shap-rf",
+        "confidence",
+        "squeeze",
+        "mahalanobis",
+    ]
+    score, caught = run.scores(None, None)
+    assert np.isfinite(score).all(axis=1).sum() == 60  # every row scored in the pooled block

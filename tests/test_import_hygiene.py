@@ -31,6 +31,8 @@ TORCH_FREE = [
     "advtui.eval.rows",
     "advtui.tui.epsgrid",
     "advtui.tui.tmux",
+    "advtui.eval.scores",
+    "advtui.eval.browse",
 ]
 PACKAGE = Path(__file__).resolve().parents[1] / "advtui"
 

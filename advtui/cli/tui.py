@@ -104,8 +104,13 @@ def build_app(argv: list[str] | None = None, *, classifier: Any = None):
 
     folder = Path(args.folder) if args.folder else bundled_samples()
     select, recursive = None, True
+    from advtui.eval.browse import is_run_folder, photo_folder
+
+    run = Path(args.folder).expanduser() if args.folder and is_run_folder(args.folder) else None
     try:
-        if args.folder:
+        if run is not None:  # an eval output folder: its rows, over its photos
+            folder = photo_folder(run)
+        elif args.folder:
             folder, select = open_source(args.folder)
             recursive = select is None  # an image's folder: its siblings, not a whole tree
     except ImageError:
@@ -134,6 +139,7 @@ def build_app(argv: list[str] | None = None, *, classifier: Any = None):
         graphics=args.graphics,
         methods=_cycle(args.methods, settings),
         eps_grid=args.eps_grid,
+        run=run,
     )
     return AdvtuiApp(config)
 

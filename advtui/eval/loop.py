@@ -298,6 +298,8 @@ class EvalRun:
     dropped_partial: bool = False
     written: dict = field(default_factory=dict)
     attribution_shape: list[int] | None = None
+    #: every ε's out-of-fold scores ({eps: {variant: oof}}), written to oof_scores.npz
+    sweep_oof: dict = field(default_factory=dict)
 
 
 #: Per-image seeds lie in [0, ATTACK_SEEDS).
@@ -505,13 +507,14 @@ def run_eval(
     from advtui.eval.similarity import fill_missing
 
     fill_missing(store.rows, model.class_embeddings())  # rows stored before the field
-    summary, oof = summarize(store.rows, store, cfg, params)
+    sweep_oof: dict = {}
+    summary, oof = summarize(store.rows, store, cfg, params, sweep_oof)
     summary["labels"] = labelling.summary()
     if any(r["variant"].endswith("+adaptive") for r in store.rows):
         from advtui.eval.adaptive_report import summarize_adaptive
 
         summary["adaptive"] = summarize_adaptive(store.rows, store, cfg)
-    run = EvalRun(cfg, store, summary, oof, store.dropped_partial)
+    run = EvalRun(cfg, store, summary, oof, store.dropped_partial, sweep_oof=sweep_oof)
     run.attribution_shape = attribution_shape(model, cfg.layer)
     run.written = write_outputs(run, plots=cfg.plots)
     return run

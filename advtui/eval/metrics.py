@@ -119,6 +119,7 @@ def _evaluate(
         entry["warning"] = warning
     oof: dict[str, Any] = {
         "y": y,
+        "keys": [(r["image"], r["variant"], r.get("eps_255")) for r in rows],  # oof_scores.npz
         "lr": res["lr"].oof,
         "confidence_baseline": res["confidence_baseline"].oof,
     }
@@ -260,8 +261,12 @@ def _warnings(sweep: dict) -> list[str]:
     return [f"{w} ({', '.join(v)})" for w, v in hits.items()]
 
 
-def summarize(rows: Sequence[Row], store, cfg, params: dict) -> tuple[dict, dict]:
-    """(summary dict, out-of-fold scores of the primary ε by variant, for the ROC plot)."""
+def summarize(
+    rows: Sequence[Row], store, cfg, params: dict, sweep_oof: dict | None = None
+) -> tuple[dict, dict]:
+    """(summary dict, out-of-fold scores of the primary ε by variant, for the ROC plot);
+    ``sweep_oof`` (if given) receives those of every ε, ``{eps: {variant: oof}}``, for
+    ``oof_scores.npz``."""
 
     modes = list(cfg.targets)
     neg_all = [r for r in rows if r["variant"] == "clean" and r.get("f") is not None]
@@ -280,6 +285,8 @@ def summarize(rows: Sequence[Row], store, cfg, params: dict) -> tuple[dict, dict
             else:
                 neg = neg_all
             block[variant], oof = _evaluate(neg, adv, attempted, store, cfg)
+            if oof and sweep_oof is not None:
+                sweep_oof.setdefault(key, {})[variant] = oof
             if key == primary and oof:
                 oof_primary[variant] = oof
         sweep[key] = block

@@ -78,7 +78,8 @@ def below_text(summary: dict | None, variant: str) -> str:
     return text
 
 
-def _bins(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
+def bin_edges(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
+    """The ``n + 1`` bin edges both histograms share (histogram.png, the terminal's)."""
     both = np.concatenate([a, b]) if len(a) + len(b) else np.zeros(1)
     lo, hi = float(both.min()), float(both.max())
     if hi <= lo:
@@ -109,7 +110,7 @@ def histogram_png(rows: Sequence[Row], cfg, path: str | Path, summary: dict | No
     for ax in flat[len(groups) :]:
         ax.set_visible(False)
     for ax, (mode, (clean, adv)) in zip(flat, groups.items(), strict=False):
-        bins = _bins(clean, adv, 30 if len(clean) + len(adv) > 200 else 20)
+        bins = bin_edges(clean, adv, 30 if len(clean) + len(adv) > 200 else 20)
         # pooled: every mode's adversarial rows against one set of clean rows, so shares
         share = mode == "pooled"
         for values, color, what in ((clean, CLEAN_COLOR, "clean"), (adv, ADV_COLOR, "adversarial")):
@@ -199,7 +200,7 @@ def terminal_histogram(
         if not len(clean) and not len(adv):
             lines.append("  (no rows)")
             continue
-        edges = _bins(clean, adv, bins)
+        edges = bin_edges(clean, adv, bins)
         hc, _ = np.histogram(clean, edges)
         ha, _ = np.histogram(adv, edges)
         top = max(1, hc.max(initial=0), ha.max(initial=0))

@@ -77,6 +77,10 @@ def write_outputs(run, *, plots: bool = True) -> dict[str, Path]:
         path, (json.dumps(json_safe(_clean_json(summary)), indent=2) + "\n").encode()
     )
     written["summary"] = path
+    if getattr(run, "sweep_oof", None):
+        from advtui.eval.scores import write_scores
+
+        written["scores"] = write_scores(out, run.sweep_oof, store.line_of)
     if plots:
         from advtui.eval.plots import histogram_png, roc_png
 

@@ -73,6 +73,10 @@ class ResultsStore:
         self.n_penultimate = int(n_penultimate)
         self.penultimate_bin = self.folder / PENULTIMATE_BIN
         self.rows: list[Row] = []
+        #: each row's line in results.jsonl (0-based, blank lines counted): the rows are
+        #: re-sorted into plan order before the summary, the oof-scores file points at lines
+        self.line_of: dict[RowKey, int] = {}
+        self._lines = 0
         self.dropped_partial = False
         self.folder.mkdir(parents=True, exist_ok=True)
         self.results = self.folder / RESULTS
@@ -135,6 +139,8 @@ class ResultsStore:
                     f"{self.results}: line {n} is not a result row; the store is damaged"
                 ) from None
             self.rows.append(row)
+            self.line_of[row_key(row)] = n - 1
+        self._lines = data[:end].count(b"\n")
         used = max((f for r in self.rows if (f := r.get("f")) is not None), default=-1) + 1
         size = self.bin.stat().st_size if self.bin.exists() else 0
         if size < used * self._row_bytes:
@@ -186,6 +192,8 @@ class ResultsStore:
         line = json.dumps(row, separators=(",", ":"), allow_nan=False) + "\n"
         _fsync_append(self.results, line.encode())
         self.rows.append(row)
+        self.line_of[row_key(row)] = self._lines
+        self._lines += 1
         self.done.add(row_key(row))
         return row
 

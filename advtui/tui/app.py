@@ -114,6 +114,7 @@ class AdvtuiApp(App[int]):
         Binding("s", "save", "save"),
         Binding("b", "eps_grid", "ε grid"),
         Binding("w", "wrong_only", "misclassified only", show=False),
+        Binding("r", "results", "results", show=False),  # an eval run's rows (tui/results.py)
         Binding("escape", "cancel", "cancel", key_display="esc"),
         Binding("ctrl+c", "quit", "quit", show=False, priority=True),  # as any terminal program
     ]
@@ -167,6 +168,7 @@ class AdvtuiApp(App[int]):
         self.labels: LabelFile | None = None  # --labels FILE, once read
         self._labels_said: tuple | None = None  # what labelling left out, told once
         self._list_done: bool | None = None  # the list's title: None before the first batch
+        self.results_screen: Any = None  # the eval run's rows, kept while the app runs
 
     # ------------------------------------------------------------------ layout
 
@@ -221,6 +223,8 @@ class AdvtuiApp(App[int]):
         # start the heavy imports (torch, the model) once the first frame is on screen
         self.call_after_refresh(self.load_model)
         self.call_after_refresh(self.check_colours)
+        if self.config.run is not None:  # `advtui OUT`: the run's rows first
+            self.call_after_refresh(self.action_results)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="colours")
     def check_colours(self) -> None:
@@ -1018,6 +1022,19 @@ class AdvtuiApp(App[int]):
             self.say("no true classes here: nothing to call misclassified", timeout=4)
         elif images.wrong_only and not images.rows:
             self.say("no misclassified image among those predicted yet", timeout=4)
+
+    def action_results(self) -> None:
+        from advtui.tui.results import show_results
+
+        show_results(self)
+
+    def use_config_explainer(self) -> None:
+        """``config``'s explanation settings changed (an eval row's): explainers built anew."""
+        self.explainers = jobs.ExplainerCache(self.config, note=self.explainers.note)
+        self.explainer_ready.clear()
+        self.explainer_error = None
+        if self.model is not None:
+            self.prepare_explainer(self.model, load_detector=False)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.display_text))

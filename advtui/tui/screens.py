@@ -45,6 +45,11 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("] / [", "more / fewer attack steps (BIM, PGD)"),
     ("s", "save the current result (PNGs + result.json) under the output folder"),
     ("b", "ε grid: the attack at a row of budgets, the first success marked"),
+    (
+        "r",
+        "an eval run's rows and plots (`advtui OUT`, or --detector OUT); Enter on a row "
+        "reproduces it here",
+    ),
     ("Esc", "cancel the running attack or explain job"),
     ("?", "this help"),
     ("q, ctrl+c", "quit"),

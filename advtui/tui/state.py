@@ -84,6 +84,8 @@ class TuiConfig:
     recursive: bool = True
     #: ``--eps-grid``: the budgets ``b`` attacks at (None: the method's norm's default row)
     eps_grid: tuple[float, ...] | None = None
+    #: ``advtui OUT`` on an eval output folder: the run whose rows open first (``r``)
+    run: Path | None = None
 
     def __post_init__(self) -> None:
         self.folder = Path(self.folder)
