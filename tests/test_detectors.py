@@ -195,3 +195,23 @@ def test_the_detector_and_adaptive_tables_show_every_detector_per_variant():
         "ok",
         "shap-lr",
     ]
+
+
+@pytest.mark.parametrize(("n", "classes", "d"), [(40, 7, 5), (30, 12, 64), (200, 9, 16)])
+def test_mahalanobis_distances_equal_the_naive_formula(n, classes, d, monkeypatch):
+    """The matrix-product expansion (in row blocks) equals (f − m)ᵀP(f − m) per row and class:
+    few rows (Woodbury precision), more rows than dimensions, and blocks of 3 rows."""
+    from advtui.detect import mahalanobis
+
+    rng = np.random.default_rng(n + classes + d)
+    labels = np.concatenate([np.arange(classes), rng.integers(0, classes, n - classes)])
+    feats = rng.normal(size=(n, d)) + 3 * rng.normal(size=(classes, d))[labels]
+    g = GaussianClasses().fit(feats, labels)
+    means = np.stack([feats[labels == c].mean(0) for c in range(classes)])
+    np.testing.assert_allclose(g.means, means, rtol=1e-12, atol=1e-12)
+    x = rng.normal(size=(11, d)) * 2
+    diff = x[:, None, :] - means[None, :, :]
+    naive = np.einsum("ncd,de,nce->nc", diff, g.precision, diff)
+    monkeypatch.setattr(mahalanobis, "BLOCK_VALUES", 3 * classes)  # 3 rows a block
+    np.testing.assert_allclose(g.distances(x), naive, rtol=1e-8)
+    np.testing.assert_allclose(g.score(x), naive.min(1), rtol=1e-8)

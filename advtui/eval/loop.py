@@ -33,6 +33,7 @@ from advtui.attacks import TARGET_MODES, make_attack, select_targets
 from advtui.attacks.base import Attack
 from advtui.errors import AdvtuiError, Cancelled, ImageError
 from advtui.eval.dataset import EvalError, Item, collect_items, view_image
+from advtui.eval.phases import Phases, finishing
 from advtui.eval.rows import (
     ExplainedFields,
     ItemFields,
@@ -42,7 +43,7 @@ from advtui.eval.rows import (
     RowOut,
     TransferFields,
 )
-from advtui.eval.store import ResultsStore, row_key
+from advtui.eval.store import FEATURES_NPZ, ResultsStore, row_key
 from advtui.registry import DEFAULT_DETECTORS
 from advtui.settings import eps_text
 
@@ -424,6 +425,8 @@ def run_eval(
         status=status,
     )
     tracker.tick("resumed" if done else "starting")
+    phases = Phases(tracker)  # rows, then each phase after them, timed for summary.json
+    phases.enter("rows", "resumed" if done else "starting")
     produced = engine.rows(model, cfg, todo, store.done, stop, tracker)
     try:
         for row, features, penultimate in produced:
@@ -449,6 +452,7 @@ def run_eval(
             }
             from advtui.eval.adaptive import adaptive_variant, run_adaptive
 
+            phases.enter("adaptive", "adaptive attacks")
             at = eps_text(cfg.primary_value)
             tracker.plan_more(
                 sum(
@@ -480,7 +484,7 @@ def run_eval(
                 stop,
                 tools=tools,
             )
-        tracker.finish("done")
+        phases.enter("features", f"writing {FEATURES_NPZ}")
     except BaseException as exc:
         tracker.finish(
             "interrupted" if isinstance(exc, (KeyboardInterrupt, Cancelled)) else "failed"
@@ -491,17 +495,20 @@ def run_eval(
         store.write_npz()
     from advtui.eval.report import summarize, write_outputs
 
-    # the summary and the detector see the rows in plan order, whatever order the engine
-    # delivered them in (a resumed or distributed run gives the uninterrupted run's numbers)
-    store.rows.sort(key=_plan_order(items, cfg))
-    summary, oof = summarize(store.rows, store, cfg, params)
-    if any(r["variant"].endswith("+adaptive") for r in store.rows):
-        from advtui.eval.adaptive_report import summarize_adaptive
+    with finishing(tracker):  # progress.json says `done` once summary.json is written
+        # the summary and the detector see the rows in plan order, whatever order the engine
+        # delivered them in (a resumed or distributed run gives the uninterrupted run's numbers)
+        store.rows.sort(key=_plan_order(items, cfg))
+        phases.enter("detectors", "cross-validating the detectors")
+        summary, oof = summarize(store.rows, store, cfg, params, phases=phases)
+        if any(r["variant"].endswith("+adaptive") for r in store.rows):
+            from advtui.eval.adaptive_report import summarize_adaptive
 
-        summary["adaptive"] = summarize_adaptive(store.rows, store, cfg)
-    run = EvalRun(cfg, store, summary, oof, store.dropped_partial)
-    run.attribution_shape = attribution_shape(model, cfg.layer)
-    run.written = write_outputs(run, plots=cfg.plots)
+            phases.enter("adaptive-report", "the detectors on the adaptive rows")
+            summary["adaptive"] = summarize_adaptive(store.rows, store, cfg)
+        run = EvalRun(cfg, store, summary, oof, store.dropped_partial)
+        run.attribution_shape = attribution_shape(model, cfg.layer)
+        run.written = write_outputs(run, plots=cfg.plots, phases=phases)
     return run
 
 

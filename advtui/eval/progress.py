@@ -60,9 +60,12 @@ class Tracker:
         self.base = (self.done, self.images_done)  # what the run started with (resume)
         self.state = "running"
         self.what = ""
+        self.phase = "rows"  # what the run does now (advtui.eval.phases.PHASES)
+        self.phase_seconds: dict[str, float] = {}
         self._workers: dict[int, dict] = {}
         self._lock = threading.Lock()
         self._written: float | None = None
+        self._published_phase: str | None = None
 
     # ------------------------------------------------------------------ feeding
     def tick(self, what: str) -> None:
@@ -79,6 +82,13 @@ class Tracker:
         with self._lock:
             self.done += n
             self.images_done += int(finished)
+        self.tick(what)
+
+    def enter_phase(self, phase: str, what: str, seconds: dict[str, float]) -> None:
+        """The run moved on to ``phase`` (``seconds``: the time of each phase so far);
+        progress.json is rewritten at once, so a reader sees every phase."""
+        with self._lock:
+            self.phase, self.phase_seconds, self.what = phase, dict(seconds), what
         self.tick(what)
 
     def plan_more(self, n: int, what: str = "") -> None:
@@ -140,6 +150,8 @@ class Tracker:
                 "images_per_min": _round(image_rate),
                 "eta_seconds": None if eta is None else round(eta, 1),
                 "elapsed_seconds": round(now - self.t0, 1),
+                "phase": self.phase,
+                "phase_seconds": dict(self.phase_seconds),
                 "last": self.what,
                 "workers": workers,
                 "pid": os.getpid(),
@@ -150,7 +162,12 @@ class Tracker:
     # ------------------------------------------------------------------ publishing
     def _publish(self, force: bool = False) -> None:
         now = self.clock()
-        due = force or self._written is None or now - self._written >= WRITE_EVERY
+        due = (
+            force
+            or self._written is None
+            or now - self._written >= WRITE_EVERY
+            or self._published_phase != self.phase  # every phase reaches the file
+        )
         if self.status is None and (self.path is None or not due):
             return
         snap = self.snapshot()
@@ -159,7 +176,7 @@ class Tracker:
         if self.path is not None and due:
             from advtui.images import atomic_write_bytes
 
-            self._written = now
+            self._written, self._published_phase = now, snap["phase"]
             try:
                 atomic_write_bytes(self.path, (json.dumps(snap, indent=1) + "\n").encode())
             except OSError:
