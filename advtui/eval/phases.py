@@ -31,7 +31,8 @@ PHASES = (
 
 
 class Phases:
-    """Enters phases on ``tracker`` (anything with ``enter_phase(name, what, times)``) and
+    """Enters phases on ``tracker`` (anything with ``enter_phase(name, what, finished)`` and
+    ``tick(what)``) and
     times them; ``clock`` is injectable for tests."""
 
     def __init__(self, tracker, clock: Callable[[], float] = time.monotonic) -> None:
@@ -46,12 +47,14 @@ class Phases:
         if self.name is not None:
             self.times[self.name] = self.times.get(self.name, 0.0) + now - self.since
         self.name, self.since = name, now
-        self.tracker.enter_phase(name, what or name, self.seconds())
+        self.tracker.enter_phase(
+            name, what or name, {k: round(v, 3) for k, v in self.times.items()}
+        )
 
     def step(self, what: str) -> None:
         """Say what the current phase is doing now (the display's line, progress.json's
         ``last``)."""
-        self.tracker.tick(f"{self.name}: {what}" if self.name else what)
+        self.tracker.tick(what)
 
     def seconds(self) -> dict[str, float]:
         """Seconds per phase so far, the current one up to now (rounded to ms)."""

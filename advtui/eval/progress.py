@@ -61,7 +61,8 @@ class Tracker:
         self.state = "running"
         self.what = ""
         self.phase = "rows"  # what the run does now (advtui.eval.phases.PHASES)
-        self.phase_seconds: dict[str, float] = {}
+        self.phase_seconds: dict[str, float] = {}  # finished phases
+        self._phase_t0 = self.t0
         self._workers: dict[int, dict] = {}
         self._lock = threading.Lock()
         self._written: float | None = None
@@ -85,10 +86,11 @@ class Tracker:
         self.tick(what)
 
     def enter_phase(self, phase: str, what: str, seconds: dict[str, float]) -> None:
-        """The run moved on to ``phase`` (``seconds``: the time of each phase so far);
+        """The run moved on to ``phase`` (``seconds``: the time each finished phase took);
         progress.json is rewritten at once, so a reader sees every phase."""
         with self._lock:
             self.phase, self.phase_seconds, self.what = phase, dict(seconds), what
+            self._phase_t0 = self.clock()
         self.tick(what)
 
     def plan_more(self, n: int, what: str = "") -> None:
@@ -151,6 +153,7 @@ class Tracker:
                 "eta_seconds": None if eta is None else round(eta, 1),
                 "elapsed_seconds": round(now - self.t0, 1),
                 "phase": self.phase,
+                "phase_elapsed_seconds": round(now - self._phase_t0, 1),
                 "phase_seconds": dict(self.phase_seconds),
                 "last": self.what,
                 "workers": workers,
