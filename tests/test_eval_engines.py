@@ -138,6 +138,7 @@ def test_fit_threads_uses_affinity_quota_and_load(monkeypatch):
     monkeypatch.setattr(threads, "cgroup_cpu_limit", lambda: None)
     assert threads.available_cpus() == 8
     monkeypatch.setattr(threads.os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(threads, "busy_cpus_now", lambda: None)  # no /proc/stat: load average
     monkeypatch.setattr(threads.os, "getloadavg", lambda: (0.2, 0.0, 0.0))
     assert threads.fit_threads() == 8  # idle
     monkeypatch.setattr(threads.os, "getloadavg", lambda: (6.0, 0.0, 0.0))
