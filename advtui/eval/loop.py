@@ -29,7 +29,7 @@ from types import SimpleNamespace
 import torch
 
 from advtui import registry
-from advtui.attacks import TARGET_MODES, make_attack, select_targets
+from advtui.attacks import TARGET_MODES, NearestTargets, make_attack, select_targets
 from advtui.attacks.base import Attack
 from advtui.errors import AdvtuiError, Cancelled, ImageError
 from advtui.eval.dataset import EvalError, Item, collect_items, view_image
@@ -559,7 +559,8 @@ class ImageRows:
         self, model, cfg: EvalConfig, note: Callable[[str], None] | None = None, transfer=None
     ) -> None:
         self.model, self.cfg, self.transfer = model, cfg, transfer
-        self.emb = model.class_embeddings() if "nearest" in cfg.targets else None
+        emb = model.class_embeddings() if "nearest" in cfg.targets else None
+        self.emb = None if emb is None else NearestTargets(emb)  # once per run, not per row
         self.explainer = _Explainers(model, cfg, note)
 
     def rows(
