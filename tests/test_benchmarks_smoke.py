@@ -105,3 +105,23 @@ def test_scale_benchmark_builds_a_flat_folder_and_a_synset_tree(tmp_path):
     found = [f for f in walk_images(tree) if isinstance(f, Found)]
     assert len(found) == 8
     assert len(folder_classes({f.folder for f in found}, 4)) == 4
+
+
+def test_detector_bench_smoke_reports_every_detector_and_peak_rss():
+    """The detector-phase benchmark's smoke case in a fresh process: a figure per registry
+    detector that was fitted on every fold, the phase and its peak RSS."""
+    from advtui.registry import DEFAULT_DETECTORS
+    from benchmarks.detectors import QUICK, bench_detectors
+
+    figures, res = bench_detectors(quick=True, threads=1)
+    assert set(res["detectors"]) == set(DEFAULT_DETECTORS)
+    assert all(d["folds"] == res["folds"] == QUICK[4] for d in res["detectors"].values())
+    assert res["peak_rss_mb"] > 0 and res["phase_wall_s"] > 0
+    names = [f.name for f in figures]
+    assert "detector phase (all detectors)" in names and "detector phase peak RSS" in names
+
+
+def test_run_knows_the_detector_section():
+    from benchmarks.run import parse_args
+
+    assert parse_args(["--only", "detectors"]).sections == ["detectors"]
