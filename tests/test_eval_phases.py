@@ -159,3 +159,27 @@ def test_a_log_gets_one_line_per_phase_not_one_per_fold():
     assert lines[3].startswith("eval: detectors") and "fold 5 of 5" in lines[3]
     assert lines[4] == "eval: summary 00:00:00: writing summary.json"
     assert len(lines) == 5
+
+
+class _Tty(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_the_live_display_shows_the_phase_its_time_and_its_line():
+    from advtui.cli.eval import _Live
+
+    err = _Tty()
+    p = _Live(err, clock=lambda: 0.0)
+    p(4, 4, "b.jpg untargeted")  # the rows are done
+    p(4, 4, "pooled (3 of 3): detector 5 of 5 mahalanobis, fold 2 of 5")
+    p.status(
+        {
+            "phase": "detectors",
+            "phase_elapsed_seconds": 75.0,
+            "last": "pooled (3 of 3): detector 5 of 5 mahalanobis, fold 2 of 5",
+        }
+    )
+    p.end_line()
+    text = err.getvalue()
+    assert "detectors 00:01:15: pooled (3 of 3): detector 5 of 5 mahalanobis, fold 2 of 5" in text

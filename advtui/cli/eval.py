@@ -437,6 +437,8 @@ class _Live(_Progress):
         phase = snap.get("phase") or "rows"
         took = snap.get("phase_elapsed_seconds")
         label = "last" if phase == "rows" else f"{phase} {_duration(took or 0)}"
+        if phase != "rows":  # the snapshot's phase and line belong together
+            what = str(snap.get("last") or what)
         lines = [head, Text(f"  {label}: {safe_name(what)}", overflow="ellipsis", no_wrap=True)]
         for w in snap.get("workers") or []:
             where = ":".join(str(w[k]) for k in ("host", "pid") if w.get(k) is not None)
