@@ -8,6 +8,10 @@ rename, at most once a second and at the end), so a second terminal can follow a
 
     watch -n 5 'python -m json.tool OUT/progress.json'
 
+After the rows, :class:`advtui.eval.phases.Phases` moves ``phase`` on (features, detectors,
+…, summary; progress.json is rewritten as each starts) and ``state`` stays ``running`` until
+summary.json is written.
+
 Rates count only this run's rows: rows a ``--resume`` loaded add to ``done``, never to the
 rate, and no ETA is given before a row has been timed. Torch-free.
 """
