@@ -125,3 +125,14 @@ def test_run_knows_the_detector_section():
     from benchmarks.run import parse_args
 
     assert parse_args(["--only", "detectors"]).sections == ["detectors"]
+
+
+def test_detector_bench_times_the_eval_whole_detector_phase():
+    """``--summary MODES``: report.summarize on synthetic rows, every detector per mode."""
+    from advtui.registry import DEFAULT_DETECTORS
+    from benchmarks.detectors import run_summary
+
+    res = run_summary(photos=24, classes=5, dims=8, width=16, folds=2, modes=3)
+    assert res["rows"] == 24 * 4 and res["targets"] == ["untargeted", "random", "nearest"]
+    assert set(res["pooled_auc"]) == set(DEFAULT_DETECTORS)
+    assert all(v is not None and 0.0 <= v <= 1.0 for v in res["pooled_auc"].values())
