@@ -5,7 +5,9 @@ affinity mask (``taskset``, a scheduler's cpuset) and a container's CPU quota (c
 ``cpu.max``, v1 ``cpu.cfs_quota_us``): a container limited to 2 CPUs on a 64-core host would
 run 64 threads that wait on each other at every barrier. It also ignores other work on the
 box: on a busy 2-core machine two threads that must meet at every parallel region crawl, one
-thread does not (docs/perf.md, "Threads on a busy machine").
+thread does not (docs/perf.md, "Threads on a busy machine"). What is busy is sampled now
+(/proc/stat over 150 ms), not taken from the 1-minute load average, which still counts a job
+that ended a minute ago.
 
 :func:`fit_threads` computes the count; :func:`configure` applies it — before torch is
 imported through ``OMP_NUM_THREADS`` (torch reads it at start-up), after it through
@@ -17,6 +19,8 @@ from __future__ import annotations
 import math
 import os
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 #: Environment variables that set the thread count of torch's OpenMP / MKL pools.
@@ -113,20 +117,76 @@ def available_cpus() -> int:
     return max(1, cpus)
 
 
-def _busy_elsewhere(cpus: int) -> float:
-    """Runnable work of other processes on the CPUs we may use, from the 1-minute load
-    average scaled to our share of the machine (0 when unknown)."""
+#: How long :func:`busy_cpus_now` watches /proc/stat (seconds): long enough for the kernel's
+#: 10 ms accounting ticks to tell busy from idle, short enough to go unnoticed at start-up.
+SAMPLE_SECONDS = 0.15
+PROC_STAT = "/proc/stat"
+
+
+def _cpu_line(text: str | None) -> tuple[float, float, int] | None:
+    """(busy, total) jiffies of /proc/stat's ``cpu`` line and the number of ``cpuN`` lines;
+    idle and iowait count as idle, guest time is already inside user/nice."""
+    if not text:
+        return None
+    head, n = None, 0
+    for line in text.splitlines():
+        if line.startswith("cpu "):
+            head = line
+        elif line.startswith("cpu") and line[3:4].isdigit():
+            n += 1
+    if head is None:
+        return None
     try:
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):
-        return 0.0
+        vals = [float(v) for v in head.split()[1:9]]
+    except ValueError:
+        return None
+    if len(vals) < 4:
+        return None
+    total = sum(vals)
+    idle = vals[3] + (vals[4] if len(vals) > 4 else 0.0)
+    return total - idle, total, n
+
+
+def busy_cpus_now(
+    interval: float = SAMPLE_SECONDS,
+    *,
+    read: Callable[[], str | None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    own: Callable[[], float] = time.process_time,
+) -> float | None:
+    """CPUs of the machine kept busy by other processes right now: two readings of
+    /proc/stat ``interval`` apart (this process's own CPU time in between left out); None
+    where /proc/stat cannot be read. Unlike the load average it forgets a job the moment it
+    ends. ``read``, ``sleep`` and ``own`` are injectable for tests."""
+    read = read or (lambda: _read(Path(PROC_STAT)))
+    a, own0 = _cpu_line(read()), own()
+    sleep(interval)
+    b, own1 = _cpu_line(read()), own()
+    if a is None or b is None or b[1] <= a[1]:
+        return None
+    cpus = b[2] or max(1, os.cpu_count() or 1)
+    share = (b[0] - a[0]) / (b[1] - a[1])  # busy fraction of all the machine's CPUs
+    mine = (own1 - own0) / interval if interval > 0 else 0.0
+    return max(0.0, min(1.0, share) * cpus - mine)
+
+
+def _busy_elsewhere(cpus: int) -> float:
+    """Work of other processes on the CPUs we may use, scaled to our share of the machine:
+    from a short sample of /proc/stat (:func:`busy_cpus_now`), or where that cannot be read
+    the 1-minute load average (0 when neither is known)."""
     total = max(1, os.cpu_count() or 1)
-    return load * cpus / total
+    busy = busy_cpus_now()
+    if busy is None:
+        try:
+            busy = os.getloadavg()[0]
+        except (AttributeError, OSError):
+            return 0.0
+    return busy * cpus / total
 
 
 def fit_threads(*, load_aware: bool = True, cpus: int | None = None) -> int:
     """The torch thread count for this process: :func:`available_cpus` minus the CPUs other
-    processes keep busy (``load_aware``), at least 1.
+    processes keep busy now (``load_aware``, :func:`_busy_elsewhere`), at least 1.
 
     The load part is what makes a busy shared box usable: with 2 CPUs and a load of 2 from
     others, two torch threads wait for each other at every barrier while one is descheduled;

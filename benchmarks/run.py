@@ -6,7 +6,9 @@ Sections: attack (vs torchattacks and the fwd+bwd floor), explain (vs shap's def
 GradientExplainer call and a hand expected-gradients floor), rss (peak RSS at nsamples=200,
 fresh process), tui (first frame, full redraw; fresh processes), eval (images/min), sweep
 (explainer batch sizes; full runs only), scale (the explorer on 50,000 files and a
-1,000-class tree against the samples folder; full runs only, or ``--only scale``). ``--quick`` trims repeats and cases (≈ 2 min on a
+1,000-class tree against the samples folder; full runs only, or ``--only scale``), detectors
+(every detector fitted and scored on 5,000 synthetic rows × 1,000 classes × 1,280 dims, peak
+RSS; ``--quick``: a small smoke case). ``--quick`` trims repeats and cases (≈ 2 min on a
 quiet 2-core CPU). With ``--json`` the last line is one JSON object. Timings are minima
 over interleaved repeats; on a loaded machine they are still noisy — compare ratios, and
 never gate on absolute times.
@@ -25,7 +27,9 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
 
 from benchmarks.common import CLOCK, Figure, machine  # noqa: E402
 
-SECTIONS = ("attack", "explain", "rss", "tui", "eval", "sweep", "scale")
+SECTIONS = ("attack", "explain", "rss", "tui", "eval", "sweep", "scale", "detectors")
+#: Sections that time the default model in this process (the others start their own).
+NEEDS_MODEL = {"attack", "explain", "sweep", "eval"}
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 LAYER = "_blocks.5"
 
@@ -80,14 +84,15 @@ def main(argv: list[str] | None = None) -> int:
         + (f", GPU {info['cuda']}" if info["cuda"] else ""),
         flush=True,
     )
-    model = load_model(device=args.device)
-    CLOCK["cuda"] = model.device.type == "cuda"
+    if NEEDS_MODEL & set(args.sections):
+        model = load_model(device=args.device)
+        CLOCK["cuda"] = model.device.type == "cuda"
+        paths = find_images(SAMPLES)
+        images = torch.stack([load_tensor(p, model.input_size) for p in paths])
+        x = images[:1].to(model.device)
+        background = background_from_folder(SAMPLES, model.input_size, exclude=paths[:1])
     CLOCK["name"] = args.clock or ("wall" if CLOCK["cuda"] else "cpu")
     print(f"# ratios on {CLOCK['name']} time; minima over interleaved repeats", flush=True)
-    paths = find_images(SAMPLES)
-    images = torch.stack([load_tensor(p, model.input_size) for p in paths])
-    x = images[:1].to(model.device)
-    background = background_from_folder(SAMPLES, model.input_size, exclude=paths[:1])
     figures: list[Figure] = []
     result: dict = {
         "attack_vs_torchattacks": None,
@@ -173,6 +178,14 @@ def main(argv: list[str] | None = None) -> int:
 
         figs, _ = bench_scale(repeats=1 if args.quick else 2)
         emit(figures, figs)
+
+    if "detectors" in args.sections:
+        from benchmarks.detectors import bench_detectors
+
+        figs, res = bench_detectors(quick=args.quick, threads=args.threads)
+        emit(figures, figs)
+        result["detector_phase_s"] = res.get("phase_wall_s")
+        result["detector_peak_rss_mb"] = res.get("peak_rss_mb")
 
     print(f"# {time.perf_counter() - started:.0f} s", flush=True)
     if args.json:

@@ -144,3 +144,34 @@ def test_results_view_bench_opens_a_synthetic_run(tmp_path):
     ]
     score, caught = run.scores(None, None)
     assert np.isfinite(score).all(axis=1).sum() == 60  # every row scored in the pooled block
+
+
+def test_detector_bench_smoke_reports_every_detector_and_peak_rss():
+    """The detector-phase benchmark's smoke case in a fresh process: a figure per registry
+    detector that was fitted on every fold, the phase and its peak RSS."""
+    from advtui.registry import DEFAULT_DETECTORS
+    from benchmarks.detectors import QUICK, bench_detectors
+
+    figures, res = bench_detectors(quick=True, threads=1)
+    assert set(res["detectors"]) == set(DEFAULT_DETECTORS)
+    assert all(d["folds"] == res["folds"] == QUICK[4] for d in res["detectors"].values())
+    assert res["peak_rss_mb"] > 0 and res["phase_wall_s"] > 0
+    names = [f.name for f in figures]
+    assert "detector phase (all detectors)" in names and "detector phase peak RSS" in names
+
+
+def test_run_knows_the_detector_section():
+    from benchmarks.run import parse_args
+
+    assert parse_args(["--only", "detectors"]).sections == ["detectors"]
+
+
+def test_detector_bench_times_the_eval_whole_detector_phase():
+    """``--summary MODES``: report.summarize on synthetic rows, every detector per mode."""
+    from advtui.registry import DEFAULT_DETECTORS
+    from benchmarks.detectors import run_summary
+
+    res = run_summary(photos=24, classes=5, dims=8, width=16, folds=2, modes=3)
+    assert res["rows"] == 24 * 4 and res["targets"] == ["untargeted", "random", "nearest"]
+    assert set(res["pooled_auc"]) == set(DEFAULT_DETECTORS)
+    assert all(v is not None and 0.0 <= v <= 1.0 for v in res["pooled_auc"].values())

@@ -195,3 +195,48 @@ def test_the_detector_and_adaptive_tables_show_every_detector_per_variant():
         "ok",
         "shap-lr",
     ]
+
+
+@pytest.mark.parametrize(("n", "classes", "d"), [(40, 7, 5), (30, 12, 64), (200, 9, 16)])
+def test_mahalanobis_distances_equal_the_naive_formula(n, classes, d, monkeypatch):
+    """The matrix-product expansion (in row blocks) equals (f − m)ᵀP(f − m) per row and class:
+    few rows (Woodbury precision), more rows than dimensions, and blocks of 3 rows."""
+    from advtui.detect import mahalanobis
+
+    rng = np.random.default_rng(n + classes + d)
+    labels = np.concatenate([np.arange(classes), rng.integers(0, classes, n - classes)])
+    feats = rng.normal(size=(n, d)) + 3 * rng.normal(size=(classes, d))[labels]
+    g = GaussianClasses().fit(feats, labels)
+    means = np.stack([feats[labels == c].mean(0) for c in range(classes)])
+    np.testing.assert_allclose(g.means, means, rtol=1e-12, atol=1e-12)
+    x = rng.normal(size=(11, d)) * 2
+    diff = x[:, None, :] - means[None, :, :]
+    naive = np.einsum("ncd,de,nce->nc", diff, g.precision, diff)
+    monkeypatch.setattr(mahalanobis, "BLOCK_VALUES", 3 * classes)  # 3 rows a block
+    np.testing.assert_allclose(g.distances(x), naive, rtol=1e-8)
+    np.testing.assert_allclose(g.score(x), naive.min(1), rtol=1e-8)
+
+
+def test_registry_detectors_equal_the_summary_cross_validation_they_replace():
+    """summary.json's lr / rf / confidence_baseline reuse shap-lr / shap-rf / confidence's
+    fold results (report.LEGACY): a fresh cross_validate on the same rows gives the same."""
+    from types import SimpleNamespace
+
+    from advtui.detect.cv import cross_validate
+    from advtui.eval.report import LEGACY, detector_folds
+
+    rng = np.random.default_rng(0)
+    n = 90
+    y = np.array([0] * 30 + [1] * 60)
+    groups = np.array([f"g{i % 30}" for i in range(n)])
+    X = (rng.normal(size=(n, 16)) + 0.4 * y[:, None]).astype(np.float32)
+    C = rng.normal(size=(n, 2)) + 0.3 * y[:, None]
+    cfg = SimpleNamespace(protocol="corrected", folds=3, seed=0)
+    folds, scheme = detector_folds([{"group": g} for g in groups], y, cfg)
+    data = DetectorData(y=y, group=groups, label=np.zeros(n, int), shap=X, confidence=C)
+    names = [name for name, _kind, _col in LEGACY.values()]
+    bench = benchmark(names, data, np.arange(n), folds, scheme=scheme)
+    for name, kind, column in LEGACY.values():
+        fresh = cross_validate(X if column == "shap" else C, y, groups, kind=kind, folds=3)
+        assert bench[name].cv.summary() == fresh.summary(), name
+        np.testing.assert_array_equal(bench[name].cv.oof, fresh.oof)

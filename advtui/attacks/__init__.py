@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from advtui.attacks.base import Attack, AttackResult, parse_fraction, quantize
 from advtui.attacks.targets import (
+    NearestTargets,
     class_matches,
     nearest_classes,
     resolve_class,
@@ -77,6 +78,7 @@ __all__ = [
     "attack_class",
     "class_matches",
     "make_attack",
+    "NearestTargets",
     "nearest_classes",
     "parse_fraction",
     "quantize",

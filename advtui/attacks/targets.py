@@ -71,6 +71,9 @@ def resolve_class(query: str | int, class_names: Sequence[str]) -> int:
             raise AttackError(f"class index {index} out of range 0..{len(class_names) - 1}")
         return index
     text = str(query).strip()
+    exact = _exact_names(class_names).get(_norm(text), [])
+    if len(exact) == 1:  # what the scan below returns first, without scanning every class
+        return exact[0]
     scored = _scored(text, class_names)
     if not scored:
         raise AttackError(
@@ -93,10 +96,48 @@ def resolve_class(query: str | int, class_names: Sequence[str]) -> int:
 
 def nearest_classes(embeddings: torch.Tensor, index: int, k: int = 5) -> list[int]:
     """The ``k`` classes whose weight vectors are most cosine-similar to class ``index``."""
-    w = torch.nn.functional.normalize(embeddings.float(), dim=1)
+    return _nearest(torch.nn.functional.normalize(embeddings.float(), dim=1), index, k)
+
+
+def _nearest(w: torch.Tensor, index: int, k: int) -> list[int]:
     sims = w @ w[index]
     sims[index] = -float("inf")
     return sims.topk(k).indices.tolist()
+
+
+class NearestTargets:
+    """The ``nearest`` target of each class, for a whole run: the weight vectors are
+    normalised once and each class's nearest class is computed the first time it is asked for
+    (one classes × D product per distinct class, never per image), with the values
+    :func:`nearest_classes` gives."""
+
+    def __init__(self, embeddings: torch.Tensor) -> None:
+        self.w = torch.nn.functional.normalize(embeddings.float(), dim=1)
+        self._of: dict[int, int] = {}
+
+    def __call__(self, index: int) -> int:
+        index = int(index)
+        if index not in self._of:
+            self._of[index] = _nearest(self.w, index, 1)[0]
+        return self._of[index]
+
+
+_EXACT: dict[int, tuple[Sequence[str], dict[str, list[int]]]] = {}
+
+
+def _exact_names(class_names: Sequence[str]) -> dict[str, list[int]]:
+    """Normalised class name → indices, built once per class list (kept by identity, so a
+    list of labels resolved one line at a time never rescans the classes)."""
+    hit = _EXACT.get(id(class_names))
+    if hit is not None and hit[0] is class_names:
+        return hit[1]
+    table: dict[str, list[int]] = {}
+    for i, name in enumerate(class_names):
+        table.setdefault(_norm(name), []).append(i)
+    if len(_EXACT) > 8:
+        _EXACT.clear()
+    _EXACT[id(class_names)] = (class_names, table)
+    return table
 
 
 def select_targets(
@@ -105,9 +146,11 @@ def select_targets(
     class_names: Sequence[str],
     *,
     seed: int | Sequence[int] = 0,
-    embeddings: torch.Tensor | None = None,
+    embeddings: torch.Tensor | NearestTargets | None = None,
 ) -> torch.Tensor | None:
-    """Target class per image (N,) for ``mode``, or None for ``untargeted``.
+    """Target class per image (N,) for ``mode``, or None for ``untargeted``. ``embeddings``:
+    the final layer's weight vectors, or (for a run of many batches) their
+    :class:`NearestTargets`, which computes each class's nearest class once.
 
     ``seed`` may be one int for the batch or one per image (so a row's random target does not
     depend on its batch).
@@ -131,8 +174,11 @@ def select_targets(
     if mode == "nearest":
         if embeddings is None:
             raise AttackError("target 'nearest' needs a final linear layer to compare classes")
+        nearest = (
+            embeddings if isinstance(embeddings, NearestTargets) else NearestTargets(embeddings)
+        )
         return torch.tensor(
-            [nearest_classes(embeddings, int(p), 1)[0] for p in pred],
+            [nearest(int(p)) for p in pred],
             dtype=torch.long,
             device=clean_logits.device,
         )

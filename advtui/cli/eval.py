@@ -267,10 +267,18 @@ class _Progress:
         self.last_line: float | None = None
         self.open_line = False  # a redrawn (terminal) line without its newline yet
         self.snap: dict | None = None  # the run's last progress snapshot (status)
+        self.phase_shown: str | None = "rows"  # the phase a log line last announced
+        self.rows_ended = False  # the log has the line of the last row
 
     def status(self, snap: dict) -> None:
-        """Take the run's progress snapshot (images/min, workers) for the next line."""
+        """Take the run's progress snapshot (images/min, workers) for the next line; in a log,
+        a line for each phase after the rows as it starts."""
         self.snap = snap
+        if not self.tty and phase_line(snap, self.phase_shown):
+            self.phase_shown = snap.get("phase")
+            self.stream.write(phase_line(snap, None) + "\n")
+            self.last_line = self.clock()
+            self.stream.flush()
 
     def extra(self) -> str:
         """``  12.5 images/min  2/2 workers busy`` from the snapshot ('' before one)."""
@@ -323,10 +331,34 @@ class _Progress:
             self.open_line = True
             if done >= total:
                 self.end_line()
-        elif first or done >= total or self.last_line is None or now - self.last_line >= 30:
+        elif self.phase_shown != "rows":  # after the rows: the phase, every 30 s
+            if self.last_line is None or now - self.last_line >= 30:
+                self.stream.write(phase_line(self.snap or {}, None) + "\n")
+                self.last_line = now
+        elif (
+            first
+            or (done >= total and not self.rows_ended)  # once, not at every phase's tick
+            or self.last_line is None
+            or now - self.last_line >= 30
+        ):
+            self.rows_ended = done >= total
             self.stream.write(line + "\n")
             self.last_line = now
         self.stream.flush()
+
+
+def phase_line(snap: dict, shown: str | None) -> str:
+    """``eval: detectors 00:00:12: pooled (3 of 3): detector 5 of 5 mahalanobis, fold 2 of 5``
+    for a snapshot in a phase after the rows other than ``shown`` ('' in the rows or in
+    ``shown``)."""
+    from advtui.names import safe_name
+
+    phase = snap.get("phase")
+    if phase in (None, "rows", shown):
+        return ""
+    took = snap.get("phase_elapsed_seconds")
+    head = f"eval: {phase}" + ("" if took is None else f" {_duration(took)}")
+    return f"{head}: {safe_name(str(snap.get('last') or ''))}"
 
 
 def _note_line(progress: _Progress) -> Callable[[str], None]:
@@ -413,7 +445,12 @@ class _Live(_Progress):
         for _ in cells:
             head.add_column(no_wrap=True)
         head.add_row(*cells)
-        lines = [head, Text(f"  last: {safe_name(what)}", overflow="ellipsis", no_wrap=True)]
+        phase = snap.get("phase") or "rows"
+        took = snap.get("phase_elapsed_seconds")
+        label = "last" if phase == "rows" else f"{phase} {_duration(took or 0)}"
+        if phase != "rows":  # the snapshot's phase and line belong together
+            what = str(snap.get("last") or what)
+        lines = [head, Text(f"  {label}: {safe_name(what)}", overflow="ellipsis", no_wrap=True)]
         for w in snap.get("workers") or []:
             where = ":".join(str(w[k]) for k in ("host", "pid") if w.get(k) is not None)
             parts = [

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -62,8 +62,12 @@ class Detector(ABC):
         """P(adversarial)-like scores of rows ``idx`` (higher = more adversarial)."""
 
     @abstractmethod
+    def verdict(self, scores: np.ndarray) -> np.ndarray:
+        """The yes/no verdict on rows whose :meth:`scores` are ``scores``."""
+
     def flags(self, data: DetectorData, idx: np.ndarray) -> np.ndarray:
         """The detector's yes/no verdict on rows ``idx``."""
+        return self.verdict(self.scores(data, idx))
 
 
 class ThresholdDetector(Detector):
@@ -78,8 +82,8 @@ class ThresholdDetector(Detector):
         self.threshold = float(np.quantile(self.scores(data, clean), 1.0 - FPR_BUDGET))
         return self
 
-    def flags(self, data: DetectorData, idx: np.ndarray) -> np.ndarray:
-        return self.scores(data, idx) > self.threshold
+    def verdict(self, scores: np.ndarray) -> np.ndarray:
+        return np.asarray(scores) > self.threshold
 
 
 class LearnedDetector(Detector):
@@ -96,7 +100,7 @@ class LearnedDetector(Detector):
         x = getattr(data, self.column)
         if x is None:
             raise DetectorError(f"{self.name}: no {self.column} features in these rows")
-        return np.asarray(x, dtype=np.float64)[idx]
+        return np.asarray(x[idx], dtype=np.float64)  # only these rows, never the whole column
 
     def fit(self, data: DetectorData, train: np.ndarray) -> LearnedDetector:
         self.model = make_classifier(self.kind, self.seed).fit(self._x(data, train), data.y[train])
@@ -105,8 +109,8 @@ class LearnedDetector(Detector):
     def scores(self, data: DetectorData, idx: np.ndarray) -> np.ndarray:
         return self.model.predict_proba(self._x(data, idx))[:, 1]
 
-    def flags(self, data: DetectorData, idx: np.ndarray) -> np.ndarray:
-        return self.scores(data, idx) >= 0.5
+    def verdict(self, scores: np.ndarray) -> np.ndarray:
+        return np.asarray(scores) >= 0.5
 
 
 def make_detector(name: str, seed: int = 0) -> Detector:
@@ -155,10 +159,12 @@ def benchmark(
     extra: np.ndarray | None = None,
     seed: int = 0,
     scheme: str = "",
+    progress: Callable[[str, int, int, int], None] | None = None,
 ) -> dict[str, BenchResult]:
     """Cross-validate detectors ``names`` on ``data[rows]`` with ``folds`` (index arrays into
     ``rows``); rows of ``extra`` (indices into ``data``) are scored by the model of the fold
-    whose test part holds their group."""
+    whose test part holds their group. ``progress(name, k, fold, folds)`` hears each fold
+    before it is fitted (detector ``k`` of ``len(names)``)."""
     from sklearn.metrics import balanced_accuracy_score
 
     from advtui.detect.cv import _auc
@@ -167,12 +173,14 @@ def benchmark(
     extra = np.zeros(0, dtype=np.int64) if extra is None else np.asarray(extra, dtype=np.int64)
     y = data.y[rows]
     out = {}
-    for name in names:
+    for k, name in enumerate(names, 1):
         oof = np.full(len(rows), np.nan)
         res = CVResult(kind=name, oof=oof, scheme=scheme)
         res.oof_flags = np.zeros(len(rows), dtype=bool)
         ex_s, ex_f = np.full(len(extra), np.nan), np.zeros(len(extra), dtype=bool)
-        for train, test in folds:
+        for fold, (train, test) in enumerate(folds, 1):
+            if progress is not None:
+                progress(name, k, fold, len(folds))
             try:
                 det = make_detector(name, seed).fit(data, rows[train])
             except DetectorError as exc:
@@ -180,7 +188,8 @@ def benchmark(
                 break
             if det.note:
                 res.note = det.note
-            s, flag = det.scores(data, rows[test]), det.flags(data, rows[test])
+            s = det.scores(data, rows[test])
+            flag = det.verdict(s)  # one scoring per row: flags come from the scores
             res.accuracy.append(float((flag.astype(int) == y[test]).mean()))
             if len(np.unique(y[test])) == 2:
                 res.balanced_accuracy.append(float(balanced_accuracy_score(y[test], flag)))
@@ -193,7 +202,7 @@ def benchmark(
                 here = np.isin(data.group[extra], np.unique(data.group[rows[test]]))
                 if here.any():
                     ex_s[here] = det.scores(data, extra[here])
-                    ex_f[here] = det.flags(data, extra[here])
+                    ex_f[here] = det.verdict(ex_s[here])
         tpr = tpr_at_fpr(y, oof) if res.folds else None
         out[name] = BenchResult(res, tpr, ex_s, ex_f)
     return out

@@ -24,6 +24,15 @@ RF_TREES = 100
 # ----------------------------------------------------------------------------- models
 
 
+def rf_jobs() -> int:
+    """Trees fitted in parallel: the torch thread count the command set
+    (:func:`advtui.threads.configure`), else ``OMP_NUM_THREADS``, else 1. The forest is the
+    same whatever the count (each tree's seed is drawn before they are shared out)."""
+    from advtui import threads
+
+    return threads.configured() or threads.env_threads() or 1
+
+
 def make_classifier(kind: str, seed: int):
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
@@ -37,7 +46,7 @@ def make_classifier(kind: str, seed: int):
         )
     if kind == "rf":
         return RandomForestClassifier(
-            n_estimators=RF_TREES, class_weight="balanced", random_state=seed, n_jobs=1
+            n_estimators=RF_TREES, class_weight="balanced", random_state=seed, n_jobs=rf_jobs()
         )
     raise DetectorError(f"unknown detector kind {kind!r} (lr or rf)")
 

@@ -9,6 +9,11 @@ feature ensemble. With far fewer rows than dimensions (1280 for EfficientNet-Lit
 covariance is singular, so it is shrunk towards a scaled identity (Ledoit–Wolf); when no class
 holds two rows (no within-class spread to estimate), the covariance of all clean rows about
 their mean is used instead and the fit says so (``note``).
+
+Cost: distances come from the expansion (f − m)ᵀP(f − m) = fᵀPf − 2·fᵀ(P m) + mᵀP m, i.e.
+one (rows × D) @ (D × D) and one (rows × D) @ (D × classes) matrix product per block of rows
+(``P m`` and ``mᵀP m`` are computed once per fit), never a rows × classes × D² loop; the
+class means come from one sort of the labels.
 """
 
 from __future__ import annotations
@@ -17,6 +22,9 @@ import numpy as np
 
 from advtui.detect.base import ThresholdDetector
 from advtui.errors import DetectorError
+
+#: A row block's distances hold about this many float64 values (32 MB).
+BLOCK_VALUES = 4_000_000
 
 
 class GaussianClasses:
@@ -27,6 +35,8 @@ class GaussianClasses:
         self.means: np.ndarray = np.zeros((0, 0))
         self.precision: np.ndarray = np.zeros((0, 0))
         self.note: str | None = None
+        self._pm: np.ndarray = np.zeros((0, 0))
+        self._mpm: np.ndarray = np.zeros(0)
 
     def fit(
         self, features: np.ndarray, labels: np.ndarray, *, shrink: bool = True
@@ -39,9 +49,9 @@ class GaussianClasses:
         labels = np.asarray(labels)
         if f.ndim != 2 or len(f) != len(labels) or len(f) < 2:
             raise DetectorError(f"need at least two feature rows with labels (got {f.shape})")
-        self.classes = np.unique(labels)
-        self.means = np.stack([f[labels == c].mean(0) for c in self.classes])
-        centred = f - self.means[np.searchsorted(self.classes, labels)]
+        self.classes, inverse = np.unique(labels, return_inverse=True)
+        self.means = class_means(f, inverse.ravel(), len(self.classes))
+        centred = f - self.means[inverse.ravel()]
         if len(f) - len(self.classes) < 1:
             centred = f - f.mean(0)
             self.note = "no class held two clean rows: covariance of all clean rows"
@@ -59,23 +69,58 @@ class GaussianClasses:
                 self.precision = (
                     np.eye(d) / a - (centred.T @ np.linalg.solve(inner, centred)) / a**2
                 )
-                return self
+                return self._prepared()
         if shrink:
             cov = LedoitWolf(assume_centered=True).fit(centred).covariance_
         else:
             cov = empirical_covariance(centred, assume_centered=True)
         self.precision = np.linalg.pinv(cov, hermitian=True)
+        return self._prepared()
+
+    def _prepared(self) -> GaussianClasses:
+        """Cache ``P m`` per class and ``mᵀP m`` (what every distance reuses)."""
+        self.precision = (self.precision + self.precision.T) / 2  # exactly symmetric
+        self._pm = self.means @ self.precision  # (classes, D): row c is (P m_c)ᵀ
+        self._mpm = np.einsum("cd,cd->c", self._pm, self.means)
         return self
+
+    def _blocks(self, f: np.ndarray):
+        """Row blocks of ``f`` small enough that a block × classes float64 matrix stays near
+        :data:`BLOCK_VALUES` values."""
+        step = max(1, BLOCK_VALUES // max(1, len(self.classes)))
+        for start in range(0, len(f), step):
+            yield start, f[start : start + step]
+
+    def _block_distances(self, f: np.ndarray) -> np.ndarray:
+        fpf = np.einsum("nd,nd->n", f @ self.precision, f)
+        out = fpf[:, None] - 2.0 * (f @ self._pm.T) + self._mpm[None, :]
+        return np.maximum(out, 0.0, out=out)  # ≥ 0 as a distance is (rounding can dip below)
 
     def distances(self, features: np.ndarray) -> np.ndarray:
         """Squared Mahalanobis distance of each row to each class mean, (N, classes)."""
         f = np.atleast_2d(np.asarray(features, dtype=np.float64))
-        d = f[:, None, :] - self.means[None, :, :]
-        return np.einsum("ncd,de,nce->nc", d, self.precision, d)
+        out = np.empty((len(f), len(self.classes)))
+        for start, block in self._blocks(f):
+            out[start : start + len(block)] = self._block_distances(block)
+        return out
 
     def score(self, features: np.ndarray) -> np.ndarray:
-        """The smallest squared distance to a class mean (higher = less like clean data)."""
-        return self.distances(features).min(1)
+        """The smallest squared distance to a class mean (higher = less like clean data);
+        never holds more than one row block's distances."""
+        f = np.atleast_2d(np.asarray(features, dtype=np.float64))
+        out = np.empty(len(f))
+        for start, block in self._blocks(f):
+            out[start : start + len(block)] = self._block_distances(block).min(1)
+        return out
+
+
+def class_means(f: np.ndarray, inverse: np.ndarray, classes: int) -> np.ndarray:
+    """Mean row of ``f`` per class, ``inverse`` each row's class in 0..classes−1 (every class
+    present): one stable sort and one ``np.add.reduceat``, O(rows × D)."""
+    order = np.argsort(inverse, kind="stable")
+    counts = np.bincount(inverse, minlength=classes)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    return np.add.reduceat(f[order], starts, axis=0) / counts[:, None]
 
 
 class Mahalanobis(ThresholdDetector):

@@ -71,7 +71,10 @@ def run_adaptive(
     for it in items:
         if row_id(it.image) not in skipped:  # rows store escaped names and groups
             by_group.setdefault(row_id(it.group), []).append(it)
+    from advtui.attacks import NearestTargets
+
     emb = model.class_embeddings() if "nearest" in cfg.targets else None
+    nearest = None if emb is None else NearestTargets(emb)  # once per run, not per image
     for mode in cfg.targets:
         variant = adaptive_variant(mode)
         rows, y = task_rows(store.rows, mode, key)
@@ -109,7 +112,7 @@ def run_adaptive(
                 probs = clean_logits.softmax(1)
                 label = int(clean_logits.argmax(1))
                 target = select_targets(
-                    mode, clean_logits, model.class_names, seed=[seed], embeddings=emb
+                    mode, clean_logits, model.class_names, seed=[seed], embeddings=nearest
                 )
                 attack.background = explainer.background(Path(it.path))
                 attack.seed = seed

@@ -29,10 +29,11 @@ from types import SimpleNamespace
 import torch
 
 from advtui import registry
-from advtui.attacks import TARGET_MODES, make_attack, select_targets
+from advtui.attacks import TARGET_MODES, NearestTargets, make_attack, select_targets
 from advtui.attacks.base import Attack
 from advtui.errors import AdvtuiError, Cancelled, ImageError
 from advtui.eval.dataset import EvalError, Item, collect_items, view_image
+from advtui.eval.phases import Phases, finishing
 from advtui.eval.rows import (
     ExplainedFields,
     ItemFields,
@@ -42,7 +43,7 @@ from advtui.eval.rows import (
     RowOut,
     TransferFields,
 )
-from advtui.eval.store import ResultsStore, row_key
+from advtui.eval.store import FEATURES_NPZ, ResultsStore, row_key
 from advtui.labels import LabelReport
 from advtui.registry import DEFAULT_DETECTORS
 from advtui.settings import eps_text
@@ -434,6 +435,8 @@ def run_eval(
         status=status,
     )
     tracker.tick("resumed" if done else "starting")
+    phases = Phases(tracker)  # rows, then each phase after them, timed for summary.json
+    phases.enter("rows", "resumed" if done else "starting")
     produced = engine.rows(model, cfg, todo, store.done, stop, tracker)
     try:
         for row, features, penultimate in produced:
@@ -459,6 +462,7 @@ def run_eval(
             }
             from advtui.eval.adaptive import adaptive_variant, run_adaptive
 
+            phases.enter("adaptive", "adaptive attacks")
             at = eps_text(cfg.primary_value)
             tracker.plan_more(
                 sum(
@@ -490,7 +494,7 @@ def run_eval(
                 stop,
                 tools=tools,
             )
-        tracker.finish("done")
+        phases.enter("features", f"writing {FEATURES_NPZ}")
     except BaseException as exc:
         tracker.finish(
             "interrupted" if isinstance(exc, (KeyboardInterrupt, Cancelled)) else "failed"
@@ -501,22 +505,25 @@ def run_eval(
         store.write_npz()
     from advtui.eval.report import summarize, write_outputs
 
-    # the summary and the detector see the rows in plan order, whatever order the engine
-    # delivered them in (a resumed or distributed run gives the uninterrupted run's numbers)
-    store.rows.sort(key=_plan_order(items, cfg))
-    from advtui.eval.similarity import fill_missing
+    with finishing(tracker):  # progress.json says `done` once summary.json is written
+        # the summary and the detector see the rows in plan order, whatever order the engine
+        # delivered them in (a resumed or distributed run gives the uninterrupted run's numbers)
+        store.rows.sort(key=_plan_order(items, cfg))
+        from advtui.eval.similarity import fill_missing
 
-    fill_missing(store.rows, model.class_embeddings())  # rows stored before the field
-    sweep_oof: dict = {}
-    summary, oof = summarize(store.rows, store, cfg, params, sweep_oof)
-    summary["labels"] = labelling.summary()
-    if any(r["variant"].endswith("+adaptive") for r in store.rows):
-        from advtui.eval.adaptive_report import summarize_adaptive
+        fill_missing(store.rows, model.class_embeddings())  # rows stored before the field
+        phases.enter("detectors", "cross-validating the detectors")
+        sweep_oof: dict = {}
+        summary, oof = summarize(store.rows, store, cfg, params, sweep_oof, phases=phases)
+        summary["labels"] = labelling.summary()
+        if any(r["variant"].endswith("+adaptive") for r in store.rows):
+            from advtui.eval.adaptive_report import summarize_adaptive
 
-        summary["adaptive"] = summarize_adaptive(store.rows, store, cfg)
-    run = EvalRun(cfg, store, summary, oof, store.dropped_partial, sweep_oof=sweep_oof)
-    run.attribution_shape = attribution_shape(model, cfg.layer)
-    run.written = write_outputs(run, plots=cfg.plots)
+            phases.enter("adaptive-report", "the detectors on the adaptive rows")
+            summary["adaptive"] = summarize_adaptive(store.rows, store, cfg)
+        run = EvalRun(cfg, store, summary, oof, store.dropped_partial, sweep_oof=sweep_oof)
+        run.attribution_shape = attribution_shape(model, cfg.layer)
+        run.written = write_outputs(run, plots=cfg.plots, phases=phases)
     return run
 
 
@@ -567,8 +574,10 @@ class ImageRows:
         self, model, cfg: EvalConfig, note: Callable[[str], None] | None = None, transfer=None
     ) -> None:
         self.model, self.cfg, self.transfer = model, cfg, transfer
-        # the final layer's class rows: the nearest target, and every target's similarity
-        self.emb = model.class_embeddings()
+        # the final layer's class rows, normalised once per run (not per row): the nearest
+        # target, and every target's similarity to its clean class
+        emb = model.class_embeddings()
+        self.emb = None if emb is None else NearestTargets(emb)
         self.explainer = _Explainers(model, cfg, note)
 
     def rows(

@@ -39,8 +39,18 @@ def _mean(values) -> float | None:
     return float(np.mean(vals)) if vals else None
 
 
+#: summary.json's per-variant lr / rf / confidence_baseline entries: the registry detector
+#: that is the same model on the same folds (its result is reused when it ran), its kind and
+#: its column.
+LEGACY = {
+    "lr": ("shap-lr", "lr", "shap"),
+    "rf": ("shap-rf", "rf", "shap"),
+    "confidence_baseline": ("confidence", "lr", "confidence"),
+}
+
+
 def _evaluate(
-    neg: list[Row], adv: list[Row], attempted: list[Row], store, cfg
+    neg: list[Row], adv: list[Row], attempted: list[Row], store, cfg, progress=None
 ) -> tuple[dict, dict]:
     n_ok = sum(1 for r in attempted if r.get("success"))
     entry: dict = {
@@ -94,24 +104,21 @@ def _evaluate(
         }
         entry["warning"] = f"{note}: nothing to detect, no accuracy or AUC"
         return entry, {}
-    X = store.features([r["f"] for r in rows])
+    X = store.features([r["f"] for r in rows])  # read once: the detectors reuse it
     C = confidence_features([r["confidence"] for r in rows], [r["logit"] for r in rows])
-    if cfg.protocol == "seed":
-        pos = [r["position"] for r in rows]
-        res = {
-            "lr": index_split(X, y, pos, kind="lr", seed=cfg.seed),
-            "rf": index_split(X, y, pos, kind="rf", seed=cfg.seed),
-            "confidence_baseline": index_split(C, y, pos, kind="lr", seed=cfg.seed),
-        }
-    else:
-        groups = [r["group"] for r in rows]
-        res = {
-            "lr": cross_validate(X, y, groups, kind="lr", folds=cfg.folds, seed=cfg.seed),
-            "rf": cross_validate(X, y, groups, kind="rf", folds=cfg.folds, seed=cfg.seed),
-            "confidence_baseline": cross_validate(
-                C, y, groups, kind="lr", folds=cfg.folds, seed=cfg.seed
-            ),
-        }
+    bench = run_detectors(rows, y, store, cfg, features=X, progress=progress)
+    res = {}
+    for k, (name, kind, column) in LEGACY.items():
+        M = X if column == "shap" else C
+        same = bench.get(name)  # the same model on the same folds: its result, not a refit
+        if same is not None and same.cv.folds:
+            res[k] = same.cv
+        elif cfg.protocol == "seed":
+            pos = [r["position"] for r in rows]
+            res[k] = index_split(M, y, pos, kind=kind, seed=cfg.seed)
+        else:
+            groups = [r["group"] for r in rows]
+            res[k] = cross_validate(M, y, groups, kind=kind, folds=cfg.folds, seed=cfg.seed)
     for k, r in res.items():
         entry[k] = r.summary()
     warning = _data_warning(rows, y, res["lr"], cfg)
@@ -123,7 +130,6 @@ def _evaluate(
         "lr": res["lr"].oof,
         "confidence_baseline": res["confidence_baseline"].oof,
     }
-    bench = run_detectors(rows, y, store, cfg)
     entry["detectors"] = {name: b.summary() for name, b in bench.items()}
     groups_all = [r["group"] for r in rows]
     if res_b is not None:
@@ -146,8 +152,9 @@ def _resampler(rows: Sequence[Row], cfg) -> bootstrap.Resampler | None:
     return bootstrap.Resampler.make([r["group"] for r in rows], n, int(cfg.seed))
 
 
-def detector_data(rows: Sequence[Row], y: np.ndarray, store):
-    """The :class:`~advtui.detect.base.DetectorData` of ``rows`` (all with features)."""
+def detector_data(rows: Sequence[Row], y: np.ndarray, store, features=None):
+    """The :class:`~advtui.detect.base.DetectorData` of ``rows`` (all with features);
+    ``features``: their SHAP feature rows if already read."""
     from advtui.detect.base import DetectorData
 
     f = [r["f"] for r in rows]
@@ -155,7 +162,7 @@ def detector_data(rows: Sequence[Row], y: np.ndarray, store):
         y=np.asarray(y).astype(int),
         group=np.asarray([str(r["group"]) for r in rows]),
         label=np.asarray([int(r.get("label", -1)) for r in rows]),
-        shap=store.features(f),
+        shap=store.features(f) if features is None else features,
         confidence=confidence_features([r["confidence"] for r in rows], [r["logit"] for r in rows]),
         squeeze=np.asarray(
             [np.nan if r.get("squeeze") is None else r["squeeze"] for r in rows], dtype=np.float64
@@ -185,18 +192,41 @@ def detector_folds(rows: Sequence[Row], y: np.ndarray, cfg) -> tuple[list, str]:
     return list(group_folds(y, groups, k, cfg.seed)), f"stratified-group-{k}-fold"
 
 
-def run_detectors(rows: Sequence[Row], y: np.ndarray, store, cfg, extra_rows: Sequence[Row] = ()):
+def run_detectors(
+    rows: Sequence[Row],
+    y: np.ndarray,
+    store,
+    cfg,
+    extra_rows: Sequence[Row] = (),
+    *,
+    features=None,
+    progress=None,
+):
     """Every ``cfg.detectors`` detector on ``rows`` with :func:`detector_folds`; ``extra_rows``
-    (adaptive examples) are scored by the fold model whose test part holds their photo."""
+    (adaptive examples) are scored by the fold model whose test part holds their photo.
+    ``features``: the SHAP features of ``rows`` if already read (used without extra rows);
+    ``progress(name, k, fold, folds)`` hears each fold (:func:`advtui.detect.base.benchmark`)."""
     from advtui.detect.base import benchmark
 
     names = list(getattr(cfg, "detectors", None) or DEFAULT_DETECTORS)
     all_rows = list(rows) + list(extra_rows)
-    data = detector_data(all_rows, np.concatenate([y, np.ones(len(extra_rows), int)]), store)
+    data = detector_data(
+        all_rows,
+        np.concatenate([y, np.ones(len(extra_rows), int)]),
+        store,
+        features if not extra_rows else None,
+    )
     folds, scheme = detector_folds(rows, y, cfg)
     extra = np.arange(len(rows), len(all_rows))
     return benchmark(
-        names, data, np.arange(len(rows)), folds, extra=extra, seed=cfg.seed, scheme=scheme
+        names,
+        data,
+        np.arange(len(rows)),
+        folds,
+        extra=extra,
+        seed=cfg.seed,
+        scheme=scheme,
+        progress=progress,
     )
 
 
@@ -262,20 +292,34 @@ def _warnings(sweep: dict) -> list[str]:
 
 
 def summarize(
-    rows: Sequence[Row], store, cfg, params: dict, sweep_oof: dict | None = None
+    rows: Sequence[Row],
+    store,
+    cfg,
+    params: dict,
+    sweep_oof: dict | None = None,
+    phases=None,
 ) -> tuple[dict, dict]:
     """(summary dict, out-of-fold scores of the primary ε by variant, for the ROC plot);
     ``sweep_oof`` (if given) receives those of every ε, ``{eps: {variant: oof}}``, for
-    ``oof_scores.npz``."""
+    ``oof_scores.npz``; ``phases`` (:class:`advtui.eval.phases.Phases`) hears each variant,
+    detector and fold."""
 
     modes = list(cfg.targets)
     neg_all = [r for r in rows if r["variant"] == "clean" and r.get("f") is not None]
     sweep, oof_primary = {}, {}
     primary = eps_text(cfg.primary_eps)
+    n_sets, n_det = (
+        len(cfg.eps) * (len(modes) + 1),
+        len(getattr(cfg, "detectors", None) or DEFAULT_DETECTORS),
+    )
+    done_sets = 0
     for eps in cfg.eps:
         key = eps_text(eps)
         block = {}
         for variant in modes + [POOLED]:
+            done_sets += 1
+            where = f"{variant}{'' if len(cfg.eps) == 1 else f' ε={key}'} ({done_sets} of {n_sets})"
+            fold_progress = None if phases is None else phases.fold_progress(where, n_det)
             wanted = modes if variant == POOLED else [variant]
             attempted = [r for r in rows if r["variant"] in wanted and r.get("eps_255") == key]
             adv = [r for r in attempted if r.get("status") == "ok" and r.get("f") is not None]
@@ -284,7 +328,7 @@ def summarize(
                 neg = [r for r in neg_all if r["image"] in hit]
             else:
                 neg = neg_all
-            block[variant], oof = _evaluate(neg, adv, attempted, store, cfg)
+            block[variant], oof = _evaluate(neg, adv, attempted, store, cfg, fold_progress)
             if oof and sweep_oof is not None:
                 sweep_oof.setdefault(key, {})[variant] = oof
             if key == primary and oof:

@@ -8,6 +8,10 @@ rename, at most once a second and at the end), so a second terminal can follow a
 
     watch -n 5 'python -m json.tool OUT/progress.json'
 
+After the rows, :class:`advtui.eval.phases.Phases` moves ``phase`` on (features, detectors,
+…, summary; progress.json is rewritten as each starts) and ``state`` stays ``running`` until
+summary.json is written.
+
 Rates count only this run's rows: rows a ``--resume`` loaded add to ``done``, never to the
 rate, and no ETA is given before a row has been timed. Torch-free.
 """
@@ -60,9 +64,13 @@ class Tracker:
         self.base = (self.done, self.images_done)  # what the run started with (resume)
         self.state = "running"
         self.what = ""
+        self.phase = "rows"  # what the run does now (advtui.eval.phases.PHASES)
+        self.phase_seconds: dict[str, float] = {}  # finished phases
+        self._phase_t0 = self.t0
         self._workers: dict[int, dict] = {}
         self._lock = threading.Lock()
         self._written: float | None = None
+        self._published_phase: str | None = None
 
     # ------------------------------------------------------------------ feeding
     def tick(self, what: str) -> None:
@@ -79,6 +87,14 @@ class Tracker:
         with self._lock:
             self.done += n
             self.images_done += int(finished)
+        self.tick(what)
+
+    def enter_phase(self, phase: str, what: str, seconds: dict[str, float]) -> None:
+        """The run moved on to ``phase`` (``seconds``: the time each finished phase took);
+        progress.json is rewritten at once, so a reader sees every phase."""
+        with self._lock:
+            self.phase, self.phase_seconds, self.what = phase, dict(seconds), what
+            self._phase_t0 = self.clock()
         self.tick(what)
 
     def plan_more(self, n: int, what: str = "") -> None:
@@ -140,6 +156,9 @@ class Tracker:
                 "images_per_min": _round(image_rate),
                 "eta_seconds": None if eta is None else round(eta, 1),
                 "elapsed_seconds": round(now - self.t0, 1),
+                "phase": self.phase,
+                "phase_elapsed_seconds": round(now - self._phase_t0, 1),
+                "phase_seconds": dict(self.phase_seconds),
                 "last": self.what,
                 "workers": workers,
                 "pid": os.getpid(),
@@ -150,7 +169,12 @@ class Tracker:
     # ------------------------------------------------------------------ publishing
     def _publish(self, force: bool = False) -> None:
         now = self.clock()
-        due = force or self._written is None or now - self._written >= WRITE_EVERY
+        due = (
+            force
+            or self._written is None
+            or now - self._written >= WRITE_EVERY
+            or self._published_phase != self.phase  # every phase reaches the file
+        )
         if self.status is None and (self.path is None or not due):
             return
         snap = self.snapshot()
@@ -159,7 +183,7 @@ class Tracker:
         if self.path is not None and due:
             from advtui.images import atomic_write_bytes
 
-            self._written = now
+            self._written, self._published_phase = now, snap["phase"]
             try:
                 atomic_write_bytes(self.path, (json.dumps(snap, indent=1) + "\n").encode())
             except OSError:

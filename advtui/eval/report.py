@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from advtui.detect.saved import fit_detector
+from advtui.detect.saved import DETECTOR_FILE, fit_detector
 from advtui.eval.metrics import (  # noqa: F401  (re-exported)
     MIN_PHOTOS_PER_FOLD,
     POOLED,
@@ -35,8 +35,13 @@ from advtui.names import json_safe
 from advtui.settings import eps_text
 
 
-def write_outputs(run, *, plots: bool = True) -> dict[str, Path]:
-    """summary.json, detector.json (pooled rows at the primary ε) and the two plots."""
+def write_outputs(run, *, plots: bool = True, phases=None) -> dict[str, Path]:
+    """detector.json (pooled rows at the primary ε), the two plots, then summary.json (last:
+    with ``phases``, :class:`advtui.eval.phases.Phases`, it records each phase's seconds)."""
+
+    def enter(name: str, what: str) -> None:
+        if phases is not None:
+            phases.enter(name, what)
 
     cfg, store, summary = run.config, run.store, run.summary
     out = Path(cfg.out)
@@ -50,6 +55,7 @@ def write_outputs(run, *, plots: bool = True) -> dict[str, Path]:
         and r.get("f") is not None
     ]
     neg = [r for r in store.rows if r["variant"] == "clean" and r.get("f") is not None]
+    enter("detector", f"fitting {DETECTOR_FILE}")
     if adv and neg:
         rows = neg + adv
         det = fit_detector(
@@ -72,11 +78,6 @@ def write_outputs(run, *, plots: bool = True) -> dict[str, Path]:
     else:
         (out / "detector.json").unlink(missing_ok=True)
         summary["detector"] = {"path": None, "note": "needs clean and successful adversarial rows"}
-    path = out / "summary.json"
-    atomic_write_bytes(
-        path, (json.dumps(json_safe(_clean_json(summary)), indent=2) + "\n").encode()
-    )
-    written["summary"] = path
     if getattr(run, "sweep_oof", None):
         from advtui.eval.scores import write_scores
 
@@ -84,8 +85,17 @@ def write_outputs(run, *, plots: bool = True) -> dict[str, Path]:
     if plots:
         from advtui.eval.plots import histogram_png, roc_png
 
+        enter("plots", "writing histogram.png and roc.png")
         written["histogram"] = histogram_png(store.rows, cfg, out / "histogram.png", summary)
         written["roc"] = roc_png(run.oof, out / "roc.png")
+    enter("summary", "writing summary.json")
+    if phases is not None:
+        summary["phases"] = phases.seconds()
+    path = out / "summary.json"
+    atomic_write_bytes(
+        path, (json.dumps(json_safe(_clean_json(summary)), indent=2) + "\n").encode()
+    )
+    written["summary"] = path
     return written
 
 

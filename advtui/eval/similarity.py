@@ -28,12 +28,16 @@ SIMILARITY_BINS = 5
 
 def target_similarities(embeddings, labels: Sequence[int], targets) -> list[float | None]:
     """Cosine similarity of each target's weight row to its label's (None: no target or no
-    final linear layer)."""
+    final linear layer). ``embeddings``: the class weight rows, or a
+    :class:`~advtui.attacks.targets.NearestTargets` that holds them normalised (once per run)."""
     if targets is None or embeddings is None:
         return [None] * len(labels)
     import torch
 
-    w = torch.nn.functional.normalize(embeddings.detach().float().cpu(), dim=1)
+    w = getattr(embeddings, "w", None)
+    if w is None:
+        w = torch.nn.functional.normalize(embeddings.detach().float(), dim=1)
+    w = w.detach().cpu()
     t = torch.as_tensor([int(x) for x in targets], dtype=torch.long)
     lab = torch.as_tensor([int(x) for x in labels], dtype=torch.long)
     return [float(v) for v in (w[lab] * w[t]).sum(1)]

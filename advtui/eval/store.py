@@ -19,12 +19,12 @@ Layout of the output folder:
 
 from __future__ import annotations
 
-import io
+import contextlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -222,11 +222,18 @@ class ResultsStore:
         )
         return np.array(mm[idx], dtype=np.float32)
 
+    def _mapped(self, path: Path, width: int) -> np.ndarray:
+        """All vectors of ``path`` as a read-only memory map (an empty array when none)."""
+        if self.n_vectors == 0:
+            return np.zeros((0, width), dtype=np.float32)
+        return np.memmap(path, dtype="<f4", mode="r", shape=(self.n_vectors, width))
+
     def write_npz(self) -> Path:
         """Rewrite ``features.npz`` atomically from the rows that have features."""
         rows = [r for r in self.rows if r.get("f") is not None]
         index = [f for r in rows if (f := r.get("f")) is not None]
-        feats = self.features(index)
+        whole = index == list(range(self.n_vectors))  # the usual case: the files as they are
+        feats = self._mapped(self.bin, self.n_features) if whole else self.features(index)
 
         def col(name, dtype, default=np.nan):
             return np.asarray(
@@ -234,30 +241,58 @@ class ResultsStore:
             )
 
         ev = [r.get("evidence") or {} for r in rows]
-        buf = io.BytesIO()
-        extra: dict[str, Any] = (
-            {"penultimate": self.penultimate(index)} if self.n_penultimate else {}
-        )
-        np.savez_compressed(
-            buf,
-            features=feats,
-            row=np.asarray(_positions(self.rows, rows), dtype=np.int64),
-            image=np.asarray([r["image"] for r in rows], dtype=str),
-            group=np.asarray([r["group"] for r in rows], dtype=str),
-            variant=np.asarray([r["variant"] for r in rows], dtype=str),
-            eps=col("eps", np.float64),
-            adversarial=np.asarray([r["variant"] != "clean" for r in rows], dtype=bool),
-            pred=col("pred", np.int64, -1),
-            confidence=col("confidence", np.float64),
-            logit=col("logit", np.float64),
-            mean_shap=np.asarray([e.get("mean_shap", np.nan) for e in ev], dtype=np.float64),
-            squeeze=col("squeeze", np.float64),
-            **extra,
-            quantiles=np.linspace(0.0, 1.0, self.n_features),
-        )
+        extra: dict[str, Any] = {}
+        if self.n_penultimate:
+            extra["penultimate"] = (
+                self._mapped(self.penultimate_bin, self.n_penultimate)
+                if whole
+                else self.penultimate(index)
+            )
         path = self.folder / FEATURES_NPZ
-        atomic_write_bytes(path, buf.getvalue())
+        # streamed into the temporary file: the run's vectors are in memory once, never also
+        # as a compressed copy
+        with atomic_file(path) as fh:
+            np.savez_compressed(
+                fh,
+                features=feats,
+                row=np.asarray(_positions(self.rows, rows), dtype=np.int64),
+                image=np.asarray([r["image"] for r in rows], dtype=str),
+                group=np.asarray([r["group"] for r in rows], dtype=str),
+                variant=np.asarray([r["variant"] for r in rows], dtype=str),
+                eps=col("eps", np.float64),
+                adversarial=np.asarray([r["variant"] != "clean" for r in rows], dtype=bool),
+                pred=col("pred", np.int64, -1),
+                confidence=col("confidence", np.float64),
+                logit=col("logit", np.float64),
+                mean_shap=np.asarray([e.get("mean_shap", np.nan) for e in ev], dtype=np.float64),
+                squeeze=col("squeeze", np.float64),
+                **extra,
+                quantiles=np.linspace(0.0, 1.0, self.n_features),
+            )
         return path
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path) -> Iterator[BinaryIO]:
+    """A temporary file beside ``path``, fsynced and renamed onto it when the block ends
+    (removed if it raises): :func:`advtui.images.atomic_write_bytes` for a writer that
+    streams, so the bytes are never all in memory."""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        with os.fdopen(fd, "w+b") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 #: run.json's fixed params set by a flag: the flag that restores the stored value.
