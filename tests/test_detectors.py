@@ -219,11 +219,11 @@ def test_mahalanobis_distances_equal_the_naive_formula(n, classes, d, monkeypatc
 
 def test_registry_detectors_equal_the_summary_cross_validation_they_replace():
     """summary.json's lr / rf / confidence_baseline reuse shap-lr / shap-rf / confidence's
-    fold results (report.LEGACY): a fresh cross_validate on the same rows gives the same."""
+    fold results (metrics.LEGACY): a fresh cross_validate on the same rows gives the same."""
     from types import SimpleNamespace
 
     from advtui.detect.cv import cross_validate
-    from advtui.eval.report import LEGACY, detector_folds
+    from advtui.eval.metrics import LEGACY, detector_folds
 
     rng = np.random.default_rng(0)
     n = 90
