@@ -478,6 +478,15 @@ def stored_threads(out: str) -> int | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from advtui.eval.lock import holding
+
+    cfg = config_from_args(args)
+    cfg.precheck()  # fail fast on bad flags and folders, before loading the model
+    with holding(args.out):  # one writer per folder, taken before any engine starts
+        return _run(args, cfg)
+
+
+def _run(args: argparse.Namespace, cfg) -> int:
     from rich.console import Console
 
     from advtui.eval.loop import run_eval
@@ -485,8 +494,6 @@ def run(args: argparse.Namespace) -> int:
     from advtui.eval.report import detector_table, summary_table, sweep_table
     from advtui.names import safe_name
 
-    cfg = config_from_args(args)
-    cfg.precheck()  # fail fast on bad flags and folders, before loading the model
     engine = _engine(args)
     if engine is None and args.resume and args.threads is None:
         stored = stored_threads(args.out)
@@ -521,7 +528,7 @@ def run(args: argparse.Namespace) -> int:
             status=progress.status,
             transfer_model=transfer,
         )
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP (advtui.signals)
         progress.end_line()  # not glued to the progress line (nor to the terminal's ^C)
         sys.stderr.write(
             f"stored rows are kept; continue with: {resume_command(args)}\n"

@@ -45,6 +45,7 @@ from advtui.eval.rows import (
 from advtui.eval.store import ResultsStore, row_key
 from advtui.registry import DEFAULT_DETECTORS
 from advtui.settings import eps_text
+from advtui.signals import deferred
 
 PROTOCOLS = ("corrected", "seed")
 #: The layer whose input ``--protocol seed`` explains when --layer is not given (the
@@ -338,7 +339,20 @@ ADAPTIVE_NOT_ON_RAY = (
 )
 
 
-def run_eval(
+def run_eval(config: EvalConfig, model=None, **kwargs) -> EvalRun:
+    """Run (or resume) an evaluation as :func:`_run_eval` does, holding the lock on
+    ``config.out`` (:mod:`advtui.eval.lock`: one writer per folder; a second run is refused)
+    and first finishing a set of final files a kill interrupted (:func:`advtui.outputs.recover`)."""
+    from advtui.eval.lock import holding
+    from advtui.outputs import recover
+
+    with holding(config.out):
+        if Path(config.out).is_dir():
+            recover(config.out)
+        return _run_eval(config, model, **kwargs)
+
+
+def _run_eval(
     config: EvalConfig,
     model=None,
     *,
@@ -480,15 +494,30 @@ def run_eval(
                 stop,
                 tools=tools,
             )
-        tracker.finish("done")
     except BaseException as exc:
-        tracker.finish(
-            "interrupted" if isinstance(exc, (KeyboardInterrupt, Cancelled)) else "failed"
-        )
+        tracker.finish(_end_state(exc))
         raise
     finally:
         getattr(produced, "close", lambda: None)()  # now, not when the traceback is freed
-        store.write_npz()
+        with deferred():  # a second SIGTERM/Ctrl-C waits until features.npz is written
+            store.write_npz()
+    try:
+        run = _finish_run(cfg, model, store, items, params)
+    except BaseException as exc:  # e.g. a plot that cannot be written: not "done"
+        tracker.finish(_end_state(exc))
+        raise
+    tracker.finish("done")
+    return run
+
+
+def _end_state(exc: BaseException) -> str:
+    """progress.json's state for a run ended by ``exc``: interrupted (Ctrl-C, SIGTERM,
+    SIGHUP, a stop) or failed."""
+    return "interrupted" if isinstance(exc, (KeyboardInterrupt, Cancelled)) else "failed"
+
+
+def _finish_run(cfg: EvalConfig, model, store: ResultsStore, items, params: dict) -> EvalRun:
+    """The summary, the detectors and the final files of a run whose rows are all stored."""
     from advtui.eval.report import summarize, write_outputs
 
     # the summary and the detector see the rows in plan order, whatever order the engine

@@ -279,11 +279,27 @@ def summarize(rows: Sequence[Row], store, cfg, params: dict) -> tuple[dict, dict
 
 
 def write_outputs(run, *, plots: bool = True) -> dict[str, Path]:
-    """summary.json, detector.json (pooled rows at the primary ε) and the two plots."""
+    """summary.json, detector.json (pooled rows at the primary ε) and the two plots, as one
+    set (:func:`advtui.outputs.save_set`): a kill or a failed write leaves the previous set."""
+    from advtui.outputs import save_set
 
-    cfg, store, summary = run.config, run.store, run.summary
-    out = Path(cfg.out)
+    out = Path(run.config.out)
+    fitted = _fit_final_detector(run)
     written: dict[str, Path] = {}
+
+    def write(staging: Path) -> dict[str, Path]:
+        _write_final(run, staging, fitted, written, plots)
+        return written
+
+    # a run that fits no detector removes an earlier one with the swap (and one without plots
+    # keeps the earlier plots, as before)
+    owned = {"summary.json", "detector.json"}
+    return save_set(out, write, owned=owned)
+
+
+def _fit_final_detector(run):
+    """The detector of all clean + successful adversarial rows at the primary ε (or None)."""
+    cfg, store, summary = run.config, run.store, run.summary
     primary = eps_text(cfg.primary_eps)
     adv = [
         r
@@ -293,29 +309,34 @@ def write_outputs(run, *, plots: bool = True) -> dict[str, Path]:
         and r.get("f") is not None
     ]
     neg = [r for r in store.rows if r["variant"] == "clean" and r.get("f") is not None]
-    if adv and neg:
-        rows = neg + adv
-        det = fit_detector(
-            store.features([r["f"] for r in rows]),
-            np.asarray([0] * len(neg) + [1] * len(adv)),
-            params=summary["params"]
-            | {"attribution_shape": getattr(run, "attribution_shape", None)}
-            | {
-                "fit_on": f"all clean + all successful adversarial rows at eps {primary}",
-                "n_clean": len(neg),
-                "n_adversarial": len(adv),
-            },
-        )
-        written["detector"] = det.save(out)
-        summary["detector"] = {
-            "path": str(written["detector"]),
+    if not (adv and neg):
+        summary["detector"] = {"path": None, "note": "needs clean and successful adversarial rows"}
+        return None
+    rows = neg + adv
+    det = fit_detector(
+        store.features([r["f"] for r in rows]),
+        np.asarray([0] * len(neg) + [1] * len(adv)),
+        params=summary["params"]
+        | {"attribution_shape": getattr(run, "attribution_shape", None)}
+        | {
+            "fit_on": f"all clean + all successful adversarial rows at eps {primary}",
             "n_clean": len(neg),
             "n_adversarial": len(adv),
-        }
-    else:
-        (out / "detector.json").unlink(missing_ok=True)
-        summary["detector"] = {"path": None, "note": "needs clean and successful adversarial rows"}
-    path = out / "summary.json"
+        },
+    )
+    summary["detector"] = {
+        "path": str(Path(cfg.out) / "detector.json"),
+        "n_clean": len(neg),
+        "n_adversarial": len(adv),
+    }
+    return det
+
+
+def _write_final(run, staging: Path, det, written: dict[str, Path], plots: bool) -> None:
+    cfg, store, summary = run.config, run.store, run.summary
+    if det is not None:
+        written["detector"] = det.save(staging)
+    path = staging / "summary.json"
     atomic_write_bytes(
         path, (json.dumps(json_safe(_clean_json(summary)), indent=2) + "\n").encode()
     )
@@ -323,9 +344,8 @@ def write_outputs(run, *, plots: bool = True) -> dict[str, Path]:
     if plots:
         from advtui.eval.plots import histogram_png, roc_png
 
-        written["histogram"] = histogram_png(store.rows, cfg, out / "histogram.png")
-        written["roc"] = roc_png(run.oof, out / "roc.png")
-    return written
+        written["histogram"] = histogram_png(store.rows, cfg, staging / "histogram.png")
+        written["roc"] = roc_png(run.oof, staging / "roc.png")
 
 
 def _clean_json(obj):
