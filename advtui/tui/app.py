@@ -35,6 +35,7 @@ from advtui.tui import jobs
 from advtui.tui import messages as msg
 from advtui.tui.graphics import GraphicsView, choose_graphics, tmux_features, truecolour_hint
 from advtui.tui.pixels import PixelView
+from advtui.tui.saving import save_folder
 from advtui.tui.screens import ClassPicker, HelpScreen
 from advtui.tui.state import (
     DECODED_LIMIT,
@@ -974,9 +975,9 @@ class AdvtuiApp(App[int]):
         s = self.settings
         target = s.target if not s.target.isdigit() else f"class{s.target}"
         steps = s.steps_used
-        slug = f"{entry.path.stem}-{s.method}-eps{round(s.eps * 255)}-{steps}steps-{target}"
-        self.saving = True
-        self.save(outcome, self.config.out_dir / slug, self.current_key)
+        slug = f"{s.method}-eps{round(s.eps * 255)}-{steps}steps-{target}"
+        self.saving = True  # a folder of its own: unique per path, bounded, never reused
+        self.save(outcome, save_folder(self.config.out_dir, entry.path, slug), self.current_key)
         self._refresh_bindings()
 
     def action_help(self) -> None:
