@@ -478,11 +478,17 @@ def stored_threads(out: str) -> int | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import contextlib
+    from pathlib import Path
+
     from advtui.eval.lock import holding
 
     cfg = config_from_args(args)
-    cfg.precheck()  # fail fast on bad flags and folders, before loading the model
-    with holding(args.out):  # one writer per folder, taken before any engine starts
+    with contextlib.ExitStack() as held:
+        if Path(args.out).is_dir():  # a run already there is named before any other problem
+            held.enter_context(holding(args.out))
+        cfg.precheck()  # fail fast on bad flags and folders, before loading the model
+        held.enter_context(holding(args.out))  # one writer per folder, before any engine
         return _run(args, cfg)
 
 
