@@ -26,7 +26,7 @@ from advtui.cli.common import (
     _say,
     check_args,
 )
-from advtui.cli.tui import build_app, check_sources, tui_parser
+from advtui.cli.tui import build_app, check_sources, ensure_terminal, tui_parser
 
 COMMANDS = {
     "predict": predict,
@@ -76,6 +76,7 @@ def _dispatch(argv: list[str]) -> int:
     app = build_app(argv)
     check_sources(app.config, argv)
     _check_model_name(app.config.model)
+    ensure_terminal()  # keys from /dev/tty when stdin is not a terminal; none: one line
     app.run()
     return int(app.return_code or 0)
 
