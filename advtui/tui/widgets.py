@@ -734,7 +734,8 @@ def _verdict(verdict: float | None, narrow: bool = False) -> Text:
 
 
 class ColorScale(CachedRender):
-    """SHAP's colour scale: blue = against, white ≈ 0, red = for, with the value at full colour."""
+    """SHAP's colour scale: blue = against, white ≈ 0, red = for, with the value at full colour
+    (under ``NO_COLOR``: light = against, mid-grey ≈ 0, dark = for)."""
 
     DEFAULT_CSS = "ColorScale { height: 2; }"
 
@@ -752,25 +753,29 @@ class ColorScale(CachedRender):
 
     def build(self, width: int) -> Text:
         width = max(10, width)
-        ramp = heatmap_rgb(np.linspace(-1, 1, width, dtype=np.float32)[None, :], scale=1.0)[0]
+        mono = bool(getattr(self.app, "no_color", False))  # NO_COLOR: the grey scale
+        ramp = heatmap_rgb(
+            np.linspace(-1, 1, width, dtype=np.float32)[None, :], scale=1.0, mono=mono
+        )[0]
         bar = Text()
         for r, g, b in ramp:
             bar.append(" ", Style(bgcolor=f"rgb({r},{g},{b})"))
         value = f"±{self.scale:.2g}" if self.scale else ""
-        left, right = "◀ against", "for ▶"
+        left, right = ("◀ against", "for ▶") if not mono else ("◀ light: against", "dark: for ▶")
         gap = max(1, width - len(left) - len(right) - len(value))
         legend = Text.assemble(
-            (left, "#008bfb"),
+            (left, "bold" if mono else "#008bfb"),  # monochrome would grey the red out
             " " * (gap // 2),
             (value, "dim"),
             " " * (gap - gap // 2),
-            (right, "#ff0051"),
+            (right, "bold" if mono else "#ff0051"),
         )
         if self.size.height == 1:  # one line: the legend written over the ramp
             legend.pad_right(width - len(legend))
             legend.stylize("bold #000000")
             for i, (r, g, b) in enumerate(ramp):
-                legend.stylize(Style(bgcolor=f"rgb({r},{g},{b})"), i, i + 1)
+                ink = "#ffffff" if mono and int(g) < 128 else "#000000"  # readable on dark grey
+                legend.stylize(Style(color=ink, bgcolor=f"rgb({r},{g},{b})"), i, i + 1)
             return legend
         return Text("\n").join([bar, legend])
 
