@@ -774,7 +774,7 @@ class ColorScale(CachedRender):
             legend.pad_right(width - len(legend))
             legend.stylize("bold #000000")
             for i, (r, g, b) in enumerate(ramp):
-                ink = "#ffffff" if mono and int(g) < 128 else "#000000"  # readable on dark grey
+                ink = "#ffffff" if mono and int(g) < 128 else None  # readable on dark grey
                 legend.stylize(Style(color=ink, bgcolor=f"rgb({r},{g},{b})"), i, i + 1)
             return legend
         return Text("\n").join([bar, legend])
