@@ -35,6 +35,7 @@ from advtui.tui import jobs
 from advtui.tui import messages as msg
 from advtui.tui.graphics import GraphicsView, choose_graphics, tmux_features, truecolour_hint
 from advtui.tui.pixels import PixelView
+from advtui.tui.results import ResultCache
 from advtui.tui.saving import save_folder
 from advtui.tui.screens import ClassPicker, HelpScreen
 from advtui.tui.state import (
@@ -132,7 +133,7 @@ class AdvtuiApp(App[int]):
         self.explainer_error: str | None = None
         self.detector: Any = None
         self.explainer_ready = threading.Event()
-        self.outcomes: dict[tuple, Any] = {}
+        self.outcomes = ResultCache()  # an LRU with a byte budget (advtui.tui.results)
         self.verdicts: dict[tuple, dict[str, float]] = {}
         self.predictions: dict[tuple[str, str], list[dict]] = {}
         self.job: Job | None = None
@@ -645,7 +646,8 @@ class AdvtuiApp(App[int]):
     @while_running
     def on_job_done(self, message: msg.JobDone) -> None:
         self.call_after_refresh(self._want_near)  # the job is over: read ahead again
-        self.outcomes[message.key] = message.outcome
+        # without a detector the raw attributions feed nothing more: not kept
+        self.outcomes.store(message.key, message.outcome, drop_attributions=self.detector is None)
         if message.verdicts:
             self.verdicts[message.key] = message.verdicts
         index = self._index_of(message.key[0])
@@ -749,8 +751,8 @@ class AdvtuiApp(App[int]):
         elif not entry.scanned:
             return
         else:
-            mine = [o for k, o in self.outcomes.items() if k[0] == str(entry.path)]
-            if any(o.success for o in mine):
+            mine = self.outcomes.successes(str(entry.path))  # evicted results too
+            if any(mine):
                 mark = MARK_ATTACKED
             elif mine:
                 mark = MARK_MISSED
