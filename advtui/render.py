@@ -231,7 +231,10 @@ def heatmap_legend(
     draw = ImageDraw.Draw(img)
     if title_y is not None:
         draw.text(
-            (pad, title_y), _fit(probe, _ascii(title or ""), font, w - 2 * pad), fill=_INK, font=font
+            (pad, title_y),
+            _fit(probe, _ascii(title or ""), font, w - 2 * pad),
+            fill=_INK,
+            font=font,
         )
     draw.rectangle((bar_x0 - 1, bar_y0 - 1, bar_x1 + 1, bar_y1 + 1), outline=_GREY)
     n = bar_x1 - bar_x0 + 1

@@ -105,3 +105,15 @@ def test_scale_benchmark_builds_a_flat_folder_and_a_synset_tree(tmp_path):
     found = [f for f in walk_images(tree) if isinstance(f, Found)]
     assert len(found) == 8
     assert len(folder_classes({f.folder for f in found}, 4)) == 4
+
+
+@pytest.mark.slow
+def test_tui_memory_bench_quick_mode_reports_a_ratio():
+    from benchmarks.tui_memory import bench_tui_memory
+
+    fig, data = bench_tui_memory(attacks=3, explanations=1, steps=1, nsamples=4)
+    assert data["fresh"]["attacks"] == 1 and data["long"]["attacks"] == 3
+    assert data["long"]["explanations"] == 1 and data["long"]["cached_results"] == 3
+    assert fig.ratio == data["long"]["peak_mb"] / data["fresh"]["peak_mb"]
+    assert data["long"]["cache_mb"] <= 256  # the cache's budget (advtui.tui.results)
+    json.dumps(data)

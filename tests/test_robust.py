@@ -106,9 +106,7 @@ def test_the_lock_is_per_process_and_given_back(tmp_path):
         assert holder(tmp_path) == os.getpid()
         lock_out(tmp_path)  # again in the process that holds it: fine
         unlock_out(tmp_path)
-        code = (
-            "import sys; from advtui.eval.lock import lock_out; lock_out(sys.argv[1]); print('locked')"
-        )
+        code = "import sys; from advtui.eval.lock import lock_out; lock_out(sys.argv[1]); print('locked')"
         held = subprocess.run(
             [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, cwd=ROOT
         )

@@ -36,7 +36,9 @@ def path_tag(image: str | os.PathLike[str]) -> str:
     return hashlib.sha1(os.fsencode(full)).hexdigest()[:6]
 
 
-def save_folder(out_dir: str | os.PathLike[str], image: str | os.PathLike[str], settings: str) -> Path:
+def save_folder(
+    out_dir: str | os.PathLike[str], image: str | os.PathLike[str], settings: str
+) -> Path:
     """A folder in ``out_dir`` for the result of ``image`` at ``settings`` (a slug such as
     ``pgd-eps8-10steps-untargeted``) that no earlier save holds."""
     out = Path(out_dir)
