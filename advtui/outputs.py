@@ -137,6 +137,7 @@ def write_set(
     if not whole:
         target.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f"{_STAGE}{os.getpid()}-{tag}", dir=where))
+    swapped = False
     try:
         with deferred():  # a signal from here on waits until the set is in place
             result = write(staging)
@@ -146,8 +147,11 @@ def write_set(
                 _swap_folder(staging, target)
             else:
                 _commit_files(staging, target, names, owned - set(names))
-    except BaseException:
+            swapped = True
+    except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
+        if swapped and isinstance(exc, KeyboardInterrupt):  # the signal held back: say which
+            exc.saved = str(target)  # type: ignore[attr-defined]
         raise
     return _moved(result, staging, target)
 

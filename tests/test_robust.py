@@ -165,9 +165,10 @@ def test_a_signal_during_a_set_waits_until_the_set_is_in_place(tmp_path):
         (staging / "b.txt").write_text("b")
         return [staging / "a.txt", staging / "b.txt"]
 
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt) as info:
         write_set(tmp_path / "set", write)
     assert sorted(p.name for p in (tmp_path / "set").iterdir()) == ["a.txt", "b.txt"]
+    assert info.value.saved == str(tmp_path / "set")  # the command says the set is whole
 
 
 # ----------------------------------------------------------------------------- item 2: whole sets

@@ -95,6 +95,11 @@ def main(argv: list[str] | None = None) -> int:
         from advtui.signals import exit_code, signal_name
 
         name = signal_name(exc)
+        saved = getattr(exc, "saved", None)  # a set of files finished before it stopped
+        if saved:
+            from advtui.names import safe_name
+
+            _say(f"advtui: wrote {safe_name(saved)}/ whole before stopping")
         _say("advtui: interrupted" + ("" if name == "Ctrl-C" else f" ({name})"))
         return exit_code(exc)
     except BrokenPipeError:  # `advtui … | head`: the reader has all it wanted
