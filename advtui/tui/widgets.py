@@ -812,6 +812,26 @@ class KeyFooter(Footer):
         super().__init__(*args, **kwargs)
         self.shown: tuple | None = None  # (key, description, enabled, tooltip) last composed
 
+    def compose(self):
+        self._forget_removed_keys()
+        yield from super().compose()
+
+    def _forget_removed_keys(self) -> None:
+        """Drop the watchers of key widgets a rebuild removed. Textual's Footer binds every key
+        to its ``compact`` reactive (``data_bind``), which adds a watcher to the footer that is
+        pruned only when ``compact`` changes — never, here — so each rebuild leaked its dozen
+        key widgets (with their styles and message queues): thousands over a long session
+        (issue 22). A rebuild removes the old keys before composing the new ones, so every
+        watcher whose widget is no longer attached is one of them."""
+        watchers = getattr(self, "__watchers", None)  # textual.reactive._watch keeps them here
+        if not isinstance(watchers, dict):
+            return
+        for entries in watchers.values():
+            if isinstance(entries, list):
+                entries[:] = [
+                    (node, cb) for node, cb in entries if getattr(node, "is_attached", True)
+                ]
+
     def bindings_changed(self, screen: Screen) -> None:
         shown = tuple(
             (binding.key, binding.description, enabled, tooltip)
