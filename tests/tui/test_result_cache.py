@@ -80,3 +80,26 @@ async def test_explained_results_without_a_detector_drop_the_raw_attributions(tm
         outcome = app.current_outcome
         assert outcome.maps and outcome.evidence  # what the pictures and `s` need stays
         assert app.detector is None and outcome.attributions == {}  # nothing needs them
+
+
+async def test_footer_rebuilds_leave_no_key_widgets_behind(tmp_path):
+    import gc
+
+    from textual.widgets._footer import FooterKey
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(2):
+        Image.new("RGB", (40, 40), (100 * i, 40, 90)).save(folder / f"{i}.jpg")
+    app = make_app(str(folder))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        for key in ("a", "j", "a", "k", "a"):  # each job dims and restores keys: rebuilds
+            await pilot.press(key)
+            await wait_job(pilot)
+            await pilot.pause()
+        await pilot.pause(0.3)
+        gc.collect()
+        attached = len(app.query(FooterKey))
+        alive = sum(isinstance(o, FooterKey) for o in gc.get_objects())
+        assert attached > 0 and alive == attached, (alive, attached)
