@@ -35,7 +35,7 @@ from advtui.tui import jobs
 from advtui.tui import messages as msg
 from advtui.tui.graphics import GraphicsView, choose_graphics, tmux_features, truecolour_hint
 from advtui.tui.pixels import PixelView
-from advtui.tui.results import ResultCache
+from advtui.tui.results import ResultCache, bound_the_heap
 from advtui.tui.saving import save_folder
 from advtui.tui.screens import ClassPicker, HelpScreen
 from advtui.tui.state import (
@@ -134,6 +134,7 @@ class AdvtuiApp(App[int]):
         self.detector: Any = None
         self.explainer_ready = threading.Event()
         self.outcomes = ResultCache()  # an LRU with a byte budget (advtui.tui.results)
+        bound_the_heap()  # a job's freed tensors go back to the OS (advtui.tui.results)
         self.verdicts: dict[tuple, dict[str, float]] = {}
         self.predictions: dict[tuple[str, str], list[dict]] = {}
         self.job: Job | None = None
