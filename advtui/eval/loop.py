@@ -499,8 +499,12 @@ def _run_eval(
         raise
     finally:
         getattr(produced, "close", lambda: None)()  # now, not when the traceback is freed
-        with deferred():  # a second SIGTERM/Ctrl-C waits until features.npz is written
-            store.write_npz()
+        try:
+            with deferred():  # a SIGTERM/Ctrl-C now waits until features.npz is written
+                store.write_npz()
+        except KeyboardInterrupt:
+            tracker.finish("interrupted")
+            raise
     try:
         run = _finish_run(cfg, model, store, items, params)
     except BaseException as exc:  # e.g. a plot that cannot be written: not "done"
