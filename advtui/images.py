@@ -193,11 +193,15 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(exc, OSError) and (exc.filename is None or exc.filename == tmp):
+            # a full disk says "[Errno 28] No space left on device" and names no file (or
+            # the temp file): name the file being written instead
+            raise OSError(exc.errno, exc.strerror or str(exc), str(target)) from None
         raise
 
 

@@ -239,19 +239,26 @@ def save_outcome(outcome: Outcome, out_dir: str | Path) -> list[Path]:
     chunks carry ``advtui:shap_scale`` and ``advtui:map_box`` (crop box "x0 y0 x1 y1"); result.json
     carries ``shap_scale``.
 
-    Every file is written atomically (temp file + rename). Returns the paths written. The
-    folder is checked first (:func:`check_out_dir`); a write that still fails raises an
+    The set is whole or absent (:func:`advtui.outputs.write_set`): it is written into a
+    temporary folder and swapped in at the end, so a kill leaves the previous set or the new
+    one, never a mix. Returns the paths written. The folder is checked first (:func:`check_out_dir`); a write that still fails raises an
     :class:`~advtui.errors.OutputError` naming the folder, never the temp file.
     """
-    from advtui.errors import OutputError
-    from advtui.names import safe_name
+    from advtui.outputs import save_set
 
     out = check_out_dir(out_dir, flag="")
-    try:
-        return _write_outcome(outcome, out)
-    except OSError as exc:
-        why = (exc.strerror or type(exc).__name__).lower()
-        raise OutputError(f"cannot save to {safe_name(out)}: {why}") from None
+    return save_set(out, lambda staging: _write_outcome(outcome, staging), owned=OUTCOME_FILES)
+
+
+def _outcome_files() -> frozenset[str]:
+    from advtui.registry import EXPLAINERS
+
+    maps = {f"{e}_{v}.png" for e in EXPLAINERS for v in ("clean", "adversarial")}
+    return frozenset({"clean.png", "adversarial.png", "perturbation.png", "result.json"} | maps)
+
+
+#: every file a :func:`save_outcome` set may hold (those a new set lacks go with the swap)
+OUTCOME_FILES = _outcome_files()
 
 
 def _write_outcome(outcome: Outcome, out: Path) -> list[Path]:

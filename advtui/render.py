@@ -45,15 +45,26 @@ def heatmap_scale(values: np.ndarray, percentile: float = 99.5) -> float:
     return scale if scale > 0 else 1.0
 
 
+def mono_grey(t: np.ndarray) -> np.ndarray:
+    """The colourless scale (``NO_COLOR``) for t ∈ [−1, 1]: mid-grey at 0, darker for the
+    evidence *for* (black at +1), lighter *against* (white at −1), so the sign survives a
+    terminal without colour (Textual's monochrome filter keeps greys as they are)."""
+    return 128.0 - 127.0 * np.clip(t, -1.0, 1.0)
+
+
 def heatmap_rgb(
-    values: np.ndarray, scale: float | None = None, percentile: float = 99.5
+    values: np.ndarray, scale: float | None = None, percentile: float = 99.5, mono: bool = False
 ) -> np.ndarray:
-    """Map a 2-D array to uint8 RGB (H, W, 3): red for positive, blue for negative, white at 0."""
+    """Map a 2-D array to uint8 RGB (H, W, 3): red for positive, blue for negative, white at 0
+    (``mono``: dark for positive, light for negative, mid-grey at 0; see :func:`mono_grey`)."""
     v = np.asarray(values, dtype=np.float32)
     if v.ndim == 3:  # (C, H, W) attributions: sum channels per pixel
         v = v.sum(axis=0)
     s = resolve_scale(v, scale, percentile)
     t = np.clip(v / s, -1.0, 1.0)[..., None]
+    if mono:
+        grey = np.repeat(mono_grey(t), 3, axis=-1)
+        return np.clip(np.rint(grey), 0, 255).astype(np.uint8)
     pos = WHITE + (SHAP_RED - WHITE) * np.clip(t, 0, 1)
     neg = WHITE + (SHAP_BLUE - WHITE) * np.clip(-t, 0, 1)
     rgb = np.where(t >= 0, pos, neg)
@@ -61,20 +72,25 @@ def heatmap_rgb(
 
 
 def heatmap_image(
-    values: np.ndarray, scale: float | None = None, percentile: float = 99.5
+    values: np.ndarray, scale: float | None = None, percentile: float = 99.5, mono: bool = False
 ) -> Image.Image:
     """:func:`heatmap_rgb` as a PIL image."""
-    return Image.fromarray(heatmap_rgb(values, scale, percentile), mode="RGB")
+    return Image.fromarray(heatmap_rgb(values, scale, percentile, mono), mode="RGB")
 
 
 def overlay(
-    image: Image.Image, values: np.ndarray, alpha: float = 0.6, scale: float | None = None
+    image: Image.Image,
+    values: np.ndarray,
+    alpha: float = 0.6,
+    scale: float | None = None,
+    mono: bool = False,
 ) -> Image.Image:
-    """The heatmap blended over a greyed copy of ``image`` (more opaque where |value| is large)."""
+    """The heatmap blended over a greyed copy of ``image`` (more opaque where |value| is large;
+    ``mono``: the colourless scale, dark = for, light = against)."""
     v = np.asarray(values, dtype=np.float32)
     if v.ndim == 3:
         v = v.sum(axis=0)
-    heat = heatmap_image(v, scale)
+    heat = heatmap_image(v, scale, mono=mono)
     if heat.size != image.size:
         heat = heat.resize(image.size, Image.Resampling.BILINEAR)
         v = np.asarray(Image.fromarray(v).resize(image.size, Image.Resampling.BILINEAR))
@@ -215,7 +231,10 @@ def heatmap_legend(
     draw = ImageDraw.Draw(img)
     if title_y is not None:
         draw.text(
-            (pad, title_y), _fit(probe, _ascii(title or ""), font, w - 2 * pad), fill=_INK, font=font
+            (pad, title_y),
+            _fit(probe, _ascii(title or ""), font, w - 2 * pad),
+            fill=_INK,
+            font=font,
         )
     draw.rectangle((bar_x0 - 1, bar_y0 - 1, bar_x1 + 1, bar_y1 + 1), outline=_GREY)
     n = bar_x1 - bar_x0 + 1

@@ -175,3 +175,15 @@ def test_detector_bench_times_the_eval_whole_detector_phase():
     assert res["rows"] == 24 * 4 and res["targets"] == ["untargeted", "random", "nearest"]
     assert set(res["pooled_auc"]) == set(DEFAULT_DETECTORS)
     assert all(v is not None and 0.0 <= v <= 1.0 for v in res["pooled_auc"].values())
+
+
+@pytest.mark.slow
+def test_tui_memory_bench_quick_mode_reports_a_ratio():
+    from benchmarks.tui_memory import bench_tui_memory
+
+    fig, data = bench_tui_memory(attacks=3, explanations=1, steps=1, nsamples=4)
+    assert data["fresh"]["attacks"] == 1 and data["long"]["attacks"] == 3
+    assert data["long"]["explanations"] == 1 and data["long"]["cached_results"] == 3
+    assert fig.ratio == data["long"]["peak_mb"] / data["fresh"]["peak_mb"]
+    assert data["long"]["cache_mb"] <= 96  # the cache's budget (advtui.tui.resultcache)
+    json.dumps(data)

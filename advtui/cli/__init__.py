@@ -26,7 +26,7 @@ from advtui.cli.common import (
     _say,
     check_args,
 )
-from advtui.cli.tui import build_app, check_sources, tui_parser
+from advtui.cli.tui import build_app, check_sources, ensure_terminal, tui_parser
 
 COMMANDS = {
     "predict": predict,
@@ -68,17 +68,22 @@ def _dispatch(argv: list[str]) -> int:
     argv = _join_negative_values(argv)
     if argv and argv[0] in SUBCOMMANDS:
         args = check_args(sub_parser().parse_args(argv))
+        from advtui import signals
+
         threads.configure(getattr(args, "threads", None))
-        return COMMANDS[args.command].run(args)
+        with signals.installed():  # SIGTERM and SIGHUP stop a run as Ctrl-C does (143, 129)
+            return COMMANDS[args.command].run(args)
     app = build_app(argv)
     check_sources(app.config, argv)
     _check_model_name(app.config.model)
+    ensure_terminal()  # keys from /dev/tty when stdin is not a terminal; none: one line
     app.run()
     return int(app.return_code or 0)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: returns the exit code (0 ok, 1 internal error, 2 bad usage/input, 130 ^C)."""
+    """Entry point: returns the exit code (0 ok, 1 internal error, 2 bad usage/input, 130 ^C,
+    143 SIGTERM, 129 SIGHUP)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get("ADVTUI_DEBUG") == "1"
     try:
@@ -86,9 +91,17 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         _say(str(exc))
         return 2
-    except KeyboardInterrupt:
-        _say("advtui: interrupted")
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP (advtui.signals)
+        from advtui.signals import exit_code, signal_name
+
+        name = signal_name(exc)
+        saved = getattr(exc, "saved", None)  # a set of files finished before it stopped
+        if saved:
+            from advtui.names import safe_name
+
+            _say(f"advtui: wrote {safe_name(saved)}/ whole before stopping")
+        _say("advtui: interrupted" + ("" if name == "Ctrl-C" else f" ({name})"))
+        return exit_code(exc)
     except BrokenPipeError:  # `advtui … | head`: the reader has all it wanted
         _quiet_stdout()
         return 141  # what a shell reports for a writer ended by SIGPIPE

@@ -526,6 +526,21 @@ def stored_threads(out: str) -> int | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import contextlib
+    from pathlib import Path
+
+    from advtui.eval.lock import holding
+
+    cfg = config_from_args(args)
+    with contextlib.ExitStack() as held:
+        if Path(args.out).is_dir():  # a run already there is named before any other problem
+            held.enter_context(holding(args.out))
+        cfg.precheck()  # fail fast on bad flags and folders, before loading the model
+        held.enter_context(holding(args.out))  # one writer per folder, before any engine
+        return _run(args, cfg)
+
+
+def _run(args: argparse.Namespace, cfg) -> int:
     from rich.console import Console
 
     from advtui.eval.loop import run_eval
@@ -534,8 +549,6 @@ def run(args: argparse.Namespace) -> int:
     from advtui.eval.tables import similarity_table
     from advtui.names import safe_name
 
-    cfg = config_from_args(args)
-    cfg.precheck()  # fail fast on bad flags and folders, before loading the model
     engine = _engine(args)
     if engine is None and args.resume and args.threads is None:
         stored = stored_threads(args.out)
@@ -570,7 +583,7 @@ def run(args: argparse.Namespace) -> int:
             status=progress.status,
             transfer_model=transfer,
         )
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP (advtui.signals)
         progress.end_line()  # not glued to the progress line (nor to the terminal's ^C)
         sys.stderr.write(
             f"stored rows are kept; continue with: {resume_command(args)}\n"

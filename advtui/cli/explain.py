@@ -60,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         to_tensor,
     )
     from advtui.names import json_safe
+    from advtui.outputs import save_set
     from advtui.render import (
         heatmap_scale,
         heatmap_with_legend,
@@ -99,16 +100,23 @@ def run(args: argparse.Namespace) -> int:
         "shap_scale": scale,
     }
     if args.out:
-        out = Path(args.out)
         title = f"class: {ev.label}" + ("" if args.explainer == "shap" else f" ({_label(args)})")
         text = shap_png_text(scale, pmap, ev.label)
         stem = args.explainer  # shap.png as always; ig.png, saliency.png, smoothgrad.png
-        save_png(to_pil(x), out / "image.png")
-        save_png(heatmap_with_legend(pmap, scale, title=title), out / f"{stem}.png", text)
-        over = overlay(to_pil(x), pmap, scale=scale)
-        save_png(with_legend(over, scale, title=title), out / f"{stem}_overlay.png", text)
-        body = json.dumps(json_safe(result), indent=2) + "\n"
-        atomic_write_bytes(out / "explanation.json", body.encode())
+
+        def write(out: Path) -> None:
+            save_png(to_pil(x), out / "image.png")
+            save_png(heatmap_with_legend(pmap, scale, title=title), out / f"{stem}.png", text)
+            over = overlay(to_pil(x), pmap, scale=scale)
+            save_png(with_legend(over, scale, title=title), out / f"{stem}_overlay.png", text)
+            body = json.dumps(json_safe(result), indent=2) + "\n"
+            atomic_write_bytes(out / "explanation.json", body.encode())
+
+        from advtui.registry import EXPLAINERS
+
+        owned = {"image.png", "explanation.json"}
+        owned |= {f"{e}{tail}.png" for e in EXPLAINERS for tail in ("", "_overlay")}
+        save_set(args.out, write, owned=owned)  # whole or none: a kill leaves the previous set
     if args.json:
         _print_json(result)
     else:

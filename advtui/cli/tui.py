@@ -180,3 +180,33 @@ def _cycle(methods: tuple[str, ...] | None, settings) -> tuple[str, ...] | None:
             if key not in keys:
                 check_attack_args(settings.method, [(key, value)])  # raises the one-line error
     return None if cycle == METHODS else tuple(cycle)
+
+
+NEEDS_TERMINAL = (
+    "advtui: the explorer needs a terminal (standard input is not one and there is no "
+    "/dev/tty); without one use the headless commands: advtui predict|attack|explain|eval IMAGE "
+    "(see advtui attack --help)"
+)
+
+
+def ensure_terminal() -> None:
+    """Give the explorer a terminal, as curses programs do: when standard input (the keys) or
+    standard error (where Textual draws) is not a terminal, use the controlling terminal,
+    ``/dev/tty``, for it (``echo | advtui DIR`` reads its keys from the terminal). With no
+    controlling terminal (a cron job, ``setsid``, CI) raise a one-line :class:`UsageError`
+    that points at the headless commands, instead of drawing to nowhere and waiting for keys
+    that never come."""
+    import os
+
+    if os.isatty(0) and os.isatty(2):
+        return
+    try:
+        tty = os.open("/dev/tty", os.O_RDWR | getattr(os, "O_NOCTTY", 0))
+    except OSError:
+        raise UsageError(NEEDS_TERMINAL) from None
+    try:
+        for fd in (0, 2):
+            if not os.isatty(fd):
+                os.dup2(tty, fd)
+    finally:
+        os.close(tty)

@@ -47,6 +47,7 @@ from advtui.eval.store import FEATURES_NPZ, ResultsStore, row_key
 from advtui.labels import LabelReport
 from advtui.registry import DEFAULT_DETECTORS
 from advtui.settings import eps_text
+from advtui.signals import deferred
 
 PROTOCOLS = ("corrected", "seed")
 #: The layer whose input ``--protocol seed`` explains when --layer is not given (the
@@ -344,7 +345,20 @@ ADAPTIVE_NOT_ON_RAY = (
 )
 
 
-def run_eval(
+def run_eval(config: EvalConfig, model=None, **kwargs) -> EvalRun:
+    """Run (or resume) an evaluation as :func:`_run_eval` does, holding the lock on
+    ``config.out`` (:mod:`advtui.eval.lock`: one writer per folder; a second run is refused)
+    and first finishing a set of final files a kill interrupted (:func:`advtui.outputs.recover`)."""
+    from advtui.eval.lock import holding
+    from advtui.outputs import recover
+
+    with holding(config.out):
+        if Path(config.out).is_dir():
+            recover(config.out)
+        return _run_eval(config, model, **kwargs)
+
+
+def _run_eval(
     config: EvalConfig,
     model=None,
     *,
@@ -496,13 +510,16 @@ def run_eval(
             )
         phases.enter("features", f"writing {FEATURES_NPZ}")
     except BaseException as exc:
-        tracker.finish(
-            "interrupted" if isinstance(exc, (KeyboardInterrupt, Cancelled)) else "failed"
-        )
+        tracker.finish(_end_state(exc))
         raise
     finally:
         getattr(produced, "close", lambda: None)()  # now, not when the traceback is freed
-        store.write_npz()
+        try:
+            with deferred():  # a SIGTERM/Ctrl-C now waits until features.npz is written
+                store.write_npz()
+        except KeyboardInterrupt:
+            tracker.finish("interrupted")
+            raise
     from advtui.eval.report import summarize, write_outputs
 
     with finishing(tracker):  # progress.json says `done` once summary.json is written
@@ -525,6 +542,12 @@ def run_eval(
         run.attribution_shape = attribution_shape(model, cfg.layer)
         run.written = write_outputs(run, plots=cfg.plots, phases=phases)
     return run
+
+
+def _end_state(exc: BaseException) -> str:
+    """progress.json's state for a run ended by ``exc``: interrupted (Ctrl-C, SIGTERM,
+    SIGHUP, a stop) or failed."""
+    return "interrupted" if isinstance(exc, (KeyboardInterrupt, Cancelled)) else "failed"
 
 
 class InProcess:

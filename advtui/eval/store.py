@@ -50,10 +50,15 @@ def row_key(row: Row) -> RowKey:
 
 
 def _fsync_append(path: Path, data: bytes) -> None:
-    with open(path, "ab") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
+    try:
+        with open(path, "ab") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        if exc.filename is None:  # a full disk names no file: name the one being written
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
+        raise
 
 
 class ResultsStore:

@@ -35,6 +35,8 @@ from advtui.tui import jobs, truths
 from advtui.tui import messages as msg
 from advtui.tui.graphics import GraphicsView, choose_graphics, tmux_features, truecolour_hint
 from advtui.tui.pixels import PixelView
+from advtui.tui.resultcache import ResultCache, bound_the_heap
+from advtui.tui.saving import save_folder
 from advtui.tui.screens import ClassPicker, HelpScreen
 from advtui.tui.state import (
     DECODED_LIMIT,
@@ -135,7 +137,8 @@ class AdvtuiApp(App[int]):
         self.explainer_error: str | None = None
         self.detector: Any = None
         self.explainer_ready = threading.Event()
-        self.outcomes: dict[tuple, Any] = {}
+        self.outcomes = ResultCache()  # an LRU with a byte budget (advtui.tui.resultcache)
+        bound_the_heap()  # a job's freed tensors go back to the OS (advtui.tui.resultcache)
         self.verdicts: dict[tuple, dict[str, float]] = {}
         self.predictions: dict[tuple[str, str], list[dict]] = {}
         self.job: Job | None = None
@@ -670,7 +673,8 @@ class AdvtuiApp(App[int]):
     @while_running
     def on_job_done(self, message: msg.JobDone) -> None:
         self.call_after_refresh(self._want_near)  # the job is over: read ahead again
-        self.outcomes[message.key] = message.outcome
+        # without a detector the raw attributions feed nothing more: not kept
+        self.outcomes.store(message.key, message.outcome, drop_attributions=self.detector is None)
         if message.verdicts:
             self.verdicts[message.key] = message.verdicts
         index = self._index_of(message.key[0])
@@ -774,8 +778,8 @@ class AdvtuiApp(App[int]):
         elif not entry.scanned:
             return
         else:
-            mine = [o for k, o in self.outcomes.items() if k[0] == str(entry.path)]
-            if any(o.success for o in mine):
+            mine = self.outcomes.successes(str(entry.path))  # evicted results too
+            if any(mine):
                 mark = MARK_ATTACKED
             elif mine:
                 mark = MARK_MISSED
@@ -1002,9 +1006,9 @@ class AdvtuiApp(App[int]):
         s = self.settings
         target = s.target if not s.target.isdigit() else f"class{s.target}"
         steps = s.steps_used
-        slug = f"{entry.path.stem}-{s.method}-eps{round(s.eps * 255)}-{steps}steps-{target}"
-        self.saving = True
-        self.save(outcome, self.config.out_dir / slug, self.current_key)
+        slug = f"{s.method}-eps{round(s.eps * 255)}-{steps}steps-{target}"
+        self.saving = True  # a folder of its own: unique per path, bounded, never reused
+        self.save(outcome, save_folder(self.config.out_dir, entry.path, slug), self.current_key)
         self._refresh_bindings()
 
     def action_eps_grid(self) -> None:

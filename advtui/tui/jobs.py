@@ -388,4 +388,7 @@ def attack_and_explain(
     except Exception as exc:  # noqa: BLE001
         post(msg.JobFailed(job.id, one_line(exc)))
     finally:
+        from advtui.tui.resultcache import give_back_memory
+
+        give_back_memory()  # the job's freed tensors go back to the OS, not to an arena
         job.finished.set()

@@ -311,8 +311,11 @@ def _build_view(app: Any, cache: dict) -> ViewModel:
         pooled = pics.get("pooled", lambda: {k: pool_map(m) for k, m in outcome.maps.items()})
         scale = max(heatmap_scale(m, SCALE_PERCENTILE) for m in pooled.values())
         vm.scale = scale
-        shap_c.image = pics.get("shap_c", lambda: heatmap_image(pooled["clean"], scale))
-        shap_a.image = pics.get("shap_a", lambda: heatmap_image(pooled["adversarial"], scale))
+        mono = bool(getattr(app, "no_color", False))  # NO_COLOR: the sign in shades of grey
+        shap_c.image = pics.get("shap_c", lambda: heatmap_image(pooled["clean"], scale, mono=mono))
+        shap_a.image = pics.get(
+            "shap_a", lambda: heatmap_image(pooled["adversarial"], scale, mono=mono)
+        )
         ev = outcome.evidence
         shap_c.title = _title(
             f"{name} clean", {"label": ev["clean"].label, "prob": ev["clean"].prob}
@@ -324,16 +327,13 @@ def _build_view(app: Any, cache: dict) -> ViewModel:
         vm.evidence = {k: replace(e, label=safe_name(e.label)) for k, e in ev.items()}
         vm.verdicts = dict(app.verdicts.get(key, {}))
         f = max(1, min(outcome.maps["clean"].shape) // POOLED_SIZE)
-        vm.legend = Text.assemble(
-            ("red", "#ff0051"),
-            " = evidence for the top class, ",
-            ("blue", "#008bfb"),
-            f" = against; both maps share one scale, averaged over {f}×{f}-pixel blocks",
-        )
+        vm.legend = legend_text(mono, f)
         if app.view == "overlay":
-            clean.image = pics.get("ov_c", lambda: overlay(x_img, pooled["clean"], scale=scale))
+            clean.image = pics.get(
+                "ov_c", lambda: overlay(x_img, pooled["clean"], scale=scale, mono=mono)
+            )
             adv.image = pics.get(
-                "ov_a", lambda: overlay(adv_img, pooled["adversarial"], scale=scale)
+                "ov_a", lambda: overlay(adv_img, pooled["adversarial"], scale=scale, mono=mono)
             )
     else:
         running = job_here and job.kind == "explain"
@@ -418,3 +418,19 @@ def status_line(app: Any, width: int) -> Text:
         tail = Text(safe_name(event or "ready"), style)
     head = next((h for h in heads if len(h) + len(tail) <= width), heads[-1])
     return head + tail
+
+
+def legend_text(mono: bool, block: int) -> Text:
+    """What the maps' colours mean: red/blue, or (``NO_COLOR``) dark/light around mid-grey."""
+    tail = f"; both maps share one scale, averaged over {block}×{block}-pixel blocks"
+    if mono:  # no colour to name: say what the reader sees
+        return Text(
+            "dark = evidence for the top class, light = against, mid-grey ≈ none (no colour: "
+            "NO_COLOR is set)" + tail
+        )
+    return Text.assemble(
+        ("red", "#ff0051"),
+        " = evidence for the top class, ",
+        ("blue", "#008bfb"),
+        " = against" + tail,
+    )

@@ -762,7 +762,8 @@ def _verdict(verdict: float | None, narrow: bool = False) -> Text:
 
 
 class ColorScale(CachedRender):
-    """SHAP's colour scale: blue = against, white ≈ 0, red = for, with the value at full colour."""
+    """SHAP's colour scale: blue = against, white ≈ 0, red = for, with the value at full colour
+    (under ``NO_COLOR``: light = against, mid-grey ≈ 0, dark = for)."""
 
     DEFAULT_CSS = "ColorScale { height: 2; }"
 
@@ -780,25 +781,29 @@ class ColorScale(CachedRender):
 
     def build(self, width: int) -> Text:
         width = max(10, width)
-        ramp = heatmap_rgb(np.linspace(-1, 1, width, dtype=np.float32)[None, :], scale=1.0)[0]
+        mono = bool(getattr(self.app, "no_color", False))  # NO_COLOR: the grey scale
+        ramp = heatmap_rgb(
+            np.linspace(-1, 1, width, dtype=np.float32)[None, :], scale=1.0, mono=mono
+        )[0]
         bar = Text()
         for r, g, b in ramp:
             bar.append(" ", Style(bgcolor=f"rgb({r},{g},{b})"))
         value = f"±{self.scale:.2g}" if self.scale else ""
-        left, right = "◀ against", "for ▶"
+        left, right = ("◀ against", "for ▶") if not mono else ("◀ light: against", "dark: for ▶")
         gap = max(1, width - len(left) - len(right) - len(value))
         legend = Text.assemble(
-            (left, "#008bfb"),
+            (left, "bold" if mono else "#008bfb"),  # monochrome would grey the red out
             " " * (gap // 2),
             (value, "dim"),
             " " * (gap - gap // 2),
-            (right, "#ff0051"),
+            (right, "bold" if mono else "#ff0051"),
         )
         if self.size.height == 1:  # one line: the legend written over the ramp
             legend.pad_right(width - len(legend))
             legend.stylize("bold #000000")
             for i, (r, g, b) in enumerate(ramp):
-                legend.stylize(Style(bgcolor=f"rgb({r},{g},{b})"), i, i + 1)
+                ink = "#ffffff" if mono and int(g) < 128 else None  # readable on dark grey
+                legend.stylize(Style(color=ink, bgcolor=f"rgb({r},{g},{b})"), i, i + 1)
             return legend
         return Text("\n").join([bar, legend])
 
@@ -845,6 +850,26 @@ class KeyFooter(Footer):
         self.hidden: tuple[str, ...] = ()
         self._keys: list[tuple[str, str, str]] | None = None  # (action, key, text) composed
         self._compact = False
+
+    def compose(self):
+        self._forget_removed_keys()
+        yield from super().compose()
+
+    def _forget_removed_keys(self) -> None:
+        """Drop the watchers of key widgets a rebuild removed. Textual's Footer binds every key
+        to its ``compact`` reactive (``data_bind``), which adds a watcher to the footer that is
+        pruned only when ``compact`` changes — never, here — so each rebuild leaked its dozen
+        key widgets (with their styles and message queues): thousands over a long session
+        (issue 22). A rebuild removes the old keys before composing the new ones, so every
+        watcher whose widget is no longer attached is one of them."""
+        watchers = getattr(self, "__watchers", None)  # textual.reactive._watch keeps them here
+        if not isinstance(watchers, dict):
+            return
+        for entries in watchers.values():
+            if isinstance(entries, list):
+                entries[:] = [
+                    (node, cb) for node, cb in entries if getattr(node, "is_attached", True)
+                ]
 
     def bindings_changed(self, screen: Screen) -> None:
         shown = tuple(
