@@ -851,10 +851,6 @@ class KeyFooter(Footer):
         self._keys: list[tuple[str, str, str]] | None = None  # (action, key, text) composed
         self._compact = False
 
-    def compose(self):
-        self._forget_removed_keys()
-        yield from super().compose()
-
     def _forget_removed_keys(self) -> None:
         """Drop the watchers of key widgets a rebuild removed. Textual's Footer binds every key
         to its ``compact`` reactive (``data_bind``), which adds a watcher to the footer that is
@@ -908,6 +904,7 @@ class KeyFooter(Footer):
         return dropped
 
     def compose(self):
+        self._forget_removed_keys()
         children = list(super().compose())
         widgets = [c for c in children if hasattr(c, "key_display") and hasattr(c, "action")]
         self._keys = [(k.action, k.key_display, k.description) for k in widgets]
