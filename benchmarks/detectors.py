@@ -29,6 +29,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import Figure  # noqa: E402
+from benchmarks.rss_child import peak_rss_mb  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 #: (rows, classes, dims, width, folds): the full case and the smoke case (--quick).
@@ -100,7 +101,7 @@ def run_phase(rows: int, classes: int, dims: int, width: int, folds: int, names=
         }
     out["phase_wall_s"] = round(sum(d["wall_s"] for d in out["detectors"].values()), 3)
     out["phase_cpu_s"] = round(sum(d["cpu_s"] for d in out["detectors"].values()), 3)
-    out["peak_rss_mb"] = round(_rss_mb(), 1)
+    out["peak_rss_mb"] = round(peak_rss_mb(), 1)
     return out
 
 
@@ -181,22 +182,8 @@ def run_summary(photos: int, classes: int, dims: int, width: int, folds: int, mo
         "summary_wall_s": round(wall, 2),
         "summary_cpu_s": round(cpu, 2),
         "pooled_auc": {n: d.get("roc_auc") for n, d in pooled.items()},
-        "peak_rss_mb": round(_rss_mb(), 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
     }
-
-
-def _rss_mb() -> float:
-    """Peak RSS of this process (VmHWM: starts afresh at exec)."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def bench_detectors(

@@ -11,7 +11,7 @@ from pathlib import Path
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
 
-def _rss_mb() -> float:
+def peak_rss_mb() -> float:
     """Peak RSS of this process in MB: VmHWM, which starts afresh at exec (``ru_maxrss`` keeps
     the parent's high-water mark across fork + exec)."""
     try:
@@ -47,7 +47,7 @@ def main() -> None:
     x = load_tensor(image, model.input_size).unsqueeze(0).to(model.device)
     background = background_from_folder(SAMPLES, model.input_size, exclude=[image])
     model.logits(x)
-    before = _rss_mb()
+    before = peak_rss_mb()
     t0 = time.perf_counter()
     if a.shap_default:
         import shap
@@ -61,7 +61,7 @@ def main() -> None:
             x, nsamples=a.nsamples
         )
     seconds = time.perf_counter() - t0
-    print(json.dumps({"before_mb": before, "peak_mb": _rss_mb(), "seconds": seconds}))
+    print(json.dumps({"before_mb": before, "peak_mb": peak_rss_mb(), "seconds": seconds}))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import os
 import statistics
 import time
 
-from benchmarks.rss_child import _rss_mb
+from benchmarks.rss_child import peak_rss_mb
 
 SIZE = (160, 50)
 
@@ -109,7 +109,7 @@ async def measure(app, start: float, keys: int, attack: bool) -> dict:
             from benchmarks.tui_child import _attack_keypress
 
             out.update(await _attack_keypress(app, pilot, images=2))
-        out["peak_rss_mb"] = _rss_mb()
+        out["peak_rss_mb"] = peak_rss_mb()
         out["decoded"] = decoded[0]
         out["q_posted"] = time.time()
         from textual import events

@@ -17,7 +17,7 @@ import json
 import time
 from pathlib import Path
 
-from benchmarks.rss_child import _rss_mb
+from benchmarks.rss_child import peak_rss_mb
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 SIZE = (160, 50)
@@ -54,7 +54,7 @@ async def stay(app, attacks: int, explanations: int) -> dict:
             await pilot.pause()
         cache = app.outcomes
         out = {
-            "peak_mb": _rss_mb(),
+            "peak_mb": peak_rss_mb(),
             **done,
             "cached_results": len(cache),
             "cache_mb": getattr(cache, "bytes", 0) / 2**20,
