@@ -406,7 +406,22 @@ def _kill_and_resume(
     out, log = tmp_path / "out", tmp_path / "eval.log"
     tag = uuid.uuid4().hex
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # never a shared cluster
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    # the killed run writes a row at most every 0.3 s (a sitecustomize of the test's own that
+    # paces ResultsStore.append), so it is still midway when the first row is seen: on a fast
+    # machine an engine that delivers every batch at once wrote all rows within one poll
+    pace = tmp_path / "pace"
+    pace.mkdir()
+    (pace / "sitecustomize.py").write_text(
+        "import time\n"
+        "from advtui.eval import store\n"
+        "_append = store.ResultsStore.append\n"
+        "def append(self, *a, **k):\n"
+        "    out = _append(self, *a, **k)\n"
+        "    time.sleep(0.3)\n"
+        "    return out\n"
+        "store.ResultsStore.append = append\n"
+    )
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(pace), str(ROOT), env.get("PYTHONPATH")]))
     env["ADVTUI_KILL_TEST"] = tag
     cmd = [
         sys.executable, "-m", "advtui", "eval", str(samples_dir), "--out", str(out),
