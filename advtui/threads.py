@@ -233,3 +233,29 @@ def configure(threads: int | None = None) -> int:
 def configured() -> int | None:
     """The count :func:`configure` last set (None if it was never called)."""
     return _configured
+
+
+def keep_this_thread_serial(n: int | None = None) -> int:
+    """Run the calling thread's own torch work on one thread, while threads that start later
+    (the explorer's workers) keep ``n`` (default: the configured count); returns it. Call it from
+    the explorer's UI thread once torch is imported, before that thread runs any tensor op.
+
+    Under OpenMP every thread that runs torch in parallel owns a team of helper threads. The
+    UI thread's team — made by its first small tensor op (a perturbation picture) and idle
+    from then on — slowed every worker's attack and explanation about 2× on 2 cores
+    (PGD-10 on EfficientNet-Lite0 in a worker thread: 1.55 s with it, 0.75 s without;
+    docs/perf.md, *Keypress latency*). torch reads its shared count into each thread once, at
+    that thread's first parallel op, and ``torch.set_num_threads`` sets both that shared
+    count and the caller's own: so the caller is set to 1 and fixed there by one parallel
+    op, then a short-lived thread puts the shared count back."""
+    import threading
+
+    import torch
+
+    n = n or _configured or torch.get_num_threads()
+    torch.set_num_threads(1)
+    torch.ones(1 << 17).add_(1)  # this thread's first parallel op: it keeps 1 from now on
+    restore = threading.Thread(target=torch.set_num_threads, args=(n,), name="advtui-threads")
+    restore.start()
+    restore.join()
+    return n

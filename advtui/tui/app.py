@@ -28,10 +28,10 @@ from textual.containers import Vertical
 from textual.widgets import Footer, Static
 from textual.worker import Worker, get_current_worker
 
-from advtui import registry
+from advtui import registry, threads
 from advtui.names import safe_name
 from advtui.settings import METHODS, MODEL_NAMES
-from advtui.tui import jobs, truths
+from advtui.tui import jobs, torchwork, truths
 from advtui.tui import messages as msg
 from advtui.tui.graphics import GraphicsView, choose_graphics, tmux_features, truecolour_hint
 from advtui.tui.pixels import PixelView
@@ -457,7 +457,7 @@ class AdvtuiApp(App[int]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="model")
     def load_model(self) -> None:
         try:
-            model = load_model_cached(self.config)
+            model = torchwork.run(load_model_cached, self.config)
         except Exception as exc:  # noqa: BLE001
             self.post_message(msg.ModelFailed(one_line(exc)))
             return
@@ -481,7 +481,9 @@ class AdvtuiApp(App[int]):
             # a tree's root may hold no images itself: warm up on the current image's folder
             entry = self.current_entry
             image = entry.path if entry is not None and self.config.background is None else None
-            explainer = self.explainers.get(model, image, self.settings.seed, self.explainer_name)
+            explainer = torchwork.run(
+                self.explainers.get, model, image, self.settings.seed, self.explainer_name
+            )
         except Exception as exc:  # noqa: BLE001
             if not worker.is_cancelled:  # else x was pressed again: a newer check is running
                 self.post_message(msg.ExplainerFailed(one_line(exc)))
@@ -499,7 +501,9 @@ class AdvtuiApp(App[int]):
             from advtui.images import load_tensor
 
             model = self.model
-            top5 = model.topk(load_tensor(path, model.input_size)[None], 5)[0]
+            top5 = torchwork.run(
+                lambda: model.topk(load_tensor(path, model.input_size)[None], 5)[0]
+            )
         except Exception:  # noqa: BLE001 - a file that fails is already marked by the scan
             return
         self.post_message(msg.Predicted(str(path), model.name, top5))
@@ -528,7 +532,7 @@ class AdvtuiApp(App[int]):
         try:
             from advtui.pipeline import save_outcome
 
-            files = save_outcome(outcome, folder)
+            files = torchwork.run(save_outcome, outcome, folder)
         except Exception as exc:  # noqa: BLE001
             self.post_message(msg.SaveFailed(one_line(exc)))
             return
@@ -571,6 +575,9 @@ class AdvtuiApp(App[int]):
 
     @while_running
     def on_model_ready(self, message: msg.ModelReady) -> None:
+        # torch is imported now: this (UI) thread's tensor ops run serially, so that no idle
+        # OpenMP team of its own slows the workers' attacks and explanations (advtui.threads)
+        threads.keep_this_thread_serial()
         self.model = message.model
         self.prepare_explainer(self.model)
         self._resolve_truths()

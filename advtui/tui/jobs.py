@@ -290,7 +290,16 @@ def attack_once(
 ) -> Any:
     """One attack of ``path`` with ``settings`` through :func:`advtui.pipeline.run_attack`
     (the CLI's), the detector and SHAP background handed to the attacks whose spec needs
-    them (the adaptive attack): an :class:`~advtui.pipeline.Outcome`."""
+    them (the adaptive attack): an :class:`~advtui.pipeline.Outcome`. Runs on the torch
+    thread (:mod:`advtui.tui.torchwork`)."""
+    from advtui.tui import torchwork
+
+    return torchwork.run(
+        _attack_once, path, settings, model, detector, explainers, nsamples, progress, stop
+    )
+
+
+def _attack_once(path, settings, model, detector, explainers, nsamples, progress, stop):
     from advtui import registry
     from advtui.errors import AttackError
     from advtui.images import load_tensor
@@ -374,14 +383,20 @@ def attack_and_explain(
             if explainer_error() is not None:
                 raise ExplainError(explainer_error() or f"{label} is unavailable")
             outcome = replace(outcome, evidence={}, maps={}, attributions={}, explainer=None)
-            explain_outcome(
-                explainers.get(model, path, settings.seed, explainer),
-                outcome,
-                nsamples=nsamples,
-                progress=progress(label),
-                stop=stop,
-            )
-            verdicts = detector_scores(detector, outcome, post)
+
+            def explain_it(outcome=outcome) -> dict[str, float]:
+                explain_outcome(
+                    explainers.get(model, path, settings.seed, explainer),
+                    outcome,
+                    nsamples=nsamples,
+                    progress=progress(label),
+                    stop=stop,
+                )
+                return detector_scores(detector, outcome, post)
+
+            from advtui.tui import torchwork
+
+            verdicts = torchwork.run(explain_it)  # the torch thread, as the attack
         post(msg.JobDone(job.id, job.key, outcome, verdicts))
     except Cancelled:
         post(msg.JobFailed(job.id, "cancelled", cancelled=True))

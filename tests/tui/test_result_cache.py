@@ -84,6 +84,7 @@ async def test_explained_results_without_a_detector_drop_the_raw_attributions(tm
 
 async def test_footer_rebuilds_leave_no_key_widgets_behind(tmp_path):
     import gc
+    import weakref
 
     from textual.widgets._footer import FooterKey
 
@@ -91,6 +92,10 @@ async def test_footer_rebuilds_leave_no_key_widgets_behind(tmp_path):
     folder.mkdir()
     for i in range(2):
         Image.new("RGB", (40, 40), (100 * i, 40, 90)).save(folder / f"{i}.jpg")
+    # FooterKeys of apps that earlier tests in this process left to the garbage collector
+    # are not this app's: count only those made after this point
+    gc.collect()
+    earlier = weakref.WeakSet(o for o in gc.get_objects() if isinstance(o, FooterKey))
     app = make_app(str(folder))
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
@@ -101,5 +106,5 @@ async def test_footer_rebuilds_leave_no_key_widgets_behind(tmp_path):
         await pilot.pause(0.3)
         gc.collect()
         attached = len(app.query(FooterKey))
-        alive = sum(isinstance(o, FooterKey) for o in gc.get_objects())
+        alive = sum(isinstance(o, FooterKey) and o not in earlier for o in gc.get_objects())
         assert attached > 0 and alive == attached, (alive, attached)
