@@ -71,6 +71,17 @@ def _missing(name: str) -> list[str]:
     return [f"*{name}: not run yet (no summary.json).*", ""]
 
 
+def _finished(study: Study, names, notes: list[str]):
+    """(name, summary) of each of ``names`` that has finished; a note in ``notes`` for each
+    that has not."""
+    for name in names:
+        s = study.summary(name)
+        if s is None:
+            notes += _missing(name)
+        else:
+            yield name, s
+
+
 def _below(v: dict) -> dict:
     shap = v.get("mean_shap") or {}
     return shap.get("adv_below_clean_interval") or {"estimate": shap.get("adv_below_clean")}
@@ -92,11 +103,7 @@ def main_table(study: Study, names=MAIN) -> list[str]:
         "|---|---|---|---|---|---|---|---|",
     ]
     notes, paper = [], None
-    for name in names:
-        s = study.summary(name)
-        if s is None:
-            notes += _missing(name)
-            continue
+    for name, s in _finished(study, names, notes):
         paper = s.get("paper") or paper
         p = s["params"]
         label = f"{name} ({p['model']}, {p['method']} ε={p['primary_eps']}, {p['steps']} steps)"
@@ -136,11 +143,7 @@ def histogram_section(study: Study, img_dir: Path | None, docs_root: Path | None
         "|---|---|---|---|---|",
     ]
     notes = []
-    for name in MAIN:
-        s = study.summary(name)
-        if s is None:
-            notes += _missing(name)
-            continue
+    for name, s in _finished(study, MAIN, notes):
         for variant, v in s["variants"].items():
             m = v.get("mean_shap") or {}
             c, a = m.get("clean"), m.get("adversarial")
@@ -167,11 +170,7 @@ def similarity_section(study: Study) -> list[str]:
         "|---|---|---|---|---|---|---|---|",
     ]
     notes = []
-    for name in MAIN:
-        s = study.summary(name)
-        if s is None:
-            notes += _missing(name)
-            continue
+    for name, s in _finished(study, MAIN, notes):
         block = s.get("target_similarity") or {}
         if block.get("note"):
             notes.append(f"{name}: {block['note']}.")
@@ -302,11 +301,7 @@ def transfer_section(study: Study) -> list[str]:
         "|---|---|---|---|---|",
     ]
     notes = []
-    for name in MAIN:
-        s = study.summary(name)
-        if s is None:
-            notes += _missing(name)
-            continue
+    for name, s in _finished(study, MAIN, notes):
         for variant, v in s["variants"].items():
             t = v.get("transfer")
             if t:
