@@ -18,6 +18,14 @@ which only refits the detectors and rewrites its summary). Each run's output goe
 OUT_ROOT/logs/NAME.log; OUT_ROOT/study.log gets one line per start and end (time, exit code,
 duration) and OUT_ROOT/study.json the commands, which scripts/imagenet_tables.py prints beside
 the tables it writes from the runs' summary.json files.
+
+``--interim K`` reports on a run before it ends: for each chosen run that has rows but no
+``.done``, it copies the rows of its first K photos (K rounded down to a whole batch) into
+``OUT_ROOT/interim-K/NAME`` and runs the same command there with ``--n K``. That computes any of
+those photos' rows still missing and then only fits the detectors and writes ``summary.json``:
+the numbers are those of a run with ``--n K`` (rows depend on the batch, hence whole batches).
+``scripts/imagenet_tables.py OUT_ROOT/interim-K`` prints its tables. The live run is untouched
+(stop it first on a 2-core machine: both would share the cores).
 """
 
 from __future__ import annotations
@@ -109,6 +117,34 @@ def command(run: Run, folder: str, root: Path, sizes: dict, common: list[str]) -
     return [*argv, "--seed", "0", *common, "--resume"]
 
 
+BATCH = 8  # eval's default --batch-size: the study does not change it
+
+
+def interim_copy(src: Path, dst: Path, k: int) -> int:
+    """Copy run ``src``'s rows of its first ``k`` photos (``position`` < k: the order eval
+    lists them in, which ``--n`` keeps) into ``dst``; return how many of those photos have
+    rows there. The feature files are copied whole: rows point into them by index, and the
+    store drops the vectors past the last one a row refers to when it opens them."""
+    import shutil
+
+    keep = []
+    for line in (src / "results.jsonl").read_bytes().splitlines(keepends=True):
+        if not line.endswith(b"\n"):
+            break  # a torn last line (the run was killed mid-write)
+        if json.loads(line)["position"] < k:
+            keep.append(line)
+    if dst.exists():
+        shutil.rmtree(dst)
+    dst.mkdir(parents=True)
+    for name in ("run.json", "features.bin", "penultimate.bin"):
+        if (src / name).exists():
+            shutil.copyfile(src / name, dst / name)
+    tmp = dst / "results.jsonl.tmp"
+    tmp.write_bytes(b"".join(keep))
+    os.replace(tmp, dst / "results.jsonl")
+    return len({json.loads(line)["position"] for line in keep})
+
+
 def _log(root: Path, line: str) -> None:
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     text = f"{stamp} {line}"
@@ -148,6 +184,12 @@ def main(argv: list[str] | None = None) -> int:
         help="flags added to every run, last (so they win): e.g. '--device cuda "
         "--batch-size 32', or '--steps 2 --nsamples 2' for a quick trial",
     )
+    p.add_argument(
+        "--interim",
+        type=int,
+        metavar="K",
+        help="report on unfinished runs from their first K photos (into OUT_ROOT/interim-K)",
+    )
     p.add_argument("--list", action="store_true", help="print the runs and exit")
     p.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     a = p.parse_args(argv)
@@ -169,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         common += ["--labels", a.labels]
     common += shlex.split(a.extra)
     sizes = {"main": a.n_main, "deps": a.n_deps, "adaptive": a.n_adaptive}
+    if a.interim is not None:
+        return _interim(chosen, folder, root, sizes, common, a.interim, a.dry_run)
     manifest_path = root / "study.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     failed = []
@@ -205,6 +249,45 @@ def main(argv: list[str] | None = None) -> int:
     if failed:
         _log(root, f"failed: {', '.join(failed)} (see logs/NAME.log)")
         return 1
+    return 0
+
+
+def _interim(chosen, folder: Path, root: Path, sizes: dict, common: list[str], k: int, dry: bool):
+    k -= k % BATCH
+    if k <= 0:
+        raise SystemExit(f"imagenet_study: --interim needs at least one batch ({BATCH} photos)")
+    out_root = root / f"interim-{k}"
+    (out_root / "logs").mkdir(parents=True, exist_ok=True)
+    manifest: dict = {}
+    for r in chosen:
+        src = root / r.name
+        if (root / "logs" / f"{r.name}.done").exists() or not (src / "results.jsonl").exists():
+            continue
+        n = sizes.get(r.size)
+        take = min(k, n) if n else k
+        argv_r = command(r, str(folder), out_root, {**sizes, r.size: take}, common)
+        shown = "python " + shlex.join(argv_r)
+        if dry:
+            print(shown)
+            continue
+        have = interim_copy(src, out_root / r.name, take)
+        if have < take:
+            _log(root, f"{r.name}: interim {take} skipped: rows of only {have} photos so far")
+            continue
+        manifest[r.name] = {
+            "what": f"{r.what} — interim: the first {take} photos of an unfinished run",
+            "command": shown,
+            "folder": str(folder),
+        }
+        _log(root, f"{r.name}: interim of {take} photos — {shown}")
+        with open(out_root / "logs" / f"{r.name}.log", "ab") as log:
+            rc = subprocess.call([sys.executable, *argv_r], stdout=log, stderr=log)
+        _log(root, f"{r.name}: interim exit {rc}")
+        if rc == 0:
+            (out_root / "logs" / f"{r.name}.done").write_text(shown + "\n")
+    tmp = out_root / "study.json.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+    os.replace(tmp, out_root / "study.json")
     return 0
 
 

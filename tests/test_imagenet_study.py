@@ -131,3 +131,26 @@ def test_runs_go_in_order_and_a_finished_one_is_skipped(tmp_path, monkeypatch):
     assert study.main(args) == 0
     assert [c[c.index("--out") + 1] for c in calls] == [str(root / "main-bim")]
     assert "main-pgd: finished before, skipped" in (root / "study.log").read_text()
+
+
+def test_an_interim_report_holds_the_first_photos_of_an_unfinished_run(small_run, tmp_path):  # noqa: F811
+    """--interim K copies the rows of the run's first K photos, and eval --resume --n K on that
+    copy computes nothing new: its summary counts exactly those photos."""
+    from advtui.eval.loop import EvalConfig, run_eval
+
+    run, out, model = small_run
+    src_rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    first = {r["image"] for r in src_rows if r["position"] < 3}
+    dst = tmp_path / "interim" / "main-pgd"
+    assert study.interim_copy(out, dst, 3) == 3
+    rows = [json.loads(line) for line in (dst / "results.jsonl").read_text().splitlines()]
+    assert [r for r in src_rows if r["image"] in first] == rows
+    cfg = EvalConfig(
+        folder=run.config.folder, out=str(dst), n=3, views=1,
+        targets=["untargeted", "random", "nearest"], eps=["16/255"], steps=5, nsamples=2,
+        batch_size=8, folds=2, method="bim", detectors=["shap-lr", "confidence"], plots=False,
+        bootstrap=50, resume=True,
+    )  # fmt: skip
+    again = run_eval(cfg, model)
+    assert [json.loads(line) for line in (dst / "results.jsonl").read_text().splitlines()] == rows
+    assert again.summary["images"]["photos"] == 3
