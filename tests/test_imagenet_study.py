@@ -154,3 +154,28 @@ def test_an_interim_report_holds_the_first_photos_of_an_unfinished_run(small_run
     again = run_eval(cfg, model)
     assert [json.loads(line) for line in (dst / "results.jsonl").read_text().splitlines()] == rows
     assert again.summary["images"]["photos"] == 3
+
+
+def test_the_answer_is_inserted_between_the_markers(small_run, tmp_path):  # noqa: F811
+    """--insert replaces only the text between the markers, and the answer's numbers are the
+    summary's pooled intervals."""
+    run, out, _ = small_run
+    root = tmp_path / "study"
+    shutil.copytree(out, root / "main-pgd")
+    doc = tmp_path / "eval.md"
+    doc.write_text(f"# head\n{tables.BEGIN}\nstale\n{tables.END}\ntail\n")
+    assert tables.main([str(root), "--insert", str(doc)]) == 0
+    text = doc.read_text()
+    assert text.startswith(f"# head\n{tables.BEGIN}\n") and text.endswith(f"{tables.END}\ntail\n")
+    assert "stale" not in text
+    s = json.loads((out / "summary.json").read_text())
+    pooled = s["variants"]["pooled"]["detectors"]
+    for det in ("shap-lr", "confidence"):
+        auc = pooled[det]["intervals"]["roc_auc"]
+        assert (
+            f"{auc['estimate']:.2f} [{auc['low']:.2f}, {auc['high']:.2f}]" in text.split("###")[0]
+        )
+    assert f"**main-pgd**: {s['images']['photos']} photos" in text
+    doc.write_text("no markers\n")
+    with pytest.raises(SystemExit, match="needs one"):
+        tables.main([str(root), "--insert", str(doc)])
