@@ -21,6 +21,15 @@ def truecolour_terminal(monkeypatch):
     monkeypatch.setenv("COLORTERM", "truecolor")
 
 
+@pytest.fixture
+def snap_near(request):
+    """Like pytest-textual-snapshot's ``snap_compare``, but cell by cell with a tolerance for
+    the last bits of a real model's numbers and colours (:mod:`tests.tui.snapnear`)."""
+    from .snapnear import make_compare
+
+    return make_compare(request)
+
+
 _TINY: list = []
 
 
