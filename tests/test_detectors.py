@@ -72,6 +72,43 @@ def test_mahalanobis_with_singleton_classes_says_what_it_did():
     assert np.isfinite(g.score(np.ones((1, 3)))).all()
 
 
+def test_mahalanobis_left_out_scores_are_distances_to_the_other_rows_means():
+    a = np.array([[1, 0], [-1, 0], [0, 2], [0, -2]], dtype=float)
+    feats = np.concatenate([a, a + [10, 0], [[5.0, 5.0]]])
+    labels = np.array([0] * 4 + [1] * 4 + [2])  # class 2 holds one row
+    g = GaussianClasses().fit(feats, labels, shrink=False)
+    left_out = g.left_out_score(feats, labels)
+    for i in range(8):
+        others = np.delete(np.arange(8), i)
+        same = others[labels[others] == labels[i]]
+        d = feats[i] - feats[same].mean(0)
+        own = float(d @ g.precision @ d)
+        assert left_out[i] == pytest.approx(min(own, g.distances(feats[i : i + 1])[0, 2]))
+    # the singleton's own mean is itself: it is scored against classes 0 and 1 only
+    assert left_out[8] == pytest.approx(g.distances(feats[8:9])[0, :2].min())
+    assert g.score(feats[8:9])[0] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_mahalanobis_with_one_photo_per_class_does_not_flag_everything():
+    """One clean row per class (the ImageNet sample): plain training distances are all 0, so a
+    threshold on them flagged every clean test row; the left-out threshold does not."""
+    rng = np.random.default_rng(0)
+    classes = 40
+    clean = rng.normal(size=(classes, 6))
+    adv = clean + rng.normal(scale=3.0, size=clean.shape)
+    data = DetectorData(
+        y=np.tile([0, 1], classes),
+        group=np.repeat([f"p{i}" for i in range(classes)], 2),
+        label=np.repeat(np.arange(classes), 2),
+        penultimate=np.stack([clean, adv], 1).reshape(-1, 6),
+    )
+    train, test = np.arange(60), np.arange(60, 80)
+    det = make_detector("mahalanobis").fit(data, train)
+    assert det.threshold > 0
+    clean_test = test[data.y[test] == 0]
+    assert det.flags(data, clean_test).mean() < 0.5
+
+
 def test_tpr_at_5_percent_fpr():
     y = np.array([0] * 20 + [1] * 4)
     s = np.concatenate([np.arange(20) / 20, [0.5, 0.97, 0.98, 2.0]])

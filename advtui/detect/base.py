@@ -79,8 +79,14 @@ class ThresholdDetector(Detector):
         clean = train[data.y[train] == 0]
         if len(clean) == 0:
             raise DetectorError(f"{self.name}: no clean training rows to set a threshold on")
-        self.threshold = float(np.quantile(self.scores(data, clean), 1.0 - FPR_BUDGET))
+        self.threshold = float(np.quantile(self.training_scores(data, clean), 1.0 - FPR_BUDGET))
         return self
+
+    def training_scores(self, data: DetectorData, clean: np.ndarray) -> np.ndarray:
+        """The clean training rows' scores the threshold is set on: by default their plain
+        scores; a detector whose fit makes its own training rows look cleaner than unseen ones
+        (Mahalanobis' class means) scores them as if they had been left out."""
+        return self.scores(data, clean)
 
     def verdict(self, scores: np.ndarray) -> np.ndarray:
         return np.asarray(scores) > self.threshold

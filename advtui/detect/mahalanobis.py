@@ -8,7 +8,9 @@ to a class mean. We use the final layer only, without the paper's input preproce
 feature ensemble. With far fewer rows than dimensions (1280 for EfficientNet-Lite0) the sample
 covariance is singular, so it is shrunk towards a scaled identity (Ledoit–Wolf); when no class
 holds two rows (no within-class spread to estimate), the covariance of all clean rows about
-their mean is used instead and the fit says so (``note``).
+their mean is used instead and the fit says so (``note``). The flagging threshold (the clean
+training rows' 95th percentile) is set on leave-one-out scores, since a training row helped
+place its own class mean (:meth:`GaussianClasses.left_out_score`).
 
 Cost: distances come from the expansion (f − m)ᵀP(f − m) = fᵀPf − 2·fᵀ(P m) + mᵀP m, i.e.
 one (rows × D) @ (D × D) and one (rows × D) @ (D × classes) matrix product per block of rows
@@ -113,6 +115,29 @@ class GaussianClasses:
             out[start : start + len(block)] = self._block_distances(block).min(1)
         return out
 
+    def left_out_score(self, features: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """The score each *fitting* row would get had it been left out of its class mean: the
+        mean of the n − 1 others is m − (f − m)/(n − 1), so the row's own-class squared
+        distance grows by (n / (n − 1))²; a class's only row has no such mean and is scored
+        against the other classes alone. The precision is kept as fitted."""
+        f = np.atleast_2d(np.asarray(features, dtype=np.float64))
+        own = np.searchsorted(self.classes, np.asarray(labels))
+        if len(f) != len(own) or np.any(
+            self.classes[np.minimum(own, len(self.classes) - 1)] != labels
+        ):
+            raise DetectorError("left-out scores need the rows and labels of the fit")
+        counts = np.bincount(own, minlength=len(self.classes)).astype(np.float64)
+        alone = counts < 2
+        factor = (counts / np.maximum(counts - 1, 1)) ** 2
+        out = np.empty(len(f))
+        for start, block in self._blocks(f):
+            d = self._block_distances(block)
+            rows = np.arange(len(block))
+            cls = own[start : start + len(block)]
+            d[rows, cls] = np.where(alone[cls], np.inf, d[rows, cls] * factor[cls])
+            out[start : start + len(block)] = d.min(1)
+        return out
+
 
 def class_means(f: np.ndarray, inverse: np.ndarray, classes: int) -> np.ndarray:
     """Mean row of ``f`` per class, ``inverse`` each row's class in 0..classes−1 (every class
@@ -139,3 +164,9 @@ class Mahalanobis(ThresholdDetector):
 
     def scores(self, data, idx: np.ndarray) -> np.ndarray:
         return self.gauss.score(data.penultimate[idx])
+
+    def training_scores(self, data, clean: np.ndarray) -> np.ndarray:
+        """Leave-one-out: a clean training row defines its own class mean, so its plain
+        distance understates what an unseen clean row gets (with one photo per class it is 0,
+        the threshold 0 and every row flagged); :meth:`GaussianClasses.left_out_score`."""
+        return self.gauss.left_out_score(data.penultimate[clean], data.label[clean])
