@@ -261,6 +261,15 @@ EXPLAINERS: dict[str, ExplainerSpec] = {
             nsamples="noisy copies",
             paper="Smilkov et al. 2017",
         ),
+        ExplainerSpec(
+            "gradcam",
+            "the class logit's gradient-weighted activations of the last conv features (signed)",
+            "advtui.explain.gradcam:GradCAM",
+            "Grad-CAM",
+            params=(Param("layer", None, "explain the input of this backbone layer"),),
+            nsamples="",
+            paper="Selvaraju et al. 2017",
+        ),
     )
 }
 

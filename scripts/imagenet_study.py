@@ -93,6 +93,7 @@ def runs(layer: str = DEFAULT_LAYER) -> list[Run]:
         Run("dep-layer", "deps", (*dep, "--layer", layer), f"SHAP of the input of {layer}"),
         Run("dep-ig", "deps", (*dep, "--explainer", "ig"), "Integrated Gradients"),
         Run("dep-smoothgrad", "deps", (*dep, "--explainer", "smoothgrad"), "SmoothGrad"),
+        Run("dep-gradcam", "deps", (*dep, "--explainer", "gradcam"), "Grad-CAM"),
         Run("dep-eps", "deps", (*dep, "--eps-sweep", EPS_SWEEP), f"ε sweep {EPS_SWEEP}"),
         Run("dep-early-stop", "deps", (*dep, "--early-stop"), "weakest successful attack"),
     ]

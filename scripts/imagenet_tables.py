@@ -251,7 +251,12 @@ def dependency_sections(study: Study) -> list[str]:
     table("Pixels or an intermediate layer", [("dep-pixels", "layer"), ("dep-layer", "layer")])
     table(
         "The explainer",
-        [("dep-pixels", "explainer"), ("dep-ig", "explainer"), ("dep-smoothgrad", "explainer")],
+        [
+            ("dep-pixels", "explainer"),
+            ("dep-ig", "explainer"),
+            ("dep-smoothgrad", "explainer"),
+            ("dep-gradcam", "explainer"),
+        ],
     )
     table("Early stop", [("dep-pixels", "early"), ("dep-early-stop", "early")])
     s = study.summary("dep-eps")

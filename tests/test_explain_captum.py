@@ -155,7 +155,9 @@ def test_every_registered_explainer_gives_maps_and_the_same_evidence(tiny, image
     assert isinstance(explainer, ExplainerProtocol)
     expl = explainer.explain(images, nsamples=6)
     assert isinstance(expl, Explanation) and expl.method == name
-    assert expl.attributions.shape == (2, 3, 16, 16) and np.isfinite(expl.attributions).all()
+    # per pixel and channel, or one channel per pixel (Grad-CAM's upsampled map)
+    assert expl.attributions.shape in {(2, 3, 16, 16), (2, 1, 16, 16)}
+    assert np.isfinite(expl.attributions).all()
     assert expl.pixel_maps(16).shape == (2, 16, 16)
     top = tiny(images).argmax(1).tolist()
     assert expl.classes == top == [e.class_index for e in expl.evidence]
@@ -166,7 +168,7 @@ def test_every_registered_explainer_gives_maps_and_the_same_evidence(tiny, image
 def test_factory_refuses_another_explainers_flag_and_drops_it_when_lenient(tiny):
     with pytest.raises(ExplainError, match="--baseline applies to IG only, not SHAP"):
         make_explainer("shap", tiny, torch.rand(2, 3, 16, 16), baseline="blur")
-    with pytest.raises(ExplainError, match="--layer applies to SHAP only, not IG"):
+    with pytest.raises(ExplainError, match="--layer applies to SHAP, Grad-CAM only, not IG"):
         make_explainer("ig", tiny, None, layer="conv")
     with pytest.raises(ExplainError, match="unknown explainer parameter"):
         make_explainer("ig", tiny, None, steps=3)
@@ -237,7 +239,7 @@ def test_a_flag_of_another_explainer_is_refused_before_the_model_loads(
     assert "Traceback" not in err
     argv = ["attack", str(sample_paths[0]), "--explain", "--explainer", "ig", "--layer", "x"]
     assert main(argv) == 2
-    assert "--layer applies to SHAP only" in capsys.readouterr().err
+    assert "--layer applies to SHAP, Grad-CAM only" in capsys.readouterr().err
     argv = ["explain", str(sample_paths[0]), "--explainer", "smoothgrad", "--noise-std", "0"]
     assert main(argv) == 2
     assert "--noise-std must be in [0.001, 1] (got 0)" in capsys.readouterr().err

@@ -134,8 +134,9 @@ def _explain_args(p: argparse.ArgumentParser) -> None:
         "--explainer",
         default="shap",
         choices=list(registry.EXPLAINERS),
-        help="attribution method: shap (expected gradients), ig (Integrated Gradients), "
-        "saliency (gradient), smoothgrad (noisy gradients); default shap, see `advtui attacks`",
+        help="attribution method: "
+        + ", ".join(f"{s.name} ({s.label})" for s in registry.EXPLAINERS.values())
+        + "; default shap, see `advtui attacks`",
     )
     p.add_argument(
         "--nsamples",

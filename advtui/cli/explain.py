@@ -106,9 +106,10 @@ def run(args: argparse.Namespace) -> int:
 
         def write(out: Path) -> None:
             save_png(to_pil(x), out / "image.png")
-            save_png(heatmap_with_legend(pmap, scale, title=title), out / f"{stem}.png", text)
+            note = f"{_label(args)} value"  # what the colour bar measures
+            save_png(heatmap_with_legend(pmap, scale, title, note=note), out / f"{stem}.png", text)
             over = overlay(to_pil(x), pmap, scale=scale)
-            save_png(with_legend(over, scale, title=title), out / f"{stem}_overlay.png", text)
+            save_png(with_legend(over, scale, title, note), out / f"{stem}_overlay.png", text)
             body = json.dumps(json_safe(result), indent=2) + "\n"
             atomic_write_bytes(out / "explanation.json", body.encode())
 
