@@ -25,6 +25,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.notifications import SeverityLevel
 from textual.widgets import Footer, Static
 from textual.worker import Worker, get_current_worker
 
@@ -33,9 +34,10 @@ from advtui.names import safe_name
 from advtui.settings import METHODS, MODEL_NAMES
 from advtui.tui import jobs, torchwork, truths
 from advtui.tui import messages as msg
+from advtui.tui.explorer import ExplorerState
 from advtui.tui.graphics import GraphicsView, choose_graphics, tmux_features, truecolour_hint
 from advtui.tui.pixels import PixelView
-from advtui.tui.resultcache import ResultCache, bound_the_heap
+from advtui.tui.resultcache import bound_the_heap
 from advtui.tui.saving import save_folder
 from advtui.tui.screens import ClassPicker, HelpScreen
 from advtui.tui.state import (
@@ -69,7 +71,6 @@ from advtui.tui.widgets import (
 )
 
 if TYPE_CHECKING:
-    from advtui.labels import LabelFile
     from advtui.pipeline import AttackSettings
 
 __all__ = ["AdvtuiApp", "TuiConfig"]
@@ -127,48 +128,28 @@ class AdvtuiApp(App[int]):
         # before the App runs: textual-image asks the terminal while it still can
         self.graphics = choose_graphics(self.config.graphics)
         self.colour_hint: str | None = None  # the truecolour hint, once shown
-        self.settings = self.config.settings
-        self.entries: list[Entry] = []
-        self.current: int | None = None
-        self.folder_error: str | None = None
-        self.model: Any = None
-        self.model_error: str | None = None
-        self.explainer: Any = None
-        self.explainer_error: str | None = None
-        self.detector: Any = None
+        #: what the view shows (advtui.tui.explorer): the actions and handlers below change it
+        self.state = ExplorerState.start(self.config)
+        self.state.no_color = bool(self.no_color)
         self.explainer_ready = threading.Event()
-        self.outcomes = ResultCache()  # an LRU with a byte budget (advtui.tui.resultcache)
         bound_the_heap()  # a job's freed tensors go back to the OS (advtui.tui.resultcache)
-        self.verdicts: dict[tuple, dict[str, float]] = {}
-        self.predictions: dict[tuple[str, str], list[dict]] = {}
-        self.job: Job | None = None
-        # the last job's result or failure and the (image, model, settings) key it is about;
-        # the status line shows it only while that key is the current one
-        self.last_event = ""
-        self.last_event_key: tuple | None = None
-        self.view = VIEWS[0]
-        self.saving = False
-        self.status_text = ""
         self._job_ids = 0
         self._view_cache: dict[tuple, Any] = {}
         #: (title, message) of the latest notifications, as shown (newest last)
         self.notices: deque[tuple[str, str]] = deque(maxlen=100)
         self.explainers = jobs.ExplainerCache(
             self.config,
-            note=lambda line: self.post_message(msg.Notice(line, title="SHAP background")),
+            note=self._background_note,
         )
-        self.explainer_name = registry.explainer_spec(self.config.explainer).name
         self._recheck_pending = False  # a timer will look at the listing again
         self._bindings_state: tuple | None = None  # check_action per binding, last pushed
         # the listing: metadata for every file, decoded crops only in an LRU near the cursor
         self.listing = jobs.Listing()
-        self.listed = False  # the walk has finished
         self._decoded: OrderedDict[int, None] = OrderedDict()
         self._paths: dict[str, int] = {}
         self._wake_loader = threading.Event()
         self._loader: Worker | None = None
         self._exiting = False
-        self.labels: LabelFile | None = None  # --labels FILE, once read
         self._labels_said: tuple | None = None  # what labelling left out, told once
         self._list_done: bool | None = None  # the list's title: None before the first batch
         self.results_screen: Any = None  # the eval run's rows, kept while the app runs
@@ -249,7 +230,7 @@ class AdvtuiApp(App[int]):
     #: Static border titles, longest first: each box shows the longest that fits.
     def _static_titles(self) -> dict[str, tuple[str, ...]]:
         """Each panel's title, longest first: the widest that fits is shown."""
-        label = self.explainer_label
+        label = self.state.explainer_label
         return {
             "#confidence": ("confidence (top-5)", "top-5"),
             "#evidence": (f"{label} evidence (top class)", f"{label} evidence", "evidence"),
@@ -261,7 +242,7 @@ class AdvtuiApp(App[int]):
             box = self.query_one(selector)
             room = box.outer_size.width - 6 if box.outer_size.width else 10**6
             box.border_title = next((v for v in variants if len(v) <= room), variants[-1])
-        if self.detector is not None and self.config.detector:
+        if self.state.detector is not None and self.config.detector:
             from advtui.names import safe_name
 
             box = self.query_one(EvidenceTable)
@@ -285,7 +266,7 @@ class AdvtuiApp(App[int]):
         """Start the walk; the list fills in as it proceeds (the first frame does not wait)."""
         images = self.query_one(ImageList)
         images.border_title = Text("images (listing…)")
-        images.set_items(self.entries)
+        images.set_items(self.state.entries)
         images.focus()
         self.list_images()
 
@@ -294,8 +275,8 @@ class AdvtuiApp(App[int]):
         found, skipped, more = self.listing.take()
         images = self.query_one(ImageList)
         if found:
-            start = len(self.entries)
-            self.entries.extend(found)
+            start = len(self.state.entries)
+            self.state.entries.extend(found)
             for i, e in enumerate(found, start):
                 self._paths[e.key] = i
             images.grew()
@@ -315,8 +296,8 @@ class AdvtuiApp(App[int]):
             # mount) the files found so far still show, checked again shortly (one timer)
             self._recheck_pending = True
             self.set_timer(4 * jobs.Listing.INTERVAL, self._recheck_listing)
-        if done and not self.listed:
-            self.listed = True
+        if done and not self.state.listed:
+            self.state.listed = True
             self._walk_finished()
 
     def _recheck_listing(self) -> None:
@@ -330,26 +311,26 @@ class AdvtuiApp(App[int]):
         if want is not None and images.highlighted is None:
             index = self._paths.get(str(want))
             if index is None and start == 0:
-                index = next((i for i, e in enumerate(self.entries) if e.path == want), None)
+                index = next((i for i, e in enumerate(self.state.entries) if e.path == want), None)
             if index is not None:
                 images.highlighted = index
-        elif want is None and images.highlighted is None and self.entries:
+        elif want is None and images.highlighted is None and self.state.entries:
             images.highlighted = 0
         self._want_near()
 
     def _walk_finished(self) -> None:
         error = self.listing.error
         images = self.query_one(ImageList)
-        if images.highlighted is None and self.entries:  # the file to select was not listed
+        if images.highlighted is None and self.state.entries:  # the file to select was not listed
             images.highlighted = 0
-        if not self.entries:
+        if not self.state.entries:
             from advtui.images import IMAGE_EXTENSIONS
 
             where = self.config.list_file or self.config.folder
-            self.folder_error = error or (
+            self.state.folder_error = error or (
                 f"{where}: no images found (looked for {', '.join(sorted(IMAGE_EXTENSIONS))})"
             )
-            self.say(self.folder_error, title="folder", severity="error", timeout=10)
+            self.say(self.state.folder_error, title="folder", severity="error", timeout=10)
             self.refresh_view()
             return
         if error:
@@ -360,8 +341,8 @@ class AdvtuiApp(App[int]):
         """The model's class names; before it has loaded, those of the built-in model it will
         be (every built-in model is ImageNet-1k), so an ImageNet tree shows its true classes as
         soon as it is listed. None for a model file until it has loaded."""
-        if self.model is not None:
-            return tuple(self.model.class_names)
+        if self.state.model is not None:
+            return tuple(self.state.model.class_names)
         if self.config.classifier is None and self.config.model in MODEL_NAMES:
             from advtui.imagenet import imagenet_classes
 
@@ -376,12 +357,12 @@ class AdvtuiApp(App[int]):
         from advtui.labels import unmapped_message
 
         names = self._class_names()
-        if not self.listed or names is None:
+        if not self.state.listed or names is None:
             return
-        report = truths.apply_labels(self.entries, names, self.labels)
-        for e in self.entries:
+        report = truths.apply_labels(self.state.entries, names, self.state.labels)
+        for e in self.state.entries:
             self._set_verdict(e)
-        if self.model is not None:  # the model's classes decide: say what is left out, once
+        if self.state.model is not None:  # the model's classes decide: say what is left out, once
             lines = report.lines("no true class")
             given = self.config.labels is not None  # read, or being read: it may name them
             unmapped = None if given else unmapped_message(report, len(names))
@@ -397,10 +378,10 @@ class AdvtuiApp(App[int]):
         self.call_after_refresh(self._update_list_title)  # the list widens for its classes
 
     def _set_verdict(self, entry: Entry) -> None:
-        if entry.label is None or self.model is None:
+        if entry.label is None or self.state.model is None:
             return
         entry.verdict = truths.verdict(
-            entry.label, self.predictions.get((str(entry.path), self.model.name))
+            entry.label, self.state.predictions.get((str(entry.path), self.state.model.name))
         )
 
     def _update_list_title(self, done: bool | None = None) -> None:
@@ -412,17 +393,19 @@ class AdvtuiApp(App[int]):
         elif self._list_done is None:
             return  # nothing listed yet: the title still says "listing…"
         done = self._list_done
-        count = f"{len(self.entries):,}{'' if done else '…'}"
+        count = f"{len(self.state.entries):,}{'' if done else '…'}"
         score = (0, 0, 0)
-        if self.model is not None:
-            score = truths.accuracy(self.entries, self._paths, self.predictions, self.model.name)
+        if self.state.model is not None:
+            score = truths.accuracy(
+                self.state.entries, self._paths, self.state.predictions, self.state.model.name
+            )
         variants = truths.list_titles(count, score)
         room = images.outer_size.width - 6 if images.outer_size.width else 10**6
         images.border_title = Text(next((v for v in variants if len(v) <= room), variants[-1]))
 
     def _want_near(self) -> None:
         """Tell the loader what the user looks at now (current image, rows on screen)."""
-        self._wanted = (self.current, self.query_one(ImageList).visible_items())
+        self._wanted = (self.state.current, self.query_one(ImageList).visible_items())
         self._wake_loader.set()
         if self._loader is None or self._loader.is_finished:
             self._loader = self.load_images()
@@ -445,9 +428,9 @@ class AdvtuiApp(App[int]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="scan")
     def load_images(self) -> None:
         jobs.load_near(
-            self.entries,
+            self.state.entries,
             lambda: getattr(self, "_wanted", (None, [])),
-            lambda: self.job is not None,
+            lambda: self.state.job is not None,
             self._wake_loader,
             self.config.input_size or DEFAULT_DISPLAY_SIZE,
             self.post_message,
@@ -479,10 +462,14 @@ class AdvtuiApp(App[int]):
         worker = get_current_worker()
         try:
             # a tree's root may hold no images itself: warm up on the current image's folder
-            entry = self.current_entry
+            entry = self.state.current_entry
             image = entry.path if entry is not None and self.config.background is None else None
             explainer = torchwork.run(
-                self.explainers.get, model, image, self.settings.seed, self.explainer_name
+                self.explainers.get,
+                model,
+                image,
+                self.state.settings.seed,
+                self.state.explainer_name,
             )
         except Exception as exc:  # noqa: BLE001
             if not worker.is_cancelled:  # else x was pressed again: a newer check is running
@@ -490,7 +477,7 @@ class AdvtuiApp(App[int]):
             return
         if worker.is_cancelled:
             return
-        detector, note = (None, "") if load_detector else (self.detector, "")
+        detector, note = (None, "") if load_detector else (self.state.detector, "")
         if load_detector and self.config.detector:
             detector, note = jobs.load_detector(self.config.detector)
         self.post_message(msg.ExplainerReady(explainer, detector, note))
@@ -500,7 +487,9 @@ class AdvtuiApp(App[int]):
         try:
             from advtui.images import load_tensor
 
-            model = self.model
+            model = self.state.model
+            if model is None:
+                return
             top5 = torchwork.run(
                 lambda: model.topk(load_tensor(path, model.input_size)[None], 5)[0]
             )
@@ -514,17 +503,17 @@ class AdvtuiApp(App[int]):
             job,
             path,
             settings,
-            model=self.model,
-            cached=self.outcomes.get(job.key),
+            model=self.state.model,
+            cached=self.state.outcomes.get(job.key),
             explain=explain,
             explainer_ready=self.explainer_ready,
-            explainer_error=lambda: self.explainer_error,
+            explainer_error=lambda: self.state.explainer_error,
             explainers=self.explainers,
             nsamples=self.config.nsamples,
-            detector=self.detector,
+            detector=self.state.detector,
             post=self.post_message,
             stop=get_current_worker().cancelled_event,
-            explainer=self.explainer_name,
+            explainer=self.state.explainer_name,
         )
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="save")
@@ -542,7 +531,7 @@ class AdvtuiApp(App[int]):
 
     @on(ImageList.Selected)
     def _selected(self, event: ImageList.Selected) -> None:
-        self.current = event.index
+        self.state.current = event.index
         if event.index in self._decoded:
             self._decoded.move_to_end(event.index)
         self._want_near()
@@ -551,9 +540,9 @@ class AdvtuiApp(App[int]):
 
     @while_running
     def on_image_scanned(self, message: msg.ImageScanned) -> None:
-        if not 0 <= message.index < len(self.entries):
+        if not 0 <= message.index < len(self.state.entries):
             return
-        entry = self.entries[message.index]
+        entry = self.state.entries[message.index]
         entry.image, entry.error = message.image, message.error
         entry.checked = message.error is None
         if message.image is not None:  # an LRU of decoded crops; metadata for the rest
@@ -561,12 +550,12 @@ class AdvtuiApp(App[int]):
             self._decoded.move_to_end(message.index)
             while len(self._decoded) > DECODED_LIMIT:
                 old, _ = self._decoded.popitem(last=False)
-                if old == self.current:
+                if old == self.state.current:
                     self._decoded[old] = None
                     continue
-                self.entries[old].image = None
+                self.state.entries[old].image = None
         self._update_mark(message.index)
-        if message.index == self.current:
+        if message.index == self.state.current:
             self.refresh_view()
 
     @on(ImageList.Viewed)
@@ -578,38 +567,38 @@ class AdvtuiApp(App[int]):
         # torch is imported now: this (UI) thread's tensor ops run serially, so that no idle
         # OpenMP team of its own slows the workers' attacks and explanations (advtui.threads)
         threads.keep_this_thread_serial()
-        self.model = message.model
-        self.prepare_explainer(self.model)
+        self.state.model = message.model
+        self.prepare_explainer(self.state.model)
         self._resolve_truths()
         self._maybe_predict()
         self.refresh_view()
 
     @while_running
     def on_model_failed(self, message: msg.ModelFailed) -> None:
-        self.model_error = message.message
-        self.explainer_error = "no model"
+        self.state.model_error = message.message
+        self.state.explainer_error = "no model"
         self.explainer_ready.set()
         self.say(message.message, title="model", severity="error", timeout=15)
         self.refresh_view()
 
     @while_running
     def on_explainer_ready(self, message: msg.ExplainerReady) -> None:
-        self.explainer, self.detector = message.explainer, message.detector
+        self.state.explainer, self.state.detector = message.explainer, message.detector
         self.explainer_ready.set()
         if message.note:
             self.say(message.note, title="detector", severity="warning", timeout=10)
-        if self.detector is not None:
+        if self.state.detector is not None:
             self._check_detector_params()
         self._fit_static_titles()
         self.refresh_view()
 
     def _check_detector_params(self) -> None:
         """Warn when SHAP here runs under other settings than the detector was fitted on."""
-        params = getattr(self.detector, "params", None) or {}
+        params = getattr(self.state.detector, "params", None) or {}
         fitted = params.get("fixed", params)
         here = {
-            "explainer": self.explainer_name,
-            "model": self.model.name if self.model is not None else self.config.model,
+            "explainer": self.state.explainer_name,
+            "model": self.state.model.name if self.state.model is not None else self.config.model,
             "layer": self.config.layer,
             "nsamples": self.config.nsamples,
             "local_smoothing": self.config.local_smoothing,
@@ -641,9 +630,9 @@ class AdvtuiApp(App[int]):
 
     @while_running
     def on_explainer_failed(self, message: msg.ExplainerFailed) -> None:
-        self.explainer_error = message.message
+        self.state.explainer_error = message.message
         self.explainer_ready.set()
-        label = self.explainer_label
+        label = self.state.explainer_label
         self.say(f"{label} unavailable: {message.message}", title=label, severity="error")
         self.refresh_view()
 
@@ -652,25 +641,25 @@ class AdvtuiApp(App[int]):
         if message.error:
             self.say(message.error, title="labels", severity="error", timeout=10)
             return
-        self.labels = message.labels
+        self.state.labels = message.labels
         self._resolve_truths()
 
     @while_running
     def on_predicted(self, message: msg.Predicted) -> None:
-        self.predictions[(message.path, message.model)] = message.top5
+        self.state.predictions[(message.path, message.model)] = message.top5
         index = self._paths.get(message.path)
-        if index is not None and self.entries[index].label is not None:
-            self._set_verdict(self.entries[index])
+        if index is not None and self.state.entries[index].label is not None:
+            self._set_verdict(self.state.entries[index])
             self.query_one(ImageList).verdict_changed(index)
             self._update_list_title()
-        entry = self.current_entry
+        entry = self.state.current_entry
         if entry is not None and str(entry.path) == message.path:
             self.refresh_view()
 
     @while_running
     def on_job_progress(self, message: msg.JobProgress) -> None:
-        if self.job is not None and self.job.id == message.job:
-            self.job.label, self.job.done, self.job.total = (
+        if self.state.job is not None and self.state.job.id == message.job:
+            self.state.job.label, self.state.job.done, self.state.job.total = (
                 message.label,
                 message.done,
                 message.total,
@@ -681,17 +670,19 @@ class AdvtuiApp(App[int]):
     def on_job_done(self, message: msg.JobDone) -> None:
         self.call_after_refresh(self._want_near)  # the job is over: read ahead again
         # without a detector the raw attributions feed nothing more: not kept
-        self.outcomes.store(message.key, message.outcome, drop_attributions=self.detector is None)
+        self.state.outcomes.store(
+            message.key, message.outcome, drop_attributions=self.state.detector is None
+        )
         if message.verdicts:
-            self.verdicts[message.key] = message.verdicts
+            self.state.verdicts[message.key] = message.verdicts
         index = self._index_of(message.key[0])
         if index is not None:
             self._update_mark(index)
         o = message.outcome
-        if message.final and self.job is not None and self.job.id == message.job:
-            self.job = None
-        if message.key == self.current_key:
-            self._set_event(message.key, result_summary(o))
+        if message.final and self.state.job is not None and self.state.job.id == message.job:
+            self.state.job = None
+        if message.key == self.state.current_key:
+            self.state.set_event(message.key, result_summary(o))
         elif message.final:  # the user moved on: say so, but not in this image's status
             self.say(f"{Path(o.image).name}: {result_summary(o)}", title="finished")
         self.refresh_view()
@@ -699,18 +690,18 @@ class AdvtuiApp(App[int]):
     @while_running
     def on_job_failed(self, message: msg.JobFailed) -> None:
         self.call_after_refresh(self._want_near)  # the job is over: read ahead again
-        if self.job is not None and self.job.id == message.job:
-            self._set_event(self.job.key, message.message)
-            self.job = None
+        if self.state.job is not None and self.state.job.id == message.job:
+            self.state.set_event(self.state.job.key, message.message)
+            self.state.job = None
             if not message.cancelled:
                 self.say(message.message, title="job failed", severity="error", timeout=10)
         self.refresh_view()
 
     @while_running
     def on_saved(self, message: msg.Saved) -> None:
-        self.saving = False
+        self.state.saving = False
         self.say(f"saved {len(message.files)} files to {message.folder}", title="saved")
-        self._set_event(message.key, f"saved to {message.folder}")
+        self.state.set_event(message.key, f"saved to {message.folder}")
         self.refresh_view()
 
     @while_running
@@ -724,26 +715,20 @@ class AdvtuiApp(App[int]):
 
     @while_running
     def on_save_failed(self, message: msg.SaveFailed) -> None:
-        self.saving = False
+        self.state.saving = False
         self.say(message.message, title="error", severity="error", timeout=10)
         self.refresh_view()
 
-    def _set_event(self, key: tuple | None, text: str) -> None:
-        self.last_event, self.last_event_key = text, key
-
-    @property
-    def current_event(self) -> str:
-        """The last event if it is about the current image and settings, else ``""``."""
-        if self.last_event_key is None or self.last_event_key != self.current_key:
-            return ""
-        return self.last_event
+    def _background_note(self, line: str) -> None:
+        """Which background files SHAP skipped (one line, from the explainer's thread)."""
+        self.post_message(msg.Notice(line, title="SHAP background"))
 
     def say(
         self,
         message: str,
         *,
         title: str = "",
-        severity: str = "information",
+        severity: SeverityLevel = "information",
         timeout: float | None = None,
     ) -> None:
         """A notification; file names, labels and error texts are data: control characters
@@ -755,37 +740,17 @@ class AdvtuiApp(App[int]):
 
     # ------------------------------------------------------------------ state helpers
 
-    @property
-    def current_entry(self) -> Entry | None:
-        if self.current is None or not 0 <= self.current < len(self.entries):
-            return None
-        return self.entries[self.current]
-
-    def key_for(self, entry: Entry | None, settings: AttackSettings | None = None) -> tuple | None:
-        if entry is None or self.model is None:
-            return None
-        return (str(entry.path), self.model.name, (settings or self.settings).key())
-
-    @property
-    def current_key(self) -> tuple | None:
-        return self.key_for(self.current_entry)
-
-    @property
-    def current_outcome(self) -> Any:
-        key = self.current_key
-        return None if key is None else self.outcomes.get(key)
-
     def _index_of(self, path: str) -> int | None:
         return self._paths.get(path)
 
     def _update_mark(self, index: int) -> None:
-        entry = self.entries[index]
+        entry = self.state.entries[index]
         if entry.error is not None:
             mark = MARK_FAILED
         elif not entry.scanned:
             return
         else:
-            mine = self.outcomes.successes(str(entry.path))  # evicted results too
+            mine = self.state.outcomes.successes(str(entry.path))  # evicted results too
             if any(mine):
                 mark = MARK_ATTACKED
             elif mine:
@@ -795,10 +760,10 @@ class AdvtuiApp(App[int]):
         self.query_one(ImageList).set_mark(index, mark)
 
     def _maybe_predict(self) -> None:
-        entry = self.current_entry
-        if self.model is None or entry is None or entry.error is not None:
+        entry = self.state.current_entry
+        if self.state.model is None or entry is None or entry.error is not None:
             return
-        if (str(entry.path), self.model.name) not in self.predictions:
+        if (str(entry.path), self.state.model.name) not in self.state.predictions:
             self.predict(entry.path)
 
     # ------------------------------------------------------------------ drawing
@@ -806,7 +771,7 @@ class AdvtuiApp(App[int]):
     def refresh_view(self) -> None:
         """Push the current image's state into every widget (cheap: renders are cached)."""
         try:
-            vm = build_view(self, self._view_cache)
+            vm = build_view(self.state, self._view_cache)
             self._apply_view(vm)
         except Exception as exc:  # noqa: BLE001 - never a traceback on screen
             self.say(one_line(exc), title="display error", severity="error")
@@ -816,7 +781,7 @@ class AdvtuiApp(App[int]):
     def _apply_view(self, vm: ViewModel) -> None:
         main = self.query_one("#main")
         for v in NARROW_VIEWS:
-            main.set_class(v == self.view, f"-view-{v}")
+            main.set_class(v == self.state.view, f"-view-{v}")
         main.set_class(not vm.has_maps, "-no-maps")
         for wid, panel in vm.panels.items():
             view = self.query_one(f"#{wid}", PixelView)
@@ -828,11 +793,11 @@ class AdvtuiApp(App[int]):
         self.query_one(ConfidenceTable).set_rows(
             vm.clean_top5, vm.adv_top5, vm.target_index, vm.confidence_note
         )
-        self.query_one("#row-tables").set_class(self.detector is not None, "-detector")
+        self.query_one("#row-tables").set_class(self.state.detector is not None, "-detector")
         self.query_one(EvidenceTable).set_columns(
             vm.evidence,
             vm.evidence_note,
-            detector=self.detector is not None,
+            detector=self.state.detector is not None,
             verdicts=vm.verdicts,
             headers=vm.evidence_headers,
             placeholders=vm.evidence_placeholders,
@@ -840,15 +805,17 @@ class AdvtuiApp(App[int]):
 
     def update_status(self) -> None:
         status = self.query_one(StatusLine)
-        text = status_line(self, status.content_size.width or self.size.width - 2)
-        self.status_text = text.plain
+        text = status_line(self.state, status.content_size.width or self.size.width - 2)
+        self.state.status_text = text.plain
         status.update(text)
 
     def _refresh_bindings(self) -> None:
         """Tell the footer which keys are enabled, only when that changed: the footer rebuilds
         all its key widgets on every ``refresh_bindings`` (a few ms of CSS work each time, on
         every image change and job start/end otherwise)."""
-        state = tuple(self.check_action(b.action, ()) for b in self.BINDINGS)
+        state = tuple(
+            self.check_action(b.action, ()) for b in self.BINDINGS if isinstance(b, Binding)
+        )
         if state != self._bindings_state:
             self._bindings_state = state
             self.refresh_bindings()
@@ -858,31 +825,42 @@ class AdvtuiApp(App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if len(self.screen_stack) > 1:
             return False  # the help or the class picker is open: its own keys only
-        entry = self.current_entry
-        usable = entry is not None and entry.error is None and self.model is not None
+        entry = self.state.current_entry
+        usable = entry is not None and entry.error is None and self.state.model is not None
         if action in ("attack", "explain") and entry is not None and entry.error is not None:
-            return True if self.job is None else None  # runs, to say why it cannot
+            return True if self.state.job is None else None  # runs, to say why it cannot
         if action == "attack":
-            return True if usable and self.job is None and self.current_outcome is None else None
+            return (
+                True
+                if usable and self.state.job is None and self.state.current_outcome is None
+                else None
+            )
         if action == "explain":
-            outcome = self.current_outcome
+            outcome = self.state.current_outcome
             done = (
                 outcome is not None
                 and bool(outcome.evidence)
-                and (outcome.explainer or "shap") == self.explainer_name
+                and (outcome.explainer or "shap") == self.state.explainer_name
             )
-            ok = usable and self.job is None and not done and self.explainer_error is None
+            ok = (
+                usable
+                and self.state.job is None
+                and not done
+                and self.state.explainer_error is None
+            )
             return True if ok else None
         if action == "cancel":
-            return True if self.job is not None else None
+            return True if self.state.job is not None else None
         if action == "pick_class":
-            return True if self.model is not None else None
+            return True if self.state.model is not None else None
         if action in ("more_steps", "fewer_steps"):
-            return True if not self.settings.single_step else None
+            return True if not self.state.settings.single_step else None
         if action == "save":
-            return True if self.current_outcome is not None and not self.saving else None
+            return (
+                True if self.state.current_outcome is not None and not self.state.saving else None
+            )
         if action == "eps_grid":  # an attack without ε runs it too, to say why there is no grid
-            return True if usable and self.job is None else None
+            return True if usable and self.state.job is None else None
         return True
 
     def action_next(self) -> None:
@@ -892,17 +870,17 @@ class AdvtuiApp(App[int]):
         self.query_one(ImageList).action_cursor_up()
 
     def _start_job(self, kind: str, explain: bool) -> None:
-        entry, key = self.current_entry, self.current_key
+        entry, key = self.state.current_entry, self.state.current_key
         if entry is not None and entry.error is not None:
             # entry.error starts with the file name: "bad.jpg: not an image …"
             self.say(f"cannot {kind} {entry.error}", title=kind, severity="warning", timeout=6)
             return
-        if entry is None or key is None or self.job is not None:
+        if entry is None or key is None or self.state.job is not None or self.state.current is None:
             return
         self._job_ids += 1
-        self.job = Job(self._job_ids, kind, self.current, key)
-        self._set_event(None, "")
-        self.run_job(self.job, entry.path, self.settings, explain)
+        self.state.job = Job(self._job_ids, kind, self.state.current, key)
+        self.state.set_event(None, "")
+        self.run_job(self.state.job, entry.path, self.state.settings, explain)
         self.refresh_view()  # panels say what is running (e.g. SHAP on a cached attack)
 
     def action_attack(self) -> None:
@@ -912,29 +890,28 @@ class AdvtuiApp(App[int]):
         self._start_job("explain", explain=True)
 
     def action_cancel(self) -> None:
-        if self.job is None:
+        if self.state.job is None:
             return
         self.workers.cancel_group(self, "attack")
-        self._set_event(self.job.key, "cancelled")
-        self.job = None
+        self.state.set_event(self.state.job.key, "cancelled")
+        self.state.job = None
         self.refresh_view()
 
     def _settings_changed(self, settings: AttackSettings) -> None:
-        self.settings = settings
+        self.state.settings = settings
         self.refresh_view()
 
     def action_cycle_method(self) -> None:
         # the adaptive attack needs a detector to attack: in the cycle only when one is loaded
         methods = tuple(self.config.methods or METHODS) + (
-            ("adaptive",) if self.detector is not None else ()
+            ("adaptive",) if self.state.detector is not None else ()
         )
-        i = methods.index(self.settings.method) if self.settings.method in methods else -1
-        self._settings_changed(self.settings.with_(method=methods[(i + 1) % len(methods)]))
-
-    @property
-    def explainer_label(self) -> str:
-        """The chosen explainer's display name (``SHAP``, ``IG`` …)."""
-        return registry.explainer_spec(self.explainer_name).label
+        i = (
+            methods.index(self.state.settings.method)
+            if self.state.settings.method in methods
+            else -1
+        )
+        self._settings_changed(self.state.settings.with_(method=methods[(i + 1) % len(methods)]))
 
     def _explainer_titles(self) -> None:
         self._fit_static_titles()
@@ -943,29 +920,29 @@ class AdvtuiApp(App[int]):
         """Next explainer of the registry; ``e`` then explains with it (maps already made keep
         their method's name until then)."""
         names = list(registry.EXPLAINERS)
-        i = names.index(self.explainer_name) if self.explainer_name in names else -1
-        self.explainer_name = names[(i + 1) % len(names)]
+        i = names.index(self.state.explainer_name) if self.state.explainer_name in names else -1
+        self.state.explainer_name = names[(i + 1) % len(names)]
         self._explainer_titles()
-        self.say(f"explainer: {self.explainer_label}", timeout=1.5)
-        if self.model is not None:  # check it can run here; say so if not
+        self.say(f"explainer: {self.state.explainer_label}", timeout=1.5)
+        if self.state.model is not None:  # check it can run here; say so if not
             self.explainer_ready.clear()
-            self.explainer_error = None
-            self.prepare_explainer(self.model, load_detector=False)
+            self.state.explainer_error = None
+            self.prepare_explainer(self.state.model, load_detector=False)
         self.refresh_view()
 
     def action_cycle_target(self) -> None:
         from advtui.attacks import TARGET_MODES
 
-        t = self.settings.target
+        t = self.state.settings.target
         i = TARGET_MODES.index(t) if t in TARGET_MODES else -1
         self._settings_changed(
-            self.settings.with_(target=TARGET_MODES[(i + 1) % len(TARGET_MODES)])
+            self.state.settings.with_(target=TARGET_MODES[(i + 1) % len(TARGET_MODES)])
         )
 
     def _eps_step(self, delta: int) -> None:
-        n = round(self.settings.eps * 255) + delta
+        n = round(self.state.settings.eps * 255) + delta
         n = min(MAX_EPS_255, max(0, n))  # 0 = no attack, as --eps 0 (advtui.settings)
-        self._settings_changed(self.settings.with_(eps=n / 255))
+        self._settings_changed(self.state.settings.with_(eps=n / 255))
 
     def action_eps_up(self) -> None:
         self._eps_step(+1)
@@ -974,14 +951,14 @@ class AdvtuiApp(App[int]):
         self._eps_step(-1)
 
     def action_more_steps(self) -> None:
-        bigger = [s for s in STEP_LADDER if s > self.settings.steps]
+        bigger = [s for s in STEP_LADDER if s > self.state.settings.steps]
         if bigger:
-            self._settings_changed(self.settings.with_(steps=bigger[0]))
+            self._settings_changed(self.state.settings.with_(steps=bigger[0]))
 
     def action_fewer_steps(self) -> None:
-        smaller = [s for s in STEP_LADDER if s < self.settings.steps]
+        smaller = [s for s in STEP_LADDER if s < self.state.settings.steps]
         if smaller:
-            self._settings_changed(self.settings.with_(steps=smaller[-1]))
+            self._settings_changed(self.state.settings.with_(steps=smaller[-1]))
 
     @property
     def narrow(self) -> bool:
@@ -989,33 +966,35 @@ class AdvtuiApp(App[int]):
 
     def action_cycle_view(self) -> None:
         views = NARROW_VIEWS if self.narrow else VIEWS
-        current = views.index(self.view) if self.view in views else 0
-        self.view = views[(current + 1) % len(views)]
-        self.say(f"view: {VIEW_NAMES[self.view]}", timeout=1.5)
+        current = views.index(self.state.view) if self.state.view in views else 0
+        self.state.view = views[(current + 1) % len(views)]
+        self.say(f"view: {VIEW_NAMES[self.state.view]}", timeout=1.5)
         self.refresh_view()
 
     def action_pick_class(self) -> None:
-        if self.model is None:
+        if self.state.model is None:
             return
-        t = self.settings.target
+        t = self.state.settings.target
         current = int(t) if t.isdigit() else None
 
         def picked(index: int | None) -> None:
             if index is not None:
-                self._settings_changed(self.settings.with_(target=str(index)))
+                self._settings_changed(self.state.settings.with_(target=str(index)))
 
-        self.push_screen(ClassPicker(self.model.class_names, current), picked)
+        self.push_screen(ClassPicker(self.state.model.class_names, current), picked)
 
     def action_save(self) -> None:
-        outcome, entry = self.current_outcome, self.current_entry
+        outcome, entry = self.state.current_outcome, self.state.current_entry
         if outcome is None or entry is None:
             return
-        s = self.settings
+        s = self.state.settings
         target = s.target if not s.target.isdigit() else f"class{s.target}"
         steps = s.steps_used
         slug = f"{s.method}-eps{round(s.eps * 255)}-{steps}steps-{target}"
-        self.saving = True  # a folder of its own: unique per path, bounded, never reused
-        self.save(outcome, save_folder(self.config.out_dir, entry.path, slug), self.current_key)
+        self.state.saving = True  # a folder of its own: unique per path, bounded, never reused
+        self.save(
+            outcome, save_folder(self.config.out_dir, entry.path, slug), self.state.current_key
+        )
         self._refresh_bindings()
 
     def action_eps_grid(self) -> None:
@@ -1029,7 +1008,7 @@ class AdvtuiApp(App[int]):
         of them again."""
         images = self.query_one(ImageList)
         images.set_wrong_only(not images.wrong_only)
-        if images.wrong_only and not any(e.label is not None for e in self.entries):
+        if images.wrong_only and not any(e.label is not None for e in self.state.entries):
             self.say("no true classes here: nothing to call misclassified", timeout=4)
         elif images.wrong_only and not images.rows:
             self.say("no misclassified image among those predicted yet", timeout=4)
@@ -1043,9 +1022,9 @@ class AdvtuiApp(App[int]):
         """``config``'s explanation settings changed (an eval row's): explainers built anew."""
         self.explainers = jobs.ExplainerCache(self.config, note=self.explainers.note)
         self.explainer_ready.clear()
-        self.explainer_error = None
-        if self.model is not None:
-            self.prepare_explainer(self.model, load_detector=False)
+        self.state.explainer_error = None
+        if self.state.model is not None:
+            self.prepare_explainer(self.state.model, load_detector=False)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.display_text))

@@ -75,7 +75,7 @@ def settings_for(app: AdvtuiApp, run: RunIndex, row: dict):
     from advtui.settings import TARGET_MODES
 
     fixed = run.fixed
-    s = app.settings
+    s = app.state.settings
     changes: dict[str, Any] = {"seed": int(row.get("attack_seed", s.seed))}
     if fixed.get("method"):
         changes["method"] = str(fixed["method"])
@@ -158,17 +158,17 @@ class RowCheck(Static):
     # ------------------------------------------------------------------ driving the explorer
     def tick(self) -> None:
         app: Any = self.app
-        if app.model is None or not app.listed:
+        if app.state.model is None or not app.state.listed:
             return
         if self.key is None:
             self._select(app)
             return
-        outcome = app.outcomes.get(self.key)
+        outcome = app.state.outcomes.get(self.key)
         if outcome is not None and outcome.evidence:
-            if app.job is None or app.job.key != self.key:
+            if app.state.job is None or app.state.job.key != self.key:
                 self._timer.stop()
                 self.compare(outcome)
-        elif app.job is None and app.current_key == self.key:
+        elif app.state.job is None and app.state.current_key == self.key:
             if self.started:  # the job ended without maps (it failed: the explorer said why)
                 self._timer.stop()
                 if outcome is not None:
@@ -181,14 +181,14 @@ class RowCheck(Static):
     def _select(self, app: Any) -> None:
         from advtui.tui.widgets import ImageList
 
-        want = str(self.path)
-        index = next((k for k, e in enumerate(app.entries) if e.key == want), None)
+        key = str(self.path)
+        index = next((k for k, e in enumerate(app.state.entries) if e.key == key), None)
         if index is None:
             target = self.path.resolve()
             index = next(
                 (
                     k
-                    for k, e in enumerate(app.entries)
+                    for k, e in enumerate(app.state.entries)
                     if e.name == self.path.name and Path(e.key).resolve() == target
                 ),
                 None,
@@ -199,8 +199,10 @@ class RowCheck(Static):
             self.show()
             return
         model = self.run.fixed.get("model")
-        if model and model != app.model.name:
-            self.notes.append(f"the run used model {model}; the explorer runs {app.model.name}")
+        if model and model != app.state.model.name:
+            self.notes.append(
+                f"the run used model {model}; the explorer runs {app.state.model.name}"
+            )
         torch = sys.modules.get("torch")  # loaded with the model
         want, have = self.run.params.get("threads"), torch.get_num_threads() if torch else None
         if want and have and int(want) != have:
@@ -209,11 +211,11 @@ class RowCheck(Static):
                 f"(pass --threads {want}: PGD may land elsewhere otherwise)"
             )
         self._configure(app)
-        app.settings = settings_for(app, self.run, self.row)
+        app.state.settings = settings_for(app, self.run, self.row)
         app.query_one(ImageList).highlighted = index
-        app.current = index
+        app.state.current = index
         app.refresh_view()
-        self.key = app.current_key
+        self.key = app.state.current_key
         self.step = "attacking and explaining as the run did"
 
     def _configure(self, app: Any) -> None:
@@ -228,8 +230,8 @@ class RowCheck(Static):
                 setattr(cfg, attr, fixed[key])
                 changed = True
         name = str(self.run.params.get("explainer") or "shap")
-        if name in registry.EXPLAINERS and name != app.explainer_name:
-            app.explainer_name = name
+        if name in registry.EXPLAINERS and name != app.state.explainer_name:
+            app.state.explainer_name = name
             changed = True
         if changed:
             app.use_config_explainer()

@@ -323,40 +323,40 @@ def open_grid(app: Any) -> None:
     from advtui.tui import jobs
     from advtui.tui.epsgrid import budgets_for
 
-    entry = app.current_entry
-    if entry is None or app.model is None or app.job is not None:
+    entry = app.state.current_entry
+    if entry is None or app.state.model is None or app.state.job is not None:
         return
     if entry.error is not None:
         app.say(f"cannot attack {entry.error}", title="ε grid", severity="warning", timeout=6)
         return
     try:
-        budgets = budgets_for(app.settings, app.config.eps_grid)
+        budgets = budgets_for(app.state.settings, app.config.eps_grid)
     except AttackError as exc:
         app.say(str(exc), title="ε grid", severity="warning", timeout=8)
         return
-    settings = [app.settings.with_(eps=e) for e in budgets]
-    keys = [app.key_for(entry, s) for s in settings]
-    index = app.current
+    settings = [app.state.settings.with_(eps=e) for e in budgets]
+    keys = [app.state.key_for(entry, s) for s in settings]
+    index = app.state.current
 
     def file_result(i: int, outcome: Any) -> None:
-        app.outcomes[keys[i]] = outcome  # the cache `a` reads: the same key at that ε
+        app.state.outcomes[keys[i]] = outcome  # the cache `a` reads: the same key at that ε
         if index is not None:
             app._update_mark(index)
 
     attack = partial(
         jobs.attack_once,
-        model=app.model,
-        detector=app.detector,
+        model=app.state.model,
+        detector=app.state.detector,
         explainers=app.explainers,
         nsamples=app.config.nsamples,
     )
-    s = app.settings
+    s = app.state.settings
     steps = "" if s.single_step else f" · {s.steps} steps"
     title = (
-        f"ε grid · {safe_name(entry.rel)} · {app.model.name} · "
+        f"ε grid · {safe_name(entry.rel)} · {app.state.model.name} · "
         f"{registry_label(s.method)}{steps} · {safe_name(s.target)}"
     )
-    clean = app.predictions.get((str(entry.path), app.model.name))
+    clean = app.state.predictions.get((str(entry.path), app.state.model.name))
     if clean:
         title += f" · clean: {percent(float(clean[0]['prob']))} {safe_name(str(clean[0]['label']))}"
 
@@ -367,7 +367,7 @@ def open_grid(app: Any) -> None:
         EpsGridScreen(
             path=entry.path,
             settings=settings,
-            cached=[app.outcomes.get(k) for k in keys],
+            cached=[app.state.outcomes.get(k) for k in keys],
             attack=attack,
             file_result=file_result,
             picture=lambda wid: app._picture(wid),

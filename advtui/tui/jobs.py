@@ -9,7 +9,7 @@ and the core are imported here, inside the threads, never at module import.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -127,8 +127,9 @@ def _walk_here(
     batch_done: Callable[[], None],
     stop: threading.Event,
 ) -> None:
-    from advtui.images import Found, read_list, walk_images
+    from advtui.images import Found, Skipped, read_list, walk_images
 
+    items: Iterator[Found | Skipped]
     if config.list_file is not None:
         items = read_list(config.list_file, stop)
     else:

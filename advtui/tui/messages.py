@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # types only: the explorer imports neither torch nor PIL at s
     from advtui.pipeline import Outcome
 
 from textual.message import Message
+from textual.notifications import SeverityLevel
 
 
 @dataclass
@@ -108,7 +109,7 @@ class Notice(Message):
 
     message: str
     title: str = ""
-    severity: str = "warning"
+    severity: SeverityLevel = "warning"
 
 
 @dataclass

@@ -238,7 +238,7 @@ class PixelView(Widget):
     def render_line(self, y: int) -> Strip:
         if self._strips is None or self._built_for != tuple(self.size):
             self._strips = self.build_strips()
-            self._built_for = tuple(self.size)
+            self._built_for = (self.size.width, self.size.height)
         if 0 <= y < len(self._strips):
             return self._strips[y]
         return Strip.blank(self.size.width, self.rich_style)

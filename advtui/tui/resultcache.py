@@ -49,7 +49,11 @@ def outcome_bytes(outcome: Any) -> int:
 
 def slim(outcome: Any) -> Any:
     """``outcome`` without its raw attributions."""
-    if getattr(outcome, "attributions", None) and dataclasses.is_dataclass(outcome):
+    if (
+        getattr(outcome, "attributions", None)
+        and dataclasses.is_dataclass(outcome)
+        and not isinstance(outcome, type)
+    ):
         return dataclasses.replace(outcome, attributions={})
     return outcome
 

@@ -268,8 +268,9 @@ class ResultsScreen(Screen[None]):
 
         if self.run.summary is None and (self.run.folder / SUMMARY).is_file():
             self.dismiss(None)
-            self.app.results_screen = None
-            self.app.call_later(show_results, self.app)
+            app: Any = self.app  # the explorer (AdvtuiApp) keeps the open run
+            app.results_screen = None
+            app.call_later(show_results, app)
             return
         self.scan()
 
@@ -311,7 +312,7 @@ def class_namer(app: Any, run: RunIndex):
     def name(i: int) -> str:
         if i in run.class_names:
             return run.class_names[i]
-        names = app.model.class_names if app.model is not None else None
+        names = app.state.model.class_names if app.state.model is not None else None
         if names is None and run.fixed.get("model") in MODEL_NAMES:
             from advtui.imagenet import imagenet_classes
 

@@ -4,7 +4,7 @@ byte offset in results.jsonl when shown (:meth:`advtui.eval.browse.RunIndex.row`
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -162,7 +162,7 @@ class RunTable(ScrollView, can_focus=True):
             out[f"det:{j}"] = Text(f"{s:.3f} {flag}", Style(color=colour, bold=wrong))
         return out
 
-    def _line(self, cells: dict[str, Text | str], style: Style | None = None) -> Text:
+    def _line(self, cells: Mapping[str, Text | str], style: Style | None = None) -> Text:
         t = Text(style=style or Style())
         for c in self._cols:
             v = cells.get(c.key, "")

@@ -9,7 +9,7 @@ or resizing never recomputes them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from rich.text import Text
@@ -17,6 +17,9 @@ from rich.text import Text
 from advtui.explain.evidence import Evidence
 from advtui.names import safe_name
 from advtui.tui.widgets import pct, progress_text
+
+if TYPE_CHECKING:
+    from advtui.tui.explorer import ExplorerState
 
 POOLED_SIZE = 28
 #: Percentile of |pooled value| that gets full colour (fewer values than a pixel map).
@@ -140,20 +143,20 @@ class _Pictures:
         return image
 
 
-def build_view(app: Any, cache: dict) -> ViewModel:
-    """The view model for ``app``'s current image (see module docstring)."""
-    vm = _build_view(app, cache)
-    if getattr(app, "detector", None) is not None:
-        detector_columns(app, vm)
+def build_view(state: ExplorerState, cache: dict) -> ViewModel:
+    """The view model for the explorer's current image (see module docstring)."""
+    vm = _build_view(state, cache)
+    if state.detector is not None:
+        detector_columns(state, vm)
     return vm
 
 
-def _explained(app: Any, key: tuple | None) -> Any:
-    outcome = None if key is None else app.outcomes.get(key)
+def _explained(state: ExplorerState, key: tuple | None) -> Any:
+    outcome = None if key is None else state.outcomes.get(key)
     return outcome if outcome is not None and outcome.maps else None
 
 
-def detector_columns(app: Any, vm: ViewModel) -> None:
+def detector_columns(state: ExplorerState, vm: ViewModel) -> None:
     """Fill ``vm``'s evidence table for a loaded detector: the current image's clean input,
     plain-attack (PGD, BIM …) adversarial and adaptive-attack adversarial, side by side, each
     with the detector's P(adversarial). The plain and adaptive runs are the explained outcomes
@@ -161,9 +164,9 @@ def detector_columns(app: Any, vm: ViewModel) -> None:
     the adaptive one; with ``adaptive`` chosen, the last explained plain run. A column not run
     (or not explained) yet gets a placeholder saying which keys fill it, one short line per
     table row."""
-    key = app.current_key
+    key = state.current_key
     vm.evidence, vm.verdicts, vm.evidence_headers, vm.evidence_placeholders = {}, {}, {}, {}
-    entry = app.current_entry
+    entry = state.current_entry
     if key is None or entry is None or entry.error is not None:
         return
     path, model, settings = key
@@ -171,19 +174,22 @@ def detector_columns(app: Any, vm: ViewModel) -> None:
     adaptive_key = (path, model, ("adaptive", *rest))
     plain_key = key if method != "adaptive" else None
     if plain_key is None:  # the last explained plain run of this image at these settings
-        for k, o in app.outcomes.items():
+        for k, o in state.outcomes.items():
             if k[:2] == key[:2] and k[2][1:] == rest and k[2][0] != "adaptive" and o.maps:
                 plain_key = k
-    plain_method = plain_key[2][0] if plain_key is not None else _first_plain(app)
-    runs = {"adversarial": (plain_key, plain_method), "adaptive": (adaptive_key, "adaptive")}
+    plain_method = plain_key[2][0] if plain_key is not None else _first_plain(state)
+    runs: dict[str, tuple[tuple | None, str]] = {
+        "adversarial": (plain_key, plain_method),
+        "adaptive": (adaptive_key, "adaptive"),
+    }
     # the columns: the clean image, the plain attack's and the adaptive attack's adversarial
     vm.evidence_headers = {"clean": "clean", "adversarial": safe_name(plain_method.upper())}
     vm.evidence_headers["adaptive"] = "adaptive"
-    job = app.job
-    for column, (k, name) in runs.items():
-        outcome = _explained(app, k)
-        if outcome is None:
-            if job is not None and k is not None and job.key == k:
+    job = state.job
+    for column, (run_key, name) in runs.items():
+        outcome = _explained(state, run_key)
+        if outcome is None or run_key is None:
+            if job is not None and run_key is not None and job.key == run_key:
                 hint = "running…"
             elif name == method:
                 hint = "press e"
@@ -194,16 +200,17 @@ def detector_columns(app: Any, vm: ViewModel) -> None:
             continue
         e = outcome.evidence["adversarial"]
         vm.evidence[column] = replace(e, label=safe_name(e.label))
-        verdict = app.verdicts.get(k, {}).get("adversarial")
+        verdict = state.verdicts.get(run_key, {}).get("adversarial")
         if verdict is not None:
             vm.verdicts[column] = verdict
     # the clean input: from the current run if explained, else from either other run
-    for k in (key, runs["adversarial"][0], adaptive_key):
-        outcome = _explained(app, k)
-        if outcome is not None:
+    clean_keys: tuple[tuple | None, ...] = (key, runs["adversarial"][0], adaptive_key)
+    for ck in clean_keys:
+        outcome = _explained(state, ck)
+        if outcome is not None and ck is not None:
             e = outcome.evidence["clean"]
             vm.evidence["clean"] = replace(e, label=safe_name(e.label))
-            verdict = app.verdicts.get(k, {}).get("clean")
+            verdict = state.verdicts.get(ck, {}).get("clean")
             if verdict is not None:
                 vm.verdicts["clean"] = verdict
             break
@@ -213,39 +220,40 @@ def detector_columns(app: Any, vm: ViewModel) -> None:
         vm.evidence_placeholders = {}  # nothing explained yet: the table shows the note
 
 
-def _first_plain(app: Any) -> str:
+def _first_plain(state: ExplorerState) -> str:
     """The plain method the method cycle offers first (what ``m`` leads to from adaptive)."""
     from advtui.settings import METHODS
 
-    methods = [m for m in (app.config.methods or METHODS) if m != "adaptive"]
+    methods = [m for m in (state.config.methods or METHODS) if m != "adaptive"]
     return methods[0] if methods else "pgd"
 
 
-def _build_view(app: Any, cache: dict) -> ViewModel:
+def _build_view(state: ExplorerState, cache: dict) -> ViewModel:
     from advtui.images import to_pil
     from advtui.render import heatmap_image, heatmap_scale, overlay, perturbation_image
 
     panels = {p: Panel() for p in PANELS}
     vm = ViewModel(panels)
-    entry = app.current_entry
+    entry = state.current_entry
     if entry is None:
-        panels["p-clean"].message = safe_name(app.folder_error or "no image selected")
+        panels["p-clean"].message = safe_name(state.folder_error or "no image selected")
         vm.confidence_note = ""
         return vm
-    key = app.current_key
-    outcome = app.current_outcome
-    job = app.job
+    key = state.current_key
+    outcome = state.current_outcome
+    job = state.job
     job_here = job is not None and key is not None and job.key == key
+    explaining = job_here and job is not None and job.kind == "explain"
     prediction = None
-    if app.model is not None:
-        prediction = app.predictions.get((str(entry.path), app.model.name))
+    if state.model is not None:
+        prediction = state.predictions.get((str(entry.path), state.model.name))
 
     # why the adversarial side is empty
     if entry.error is not None:
         waiting = ""
-    elif app.model_error is not None:
-        waiting = safe_name(f"model unavailable: {app.model_error}")
-    elif app.model is None:
+    elif state.model_error is not None:
+        waiting = safe_name(f"model unavailable: {state.model_error}")
+    elif state.model is None:
         waiting = "loading model…"
     elif job_here:
         waiting = "attacking… (Esc cancels)"
@@ -254,7 +262,9 @@ def _build_view(app: Any, cache: dict) -> ViewModel:
 
     # clean image
     clean = panels["p-clean"]
-    clean_top = outcome.clean_top5[0] if outcome is not None else (prediction or [None])[0]
+    clean_top = (
+        outcome.clean_top5[0] if outcome is not None else (prediction[0] if prediction else None)
+    )
     clean.title = _title("clean", clean_top)
     if entry.error is not None:
         clean.message = f"✗ {safe_name(entry.error)}"
@@ -271,7 +281,7 @@ def _build_view(app: Any, cache: dict) -> ViewModel:
     pert.title = _title("perturbation")
     shap_c, shap_a = panels["p-shap-clean"], panels["p-shap-adv"]
     # the chosen explainer's label (SHAP, IG …); maps already made say who made them
-    name = getattr(app, "explainer_label", "SHAP")
+    name = state.explainer_label
     if outcome is not None and outcome.maps:
         name = getattr(outcome, "explainer_label", name)
     shap_c.title, shap_a.title = _title(f"{name} clean"), _title(f"{name} adversarial")
@@ -280,7 +290,7 @@ def _build_view(app: Any, cache: dict) -> ViewModel:
         adv.message = waiting
         pert.message = "" if entry.error else "—"
         shap_msg = "" if entry.error else f"press e for {name}"
-        if job_here and job.kind == "explain":
+        if explaining:
             shap_msg = f"running {name}… (Esc cancels)"
             vm.has_maps = True
         shap_c.message = shap_a.message = shap_msg
@@ -294,6 +304,7 @@ def _build_view(app: Any, cache: dict) -> ViewModel:
         vm.clean_top5 = _safe_rows(prediction)
         return vm
 
+    assert key is not None  # an outcome is filed under the current key
     pics = _Pictures(cache, key, outcome)
     x_img = pics.get("x", lambda: to_pil(outcome.x))
     adv_img = pics.get("x_adv", lambda: to_pil(outcome.x_adv))
@@ -306,12 +317,12 @@ def _build_view(app: Any, cache: dict) -> ViewModel:
     vm.clean_top5, vm.adv_top5 = _safe_rows(outcome.clean_top5), _safe_rows(outcome.adv_top5)
     vm.target_index = outcome.target["index"] if outcome.target else None
 
-    vm.has_maps = bool(outcome.maps) or (job_here and job.kind == "explain")
+    vm.has_maps = bool(outcome.maps) or explaining
     if outcome.maps:
         pooled = pics.get("pooled", lambda: {k: pool_map(m) for k, m in outcome.maps.items()})
         scale = max(heatmap_scale(m, SCALE_PERCENTILE) for m in pooled.values())
         vm.scale = scale
-        mono = bool(getattr(app, "no_color", False))  # NO_COLOR: the sign in shades of grey
+        mono = state.no_color  # NO_COLOR: the sign in shades of grey
         shap_c.image = pics.get("shap_c", lambda: heatmap_image(pooled["clean"], scale, mono=mono))
         shap_a.image = pics.get(
             "shap_a", lambda: heatmap_image(pooled["adversarial"], scale, mono=mono)
@@ -325,10 +336,10 @@ def _build_view(app: Any, cache: dict) -> ViewModel:
             {"label": ev["adversarial"].label, "prob": ev["adversarial"].prob},
         )
         vm.evidence = {k: replace(e, label=safe_name(e.label)) for k, e in ev.items()}
-        vm.verdicts = dict(app.verdicts.get(key, {}))
+        vm.verdicts = dict(state.verdicts.get(key, {}))
         f = max(1, min(outcome.maps["clean"].shape) // POOLED_SIZE)
         vm.legend = legend_text(mono, f)
-        if app.view == "overlay":
+        if state.view == "overlay":
             clean.image = pics.get(
                 "ov_c", lambda: overlay(x_img, pooled["clean"], scale=scale, mono=mono)
             )
@@ -336,16 +347,16 @@ def _build_view(app: Any, cache: dict) -> ViewModel:
                 "ov_a", lambda: overlay(adv_img, pooled["adversarial"], scale=scale, mono=mono)
             )
     else:
-        running = job_here and job.kind == "explain"
+        running = explaining
         note = f"running {name}… (Esc cancels)" if running else f"press e for {name}"
-        if app.explainer_error is not None and not running:
-            note = safe_name(f"{name} unavailable: {app.explainer_error}")
+        if state.explainer_error is not None and not running:
+            note = safe_name(f"{name} unavailable: {state.explainer_error}")
         shap_c.message = shap_a.message = vm.evidence_note = note
         vm.legend = Text(
             f"{name} is running…" if running else "press e to explain both predictions",
             style="dim",
         )
-        if app.view == "overlay" and not running:
+        if state.view == "overlay" and not running:
             clean.title.append(" (press e for the overlay)", style="dim")
     return vm
 
@@ -362,17 +373,17 @@ def result_summary(outcome: Any) -> str:
     return f"failed: still {adv}{note}"
 
 
-def status_line(app: Any, width: int) -> Text:
+def status_line(state: ExplorerState, width: int) -> Text:
     """Model, device, method, ε, steps, target mode │ job progress or the last result.
 
     The result (or error) is never cut: when the line is too narrow for everything, the model
     and device go first, then the settings get terse; a result longer than the whole line wraps
     onto a second line (the status line grows) instead of being truncated.
     """
-    s = app.settings
-    model = app.model
-    device = str(model.device) if model is not None else app.config.device
-    name = safe_name(model.name if model is not None else app.config.model)
+    s = state.settings
+    model = state.model
+    device = str(model.device) if model is not None else state.config.device
+    name = safe_name(model.name if model is not None else state.config.model)
     if s.target in ("untargeted", "random", "runner-up", "nearest"):
         target = s.target
     elif model is not None and s.target.isdigit():
@@ -394,26 +405,26 @@ def status_line(app: Any, width: int) -> Text:
         Text.assemble(settings, " │ "),
         Text.assemble(terse, " │ "),
     ]
-    job = app.job
-    if model is None and app.model_error is None:
+    job = state.job
+    if model is None and state.model_error is None:
         tail = Text(f"loading model {name}…", "yellow")
-    elif app.model_error is not None:
-        tail = Text(safe_name(f"model: {app.model_error}"), "bold red")
+    elif state.model_error is not None:
+        tail = Text(safe_name(f"model: {state.model_error}"), "bold red")
     elif job is not None:
         tail = Text()
-        extra = 0 if job.index == app.current else len(app.entries[job.index].path.name) + 3
+        extra = 0 if job.index == state.current else len(state.entries[job.index].path.name) + 3
         need = len(job.label) + 2 * len(str(job.total)) + 10 + extra
         head = next((h for h in heads if len(h) + need <= width), heads[-1])
         room = width - len(head) - len(job.label) - 2 * len(str(job.total)) - 6 - extra
         tail.append_text(progress_text(job.label, job.done, job.total, max(5, min(20, room))))
-        if job.index != app.current:
-            tail.append(f" ({safe_name(app.entries[job.index].path.name)})", "dim")
+        if job.index != state.current:
+            tail.append(f" ({safe_name(state.entries[job.index].path.name)})", "dim")
         return head + tail
     else:
-        outcome = app.current_outcome
-        event = result_summary(outcome) if outcome is not None else app.current_event
-        if outcome is None and app.folder_error:
-            event = app.folder_error
+        outcome = state.current_outcome
+        event = result_summary(outcome) if outcome is not None else state.current_event
+        if outcome is None and state.folder_error:
+            event = state.folder_error
         style = "green" if event.startswith("success") else "red" if event else "dim"
         tail = Text(safe_name(event or "ready"), style)
     head = next((h for h in heads if len(h) + len(tail) <= width), heads[-1])

@@ -627,7 +627,8 @@ class ConfidenceTable(CachedRender):
                         cells.append(_bar_text(r["prob"], bar_w, colour))
                 else:
                     placeholder = self.note if (side == "adversarial" and i == 0) else ""
-                    cells += [Text(placeholder, style="dim italic"), ""] + ([""] if bar_w else [])
+                    cells += [Text(placeholder, style="dim italic"), ""]
+                    cells += [""] if bar_w else []
             table.add_row(*cells)
         return table
 

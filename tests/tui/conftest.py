@@ -86,16 +86,18 @@ async def wait_ready(pilot) -> None:
     """Model loaded, SHAP background built, folder listed and the files on screen read,
     current image predicted."""
     app = pilot.app
-    await wait_for(pilot, lambda: app.model is not None or app.model_error, what="model")
+    await wait_for(
+        pilot, lambda: app.state.model is not None or app.state.model_error, what="model"
+    )
     await wait_for(pilot, app.explainer_ready.is_set, what="SHAP background")
-    await wait_for(pilot, lambda: app.listed, what="listing")
+    await wait_for(pilot, lambda: app.state.listed, what="listing")
     # files are read near the cursor and on screen (all of them for a small folder)
     on_screen = app.query_one(ImageList).visible_items()
-    await wait_for(pilot, lambda: all(app.entries[i].scanned for i in on_screen), what="scan")
-    entry = app.current_entry
-    if app.model is not None and entry is not None and entry.error is None:
-        key = (str(entry.path), app.model.name)
-        await wait_for(pilot, lambda: key in app.predictions, what="prediction")
+    await wait_for(pilot, lambda: all(app.state.entries[i].scanned for i in on_screen), what="scan")
+    entry = app.state.current_entry
+    if app.state.model is not None and entry is not None and entry.error is None:
+        key = (str(entry.path), app.state.model.name)
+        await wait_for(pilot, lambda: key in app.state.predictions, what="prediction")
     await app.workers.wait_for_complete()
     await pilot.pause()
 
@@ -103,7 +105,7 @@ async def wait_ready(pilot) -> None:
 async def wait_job(pilot, timeout: float = 120.0) -> None:
     """Wait until the running attack/SHAP job has finished and its result is on screen."""
     app = pilot.app
-    await wait_for(pilot, lambda: app.job is None, timeout=timeout, what="job")
+    await wait_for(pilot, lambda: app.state.job is None, timeout=timeout, what="job")
     await app.workers.wait_for_complete()
     await pilot.pause()
 

@@ -29,11 +29,11 @@ async def test_launch_shows_loading_then_the_first_image_and_its_prediction(samp
     async with app.run_test(size=SIZE) as pilot:
         assert app.config.folder == samples_dir
         await wait_ready(pilot)
-        names = [e.path.name for e in app.entries]
+        names = [e.path.name for e in app.state.entries]
         assert names == sorted(names, key=str.lower) and len(names) >= 10
-        assert app.model is not None and app.model_error is None
-        assert "efficientnet-lite0 · cpu" in app.status_text
-        assert "PGD ε 8/255 · 3 steps · untargeted" in app.status_text
+        assert app.state.model is not None and app.state.model_error is None
+        assert "efficientnet-lite0 · cpu" in app.state.status_text
+        assert "PGD ε 8/255 · 3 steps · untargeted" in app.state.status_text
         assert panel(app, "p-clean").image is not None
         assert panel(app, "p-adv").image is None
         assert "press a" in panel(app, "p-adv").message
@@ -48,7 +48,7 @@ async def test_status_says_loading_model_before_the_model_is_there(samples_dir):
     app = make_app(str(samples_dir), "--model", "efficientnet-lite0")
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
-        assert "loading model" not in app.status_text
+        assert "loading model" not in app.state.status_text
 
 
 async def test_j_and_k_move_the_selection(samples_dir):
@@ -58,16 +58,16 @@ async def test_j_and_k_move_the_selection(samples_dir):
         first = panel(app, "p-clean").image
         await pilot.press("j")
         await pilot.pause()
-        assert app.current == 1
+        assert app.state.current == 1
         assert app.query_one(ImageList).highlighted == 1
-        assert panel(app, "p-clean").image is app.entries[1].image
+        assert panel(app, "p-clean").image is app.state.entries[1].image
         assert panel(app, "p-clean").image is not first
         await pilot.press("down", "down")
         await pilot.pause()
-        assert app.current == 3
+        assert app.state.current == 3
         await pilot.press("k")
         await pilot.pause()
-        assert app.current == 2
+        assert app.state.current == 2
 
 
 async def test_attack_changes_the_adversarial_top1_and_reports_success(samples_dir):
@@ -79,8 +79,8 @@ async def test_attack_changes_the_adversarial_top1_and_reports_success(samples_d
         table = app.query_one(ConfidenceTable)
         assert len(table.clean) == 5 and len(table.adversarial) == 5
         assert table.adversarial[0]["index"] != table.clean[0]["index"]
-        assert "success" in app.status_text
-        outcome = app.current_outcome
+        assert "success" in app.state.status_text
+        outcome = app.state.current_outcome
         assert outcome.success and outcome.linf <= 8 / 255 + 1e-6
         assert panel(app, "p-adv").image is not None
         assert panel(app, "p-pert").image is not None
@@ -95,7 +95,7 @@ async def test_e_fills_the_evidence_table_and_heatmaps(samples_dir):
         assert app.query_one(EvidenceTable).columns == {}
         await pilot.press("e")  # attacks first, then explains both images
         await wait_job(pilot)
-        outcome = app.current_outcome
+        outcome = app.state.current_outcome
         table = app.query_one(EvidenceTable)
         assert set(table.columns) == {"clean", "adversarial"}
         assert table.columns["clean"].label == outcome.clean_top5[0]["label"]
@@ -106,7 +106,7 @@ async def test_e_fills_the_evidence_table_and_heatmaps(samples_dir):
         assert app.check_action("explain", ()) is None  # already explained
         await pilot.press("v")  # overlay view shows the heatmap over the images
         await pilot.pause()
-        assert app.view == "overlay"
+        assert app.state.view == "overlay"
         assert panel(app, "p-clean").image is not panel(app, "p-shap-clean").image
         assert not panel(app, "p-pert").display or not panel(app, "p-pert").region.area
 
@@ -137,9 +137,9 @@ async def test_escape_cancels_a_long_job_at_the_next_step(samples_dir):
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         await pilot.press("a")
-        job = app.job
+        job = app.state.job
         await wait_for(pilot, lambda: job.done >= 2, what="attack progress")
-        assert "attack" in app.status_text and "/1000" in app.status_text
+        assert "attack" in app.state.status_text and "/1000" in app.state.status_text
         assert app.check_action("attack", ()) is None  # one job at a time
         assert app.check_action("explain", ()) is None
         assert app.check_action("cancel", ()) is True
@@ -148,41 +148,41 @@ async def test_escape_cancels_a_long_job_at_the_next_step(samples_dir):
         # the step running when the cancel action ran may finish; nothing after it
         assert at_cancel and max(steps) <= at_cancel[0] + 1 < 1000
         await pilot.pause()
-        assert app.job is None
-        assert "cancelled" in app.status_text
-        assert app.current_outcome is None  # nothing half-done is shown
+        assert app.state.job is None
+        assert "cancelled" in app.state.status_text
+        assert app.state.current_outcome is None  # nothing half-done is shown
         # still usable: FGSM on the same image runs and finishes
         await pilot.press("m")  # pgd → fgsm
         await pilot.pause()
-        assert app.settings.method == "fgsm"
+        assert app.state.settings.method == "fgsm"
         await pilot.press("a")
         await wait_job(pilot)
-        assert app.current_outcome is not None
+        assert app.state.current_outcome is not None
 
 
 async def test_folder_with_a_corrupt_file_opens_and_marks_it(small_folder):
     app = make_app(str(small_folder))
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
-        names = [e.path.name for e in app.entries]
+        names = [e.path.name for e in app.state.entries]
         assert names[0] == "[red]bad.jpg"  # sorted first; markup-like name shown literally
         images = app.query_one(ImageList)
         assert images.mark(0) == MARK_FAILED
         assert images.row_text(0).plain.rstrip().endswith("[red]bad.jpg")
-        assert app.entries[0].error.startswith("[red]bad.jpg: ")
+        assert app.state.entries[0].error.startswith("[red]bad.jpg: ")
         msg = panel(app, "p-clean").message
-        assert msg == f"✗ {app.entries[0].error}"
+        assert msg == f"✗ {app.state.entries[0].error}"
         # a and e run on a ✗ file, to say why it cannot be attacked (no job starts)
         assert app.check_action("attack", ()) is True
         assert app.check_action("explain", ()) is True
         await pilot.press("a")
         await pilot.pause()
-        assert app.job is None
+        assert app.state.job is None
         said = [m for _, m in app.notices]
         assert any(m.startswith("cannot attack \\[red]bad.jpg: ") for m in said), said
         await pilot.press("e")
         await pilot.pause()
-        assert app.job is None
+        assert app.state.job is None
         said = [m for _, m in app.notices]
         assert any(m.startswith("cannot explain \\[red]bad.jpg: ") for m in said), said
         await pilot.press("j")
@@ -201,15 +201,15 @@ async def test_s_saves_the_same_files_as_the_cli(small_folder, tmp_path):
         await pilot.press("a")
         await wait_job(pilot)
         await pilot.press("s")
-        await wait_for(pilot, lambda: not app.saving, what="save")
+        await wait_for(pilot, lambda: not app.state.saving, what="save")
         folders = list(out.iterdir())
         assert len(folders) == 1
         files = {p.name for p in folders[0].iterdir()}
         assert {"clean.png", "adversarial.png", "perturbation.png", "result.json"} <= files
         result = json.loads((folders[0] / "result.json").read_text())
-        assert result["success"] == app.current_outcome.success
+        assert result["success"] == app.state.current_outcome.success
         assert result["method"] == "pgd" and result["steps"] == 3
-        assert folders[0].name.startswith(app.entries[1].path.stem)
+        assert folders[0].name.startswith(app.state.entries[1].path.stem)
 
 
 async def test_c_picks_a_target_class_by_typing(samples_dir):
@@ -225,21 +225,21 @@ async def test_c_picks_a_target_class_by_typing(samples_dir):
         await pilot.pause()
         assert type(app.screen).__name__ == "ClassPicker"
         assert "ambiguous" in app.screen.note and "goldfinch" in app.screen.note
-        assert app.settings.target == "untargeted"
+        assert app.state.settings.target == "untargeted"
         await pilot.press("s", "h", "enter")  # "goldfish": exact
         await pilot.pause()
-        goldfish = app.model.class_names.index("goldfish")
-        assert app.settings.target == str(goldfish)
-        assert "→ goldfish" in app.status_text
+        goldfish = app.state.model.class_names.index("goldfish")
+        assert app.state.settings.target == str(goldfish)
+        assert "→ goldfish" in app.state.status_text
         # and the targeted attack reaches it (PGD-10 at 8/255 does on this photo)
         await pilot.press(*["right_square_bracket"] * 4)  # 3 → 4 → 5 → 7 → 10 steps
-        assert app.settings.steps == 10
+        assert app.state.settings.steps == 10
         await pilot.press("a")
         await wait_job(pilot)
-        outcome = app.current_outcome
+        outcome = app.state.current_outcome
         assert outcome.target == {"index": goldfish, "label": "goldfish"}
         assert outcome.adv_top5[0]["index"] == goldfish and outcome.success
-        assert "success" in app.status_text and "→ goldfish" in app.status_text
+        assert "success" in app.state.status_text and "→ goldfish" in app.state.status_text
         await pilot.press("c")
         await pilot.pause()
         from textual.widgets import Input
@@ -250,7 +250,7 @@ async def test_c_picks_a_target_class_by_typing(samples_dir):
         assert app.screen.query_one(Input).value == "tabby"
         await pilot.press("escape")  # cancel the picker: target unchanged
         await pilot.pause()
-        assert app.settings.target == str(goldfish)
+        assert app.state.settings.target == str(goldfish)
 
 
 async def test_settings_keys_and_results_cached_per_settings(samples_dir):
@@ -259,50 +259,50 @@ async def test_settings_keys_and_results_cached_per_settings(samples_dir):
         await wait_ready(pilot)
         await pilot.press("a")
         await wait_job(pilot)
-        attacked = app.current_outcome
+        attacked = app.state.current_outcome
         await pilot.press("plus")
         await pilot.pause()
-        assert app.settings.eps_255 == "9/255" and "ε 9/255" in app.status_text
-        assert app.current_outcome is None  # different settings: not attacked yet
+        assert app.state.settings.eps_255 == "9/255" and "ε 9/255" in app.state.status_text
+        assert app.state.current_outcome is None  # different settings: not attacked yet
         await pilot.press("minus")
         await pilot.pause()
-        assert app.current_outcome is attacked  # cached: shown at once
+        assert app.state.current_outcome is attacked  # cached: shown at once
         await pilot.press("t")
         await pilot.pause()
-        assert app.settings.target == "random" and "random" in app.status_text
+        assert app.state.settings.target == "random" and "random" in app.state.status_text
         await pilot.press("t", "t", "t")
-        assert app.settings.target == "untargeted"
+        assert app.state.settings.target == "untargeted"
         await pilot.press("left_square_bracket")
-        assert app.settings.steps == 2
+        assert app.state.settings.steps == 2
         await pilot.press("m")
         await pilot.pause()
-        assert app.settings.method == "fgsm" and "1 step" in app.status_text
+        assert app.state.settings.method == "fgsm" and "1 step" in app.state.status_text
         assert app.check_action("more_steps", ()) is None  # FGSM has no steps
         await pilot.press("m")
-        assert app.settings.method == "bim"
+        assert app.state.settings.method == "bim"
 
 
 async def test_result_never_shows_on_another_image(samples_dir, attack_gate):
     app = make_app(str(samples_dir), "--eps", "64/255")  # the tiny CNN falls at this ε
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
-        first = str(app.entries[0].path)
+        first = str(app.state.entries[0].path)
         await pilot.press("a")  # the attack waits for the gate
-        assert app.job is not None
+        assert app.state.job is not None
         await pilot.press("j")  # move on while the attack runs
         attack_gate.set()
         await wait_job(pilot)
-        assert app.current == 1
-        assert app.current_outcome is None
-        assert "success" not in app.status_text and "failed" not in app.status_text
+        assert app.state.current == 1
+        assert app.state.current_outcome is None
+        assert "success" not in app.state.status_text and "failed" not in app.state.status_text
         assert any(t == "finished" for t, _ in app.notices)
         assert panel(app, "p-adv").image is None
         assert app.query_one(ConfidenceTable).adversarial == []
-        assert any(k[0] == first for k in app.outcomes)
+        assert any(k[0] == first for k in app.state.outcomes)
         assert app.query_one(ImageList).mark(0) == MARK_ATTACKED
         await pilot.press("k")
         await pilot.pause()
-        assert app.current_outcome is not None and app.current_outcome.image == first
+        assert app.state.current_outcome is not None and app.state.current_outcome.image == first
         assert panel(app, "p-adv").image is not None
 
 
@@ -310,14 +310,14 @@ async def test_unknown_model_gives_a_clear_message(samples_dir):
     app = make_app(str(samples_dir), "--model", "no-such-model")
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
-        assert app.model is None
-        assert "unknown model" in app.model_error
-        assert "unknown model" in app.status_text
+        assert app.state.model is None
+        assert "unknown model" in app.state.model_error
+        assert "unknown model" in app.state.status_text
         assert "model unavailable" in panel(app, "p-adv").message
         assert app.check_action("attack", ()) is None
         await pilot.press("a", "e", "j", "c")  # nothing crashes
         await pilot.pause()
-        assert app.current == 1
+        assert app.state.current == 1
         assert app.is_running
 
 
@@ -326,16 +326,16 @@ async def test_missing_weights_file_gives_a_clear_message(samples_dir, tmp_path)
     app = make_app(str(samples_dir), "--model", "resnet50", "--weights", str(missing))
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
-        assert app.model is None and "nope.pth" in app.model_error
-        assert "nope.pth" in app.status_text
+        assert app.state.model is None and "nope.pth" in app.state.model_error
+        assert "nope.pth" in app.state.status_text
 
 
 async def test_empty_folder_says_so(tmp_path):
     app = make_app(str(tmp_path))
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
-        assert app.entries == []
-        assert "no images found" in app.folder_error
+        assert app.state.entries == []
+        assert "no images found" in app.state.folder_error
         assert "no images found" in panel(app, "p-clean").message
         await pilot.press("a", "e", "s", "j", "v")
         await pilot.pause()
@@ -352,7 +352,7 @@ async def test_help_lists_every_binding(samples_dir):
         assert type(app.screen).__name__ == "HelpScreen"
         await pilot.press("a", "j")  # the main screen's keys wait until the help is closed
         await pilot.pause()
-        assert app.job is None and app.current == 0
+        assert app.state.job is None and app.state.current == 0
         documented = " ".join(k for k, _ in KEYS).lower()
         for binding in app.BINDINGS:
             shown = binding.key_display or binding.key.split(",")[0]
@@ -372,31 +372,31 @@ async def test_status_result_is_only_about_the_current_image_and_settings(sample
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         await pilot.press("e")
-        first_key = app.job.key
+        first_key = app.state.job.key
         # the attack half finishes first (JobDone final=False) while this image is selected
-        await wait_for(pilot, lambda: first_key in app.outcomes, what="attack half")
-        assert app.job is not None  # SHAP still running
+        await wait_for(pilot, lambda: first_key in app.state.outcomes, what="attack half")
+        assert app.state.job is not None  # SHAP still running
         await pilot.press("j")
         gate.set()
         await wait_job(pilot)
-        assert app.current == 1 and app.current_outcome is None
-        assert "success" not in app.status_text and "failed" not in app.status_text
+        assert app.state.current == 1 and app.state.current_outcome is None
+        assert "success" not in app.state.status_text and "failed" not in app.state.status_text
         await pilot.press("j", "k")
         await pilot.pause()
-        assert "success" not in app.status_text and "failed" not in app.status_text
+        assert "success" not in app.state.status_text and "failed" not in app.state.status_text
         await pilot.press("k")  # back to the attacked image: its result is shown
         await pilot.pause()
-        outcome = app.current_outcome
+        outcome = app.state.current_outcome
         assert outcome is not None
         summary = "success" if outcome.success else "failed"
-        assert summary in app.status_text
+        assert summary in app.state.status_text
         # each key changes a setting (and they add up: never back to the attacked settings),
         # so no result is current and none is shown
         for key in ("m", "t", "plus", "minus", "right_square_bracket"):
             await pilot.press(key)
             await pilot.pause()
-            assert app.current_outcome is None, key
-            assert summary not in app.status_text, key
+            assert app.state.current_outcome is None, key
+            assert summary not in app.state.status_text, key
 
 
 @pytest.mark.parametrize("size", [(160, 50), (120, 40), (100, 30)])
@@ -429,7 +429,7 @@ async def test_shap_panels_say_shap_is_running_after_a_cached_attack(samples_dir
         await pilot.press("e")
         await pilot.pause()
         try:
-            assert app.job is not None and app.job.kind == "explain"
+            assert app.state.job is not None and app.state.job.kind == "explain"
             assert panel.message.startswith("running SHAP")
         finally:
             gate.set()
@@ -454,12 +454,12 @@ async def test_m_cycles_the_chosen_methods_and_runs_a_torchattacks_attack(sample
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         await pilot.press("m")
-        assert app.settings.method == "ta:FGSM"
+        assert app.state.settings.method == "ta:FGSM"
         await pilot.press("a")
         await wait_job(pilot)
-        outcome = app.current_outcome
+        outcome = app.state.current_outcome
         assert outcome.settings.method == "ta:FGSM" and outcome.linf <= 4 / 255
         title = str(panel(app, "p-pert").border_title)
         assert "‖δ‖∞ = 4/255" in title and "×" in title
         await pilot.press("m")
-        assert app.settings.method == "pgd"
+        assert app.state.settings.method == "pgd"

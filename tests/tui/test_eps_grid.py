@@ -112,10 +112,10 @@ async def test_grid_results_are_cached_and_shared_with_the_attack_key(samples_di
         await pilot.press("b")
         await wait_for(pilot, lambda: not isinstance(app.screen, EpsGridScreen), what="closed")
         # the explorer at ε 4/255 shows the grid's result: `a` has nothing left to do
-        app.settings = app.settings.with_(eps=4 / 255)
+        app.state.settings = app.state.settings.with_(eps=4 / 255)
         app.refresh_view()
         await pilot.pause()
-        assert app.current_outcome is at_4
+        assert app.state.current_outcome is at_4
         assert app.check_action("attack", ()) is None
 
 

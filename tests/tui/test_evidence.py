@@ -25,9 +25,9 @@ async def test_evidence_equals_the_cli_pipeline(small_folder):
         await pilot.pause()
         await pilot.press("e")
         await wait_job(pilot)
-        tui = app.current_outcome
-        path = app.entries[1].path
-        settings = app.settings
+        tui = app.state.current_outcome
+        path = app.state.entries[1].path
+        settings = app.state.settings
 
     x = load_tensor(path, model.input_size)
     cli = run_attack(model, x, settings, image=str(path))
@@ -63,7 +63,7 @@ async def test_detector_verdicts_appear_in_the_evidence_table(small_folder, tmp_
     app = make_app(str(small_folder), "--detector", str(det_dir))
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
-        assert app.detector is not None
+        assert app.state.detector is not None
         # fitted at nsamples=50, the tests run at 8: the user is warned
         warnings = [m for _, m in app.notices]
         assert any("--nsamples 50 (here 8): restart with --nsamples 50" in w for w in warnings)
@@ -71,12 +71,12 @@ async def test_detector_verdicts_appear_in_the_evidence_table(small_folder, tmp_
         await pilot.pause()
         await pilot.press("e")
         await wait_job(pilot)
-        outcome = app.current_outcome
+        outcome = app.state.current_outcome
         table = app.query_one(EvidenceTable)
         assert table.detector
         shown = "\n".join(table.render_line(y).text for y in range(table.size.height))
         for variant in ("clean", "adversarial"):
-            expected = app.detector.score(outcome.attributions[variant])
+            expected = app.state.detector.score(outcome.attributions[variant])
             assert table.verdicts[variant] == pytest.approx(expected)
             assert 0.0 <= expected <= 1.0
             assert f"{expected:.2f}" in shown.splitlines()[-1]  # the detector row
@@ -92,7 +92,7 @@ async def test_a_bad_detector_is_reported_and_the_app_keeps_working(small_folder
     app = make_app(str(small_folder), "--detector", str(bad))
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
-        assert app.detector is None
+        assert app.state.detector is None
         assert any("unreadable detector" in m for _, m in app.notices)
         await pilot.press("j")
         await pilot.pause()
@@ -112,10 +112,10 @@ async def test_adaptive_joins_the_method_cycle_only_with_a_detector(small_folder
     app = make_app(str(small_folder), "--detector", str(det_dir))
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
-        assert app.detector is not None
+        assert app.state.detector is not None
         seen = []
         for _ in range(len(METHODS) + 1):
             await pilot.press("m")
             await pilot.pause()
-            seen.append(app.settings.method)
+            seen.append(app.state.settings.method)
         assert "adaptive" in seen and set(seen) == set(METHODS) | {"adaptive"}

@@ -57,7 +57,7 @@ async def test_clean_plain_and_adaptive_scores_side_by_side(
     app = make_app(str(small_folder), "--detector", str(det_dir), "--method", "pgd")
     async with app.run_test(size=size) as pilot:
         await wait_ready(pilot)
-        assert app.detector is not None
+        assert app.state.detector is not None
         await pilot.press("j")  # past the corrupt file to a photo
         await pilot.pause()
         if size == (80, 24):
@@ -78,24 +78,24 @@ async def test_clean_plain_and_adaptive_scores_side_by_side(
 
         await pilot.press("m")  # PGD is the cycle's last plain method: next is adaptive
         await pilot.pause()
-        assert app.settings.method == "adaptive"
+        assert app.state.settings.method == "adaptive"
         assert table.placeholders == {"adaptive": "press e"}  # the plain column stays
         assert set(table.verdicts) == {"clean", "adversarial"}
         await pilot.press("e")  # the adaptive attack at the same settings
         await wait_job(pilot, timeout=300)
 
-        entry = app.current_entry
-        plain = app.outcomes[app.key_for(entry, app.settings.with_(method="pgd"))]
-        adaptive = app.current_outcome
+        entry = app.state.current_entry
+        plain = app.state.outcomes[app.state.key_for(entry, app.state.settings.with_(method="pgd"))]
+        adaptive = app.state.current_outcome
         assert adaptive.settings.method == "adaptive" and plain.settings.method == "pgd"
         expected = {
-            "clean": app.detector.score(plain.attributions["clean"]),
-            "adversarial": app.detector.score(plain.attributions["adversarial"]),
-            "adaptive": app.detector.score(adaptive.attributions["adversarial"]),
+            "clean": app.state.detector.score(plain.attributions["clean"]),
+            "adversarial": app.state.detector.score(plain.attributions["adversarial"]),
+            "adaptive": app.state.detector.score(adaptive.attributions["adversarial"]),
         }
         assert table.placeholders == {}
         assert table.verdicts == pytest.approx(expected, abs=1e-9)
-        assert app.detector.score(adaptive.attributions["clean"]) == pytest.approx(
+        assert app.state.detector.score(adaptive.attributions["clean"]) == pytest.approx(
             expected["clean"], abs=1e-9
         )  # the same clean image, the same SHAP draws
         shown = _p_row(table)

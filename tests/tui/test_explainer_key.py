@@ -29,18 +29,18 @@ async def test_x_cycles_the_explainer_and_e_explains_with_it(small_folder, tmp_p
         await wait_ready(pilot)
         await pilot.press("j")  # a readable photo
         await wait_ready(pilot)
-        assert app.explainer_label == "SHAP"
+        assert app.state.explainer_label == "SHAP"
         assert title(app, "p-shap-clean").startswith("SHAP clean")
 
         await pilot.press("x")
         await wait_ready(pilot)
-        assert app.explainer_label == "IG"
+        assert app.state.explainer_label == "IG"
         assert str(app.query_one("#evidence").border_title) == "IG evidence (top class)"
         assert title(app, "p-shap-clean").startswith("IG clean")
 
         await pilot.press("e")  # attack, then IG on both images
         await wait_job(pilot)
-        outcome = app.current_outcome
+        outcome = app.state.current_outcome
         assert outcome.explainer == "ig"
         assert set(app.query_one(EvidenceTable).columns) == {"clean", "adversarial"}
         assert title(app, "p-shap-adv").startswith("IG adversarial")
@@ -48,16 +48,16 @@ async def test_x_cycles_the_explainer_and_e_explains_with_it(small_folder, tmp_p
 
         await pilot.press("x")  # saliency: the IG maps keep their name until e
         await wait_ready(pilot)
-        assert app.explainer_label == "saliency"
+        assert app.state.explainer_label == "saliency"
         assert title(app, "p-shap-clean").startswith("IG clean")
         assert app.check_action("explain", ()) is True
         await pilot.press("e")
         await wait_job(pilot)
-        assert app.current_outcome.explainer == "saliency"
+        assert app.state.current_outcome.explainer == "saliency"
         assert title(app, "p-shap-clean").startswith("saliency clean")
 
         await pilot.press("s")
-        await wait_for(pilot, lambda: not app.saving, what="save")
+        await wait_for(pilot, lambda: not app.state.saving, what="save")
         (folder,) = out.iterdir()
         files = {p.name for p in folder.iterdir()}
         assert {"saliency_clean.png", "saliency_adversarial.png"} <= files
@@ -67,15 +67,15 @@ async def test_x_cycles_the_explainer_and_e_explains_with_it(small_folder, tmp_p
         names = list(registry.EXPLAINERS)  # the cycle is the registry's order: round to SHAP again
         await pilot.press(*["x"] * (len(names) - names.index("saliency")))
         await wait_ready(pilot)
-        assert app.explainer_label == "SHAP"
-        assert app.explainer_error is None
+        assert app.state.explainer_label == "SHAP"
+        assert app.state.explainer_error is None
 
 
 async def test_explainer_flag_starts_the_explorer_on_that_method(samples_dir):
     app = make_app(str(samples_dir), "--explainer", "smoothgrad")
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
-        assert app.explainer_label == "SmoothGrad"
+        assert app.state.explainer_label == "SmoothGrad"
         assert str(app.query_one("#legend").border_title) == "SmoothGrad colour scale"
 
 

@@ -254,8 +254,8 @@ async def test_graphics_sixel_flag_draws_the_explorer_pictures_as_sixels(small_f
     app = build_app([str(small_folder), "--device", "cpu", "--graphics", "sixel"])
     assert app.graphics.mode == "sixel"
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_for(pilot, lambda: app.listed, what="listing")
-        await wait_for(pilot, lambda: all(e.scanned for e in app.entries), what="scan")
+        await wait_for(pilot, lambda: app.state.listed, what="listing")
+        await wait_for(pilot, lambda: all(e.scanned for e in app.state.entries), what="scan")
         await pilot.press("j")  # the first file is the corrupt one
         clean = app.query_one("#p-clean", GraphicsView)
         await wait_for(pilot, lambda: clean.image is not None, what="the clean picture")

@@ -44,16 +44,16 @@ async def test_hostile_names_are_escaped_in_notifications_titles_and_status(
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         await pilot.press("e")  # attack + SHAP on the hostile name (held by the gate) ...
-        assert app.job is not None
+        assert app.state.job is not None
         await pilot.press("j")  # ... then move away
         attack_gate.set()
         await wait_job(pilot)
         await pilot.press("k")
         await pilot.pause()
         await pilot.press("s")
-        await wait_for(pilot, lambda: not app.saving, what="save")
+        await wait_for(pilot, lambda: not app.state.saving, what="save")
         await pilot.pause()
-        texts = [t for pair in seen for t in pair] + [app.status_text]
+        texts = [t for pair in seen for t in pair] + [app.state.status_text]
         assert texts and all("\x1b" not in t and "\x07" not in t for t in texts), texts
         finished = [m for t, m in seen if t == "finished"]
         assert finished and finished[0].startswith("a\\x1b]0;PWNED"), finished
@@ -69,8 +69,8 @@ async def test_a_hostile_target_name_is_escaped_in_the_status_line(tmp_path, sam
     app = make_app(str(folder), "--target", "\x1b[2J\x1b]52;c;eA==\x07cat")
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
-        assert "\x1b" not in app.status_text and "\x07" not in app.status_text
-        assert "→ \\x1b[2J\\x1b]52;c;eA==\\x07cat" in app.status_text
+        assert "\x1b" not in app.state.status_text and "\x07" not in app.state.status_text
+        assert "→ \\x1b[2J\\x1b]52;c;eA==\\x07cat" in app.state.status_text
 
 
 async def test_eps_zero_is_no_attack_and_the_perturbation_view_works(tmp_path, sample_paths):
@@ -85,11 +85,11 @@ async def test_eps_zero_is_no_attack_and_the_perturbation_view_works(tmp_path, s
         await wait_job(pilot)
         await pilot.press("v", "v")  # every view, the perturbation one included
         await pilot.pause()
-        assert app.current_outcome is not None and not app.current_outcome.success
-        assert "no attack (ε = 0)" in app.status_text
+        assert app.state.current_outcome is not None and not app.state.current_outcome.success
+        assert "no attack (ε = 0)" in app.state.status_text
         assert not [m for t, m in seen if t == "display error"], seen
         await pilot.press("plus", "minus", "minus")  # the key stops at 0, as --eps does
-        assert app.settings.eps == 0
+        assert app.state.settings.eps == 0
 
 
 async def test_save_into_an_unwritable_out_is_one_named_reason(tmp_path, sample_paths):
@@ -105,7 +105,7 @@ async def test_save_into_an_unwritable_out_is_one_named_reason(tmp_path, sample_
         await pilot.press("a")
         await wait_job(pilot)
         await pilot.press("s")
-        await wait_for(pilot, lambda: not app.saving, what="save")
+        await wait_for(pilot, lambda: not app.state.saving, what="save")
         await pilot.pause()
         errors = [m for t, m in seen if t == "error"]
         assert errors and errors[0].startswith("/sys/advtui-out/a-"), seen

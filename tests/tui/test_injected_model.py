@@ -10,13 +10,13 @@ async def test_injected_model_is_used_for_predictions_attacks_and_shap():
     app = make_app("--steps", "2", classifier=model)
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
-        assert app.model is model
-        entry = app.current_entry
-        top5 = app.predictions[(str(entry.path), "tiny")]
+        assert app.state.model is model
+        entry = app.state.current_entry
+        top5 = app.state.predictions[(str(entry.path), "tiny")]
         assert len(top5) == 5 and top5[0]["label"] in model.class_names
         await pilot.press("e")  # attack, then SHAP for both predictions
         await wait_job(pilot)
-        outcome = app.current_outcome
+        outcome = app.state.current_outcome
         assert outcome is not None and outcome.model == "tiny" and outcome.steps_run <= 2
         assert set(outcome.evidence) == {"clean", "adversarial"}
         assert set(outcome.maps) == {"clean", "adversarial"}

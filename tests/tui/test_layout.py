@@ -40,13 +40,13 @@ async def test_every_label_is_whole_at_every_size_and_view(samples_dir):
         await wait_ready(pilot)
         await pilot.press("e")
         await wait_job(pilot)
-        assert app.current_outcome is not None and app.current_outcome.evidence
+        assert app.state.current_outcome is not None and app.state.current_outcome.evidence
         for width, height in SIZES:
             await pilot.resize_terminal(width, height)
             await pilot.pause()
             views = 4 if width < 130 else 3
             for _ in range(views):
-                where = f"{width}×{height}, view {app.view}"
+                where = f"{width}×{height}, view {app.state.view}"
                 panels = _visible(app, PixelView, ConfidenceTable, EvidenceTable)
                 assert len(_visible(app, PixelView)) >= 2, where
                 assert len(_visible(app, ConfidenceTable, EvidenceTable)) >= 1, where
@@ -58,8 +58,8 @@ async def test_every_label_is_whole_at_every_size_and_view(samples_dir):
                     assert "…" not in _text(w), f"{where}: {w.id} cut"
                 status = _text(app.query_one(StatusLine))
                 assert "success: " in status or "failed: " in status, where
-                assert app.status_text.split("│")[-1].strip() in " ".join(status.split())
-                if app.view in ("side", "shap", "overlay") and width >= 100:
+                assert app.state.status_text.split("│")[-1].strip() in " ".join(status.split())
+                if app.state.view in ("side", "shap", "overlay") and width >= 100:
                     pics = [p for p in _visible(app, PixelView) if p.image is not None]
                     assert pics, where
                     for p in pics:

@@ -78,8 +78,8 @@ def app_for(*args: str):
 
 async def listed(pilot) -> None:
     app = pilot.app
-    await wait_for(pilot, lambda: app.listed, what="listing")
-    await wait_for(pilot, lambda: app.model is not None, what="model")
+    await wait_for(pilot, lambda: app.state.listed, what="listing")
+    await wait_for(pilot, lambda: app.state.model is not None, what="model")
     await pilot.pause()
 
 
@@ -88,8 +88,8 @@ async def test_tree_shows_true_classes_and_a_tick_or_cross_once_predicted(tree, 
     async with app.run_test(size=SIZE) as pilot:
         await listed(pilot)
         images = app.query_one(ImageList)
-        assert len(app.entries) == 20
-        for e in app.entries:
+        assert len(app.state.entries) == 20
+        for e in app.state.entries:
             assert e.label == WNIDS.index(e.folder)  # sorted synsets = class order
             assert e.truth == f"class {e.label}"
         assert "class 0" in images.row_text(0).plain
@@ -98,15 +98,15 @@ async def test_tree_shows_true_classes_and_a_tick_or_cross_once_predicted(tree, 
             await pilot.press("j")
             await pilot.pause()
         for i in visited:
-            key = (str(app.entries[i].path), "tiny")
-            await wait_for(pilot, lambda key=key: key in app.predictions, what="prediction")
+            key = (str(app.state.entries[i].path), "tiny")
+            await wait_for(pilot, lambda key=key: key in app.state.predictions, what="prediction")
         await pilot.pause()
         for i in visited:
-            e = app.entries[i]
-            top1 = app.predictions[(str(e.path), "tiny")][0]["index"]
+            e = app.state.entries[i]
+            top1 = app.state.predictions[(str(e.path), "tiny")][0]["index"]
             assert e.verdict == ("✓" if top1 == e.label else "✗")
             assert images.row_text(i).plain.rstrip().endswith(e.verdict)
-        assert app.entries[10].verdict == ""  # not predicted yet: no verdict
+        assert app.state.entries[10].verdict == ""  # not predicted yet: no verdict
 
 
 async def test_eval_and_the_explorer_agree_on_the_same_tree(tree, tiny):
@@ -114,7 +114,7 @@ async def test_eval_and_the_explorer_agree_on_the_same_tree(tree, tiny):
     app = app_for(str(tree))
     async with app.run_test(size=SIZE) as pilot:
         await listed(pilot)
-        shown = [(e.rel, e.label, Path(e.path)) for e in app.entries]
+        shown = [(e.rel, e.label, Path(e.path)) for e in app.state.entries]
     assert shown == [(it.image, it.label, it.path) for it in items]
     assert {it.label_source for it in items} == {"folder"}
 
@@ -127,10 +127,10 @@ async def test_a_single_image_opens_its_folder_with_that_image_selected(tmp_path
     async with app.run_test(size=SIZE) as pilot:
         await listed(pilot)
         assert app.config.folder == tmp_path
-        assert [e.rel for e in app.entries] == ["a.jpg", "b.jpg", "c.jpg", "d.jpg"]
-        assert app.current == 2 and app.current_entry.path == tmp_path / "c.jpg"
+        assert [e.rel for e in app.state.entries] == ["a.jpg", "b.jpg", "c.jpg", "d.jpg"]
+        assert app.state.current == 2 and app.state.current_entry.path == tmp_path / "c.jpg"
         assert app.query_one(ImageList).highlighted == 2
-        await wait_for(pilot, lambda: app.current_entry.image is not None, what="decode")
+        await wait_for(pilot, lambda: app.state.current_entry.image is not None, what="decode")
 
 
 async def test_list_file_lists_its_paths_in_order_and_marks_a_missing_one(tmp_path, thumb, tiny):
@@ -141,10 +141,14 @@ async def test_list_file_lists_its_paths_in_order_and_marks_a_missing_one(tmp_pa
     app = app_for("--list", str(lst))
     async with app.run_test(size=SIZE) as pilot:
         await listed(pilot)
-        assert [e.path for e in app.entries] == [two, tmp_path / "x/one.jpg", tmp_path / "gone.jpg"]
+        assert [e.path for e in app.state.entries] == [
+            two,
+            tmp_path / "x/one.jpg",
+            tmp_path / "gone.jpg",
+        ]
         await pilot.press("G")
-        await wait_for(pilot, lambda: app.entries[2].error is not None, what="missing file")
-        assert "no such file" in app.entries[2].error
+        await wait_for(pilot, lambda: app.state.entries[2].error is not None, what="missing file")
+        assert "no such file" in app.state.entries[2].error
         assert app.query_one(ImageList).mark(2) == MARK_FAILED
         assert app.is_running
 
@@ -158,21 +162,24 @@ async def test_slash_filters_by_name_or_class_and_esc_clears(tree, tiny):
         await pilot.pause()
         assert images.filter == "class 3"
         assert images.rows == 2
-        assert {app.entries[images.item_at(r)].label for r in range(2)} == {3}
-        assert app.current == images.highlighted and app.entries[app.current].label == 3
-        assert app.job is None  # typed letters ("a", "s") went to the filter, not the app
+        assert {app.state.entries[images.item_at(r)].label for r in range(2)} == {3}
+        assert (
+            app.state.current == images.highlighted
+            and app.state.entries[app.state.current].label == 3
+        )
+        assert app.state.job is None  # typed letters ("a", "s") went to the filter, not the app
         await pilot.press("enter", "j")  # Enter keeps the filter; j moves within it
         await pilot.pause()
-        assert images.rows == 2 and app.entries[app.current].label == 3
-        kept = app.current
+        assert images.rows == 2 and app.state.entries[app.state.current].label == 3
+        kept = app.state.current
         await pilot.press("slash", "escape")
         await pilot.pause()
         assert images.rows == 20 and images.filter == ""
-        assert app.current == kept  # clearing the filter keeps the image
+        assert app.state.current == kept  # clearing the filter keeps the image
         await pilot.press("slash", *"_1.JPEG", "enter")  # by name
         await pilot.pause()
         assert images.rows == 10
-        assert all(app.entries[images.item_at(r)].rel.endswith("_1.JPEG") for r in range(10))
+        assert all(app.state.entries[images.item_at(r)].rel.endswith("_1.JPEG") for r in range(10))
 
 
 async def test_g_and_G_and_home_end_jump(tree, tiny):
@@ -181,16 +188,16 @@ async def test_g_and_G_and_home_end_jump(tree, tiny):
         await listed(pilot)
         await pilot.press("G")
         await pilot.pause()
-        assert app.current == 19
+        assert app.state.current == 19
         await pilot.press("g")
         await pilot.pause()
-        assert app.current == 0
+        assert app.state.current == 0
         await pilot.press("end")
         await pilot.pause()
-        assert app.current == 19
+        assert app.state.current == 19
         await pilot.press("home", "j", "j")
         await pilot.pause()
-        assert app.current == 2
+        assert app.state.current == 2
 
 
 async def test_the_cursor_stays_on_its_image_while_the_list_grows(
@@ -210,17 +217,17 @@ async def test_the_cursor_stays_on_its_image_while_the_list_grows(
     monkeypatch.setattr(advtui.images, "walk_images", slow_walk)
     app = app_for(str(tmp_path))
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: len(app.entries) == 5, what="first files")
-        assert not app.listed
+        await wait_for(pilot, lambda: len(app.state.entries) == 5, what="first files")
+        assert not app.state.listed
         assert "…" in str(app.query_one(ImageList).border_title)
         await pilot.press("j", "j", "j")
         await pilot.pause()
-        assert app.current == 3
+        assert app.state.current == 3
         gate.set()
         await listed(pilot)
-        assert len(app.entries) == 30
-        assert app.current == 3 and app.query_one(ImageList).highlighted == 3
-        assert app.current_entry.rel == "03.jpg"
+        assert len(app.state.entries) == 30
+        assert app.state.current == 3 and app.query_one(ImageList).highlighted == 3
+        assert app.state.current_entry.rel == "03.jpg"
         assert str(app.query_one(ImageList).border_title) == "images (30)"
 
 
@@ -238,7 +245,7 @@ async def test_q_quits_mid_walk_in_the_thread(tmp_path, thumb, tiny, monkeypatch
     monkeypatch.setattr(advtui.images, "walk_images", endless)
     app = app_for(str(tmp_path))
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: len(app.entries) == 1, what="first file")
+        await wait_for(pilot, lambda: len(app.state.entries) == 1, what="first file")
         await pilot.press("q")
         await pilot.pause()
         assert not app.is_running
@@ -281,7 +288,7 @@ async def test_q_quits_while_the_walk_process_waits_and_the_process_is_killed(tm
         writer = writers[0]
         try:
             await pilot.pause(0.3)
-            assert not app.listed and app.entries == []
+            assert not app.state.listed and app.state.entries == []
             assert "listing" in str(app.query_one(ImageList).border_title)
             await pilot.press("q")
             await pilot.pause()
@@ -303,12 +310,12 @@ async def test_a_symlink_loop_in_the_folder_is_skipped_with_a_note(tmp_path, thu
     app = app_for(str(tmp_path))
     async with app.run_test(size=SIZE) as pilot:
         await listed(pilot)
-        assert [e.rel for e in app.entries] == ["fig.jpg", "sub/espresso.jpg"]
+        assert [e.rel for e in app.state.entries] == ["fig.jpg", "sub/espresso.jpg"]
         notes = " ".join(m for _, m in app.notices)
         assert "a.jpg: symlink loop, skipped" in notes
         assert "loop: symlink loop" in notes
         await pilot.press("j", "a")  # the folder still works
-        await wait_for(pilot, lambda: app.current_outcome is not None, what="attack")
+        await wait_for(pilot, lambda: app.state.current_outcome is not None, what="attack")
 
 
 async def test_a_big_folder_is_listed_without_decoding_it(tmp_path, thumb, tiny, monkeypatch):
@@ -325,11 +332,13 @@ async def test_a_big_folder_is_listed_without_decoding_it(tmp_path, thumb, tiny,
     app = app_for(str(tmp_path))
     async with app.run_test(size=SIZE) as pilot:
         await listed(pilot)
-        assert len(app.entries) == 5000
+        assert len(app.state.entries) == 5000
         images = app.query_one(ImageList)
         on_screen = images.visible_items()
         await wait_for(
-            pilot, lambda: all(app.entries[i].scanned for i in on_screen), what="marks on screen"
+            pilot,
+            lambda: all(app.state.entries[i].scanned for i in on_screen),
+            what="marks on screen",
         )
         quiet = ("predict", "background")
         await wait_for(
@@ -341,13 +350,13 @@ async def test_a_big_folder_is_listed_without_decoding_it(tmp_path, thumb, tiny,
         # the rows on screen, a few around the cursor, SHAP's background of 8, the prediction
         assert first <= len(on_screen) + 40
         await pilot.press("G")
-        await wait_for(pilot, lambda: app.current_entry.image is not None, what="last image")
+        await wait_for(pilot, lambda: app.state.current_entry.image is not None, what="last image")
         await pilot.press(*["k"] * 40)
-        await wait_for(pilot, lambda: app.current_entry.image is not None, what="image")
+        await wait_for(pilot, lambda: app.state.current_entry.image is not None, what="image")
         await pilot.pause(0.3)
         assert len(decoded) < 3 * (len(on_screen) + 40)
         assert len({d for d in decoded}) < 500
-        held = sum(e.image is not None for e in app.entries)
+        held = sum(e.image is not None for e in app.state.entries)
         assert held <= DECODED_LIMIT  # decoded crops are an LRU, not one per file
 
 
@@ -403,16 +412,20 @@ async def test_an_imagenet_tree_shows_true_classes_before_the_model_has_loaded(
     app = app_for(str(root))
     try:
         async with app.run_test(size=SIZE) as pilot:
-            await wait_for(pilot, lambda: app.listed, what="listing")
-            await wait_for(pilot, lambda: app.entries[-1].label == 999, what="true classes")
-            assert app.model is None
+            await wait_for(pilot, lambda: app.state.listed, what="listing")
+            await wait_for(pilot, lambda: app.state.entries[-1].label == 999, what="true classes")
+            assert app.state.model is None
             names = imagenet_classes()
-            assert [e.truth for e in app.entries[:2]] == [names[0], names[1]]
-            assert app.entries[-1].truth == names[999]
+            assert [e.truth for e in app.state.entries[:2]] == [names[0], names[1]]
+            assert app.state.entries[-1].truth == names[999]
             gate.set()
-            await wait_for(pilot, lambda: app.model is not None, what="model")
-            await wait_for(pilot, lambda: app.entries[0].label is None, what="mapping taken back")
-            assert app.entries[0].truth == wnids[0] and app.entries[-1].truth == wnids[-1]
+            await wait_for(pilot, lambda: app.state.model is not None, what="model")
+            await wait_for(
+                pilot, lambda: app.state.entries[0].label is None, what="mapping taken back"
+            )
+            assert (
+                app.state.entries[0].truth == wnids[0] and app.state.entries[-1].truth == wnids[-1]
+            )
             assert any("1000 ImageNet class folders" in text for _, text in app.notices)
     finally:
         gate.set()
@@ -445,6 +458,6 @@ async def test_small_folders_are_walked_at_once_big_ones_in_the_child(
     app = app_for(str(root))
     async with app.run_test(size=SIZE) as pilot:
         await listed(pilot)
-        assert len(app.entries) == n + (layout == "with a sub-folder")
-        assert app.entries[0].rel == "00000.jpg"
+        assert len(app.state.entries) == n + (layout == "with a sub-folder")
+        assert app.state.entries[0].rel == "00000.jpg"
     assert bool(calls) == in_child

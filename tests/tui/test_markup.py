@@ -21,7 +21,7 @@ async def test_markup_like_file_names_in_notifications(tmp_path, sample_paths, a
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         await pilot.press("a")  # the attack waits for the gate
-        assert app.job is not None
+        assert app.state.job is not None
         await pilot.press("j")  # the attack finishes on another image: a notification
         attack_gate.set()
         await wait_job(pilot)
@@ -29,9 +29,9 @@ async def test_markup_like_file_names_in_notifications(tmp_path, sample_paths, a
         assert finished and finished[0].startswith("\\[bold]a.jpg: "), finished
         await pilot.press("k")
         await pilot.pause()
-        assert app.current == 0 and app.current_outcome is not None
+        assert app.state.current == 0 and app.state.current_outcome is not None
         await pilot.press("s")  # saving names the output folder in a notification
-        await wait_for(pilot, lambda: not app.saving, what="save")
+        await wait_for(pilot, lambda: not app.state.saving, what="save")
         await pilot.pause()
         assert app.is_running
         shown = [m for _, m in app.notices]

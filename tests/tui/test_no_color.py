@@ -38,7 +38,7 @@ async def test_no_color_maps_are_signed_greys_and_the_legend_says_what_is_seen(
         await wait_job(pilot)
         await pilot.pause()
         assert app.no_color
-        maps = app.current_outcome.maps
+        maps = app.state.current_outcome.maps
         for pid, variant in (("p-shap-clean", "clean"), ("p-shap-adv", "adversarial")):
             img = np.asarray(app.query_one(f"#{pid}", PixelView).image.convert("RGB"), int)
             assert (img[..., 0] == img[..., 1]).all() and (img[..., 1] == img[..., 2]).all()

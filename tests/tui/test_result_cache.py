@@ -51,19 +51,19 @@ async def test_an_evicted_result_is_attacked_again(tmp_path, monkeypatch):
         await wait_ready(pilot)
         await pilot.press("a")
         await wait_job(pilot)
-        first_key, first = app.current_key, app.current_outcome
+        first_key, first = app.state.current_key, app.state.current_outcome
         assert first is not None
         await pilot.press("j")
         await pilot.pause()
         await pilot.press("a")
         await wait_job(pilot)
-        assert len(app.outcomes) == 1 and app.outcomes.get(first_key) is None  # evicted
+        assert len(app.state.outcomes) == 1 and app.state.outcomes.get(first_key) is None  # evicted
         await pilot.press("k")
         await pilot.pause()
-        assert app.current_key == first_key and app.current_outcome is None
+        assert app.state.current_key == first_key and app.state.current_outcome is None
         await pilot.press("a")  # computed again, the same seeded attack
         await wait_job(pilot)
-        again = app.current_outcome
+        again = app.state.current_outcome
         assert again is not None and again is not first
         assert torch.equal(again.x_adv, first.x_adv)
 
@@ -77,9 +77,9 @@ async def test_explained_results_without_a_detector_drop_the_raw_attributions(tm
         await wait_ready(pilot)
         await pilot.press("e")
         await wait_job(pilot)
-        outcome = app.current_outcome
+        outcome = app.state.current_outcome
         assert outcome.maps and outcome.evidence  # what the pictures and `s` need stays
-        assert app.detector is None and outcome.attributions == {}  # nothing needs them
+        assert app.state.detector is None and outcome.attributions == {}  # nothing needs them
 
 
 async def test_footer_rebuilds_leave_no_key_widgets_behind(tmp_path):

@@ -116,9 +116,12 @@ async def test_enter_reproduces_the_row_in_the_explorer(run_dir, tiny):
         check = app.query_one(RowCheck)
         await wait_for(pilot, lambda: check.matches is not None, timeout=120, what="reproduced")
         await wait_job(pilot)
-        assert app.current_entry.name == Path(row["source"]).name
-        assert app.settings.seed == row["attack_seed"] and app.settings.target == "runner-up"
-        out = app.current_outcome
+        assert app.state.current_entry.name == Path(row["source"]).name
+        assert (
+            app.state.settings.seed == row["attack_seed"]
+            and app.state.settings.target == "runner-up"
+        )
+        out = app.state.current_outcome
         assert out.adv_top5[0]["index"] == row["pred"]
         assert math.isclose(out.adv_top5[0]["prob"], row["confidence"], abs_tol=1e-5)
         assert math.isclose(
@@ -173,7 +176,7 @@ async def test_r_opens_the_run_of_detector_out(run_dir, tiny):
     photos = json.loads((run_dir / "run.json").read_text())["folder"]
     app = make_app(photos, "--threads", "1", "--detector", str(run_dir), classifier=tiny)
     async with app.run_test(size=(120, 30)) as pilot:
-        await wait_for(pilot, lambda: app.model is not None, what="model")
+        await wait_for(pilot, lambda: app.state.model is not None, what="model")
         assert not isinstance(app.screen, ResultsScreen)  # the explorer first
         await pilot.press("r")
         screen = await _results(pilot)

@@ -20,14 +20,14 @@ async def _attack_and_save_each(app) -> list[Path]:
     folders = []
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
-        for i in range(len(app.entries)):
+        for i in range(len(app.state.entries)):
             if i:
                 await pilot.press("j")
                 await pilot.pause()
             await pilot.press("a")
             await wait_job(pilot)
             await pilot.press("s")
-            await wait_for(pilot, lambda: not app.saving, what="save")
+            await wait_for(pilot, lambda: not app.state.saving, what="save")
             await pilot.pause()
             saved = [m for t, m in app.notices if t == "saved"]
             assert len(saved) == i + 1, list(app.notices)
@@ -44,7 +44,7 @@ async def test_same_stem_and_same_name_in_two_folders_save_to_two_folders(tmp_pa
     out = tmp_path / "out"
     app = make_app(str(folder), "--out", str(out))
     folders = await _attack_and_save_each(app)
-    assert len(app.entries) == 4
+    assert len(app.state.entries) == 4
     assert len(set(folders)) == 4 and sorted(out.iterdir()) == sorted(folders)
     for f in folders:
         assert {"clean.png", "adversarial.png", "result.json"} <= {p.name for p in f.iterdir()}
@@ -66,7 +66,7 @@ async def test_a_251_byte_file_name_saves_and_a_second_save_keeps_the_first(tmp_
         await wait_job(pilot)
         for _ in range(2):  # the same image and settings twice: two folders, none replaced
             await pilot.press("s")
-            await wait_for(pilot, lambda: not app.saving, what="save")
+            await wait_for(pilot, lambda: not app.state.saving, what="save")
             await pilot.pause()
     errors = [m for t, m in app.notices if t == "error"]
     assert not errors, errors

@@ -68,8 +68,8 @@ def loc_solution(root: Path) -> dict[str, int]:
 
 async def _listed(pilot) -> None:
     app = pilot.app
-    await wait_for(pilot, lambda: app.model is not None, what="model")
-    await wait_for(pilot, lambda: app.listed, what="listing")
+    await wait_for(pilot, lambda: app.state.model is not None, what="model")
+    await wait_for(pilot, lambda: app.state.listed, what="listing")
     await pilot.pause()
 
 
@@ -79,11 +79,11 @@ def _title(app) -> str:
 
 async def _predict_all(pilot) -> None:
     app = pilot.app
-    for i in range(len(app.entries)):
+    for i in range(len(app.state.entries)):
         if i:
             await pilot.press("j")
-        key = (str(app.entries[i].path), app.model.name)
-        await wait_for(pilot, lambda key=key: key in app.predictions, what="prediction")
+        key = (str(app.state.entries[i].path), app.state.model.name)
+        await wait_for(pilot, lambda key=key: key in app.state.predictions, what="prediction")
     await pilot.pause()
 
 
@@ -98,16 +98,16 @@ async def test_true_classes_verdicts_and_running_accuracy_in_every_layout(tmp_pa
     async with app.run_test(size=SIZE) as pilot:
         await _listed(pilot)
         if labels:
-            await wait_for(pilot, lambda: app.labels is not None, what="labels")
+            await wait_for(pilot, lambda: app.state.labels is not None, what="labels")
         images = app.query_one(ImageList)
-        assert {e.rel: e.label for e in app.entries} == truth
-        for i, e in enumerate(app.entries):
+        assert {e.rel: e.label for e in app.state.entries} == truth
+        for i, e in enumerate(app.state.entries):
             assert e.truth == NAMES[truth[e.rel]]
             assert NAMES[truth[e.rel]][:10] in images.row_text(i).plain
         await _predict_all(pilot)
         hits1 = hits5 = 0
-        for i, e in enumerate(app.entries):
-            top = app.predictions[(str(e.path), "tiny")]
+        for i, e in enumerate(app.state.entries):
+            top = app.state.predictions[(str(e.path), "tiny")]
             right = top[0]["index"] == e.label
             hits1 += right
             hits5 += any(r["index"] == e.label for r in top)
@@ -136,33 +136,33 @@ async def test_the_title_counts_only_what_has_been_predicted_and_w_shows_the_mis
     app = make_app(str(root), "--labels", str(tmp_path / "l.csv"), classifier=model)
     async with app.run_test(size=SIZE) as pilot:
         await _listed(pilot)
-        await wait_for(pilot, lambda: app.entries[3].truth != "", what="true classes")
+        await wait_for(pilot, lambda: app.state.entries[3].truth != "", what="true classes")
         images = app.query_one(ImageList)
         key = (str(paths[0]), "tiny")
-        await wait_for(pilot, lambda: key in app.predictions, what="first prediction")
+        await wait_for(pilot, lambda: key in app.state.predictions, what="first prediction")
         await pilot.pause()
         want = "images (4) · top-1 100% · top-5 100% of 1"
         await wait_for(pilot, lambda: _title(app) == want, timeout=10, what=want)
         await pilot.press("j")
         key = (str(paths[1]), "tiny")
-        await wait_for(pilot, lambda: key in app.predictions, what="second prediction")
+        await wait_for(pilot, lambda: key in app.state.predictions, what="second prediction")
         await wait_for(pilot, lambda: "top-1 50% ·" in _title(app), timeout=10, what="50%")
         assert _title(app).startswith("images (4) · top-1 50% ·")
         await pilot.press("g")
         await _predict_all(pilot)
-        assert [e.verdict for e in app.entries] == ["✓", "✗", "✓", "✗"]
+        assert [e.verdict for e in app.state.entries] == ["✓", "✗", "✓", "✗"]
         assert _title(app).startswith("images (4) · top-1 50% ·")
 
         await pilot.press("w")
         await pilot.pause()
         assert images.rows == 2
         assert [images.item_at(r) for r in range(images.rows)] == [1, 3]
-        assert app.current in (1, 3)
+        assert app.state.current in (1, 3)
         word = "".join(ch for ch in NAMES[wrong[3]].lower().split()[0] if ch.isalpha())[:4]
         await pilot.press("slash", *word)  # / still filters by true class
         await pilot.pause()
         assert [images.item_at(r) for r in range(images.rows)] == [
-            i for i in (1, 3) if word in app.entries[i].truth.lower()
+            i for i in (1, 3) if word in app.state.entries[i].truth.lower()
         ]
         assert images.item_at(images.rows - 1) == 3
         await pilot.press("enter", "w")  # all rows again, the text filter kept
@@ -196,13 +196,13 @@ async def test_a_labels_file_that_leaves_photos_out_says_so_once(tmp_path, model
     app = make_app(str(root), "--labels", str(tmp_path / "l.csv"), classifier=model)
     async with app.run_test(size=SIZE) as pilot:
         await _listed(pilot)
-        await wait_for(pilot, lambda: app.entries[0].label == 8, what="labels")
+        await wait_for(pilot, lambda: app.state.entries[0].label == 8, what="labels")
         await pilot.pause()
         said = [text for title, text in app.notices if title == "labels"]
         assert len(said) == 2
         assert "2 photos it does not name (no true class): p1.png, p2.png" in said[0]
         assert "1 entry names no photo in the folder: gone.png" in said[1]
-        assert [e.truth for e in app.entries] == ["hen", "", ""]
+        assert [e.truth for e in app.state.entries] == ["hen", "", ""]
 
 
 async def test_a_labels_file_with_a_typo_is_refused_in_a_notification(tmp_path, model):
@@ -216,4 +216,4 @@ async def test_a_labels_file_with_a_typo_is_refused_in_a_notification(tmp_path, 
         )
         said = [text for title, text in app.notices if title == "labels"]
         assert "`henn`: no such class; did you mean hen" in said[0]
-        assert app.entries[0].label is None
+        assert app.state.entries[0].label is None
