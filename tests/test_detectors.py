@@ -255,12 +255,13 @@ def test_mahalanobis_distances_equal_the_naive_formula(n, classes, d, monkeypatc
 
 
 def test_registry_detectors_equal_the_summary_cross_validation_they_replace():
-    """summary.json's lr / rf / confidence_baseline reuse shap-lr / shap-rf / confidence's
-    fold results (metrics.LEGACY): a fresh cross_validate on the same rows gives the same."""
+    """summary.json's lr / rf / confidence_baseline are the results of the registry detectors
+    whose spec names that ``summary_key``: the same as a plain cross_validate of the spec's
+    feature column with the detector's classifier, on the same rows."""
     from types import SimpleNamespace
 
     from advtui.detect.cv import cross_validate
-    from advtui.eval.metrics import LEGACY, detector_folds
+    from advtui.eval.metrics import detector_folds
 
     rng = np.random.default_rng(0)
     n = 90
@@ -271,9 +272,12 @@ def test_registry_detectors_equal_the_summary_cross_validation_they_replace():
     cfg = SimpleNamespace(protocol="corrected", folds=3, seed=0)
     folds, scheme = detector_folds([{"group": g} for g in groups], y, cfg)
     data = DetectorData(y=y, group=groups, label=np.zeros(n, int), shap=X, confidence=C)
-    names = [name for name, _kind, _col in LEGACY.values()]
-    bench = benchmark(names, data, np.arange(n), folds, scheme=scheme)
-    for name, kind, column in LEGACY.values():
-        fresh = cross_validate(X if column == "shap" else C, y, groups, kind=kind, folds=3)
+    legacy = {s.summary_key: name for name, s in DETECTORS.items() if s.summary_key}
+    assert sorted(legacy) == ["confidence_baseline", "lr", "rf"]
+    bench = benchmark(list(legacy.values()), data, np.arange(n), folds, scheme=scheme)
+    for name in legacy.values():
+        column = getattr(data, DETECTORS[name].features)
+        kind = make_detector(name).kind
+        fresh = cross_validate(column, y, groups, kind=kind, folds=3)
         assert bench[name].cv.summary() == fresh.summary(), name
         np.testing.assert_array_equal(bench[name].cv.oof, fresh.oof)
