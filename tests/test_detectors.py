@@ -172,8 +172,13 @@ def test_extra_rows_are_scored_by_the_fold_that_never_saw_their_photo():
 
 
 def test_make_detector_knows_every_registry_name():
+    from advtui.detect.base import Detector, LearnedDetector
+
     for name, spec in DETECTORS.items():
-        assert make_detector(name).name == name
+        det = make_detector(name, seed=3)
+        assert isinstance(det, Detector) and det.name == name and det.spec is spec
+        assert det.seed == 3 and det.settings == {p.name: p.default for p in spec.params}
+        assert spec.trained == isinstance(det, LearnedDetector), name
         assert spec.trained == (name in ("shap-lr", "shap-rf", "confidence"))
 
 
@@ -281,3 +286,23 @@ def test_registry_detectors_equal_the_summary_cross_validation_they_replace():
         fresh = cross_validate(column, y, groups, kind=kind, folds=3)
         assert bench[name].cv.summary() == fresh.summary(), name
         np.testing.assert_array_equal(bench[name].cv.oof, fresh.oof)
+
+
+def test_the_default_detectors_and_the_help_come_from_the_specs():
+    """DEFAULT_DETECTORS is the specs marked ``default`` in registry order (LID is opt-in), and
+    `eval --help` says so from the same list; every spec reads a real DetectorData column."""
+    from dataclasses import fields
+
+    from advtui.cli import sub_parser
+    from advtui.registry import DEFAULT_DETECTORS
+
+    assert DEFAULT_DETECTORS == tuple(n for n, s in DETECTORS.items() if s.default)
+    assert "lid" in DETECTORS and "lid" not in DEFAULT_DETECTORS
+    parser = sub_parser().parse_args(["eval", "x", "--out", "y"]).eval_parser
+    action = next(a for a in parser.options if "--detectors" in a.option_strings)
+    assert action.default == ",".join(DEFAULT_DETECTORS)
+    assert f"(default {','.join(DEFAULT_DETECTORS)};" in action.help
+    assert ",".join(DETECTORS) in action.help
+    columns = {f.name for f in fields(DetectorData)} - {"y", "group", "label"}
+    for name, spec in DETECTORS.items():
+        assert spec.features in columns and spec.label, name
