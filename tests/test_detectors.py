@@ -306,3 +306,23 @@ def test_the_default_detectors_and_the_help_come_from_the_specs():
     columns = {f.name for f in fields(DetectorData)} - {"y", "group", "label"}
     for name, spec in DETECTORS.items():
         assert spec.features in columns and spec.label, name
+
+
+def test_the_summary_runs_the_detectors_behind_its_older_keys_whatever_was_asked():
+    from types import SimpleNamespace
+
+    from advtui.eval.metrics import summary_detectors
+    from advtui.registry import DEFAULT_DETECTORS
+
+    assert summary_detectors(SimpleNamespace(detectors=["lid"])) == [
+        "lid",
+        "shap-lr",
+        "shap-rf",
+        "confidence",
+    ]
+    assert summary_detectors(SimpleNamespace(detectors=None)) == list(DEFAULT_DETECTORS)
+    assert summary_detectors(SimpleNamespace(detectors=["confidence", "shap-lr"])) == [
+        "confidence",
+        "shap-lr",
+        "shap-rf",
+    ]

@@ -39,12 +39,17 @@ def _mean(values) -> float | None:
     return float(np.mean(vals)) if vals else None
 
 
+def requested_detectors(cfg) -> list[str]:
+    """``cfg.detectors``, or the registry's defaults when it names none."""
+    return list(getattr(cfg, "detectors", None) or DEFAULT_DETECTORS)
+
+
 def summary_detectors(cfg) -> list[str]:
     """The detectors a variant's summary runs: ``cfg.detectors`` (its ``detectors`` entry) and
     then every registry detector with a ``summary_key`` not among them (summary.json's older
     ``lr`` / ``rf`` / ``confidence_baseline`` entries are those detectors' results, so they are
     there whatever ``--detectors`` says)."""
-    wanted = list(getattr(cfg, "detectors", None) or DEFAULT_DETECTORS)
+    wanted = requested_detectors(cfg)
     return wanted + [n for n, s in DETECTORS.items() if s.summary_key and n not in wanted]
 
 
@@ -100,7 +105,7 @@ def _evaluate(
                 entry[spec.summary_key] = {"accuracy": None, "roc_auc": None, "note": note}
         entry["detectors"] = {
             n: {"accuracy": None, "roc_auc": None, "tpr_at_5fpr": None, "note": note}
-            for n in (getattr(cfg, "detectors", None) or DEFAULT_DETECTORS)
+            for n in requested_detectors(cfg)
         }
         entry["warning"] = f"{note}: nothing to detect, no accuracy or AUC"
         return entry, {}
@@ -119,7 +124,7 @@ def _evaluate(
         "keys": [(r["image"], r["variant"], r.get("eps_255")) for r in rows],  # oof_scores.npz
         **{key: bench[name].cv.oof for key, name in legacy.items()},
     }
-    bench = {n: bench[n] for n in getattr(cfg, "detectors", None) or DEFAULT_DETECTORS}
+    bench = {n: bench[n] for n in requested_detectors(cfg)}
     entry["detectors"] = {name: b.summary() for name, b in bench.items()}
     groups_all = [r["group"] for r in rows]
     if res_b is not None:
@@ -202,7 +207,7 @@ def run_detectors(
     from advtui.detect.base import benchmark
 
     if names is None:
-        names = list(getattr(cfg, "detectors", None) or DEFAULT_DETECTORS)
+        names = requested_detectors(cfg)
     all_rows = list(rows) + list(extra_rows)
     data = detector_data(
         all_rows,
