@@ -326,3 +326,23 @@ def test_the_summary_runs_the_detectors_behind_its_older_keys_whatever_was_asked
         "shap-lr",
         "shap-rf",
     ]
+
+
+def test_the_detector_table_caption_names_the_threshold_detectors_it_shows():
+    from rich.console import Console
+
+    from advtui.eval.report import detector_table
+
+    det = {"accuracy": 0.75, "roc_auc": 0.8, "tpr_at_5fpr": 0.5}
+
+    def caption(names):
+        v = {"n_clean": 4, "n_adversarial": 4, "detectors": dict.fromkeys(names, det)}
+        console = Console(width=400, record=True)
+        console.print(detector_table({"variants": {"untargeted": v}}))
+        return " ".join(console.export_text().split())
+
+    assert "squeeze, mahalanobis and lid flag above the 95th percentile" in caption(
+        ["shap-lr", "squeeze", "mahalanobis", "lid"]
+    )
+    assert "lid flags above the 95th percentile" in caption(["lid"])
+    assert "95th percentile" not in caption(["shap-lr", "confidence"])
