@@ -118,15 +118,25 @@ class ExplainerSpec:
 
 @dataclass(frozen=True)
 class DetectorSpec:
-    """``trained`` detectors are fitted on eval's rows; the others need no training (a
-    threshold on a score)."""
+    """A detector: ``trained`` detectors are fitted on eval's rows as classifiers; the others
+    need no training beyond their paper's fit on clean rows (a threshold on a score).
+    ``features`` names the :class:`advtui.detect.base.DetectorData` column it reads (``shap``:
+    the sorted attribution quantiles, whichever explainer made them); ``label``
+    its display name; ``default``: run by ``eval`` when ``--detectors`` is not given;
+    ``summary_key``: summary.json's older per-variant key that also carries its results
+    (``lr``, ``rf``, ``confidence_baseline``: what tables, plots and scripts read); ``params``
+    its settings (``make_detector(name, **settings)``, typed and checked against them)."""
 
     name: str
     description: str
     path: str
     trained: bool = True
-    features: str = "attribution"
+    features: str = "shap"
     params: tuple[Param, ...] = field(default=())
+    label: str = ""
+    paper: str = ""
+    default: bool = False
+    summary_key: str = ""
 
 
 _STEPS = Param("steps", 10, "gradient steps", 1, 100_000)
@@ -280,17 +290,27 @@ DETECTORS: dict[str, DetectorSpec] = {
             "shap-lr",
             "logistic regression on the sorted attribution values (the paper's detector)",
             "advtui.detect.learned:ShapLR",
+            label="SHAP-LR",
+            paper="Saito & Wang 2020",
+            default=True,
+            summary_key="lr",
         ),
         DetectorSpec(
             "shap-rf",
             "random forest on the sorted attribution values",
             "advtui.detect.learned:ShapRF",
+            label="SHAP-RF",
+            default=True,
+            summary_key="rf",
         ),
         DetectorSpec(
             "confidence",
             "logistic regression on the predicted class's probability and logit",
             "advtui.detect.learned:Confidence",
             features="confidence",
+            label="confidence",
+            default=True,
+            summary_key="confidence_baseline",
         ),
         DetectorSpec(
             "squeeze",
@@ -299,6 +319,9 @@ DETECTORS: dict[str, DetectorSpec] = {
             "advtui.detect.squeeze:Squeeze",
             trained=False,
             features="squeeze",
+            label="squeezing",
+            paper="Xu, Evans & Qi 2018",
+            default=True,
         ),
         DetectorSpec(
             "mahalanobis",
@@ -307,11 +330,30 @@ DETECTORS: dict[str, DetectorSpec] = {
             "advtui.detect.mahalanobis:Mahalanobis",
             trained=False,
             features="penultimate",
+            label="Mahalanobis",
+            paper="Lee, Lee, Lee & Shin 2018",
+            default=True,
+        ),
+        DetectorSpec(
+            "lid",
+            "local intrinsic dimensionality of penultimate features (maximum likelihood from "
+            "the k nearest clean training rows); threshold (Ma et al. 2018)",
+            "advtui.detect.lid:LID",
+            trained=False,
+            features="penultimate",
+            params=(
+                Param(
+                    "k", 20, "nearest clean training rows (capped by those there are)", 2, 10_000
+                ),
+            ),
+            label="LID",
+            paper="Ma et al. 2018",
         ),
     )
 }
-#: ``eval --detectors`` default: the paper's detector and the baselines next to it.
-DEFAULT_DETECTORS = ("shap-lr", "shap-rf", "confidence", "squeeze", "mahalanobis")
+#: ``eval --detectors`` default: the specs marked ``default`` (the paper's detector and the
+#: baselines next to it), in registry order.
+DEFAULT_DETECTORS = tuple(n for n, s in DETECTORS.items() if s.default)
 
 
 def attack_names(*, cycle: bool = False) -> tuple[str, ...]:

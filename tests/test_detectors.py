@@ -172,8 +172,13 @@ def test_extra_rows_are_scored_by_the_fold_that_never_saw_their_photo():
 
 
 def test_make_detector_knows_every_registry_name():
+    from advtui.detect.base import Detector, LearnedDetector
+
     for name, spec in DETECTORS.items():
-        assert make_detector(name).name == name
+        det = make_detector(name, seed=3)
+        assert isinstance(det, Detector) and det.name == name and det.spec is spec
+        assert det.seed == 3 and det.settings == {p.name: p.default for p in spec.params}
+        assert spec.trained == isinstance(det, LearnedDetector), name
         assert spec.trained == (name in ("shap-lr", "shap-rf", "confidence"))
 
 
@@ -255,12 +260,13 @@ def test_mahalanobis_distances_equal_the_naive_formula(n, classes, d, monkeypatc
 
 
 def test_registry_detectors_equal_the_summary_cross_validation_they_replace():
-    """summary.json's lr / rf / confidence_baseline reuse shap-lr / shap-rf / confidence's
-    fold results (metrics.LEGACY): a fresh cross_validate on the same rows gives the same."""
+    """summary.json's lr / rf / confidence_baseline are the results of the registry detectors
+    whose spec names that ``summary_key``: the same as a plain cross_validate of the spec's
+    feature column with the detector's classifier, on the same rows."""
     from types import SimpleNamespace
 
     from advtui.detect.cv import cross_validate
-    from advtui.eval.metrics import LEGACY, detector_folds
+    from advtui.eval.metrics import detector_folds
 
     rng = np.random.default_rng(0)
     n = 90
@@ -271,9 +277,72 @@ def test_registry_detectors_equal_the_summary_cross_validation_they_replace():
     cfg = SimpleNamespace(protocol="corrected", folds=3, seed=0)
     folds, scheme = detector_folds([{"group": g} for g in groups], y, cfg)
     data = DetectorData(y=y, group=groups, label=np.zeros(n, int), shap=X, confidence=C)
-    names = [name for name, _kind, _col in LEGACY.values()]
-    bench = benchmark(names, data, np.arange(n), folds, scheme=scheme)
-    for name, kind, column in LEGACY.values():
-        fresh = cross_validate(X if column == "shap" else C, y, groups, kind=kind, folds=3)
+    legacy = {s.summary_key: name for name, s in DETECTORS.items() if s.summary_key}
+    assert sorted(legacy) == ["confidence_baseline", "lr", "rf"]
+    bench = benchmark(list(legacy.values()), data, np.arange(n), folds, scheme=scheme)
+    for name in legacy.values():
+        column = getattr(data, DETECTORS[name].features)
+        kind = make_detector(name).kind
+        fresh = cross_validate(column, y, groups, kind=kind, folds=3)
         assert bench[name].cv.summary() == fresh.summary(), name
         np.testing.assert_array_equal(bench[name].cv.oof, fresh.oof)
+
+
+def test_the_default_detectors_and_the_help_come_from_the_specs():
+    """DEFAULT_DETECTORS is the specs marked ``default`` in registry order (LID is opt-in), and
+    `eval --help` says so from the same list; every spec reads a real DetectorData column."""
+    from dataclasses import fields
+
+    from advtui.cli import sub_parser
+    from advtui.registry import DEFAULT_DETECTORS
+
+    assert DEFAULT_DETECTORS == tuple(n for n, s in DETECTORS.items() if s.default)
+    assert "lid" in DETECTORS and "lid" not in DEFAULT_DETECTORS
+    parser = sub_parser().parse_args(["eval", "x", "--out", "y"]).eval_parser
+    action = next(a for a in parser.options if "--detectors" in a.option_strings)
+    assert action.default == ",".join(DEFAULT_DETECTORS)
+    assert f"(default {','.join(DEFAULT_DETECTORS)};" in action.help
+    assert ",".join(DETECTORS) in action.help
+    columns = {f.name for f in fields(DetectorData)} - {"y", "group", "label"}
+    for name, spec in DETECTORS.items():
+        assert spec.features in columns and spec.label, name
+
+
+def test_the_summary_runs_the_detectors_behind_its_older_keys_whatever_was_asked():
+    from types import SimpleNamespace
+
+    from advtui.eval.metrics import summary_detectors
+    from advtui.registry import DEFAULT_DETECTORS
+
+    assert summary_detectors(SimpleNamespace(detectors=["lid"])) == [
+        "lid",
+        "shap-lr",
+        "shap-rf",
+        "confidence",
+    ]
+    assert summary_detectors(SimpleNamespace(detectors=None)) == list(DEFAULT_DETECTORS)
+    assert summary_detectors(SimpleNamespace(detectors=["confidence", "shap-lr"])) == [
+        "confidence",
+        "shap-lr",
+        "shap-rf",
+    ]
+
+
+def test_the_detector_table_caption_names_the_threshold_detectors_it_shows():
+    from rich.console import Console
+
+    from advtui.eval.report import detector_table
+
+    det = {"accuracy": 0.75, "roc_auc": 0.8, "tpr_at_5fpr": 0.5}
+
+    def caption(names):
+        v = {"n_clean": 4, "n_adversarial": 4, "detectors": dict.fromkeys(names, det)}
+        console = Console(width=400, record=True)
+        console.print(detector_table({"variants": {"untargeted": v}}))
+        return " ".join(console.export_text().split())
+
+    assert "squeeze, mahalanobis and lid flag above the 95th percentile" in caption(
+        ["shap-lr", "squeeze", "mahalanobis", "lid"]
+    )
+    assert "lid flags above the 95th percentile" in caption(["lid"])
+    assert "95th percentile" not in caption(["shap-lr", "confidence"])

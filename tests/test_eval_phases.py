@@ -77,9 +77,11 @@ def test_phases_are_announced_in_order_and_done_only_after_the_summary(samples_d
             assert state == "running" and disk_state in ("running", None)
     assert watch.seen[-1][1] == "done" and watch.seen[-1][5]
     assert read_progress(out)["state"] == "done"
-    # the detector phase says which variant, detector and fold it fits
+    # the detector phase says which variant, detector and fold it fits; shap-rf runs too
+    # (summary.json's rf entry is its result), after the three asked for
     lasts = [last for phase, _st, last, *_ in watch.seen if phase == "detectors"]
-    assert any("detector 3 of 3 mahalanobis, fold 1 of 2" in s for s in lasts)
+    assert any("detector 3 of 4 mahalanobis, fold 1 of 2" in s for s in lasts)
+    assert any("detector 4 of 4 shap-rf, fold 2 of 2" in s for s in lasts)
     assert any(s.startswith("pooled (3 of 3)") for s in lasts)
     summary = json.loads((out / "summary.json").read_text())
     assert list(summary["phases"]) == watch.phases()

@@ -87,7 +87,7 @@ def add_parser(sub) -> None:
         default=",".join(DEFAULT_DETECTORS),
         metavar="LIST",
         help=f"comma-separated detectors to compare on the same rows and folds: "
-        f"{','.join(DETECTORS)} (default all; see `advtui attacks`)",
+        f"{','.join(DETECTORS)} (default {','.join(DEFAULT_DETECTORS)}; see `advtui attacks`)",
     )
     p.add_argument(
         "--adaptive",

@@ -4,8 +4,8 @@ A detector is fitted on training rows of a :class:`DetectorData` (indices into i
 any rows (higher = more likely adversarial). Trained detectors (SHAP-LR, SHAP-RF, the
 confidence baseline) are scikit-learn classifiers whose score is P(adversarial) and whose
 decision threshold is 0.5; threshold detectors (squeezing, Mahalanobis) have a score with no
-training beyond what their paper fits on clean data, and flag rows above the 95th percentile of
-the clean training rows' scores (5 % false positives on training rows).
+training beyond what their paper fits on clean data (squeezing, Mahalanobis, LID), and flag rows above the
+95th percentile of the clean training rows' scores (5 % false positives on training rows).
 
 :func:`benchmark` runs every detector on one list of folds, so their metrics are comparable
 fold by fold, and also scores *extra* rows (e.g. adaptive adversarial examples) with the model
@@ -18,12 +18,15 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from advtui.detect.cv import CVResult, make_classifier
 from advtui.errors import DetectorError
+
+if TYPE_CHECKING:
+    from advtui.registry import DetectorSpec
 
 #: The false-positive rate at which TPR is reported.
 FPR_BUDGET = 0.05
@@ -47,11 +50,37 @@ class DetectorData:
 
 
 class Detector(ABC):
-    """``fit(data, train)`` then ``scores(data, idx)`` and ``flags(data, idx)`` (every detector
-    of the registry implements the three)."""
+    """The one base of every registry detector: ``fit(data, train)`` then ``scores(data, idx)``
+    and ``flags(data, idx)``.
+
+    It owns what detectors share: its registry :attr:`spec` (found by the class's ``name``),
+    its ``settings`` (the spec's ``params`` defaults, overridden by keyword arguments that are
+    checked against them), the ``seed``, the ``note`` a fit may leave for the summary, and
+    reading the spec's feature column (:meth:`column`). A subclass says how it fits, scores and
+    decides."""
 
     name: ClassVar[str] = "detector"
-    note: str | None = None
+
+    def __init__(self, seed: int = 0, **settings: Any) -> None:
+        self.seed = seed
+        self.settings = checked_settings(self.spec, settings)
+        self.note: str | None = None
+
+    @property
+    def spec(self) -> DetectorSpec:
+        from advtui.registry import detector_spec
+
+        return detector_spec(self.name)
+
+    def column(self, data: DetectorData, idx: np.ndarray) -> np.ndarray:
+        """Rows ``idx`` of the spec's ``features`` column as float64 (only these rows, never
+        the whole column); :class:`DetectorError` when the run did not store it."""
+        col = self.spec.features
+        x = getattr(data, col, None)
+        if x is None:
+            why = f" ({MISSING[col]})" if col in MISSING else ""
+            raise DetectorError(f"{self.name}: no {col} features stored in these rows{why}")
+        return np.asarray(x[idx], dtype=np.float64)
 
     @abstractmethod
     def fit(self, data: DetectorData, train: np.ndarray) -> Detector:
@@ -70,8 +99,39 @@ class Detector(ABC):
         return self.verdict(self.scores(data, idx))
 
 
+#: Why a feature column can be missing, for the one-line error.
+MISSING = {"penultimate": "the model has no final linear layer"}
+
+
+def checked_settings(spec: DetectorSpec, given: dict[str, Any]) -> dict[str, Any]:
+    """The spec's ``params`` defaults with ``given`` applied: an unknown key, a non-number for
+    a number, a fraction for an integer or a value outside the range is one
+    :class:`DetectorError` line naming the accepted keys."""
+    params = {p.name: p for p in spec.params}
+    accepted = ", ".join(params) or "none"
+    out = {p.name: p.default for p in spec.params}
+    for key, value in given.items():
+        p = params.get(key)
+        if p is None:
+            raise DetectorError(f"{spec.name}: unknown setting {key!r}; accepted: {accepted}")
+        if isinstance(p.default, (int, float)) and not isinstance(p.default, bool):
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if not number or (isinstance(p.default, int) and float(value) != int(value)):
+                kind = type(p.default).__name__
+                raise DetectorError(f"{spec.name}: {key}={value!r}: expected a {kind}")
+            if (p.low is not None and value < p.low) or (p.high is not None and value > p.high):
+                raise DetectorError(
+                    f"{spec.name}: {key}={value!r}: must lie in [{p.low:g}, {p.high:g}]"
+                )
+            value = type(p.default)(value)
+        out[key] = value
+    return out
+
+
 class ThresholdDetector(Detector):
-    """Flags scores above the (1 − FPR_BUDGET) quantile of the clean training rows' scores."""
+    """Flags scores above the (1 − FPR_BUDGET) quantile of the clean training rows' scores;
+    a subclass may fit more in :meth:`fit` (calling this one last) and may score its own
+    training rows differently through :meth:`training_scores`."""
 
     threshold: float = math.inf
 
@@ -85,7 +145,8 @@ class ThresholdDetector(Detector):
     def training_scores(self, data: DetectorData, clean: np.ndarray) -> np.ndarray:
         """The clean training rows' scores the threshold is set on: by default their plain
         scores; a detector whose fit makes its own training rows look cleaner than unseen ones
-        (Mahalanobis' class means) scores them as if they had been left out."""
+        (Mahalanobis' class means, LID's neighbours) scores them as if they had been left
+        out."""
         return self.scores(data, clean)
 
     def verdict(self, scores: np.ndarray) -> np.ndarray:
@@ -94,37 +155,29 @@ class ThresholdDetector(Detector):
 
 class LearnedDetector(Detector):
     """A scikit-learn classifier (``kind`` lr or rf, :func:`advtui.detect.cv.make_classifier`)
-    on one column of the data; score = P(adversarial), flagged at 0.5."""
+    on the spec's feature column; score = P(adversarial), flagged at 0.5."""
 
-    column: ClassVar[str] = "shap"
     kind: ClassVar[str] = "lr"
 
-    def __init__(self, seed: int = 0) -> None:
-        self.seed = seed
-
-    def _x(self, data: DetectorData, idx: np.ndarray) -> np.ndarray:
-        x = getattr(data, self.column)
-        if x is None:
-            raise DetectorError(f"{self.name}: no {self.column} features in these rows")
-        return np.asarray(x[idx], dtype=np.float64)  # only these rows, never the whole column
-
     def fit(self, data: DetectorData, train: np.ndarray) -> LearnedDetector:
-        self.model = make_classifier(self.kind, self.seed).fit(self._x(data, train), data.y[train])
+        x = self.column(data, train)
+        self.model = make_classifier(self.kind, self.seed).fit(x, data.y[train])
         return self
 
     def scores(self, data: DetectorData, idx: np.ndarray) -> np.ndarray:
-        return self.model.predict_proba(self._x(data, idx))[:, 1]
+        return self.model.predict_proba(self.column(data, idx))[:, 1]
 
     def verdict(self, scores: np.ndarray) -> np.ndarray:
         return np.asarray(scores) >= 0.5
 
 
-def make_detector(name: str, seed: int = 0) -> Detector:
-    """A fresh detector by registry name (advtui.registry.DETECTORS)."""
+def make_detector(name: str, seed: int = 0, **settings: Any) -> Detector:
+    """A fresh detector by registry name (advtui.registry.DETECTORS), ``settings`` checked
+    against its spec's ``params``."""
     from advtui.registry import detector_spec, load
 
     cls = load(detector_spec(name).path)
-    return cls(seed=seed) if issubclass(cls, LearnedDetector) else cls()
+    return cls(seed=seed, **settings)
 
 
 def tpr_at_fpr(y: np.ndarray, scores: np.ndarray, budget: float = FPR_BUDGET) -> float | None:

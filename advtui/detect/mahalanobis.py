@@ -154,19 +154,17 @@ class Mahalanobis(ThresholdDetector):
     name = "mahalanobis"
 
     def fit(self, data, train: np.ndarray) -> Mahalanobis:
-        if data.penultimate is None:
-            raise DetectorError("no penultimate features stored (the model has no final linear)")
         clean = train[data.y[train] == 0]
-        self.gauss = GaussianClasses().fit(data.penultimate[clean], data.label[clean])
+        self.gauss = GaussianClasses().fit(self.column(data, clean), data.label[clean])
         self.note = self.gauss.note
         super().fit(data, train)
         return self
 
     def scores(self, data, idx: np.ndarray) -> np.ndarray:
-        return self.gauss.score(data.penultimate[idx])
+        return self.gauss.score(self.column(data, idx))
 
     def training_scores(self, data, clean: np.ndarray) -> np.ndarray:
         """Leave-one-out: a clean training row defines its own class mean, so its plain
         distance understates what an unseen clean row gets (with one photo per class it is 0,
         the threshold 0 and every row flagged); :meth:`GaussianClasses.left_out_score`."""
-        return self.gauss.left_out_score(data.penultimate[clean], data.label[clean])
+        return self.gauss.left_out_score(self.column(data, clean), data.label[clean])

@@ -2,7 +2,9 @@
 
 The fitted logistic regression is saved as JSON (coefficients, scaler mean/scale, feature
 spec, the parameters it was fitted under) — never a pickle — and :func:`load_detector`
-reads it back for the TUI's live verdict.
+reads it back for the TUI's live verdict and the adaptive attack. A :class:`SavedDetector` is
+a finished model that scores attributions; the registry's detectors
+(:class:`advtui.detect.base.Detector`) are what eval fits and cross-validates.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ DETECTOR_FORMAT = 1
 
 
 @dataclass
-class Detector:
+class SavedDetector:
     """A fitted logistic regression on standardised sorted-attribution quantiles.
 
     ``score(attribution)`` = sigmoid(w · (f − mean)/scale + b) with ``f`` =
@@ -79,14 +81,14 @@ class Detector:
         return path
 
 
-def fit_detector(X: np.ndarray, y: np.ndarray, params: dict | None = None) -> Detector:
+def fit_detector(X: np.ndarray, y: np.ndarray, params: dict | None = None) -> SavedDetector:
     """Fit the saved detector (standardise + balanced logistic regression) on all rows."""
     X, y = check_rows(X, y)
     if len(np.unique(y)) < 2:
         raise DetectorError("need both clean and adversarial rows to fit a detector")
     pipe = make_classifier("lr", 0).fit(X, y)
     scaler, lr = pipe[0], pipe[-1]
-    return Detector(
+    return SavedDetector(
         coef=lr.coef_[0].astype(np.float64),
         intercept=float(lr.intercept_[0]),
         mean=scaler.mean_.astype(np.float64),
@@ -96,7 +98,7 @@ def fit_detector(X: np.ndarray, y: np.ndarray, params: dict | None = None) -> De
     )
 
 
-def load_detector(dir_path: str | os.PathLike[str]) -> Detector:
+def load_detector(dir_path: str | os.PathLike[str]) -> SavedDetector:
     """Read ``DIR/detector.json`` (or the file itself); DetectorError with a one-line reason."""
     p = Path(dir_path).expanduser()
     path = p / DETECTOR_FILE if p.is_dir() else p
@@ -125,4 +127,4 @@ def load_detector(dir_path: str | os.PathLike[str]) -> Detector:
         raise DetectorError(f"{path}: malformed detector (non-finite values)")
     if not (np.isfinite(scale).all() and (scale > 0).all()):
         raise DetectorError(f"{path}: malformed detector (scale must be positive)")
-    return Detector(coef, intercept, mean, scale, n, params)
+    return SavedDetector(coef, intercept, mean, scale, n, params)

@@ -69,4 +69,4 @@ class Squeeze(ThresholdDetector):
     name = "squeeze"
 
     def scores(self, data, idx: np.ndarray) -> np.ndarray:
-        return np.asarray(data.squeeze, dtype=np.float64)[idx]
+        return self.column(data, idx)

@@ -4,10 +4,11 @@ For each ε and target mode (and all modes pooled) the data set is: negatives = 
 positives = successful adversarial rows. ``corrected`` uses every clean row and
 cross-validates with folds that never split a photo; ``seed`` (as the original) uses only the
 clean rows of images whose attack succeeded and one 90/10 split by image position.
-Each gets logistic regression and random forest on the sorted-SHAP features and a
-confidence-only baseline (logistic regression on the top-1 logit and log-odds), and every
-``--detectors`` detector on the same folds; their pooled out-of-fold scores get bootstrap
-intervals over photos (:mod:`advtui.eval.bootstrap`). The Rich tables are in
+Each gets every ``--detectors`` detector on the same folds; the registry detectors with a
+``summary_key`` (logistic regression and random forest on the sorted-SHAP features, the
+confidence-only baseline) run whatever ``--detectors`` says, and their results also fill
+summary.json's older keys ``lr``, ``rf`` and ``confidence_baseline``. The pooled out-of-fold
+scores get bootstrap intervals over photos (:mod:`advtui.eval.bootstrap`). The Rich tables are in
 :mod:`advtui.eval.tables`, the files in :mod:`advtui.eval.report`.
 """
 
@@ -19,11 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from advtui.detect.cv import cross_validate, index_split
 from advtui.detect.features import confidence_features
 from advtui.eval import bootstrap
 from advtui.eval.rows import Row
-from advtui.registry import DEFAULT_DETECTORS
+from advtui.registry import DEFAULT_DETECTORS, DETECTORS
 from advtui.settings import eps_text
 
 POOLED = "pooled"
@@ -39,14 +39,18 @@ def _mean(values) -> float | None:
     return float(np.mean(vals)) if vals else None
 
 
-#: summary.json's per-variant lr / rf / confidence_baseline entries: the registry detector
-#: that is the same model on the same folds (its result is reused when it ran), its kind and
-#: its column.
-LEGACY = {
-    "lr": ("shap-lr", "lr", "shap"),
-    "rf": ("shap-rf", "rf", "shap"),
-    "confidence_baseline": ("confidence", "lr", "confidence"),
-}
+def requested_detectors(cfg) -> list[str]:
+    """``cfg.detectors``, or the registry's defaults when it names none."""
+    return list(getattr(cfg, "detectors", None) or DEFAULT_DETECTORS)
+
+
+def summary_detectors(cfg) -> list[str]:
+    """The detectors a variant's summary runs: ``cfg.detectors`` (its ``detectors`` entry) and
+    then every registry detector with a ``summary_key`` not among them (summary.json's older
+    ``lr`` / ``rf`` / ``confidence_baseline`` entries are those detectors' results, so they are
+    there whatever ``--detectors`` says)."""
+    wanted = requested_detectors(cfg)
+    return wanted + [n for n, s in DETECTORS.items() if s.summary_key and n not in wanted]
 
 
 def _evaluate(
@@ -96,40 +100,31 @@ def _evaluate(
     y = np.asarray([0] * len(neg) + [1] * len(adv))
     if not neg or not adv:
         note = "no successful adversarial rows" if not adv else "no clean rows"
-        for k in ("lr", "rf", "confidence_baseline"):
-            entry[k] = {"accuracy": None, "roc_auc": None, "note": note}
+        for spec in DETECTORS.values():
+            if spec.summary_key:
+                entry[spec.summary_key] = {"accuracy": None, "roc_auc": None, "note": note}
         entry["detectors"] = {
             n: {"accuracy": None, "roc_auc": None, "tpr_at_5fpr": None, "note": note}
-            for n in (getattr(cfg, "detectors", None) or DEFAULT_DETECTORS)
+            for n in requested_detectors(cfg)
         }
         entry["warning"] = f"{note}: nothing to detect, no accuracy or AUC"
         return entry, {}
     X = store.features([r["f"] for r in rows])  # read once: the detectors reuse it
-    C = confidence_features([r["confidence"] for r in rows], [r["logit"] for r in rows])
-    bench = run_detectors(rows, y, store, cfg, features=X, progress=progress)
-    res = {}
-    for k, (name, kind, column) in LEGACY.items():
-        M = X if column == "shap" else C
-        same = bench.get(name)  # the same model on the same folds: its result, not a refit
-        if same is not None and same.cv.folds:
-            res[k] = same.cv
-        elif cfg.protocol == "seed":
-            pos = [r["position"] for r in rows]
-            res[k] = index_split(M, y, pos, kind=kind, seed=cfg.seed)
-        else:
-            groups = [r["group"] for r in rows]
-            res[k] = cross_validate(M, y, groups, kind=kind, folds=cfg.folds, seed=cfg.seed)
-    for k, r in res.items():
-        entry[k] = r.summary()
-    warning = _data_warning(rows, y, res["lr"], cfg)
+    names = summary_detectors(cfg)
+    bench = run_detectors(rows, y, store, cfg, features=X, progress=progress, names=names)
+    legacy = {s.summary_key: s.name for s in DETECTORS.values() if s.summary_key}
+    for key, name in legacy.items():  # the same results under summary.json's older keys
+        entry[key] = bench[name].cv.summary()
+    # the data warning from the first of them (the registry's first: the paper's detector)
+    warning = _data_warning(rows, y, bench[next(iter(legacy.values()))].cv, cfg)
     if warning:
         entry["warning"] = warning
     oof: dict[str, Any] = {
         "y": y,
         "keys": [(r["image"], r["variant"], r.get("eps_255")) for r in rows],  # oof_scores.npz
-        "lr": res["lr"].oof,
-        "confidence_baseline": res["confidence_baseline"].oof,
+        **{key: bench[name].cv.oof for key, name in legacy.items()},
     }
+    bench = {n: bench[n] for n in requested_detectors(cfg)}
     entry["detectors"] = {name: b.summary() for name, b in bench.items()}
     groups_all = [r["group"] for r in rows]
     if res_b is not None:
@@ -201,14 +196,18 @@ def run_detectors(
     *,
     features=None,
     progress=None,
+    names: Sequence[str] | None = None,
 ):
-    """Every ``cfg.detectors`` detector on ``rows`` with :func:`detector_folds`; ``extra_rows``
-    (adaptive examples) are scored by the fold model whose test part holds their photo.
-    ``features``: the SHAP features of ``rows`` if already read (used without extra rows);
-    ``progress(name, k, fold, folds)`` hears each fold (:func:`advtui.detect.base.benchmark`)."""
+    """Every ``cfg.detectors`` detector (or ``names``) on ``rows`` with :func:`detector_folds`;
+    ``extra_rows`` (adaptive examples) are scored by the fold model whose test part holds their
+    photo. ``features``: the SHAP features of ``rows`` if already read (used without extra
+    rows); ``progress(name, k, fold, folds)`` hears each fold
+    (:func:`advtui.detect.base.benchmark`). Without a single fold every result says why in its
+    ``note``."""
     from advtui.detect.base import benchmark
 
-    names = list(getattr(cfg, "detectors", None) or DEFAULT_DETECTORS)
+    if names is None:
+        names = requested_detectors(cfg)
     all_rows = list(rows) + list(extra_rows)
     data = detector_data(
         all_rows,
@@ -218,7 +217,7 @@ def run_detectors(
     )
     folds, scheme = detector_folds(rows, y, cfg)
     extra = np.arange(len(rows), len(all_rows))
-    return benchmark(
+    out = benchmark(
         names,
         data,
         np.arange(len(rows)),
@@ -227,6 +226,24 @@ def run_detectors(
         seed=cfg.seed,
         scheme=scheme,
         progress=progress,
+    )
+    if not folds:
+        for b in out.values():
+            b.cv.note = b.cv.note or _no_folds_note(rows, y, cfg)
+    return out
+
+
+def _no_folds_note(rows: Sequence[Row], y: np.ndarray, cfg) -> str:
+    """Why :func:`detector_folds` found no fold, in one line."""
+    if cfg.protocol == "seed":
+        if len({r["position"] for r in rows}) < 2:
+            return "too few images for a 90/10 split"
+        return "the 90/10 split left one class out of training or an empty test set"
+    groups = np.asarray([str(r["group"]) for r in rows])
+    per_class = [len(set(groups[np.asarray(y) == c])) for c in (0, 1)]
+    return (
+        f"too few images to cross-validate (clean groups {per_class[0]}, adversarial groups "
+        f"{per_class[1]})"
     )
 
 
@@ -308,10 +325,7 @@ def summarize(
     neg_all = [r for r in rows if r["variant"] == "clean" and r.get("f") is not None]
     sweep, oof_primary = {}, {}
     primary = eps_text(cfg.primary_eps)
-    n_sets, n_det = (
-        len(cfg.eps) * (len(modes) + 1),
-        len(getattr(cfg, "detectors", None) or DEFAULT_DETECTORS),
-    )
+    n_sets, n_det = len(cfg.eps) * (len(modes) + 1), len(summary_detectors(cfg))
     done_sets = 0
     for eps in cfg.eps:
         key = eps_text(eps)

@@ -197,6 +197,19 @@ def _paper_rows() -> list[tuple[str, float]]:
     return [(f"{r['variant']} (paper)", r["accuracy"]) for r in PAPER["rows"]]
 
 
+def _threshold_note(names: Sequence[str]) -> str:
+    """The caption's clause on the threshold detectors among ``names`` (the registry's
+    untrained ones: "squeeze and mahalanobis flag above …; "), empty when there are none."""
+    from advtui.registry import DETECTORS
+
+    few = [n for n in names if n in DETECTORS and not DETECTORS[n].trained]
+    if not few:
+        return ""
+    listed = few[0] if len(few) == 1 else f"{', '.join(few[:-1])} and {few[-1]}"
+    verb = "flags" if len(few) == 1 else "flag"
+    return f"{listed} {verb} above the 95th percentile of clean training scores; "
+
+
 def detector_table(summary: dict):
     """Every selected detector on the same rows and folds: acc / AUC / TPR at 5 % FPR, with
     the paper's figures as rows of their own. With bootstrap intervals in the summary, one
@@ -211,9 +224,9 @@ def detector_table(summary: dict):
     t = detector_frame(
         "detectors on the same rows and folds — acc / AUC / TPR at 5 % FPR",
         "acc, AUC: mean over folds; TPR at 5 % FPR: pooled out-of-fold scores (with "
-        "fewer than 20 clean rows, 5 % FPR means no clean row flagged); squeeze and "
-        "mahalanobis flag above the 95th percentile of clean training scores; (paper): "
-        f"{paper_label()}, accuracy of its {PAPER['detector']} (the paper reports no AUC or TPR)",
+        "fewer than 20 clean rows, 5 % FPR means no clean row flagged); "
+        f"{_threshold_note(names)}(paper): {paper_label()}, accuracy of its "
+        f"{PAPER['detector']} (the paper reports no AUC or TPR)",
         "clean/adv",
         names,
     )

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # types only: the explorer imports neither torch nor PIL at start-up
     from PIL.Image import Image
 
-    from advtui.detect.saved import Detector
+    from advtui.detect.saved import SavedDetector
     from advtui.explain.base import ExplainerProtocol
     from advtui.labels import LabelFile
     from advtui.models import Classifier
@@ -44,7 +44,7 @@ class ModelFailed(Message):
 @dataclass
 class ExplainerReady(Message):
     explainer: ExplainerProtocol
-    detector: Detector | None = None
+    detector: SavedDetector | None = None
     note: str = ""  # why the detector is missing, if one was asked for
 
 
