@@ -595,6 +595,19 @@ MODEL_FAMILIES: dict[str, ModelSpec] = {
             build_args=(("aux_logits", True), ("init_weights", False), ("transform_input", False)),
             seed_layer="Conv2d_4a_3x3",
         ),
+        ModelSpec(
+            TIMM_PREFIX,
+            "any timm model by name (timm:resnet18); weights from --weights FILE (.safetensors, "
+            ".pth, .bin) or the Hugging Face / torch hub cache; preprocessing from its config",
+            "advtui.models_timm:Timm",
+            input_size=None,
+            mean=None,
+            std=None,
+            features="forward-head",
+            classes="by-size",
+            extra="timm",
+            prefix=True,
+        ),
     )
 }
 DEFAULT_MODEL = "efficientnet-lite0"
