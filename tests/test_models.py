@@ -60,13 +60,13 @@ def test_model_lists_come_from_the_registry_and_every_spec_has_a_loader(capsys):
     from advtui.settings import MODEL_NAMES
 
     single = [n for n, s in MODEL_FAMILIES.items() if not s.prefix]
-    assert MODEL_NAMES == tuple(single)
+    assert MODEL_NAMES == tuple(single) and "timm:" in MODEL_FAMILIES
     for spec in MODEL_FAMILIES.values():
         loader = registry.load(spec.path)
         assert callable(loader.load) and callable(loader.weights_file)
     assert main(["predict", "--help"]) == 0
     model_help = " ".join(capsys.readouterr().out.split())
-    assert "inception_v3" in model_help
+    assert "timm:NAME" in model_help and "inception_v3" in model_help
 
 
 def test_eval_seed_protocol_layer_comes_from_the_spec_or_the_model(tmp_path):
