@@ -597,8 +597,8 @@ MODEL_FAMILIES: dict[str, ModelSpec] = {
         ),
         ModelSpec(
             TIMM_PREFIX,
-            "any timm model by name (timm:resnet18); weights from --weights FILE (.safetensors, "
-            ".pth, .bin) or the Hugging Face / torch hub cache; preprocessing from its config",
+            "any timm model (timm:resnet18); weights from --weights FILE or the local cache; "
+            "its own preprocessing (pip install 'advtui[timm]')",
             "advtui.models_timm:Timm",
             input_size=None,
             mean=None,

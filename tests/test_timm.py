@@ -149,10 +149,16 @@ def test_attack_and_layer_explanation_through_the_pipeline(model):
     assert np.abs(outcome.attributions["clean"]).sum() > 0
 
 
-def test_the_cli_lists_the_family(capsys):
+def test_the_cli_lists_the_family_and_a_timm_models_layers(saved, capsys):
+    _, folder = saved
     assert main(["models", "--json"]) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     assert rows["timm:NAME"]["input_size"] is None and "timm" in rows["timm:NAME"]["description"]
+    assert rows["timm:NAME"]["offline"] is None  # it depends on the model named
+    weights = str(folder / "w.pth")
+    assert main(["models", "--layers", f"timm:{ARCH}", "--weights", weights]) == 0
+    layers = capsys.readouterr().out.split()
+    assert {"layer1", "layer2.0.conv1", "fc"} <= set(layers) and "" not in layers
 
 
 def _cli_error(capsys, *argv: str) -> str:
