@@ -1,5 +1,6 @@
 """``--model timm:NAME``: timm's small test architectures with freshly initialised weights that
-the tests save (safetensors and .pth) and load back, offline; nothing downloads."""
+the tests save (safetensors and .pth) and load back, offline (predictions identical to the
+in-memory model's); nothing downloads."""
 
 from __future__ import annotations
 
@@ -58,9 +59,9 @@ def _expected(net, x: torch.Tensor) -> torch.Tensor:
 def test_both_file_kinds_give_the_in_memory_predictions_and_its_preprocessing(saved, model):
     net, folder = saved
     x = torch.rand(2, 3, 160, 160)
-    torch.testing.assert_close(model.logits(x), _expected(net, x), rtol=0, atol=1e-5)
+    torch.testing.assert_close(model.logits(x), _expected(net, x), rtol=0, atol=0)
     pth = load_model(f"timm:{ARCH}", weights=folder / "w.pth", device="cpu")
-    torch.testing.assert_close(pth.logits(x), _expected(net, x), rtol=0, atol=1e-5)
+    torch.testing.assert_close(pth.logits(x), _expected(net, x), rtol=0, atol=0)
     assert (model.input_size, model.interpolation) == (160, "bilinear")
     torch.testing.assert_close(model.mean.flatten(), torch.full((3,), 0.5))
     assert model.class_names[0] == "tench" and model.num_classes == 1000
@@ -76,8 +77,8 @@ def test_a_vit_takes_its_own_interpolation_and_features(tmp_path):
     logits, feats = vit.logits_and_features(x)
     with torch.no_grad():
         pre = net.forward_head(net.forward_features((x - 0.5) / 0.5), pre_logits=True)
-    torch.testing.assert_close(feats, pre, rtol=0, atol=1e-5)
-    torch.testing.assert_close(logits, _expected(net, x), rtol=0, atol=1e-5)
+    torch.testing.assert_close(feats, pre, rtol=0, atol=0)
+    torch.testing.assert_close(logits, _expected(net, x), rtol=0, atol=0)
     assert vit.get_layer("blocks.1") is vit.backbone.blocks[1]  # timm's module names
 
 
@@ -88,8 +89,9 @@ def test_penultimate_features_are_forward_head_pre_logits(saved, model):
     with torch.no_grad():
         pre = net.forward_head(net.forward_features((x - 0.5) / 0.5), pre_logits=True)
     assert feats is not None and feats.shape == (3, net.num_features) == (3, 96)
-    torch.testing.assert_close(feats, pre, rtol=0, atol=1e-5)
-    torch.testing.assert_close(logits, _expected(net, x), rtol=0, atol=1e-5)
+    # chunks of 2 against one batch of 3: the kernels' last bits may differ
+    torch.testing.assert_close(feats, pre, rtol=0, atol=1e-6)
+    torch.testing.assert_close(logits, _expected(net, x), rtol=0, atol=1e-6)
     assert model.final_linear() is model.backbone.get_classifier()  # penultimate_dim reads it
 
 
@@ -99,7 +101,7 @@ def test_a_file_with_another_head_size_names_classes_by_index(tmp_path):
     ten = load_model(f"timm:{ARCH}", weights=tmp_path / "ten.pth", device="cpu")
     assert ten.num_classes == 10 and ten.class_names[:2] == ("class 0", "class 1")
     x = torch.rand(1, 3, 160, 160)
-    torch.testing.assert_close(ten.logits(x), _expected(net, x), rtol=0, atol=1e-5)
+    torch.testing.assert_close(ten.logits(x), _expected(net, x), rtol=0, atol=0)
 
 
 def _photos(folder, n=3):
@@ -197,7 +199,7 @@ def test_weights_already_in_the_hugging_face_cache_load_without_weights_flag(sav
     (snapshot / "model.safetensors").write_bytes((folder / "w.safetensors").read_bytes())
     cached = load_model(f"timm:{ARCH}", device="cpu")
     x = torch.rand(1, 3, 160, 160)
-    torch.testing.assert_close(cached.logits(x), _expected(net, x), rtol=0, atol=1e-5)
+    torch.testing.assert_close(cached.logits(x), _expected(net, x), rtol=0, atol=0)
 
 
 def test_without_timm_the_family_says_which_extra_to_install(monkeypatch):
