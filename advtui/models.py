@@ -248,6 +248,14 @@ class Loader(Protocol):
         ...
 
 
+def spec_class_names(spec: ModelSpec, num_classes: int) -> tuple[str, ...]:
+    """The spec's class names for a head of ``num_classes``: ImageNet-1k's (``classes ==
+    "imagenet-1k"``, or ``"by-size"`` with 1000 outputs), else ``class 0 … class N−1``."""
+    if spec.classes == "imagenet-1k" or (spec.classes == "by-size" and num_classes == 1000):
+        return imagenet_classes()
+    return tuple(f"class {i}" for i in range(num_classes))
+
+
 def registry_classifier(spec: ModelSpec, backbone: nn.Module, name: str) -> Classifier:
     """A :class:`Classifier` with the spec's own preprocessing (a single model's spec)."""
     assert spec.input_size is not None and spec.mean is not None and spec.std is not None
@@ -257,7 +265,7 @@ def registry_classifier(spec: ModelSpec, backbone: nn.Module, name: str) -> Clas
         input_size=spec.input_size,
         mean=spec.mean,
         std=spec.std,
-        class_names=imagenet_classes(),
+        class_names=spec_class_names(spec, 1000),
         features=spec.features,
         seed_layer=spec.seed_layer,
     )

@@ -30,8 +30,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from advtui.errors import ModelError  # noqa: E402
-from advtui.imagenet import imagenet_classes  # noqa: E402
-from advtui.models import Classifier  # noqa: E402
+from advtui.models import Classifier, spec_class_names  # noqa: E402
 from advtui.registry import ModelSpec  # noqa: E402
 from advtui.weights import load_into, read_state_dict  # noqa: E402
 
@@ -117,8 +116,6 @@ class Timm:
         _, height, width = data["input_size"]
         if height != width:
             raise ModelError(f"{name}: input {height}×{width} is not square (advtui needs H = W)")
-        n = int(net.num_classes)  # type: ignore[arg-type]
-        names = imagenet_classes() if n == 1000 else tuple(f"class {i}" for i in range(n))
         stages = [f.get("module") for f in getattr(net, "feature_info", None) or []]
         return Classifier(
             net,
@@ -126,7 +123,7 @@ class Timm:
             input_size=int(height),
             mean=tuple(data["mean"]),
             std=tuple(data["std"]),
-            class_names=names,
+            class_names=spec_class_names(spec, int(net.num_classes)),  # type: ignore[arg-type]
             features=spec.features if hasattr(net, "forward_head") else "final-linear",
             seed_layer=stages[1] if len(stages) > 1 and stages[1] else None,
             interpolation=str(data.get("interpolation", "bilinear")),
