@@ -221,3 +221,26 @@ def test_default_model_is_lite_scaled_and_beats_imagenet_stats(real_model, sampl
     assert float(lite_probs.gather(1, labels[:, None]).mean()) > float(
         im_probs.gather(1, labels[:, None]).mean()
     )
+
+
+def test_safetensors_weights_are_read_and_a_truncated_one_is_one_line(tmp_path):
+    """--weights takes .safetensors for every model (what the Hugging Face hub ships); a
+    cut-off file is refused in one line naming it."""
+    from safetensors.torch import save_file
+
+    from advtui.weights import load_weights, read_state_dict
+
+    torch.manual_seed(0)
+    net = TinyNet(5)
+    save_file({f"module.{k}": v for k, v in net.state_dict().items()}, str(tmp_path / "w.st"))
+    state = read_state_dict(tmp_path / "w.st")  # DataParallel's module. prefix dropped
+    assert set(state) == set(net.state_dict())
+    fresh = TinyNet(5)
+    load_weights(fresh, tmp_path / "w.st", "tiny")
+    x = torch.rand(1, 3, 8, 8)
+    torch.testing.assert_close(fresh(x), net(x), rtol=0, atol=0)
+    data = (tmp_path / "w.st").read_bytes()
+    (tmp_path / "cut.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelError, match="cut.safetensors: not a readable safetensors file") as e:
+        read_state_dict(tmp_path / "cut.safetensors")
+    assert "\n" not in str(e.value)
