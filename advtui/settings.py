@@ -12,16 +12,9 @@ from fractions import Fraction
 from advtui import registry
 from advtui.errors import AttackError, FlagError
 
-#: The registry's model names (advtui.models.MODELS; a test keeps the two equal).
-MODEL_NAMES: tuple[str, ...] = (
-    "efficientnet-lite0",
-    "efficientnet-lite1",
-    "efficientnet-lite2",
-    "resnet50",
-    "vgg16",
-    "mobilenet_v3_large",
-    "inception_v3",
-)
+#: The single models' names (advtui.registry.MODEL_FAMILIES; families such as ``timm:NAME``
+#: are not listed). Every one of them has ImageNet-1k's classes.
+MODEL_NAMES: tuple[str, ...] = registry.model_names()
 #: The explorer's default ``m`` cycle and the native attack names (advtui.registry.ATTACKS).
 METHODS: tuple[str, ...] = registry.attack_names(cycle=True)
 #: Target modes (advtui.registry.TARGET_MODES); any other --target is a class name or index.

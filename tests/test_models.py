@@ -6,19 +6,20 @@ import warnings
 import pytest
 import torch
 
+from advtui import registry
 from advtui.errors import ModelError
 from advtui.models import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     LITE_MEAN,
     LITE_STD,
-    MODELS,
     Classifier,
     describe_models,
     imagenet_classes,
     load_model,
     resolve_device,
 )
+from advtui.registry import MODEL_FAMILIES
 from tests.conftest import TinyNet
 
 
@@ -52,10 +53,49 @@ def test_registry_lists_required_models_with_sizes():
         assert name in rows
 
 
-def test_torch_free_model_names_match_the_registry():
+def test_model_lists_come_from_the_registry_and_every_spec_has_a_loader(capsys):
+    """settings and argparse help read MODEL_FAMILIES; each spec's path names a loader with
+    ``load`` and ``weights_file`` (the timm family's needs timm, in the test extra)."""
+    from advtui.cli import main
     from advtui.settings import MODEL_NAMES
 
-    assert MODEL_NAMES == tuple(MODELS)
+    single = [n for n, s in MODEL_FAMILIES.items() if not s.prefix]
+    assert MODEL_NAMES == tuple(single) and "timm:" in MODEL_FAMILIES
+    for spec in MODEL_FAMILIES.values():
+        loader = registry.load(spec.path)
+        assert callable(loader.load) and callable(loader.weights_file)
+    assert main(["predict", "--help"]) == 0
+    model_help = " ".join(capsys.readouterr().out.split())
+    assert "timm:NAME" in model_help and "inception_v3" in model_help
+
+
+def test_eval_seed_protocol_layer_comes_from_the_spec_or_the_model(tmp_path):
+    """``eval --protocol seed`` explains the spec's seed_layer, or the one a loader set on the
+    model (timm's second feature stage); a model with neither needs --layer."""
+    from advtui.eval.loop import EvalConfig
+    from advtui.models import Torchvision, registry_classifier
+
+    spec = MODEL_FAMILIES["resnet50"]
+    assert registry.load(spec.path) is Torchvision
+    clf = registry_classifier(spec, TinyNet(1000), "resnet50")
+    assert clf.seed_layer == "layer1" and clf.input_size == 224
+    (tmp_path / "in").mkdir()
+
+    def seed_layer(model):
+        cfg = EvalConfig(folder=str(tmp_path / "in"), out=str(tmp_path / "out"), protocol="seed")
+        return cfg.resolved(model).layer
+
+    own = Classifier(
+        TinyNet(3), name="mine", input_size=8, mean=(0.5,) * 3, std=(0.5,) * 3,
+        class_names="abc", seed_layer="conv",
+    )  # fmt: skip
+    assert seed_layer(own) == "conv"
+    inception = Classifier(
+        TinyNet(3), name="inception_v3", input_size=8, mean=(0.5,) * 3, std=(0.5,) * 3,
+        class_names="abc",
+    )  # fmt: skip
+    with pytest.raises(ModelError, match="Conv2d_4a_3x3"):  # the spec's layer, not in TinyNet
+        seed_layer(inception)
 
 
 def test_unknown_model_suggests_close_names():
@@ -161,8 +201,8 @@ def test_default_model_is_lite_scaled_and_beats_imagenet_stats(real_model, sampl
     from advtui.images import load_tensor
 
     assert (
-        MODELS["efficientnet-lite0"].mean == LITE_MEAN
-        and MODELS["efficientnet-lite0"].std == LITE_STD
+        MODEL_FAMILIES["efficientnet-lite0"].mean == LITE_MEAN
+        and MODEL_FAMILIES["efficientnet-lite0"].std == LITE_STD
     )
     torch.testing.assert_close(real_model.mean.flatten(), torch.tensor(LITE_MEAN))
     x = torch.stack([load_tensor(p, 224) for p in sample_paths])
@@ -181,3 +221,26 @@ def test_default_model_is_lite_scaled_and_beats_imagenet_stats(real_model, sampl
     assert float(lite_probs.gather(1, labels[:, None]).mean()) > float(
         im_probs.gather(1, labels[:, None]).mean()
     )
+
+
+def test_safetensors_weights_are_read_and_a_truncated_one_is_one_line(tmp_path):
+    """--weights takes .safetensors for every model (what the Hugging Face hub ships); a
+    cut-off file is refused in one line naming it."""
+    from safetensors.torch import save_file
+
+    from advtui.weights import load_weights, read_state_dict
+
+    torch.manual_seed(0)
+    net = TinyNet(5)
+    save_file({f"module.{k}": v for k, v in net.state_dict().items()}, str(tmp_path / "w.st"))
+    state = read_state_dict(tmp_path / "w.st")  # DataParallel's module. prefix dropped
+    assert set(state) == set(net.state_dict())
+    fresh = TinyNet(5)
+    load_weights(fresh, tmp_path / "w.st", "tiny")
+    x = torch.rand(1, 3, 8, 8)
+    torch.testing.assert_close(fresh(x), net(x), rtol=0, atol=0)
+    data = (tmp_path / "w.st").read_bytes()
+    (tmp_path / "cut.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelError, match="cut.safetensors: not a readable safetensors file") as e:
+        read_state_dict(tmp_path / "cut.safetensors")
+    assert "\n" not in str(e.value)

@@ -41,10 +41,15 @@ class _Parser(argparse.ArgumentParser):
 def _common_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--model",
-        default="efficientnet-lite0",
-        help="model name (see `advtui models`) or a TorchScript file (default: efficientnet-lite0)",
+        default=registry.DEFAULT_MODEL,
+        help=f"model: {registry.model_choices()} (see `advtui models`) or a TorchScript file "
+        f"(default: {registry.DEFAULT_MODEL})",
     )
-    p.add_argument("--weights", help="state-dict file for --model (loaded with weights_only=True)")
+    p.add_argument(
+        "--weights",
+        help="weights for --model: a state dict (.pth/.bin, loaded with weights_only=True) "
+        "or a .safetensors file",
+    )
     p.add_argument("--input-size", help="input size of a TorchScript --model (default 224)")
     p.add_argument(
         "--mean",
@@ -350,19 +355,18 @@ def _stderr_progress(label: str):
 
 def _check_model_name(name: str) -> None:
     """Fail fast on a mistyped model name (before the explorer opens); files are checked later."""
-    from advtui.settings import MODEL_NAMES
-
     if (
-        name in MODEL_NAMES
+        registry.find_model(name) is not None
         or Path(name).expanduser().exists()
         or Path(name).suffix in (".pt", ".pth", ".ts", ".jit")
     ):
         return
-    import difflib
+    from advtui.errors import ModelError
 
-    close = difflib.get_close_matches(name, MODEL_NAMES, n=3, cutoff=0.4)
-    hint = f" (did you mean {', '.join(close)}?)" if close else ""
-    raise UsageError(f"advtui: unknown model {name!r}{hint}; known: {', '.join(MODEL_NAMES)}")
+    try:
+        registry.model_spec(name)
+    except ModelError as exc:
+        raise UsageError(f"advtui: {exc}") from None
 
 
 def _os_error(exc: OSError) -> str:

@@ -17,6 +17,7 @@ def add_parser(sub) -> None:
     )
     pm.add_argument("--json", action="store_true", help="print JSON")
     pm.add_argument("--layers", metavar="MODEL", help="list the layer names of MODEL (for --layer)")
+    pm.add_argument("--weights", help="weights file for --layers MODEL (e.g. a timm:NAME model)")
     pm.add_argument("--debug", action="store_true", help="show tracebacks on errors")
 
 
@@ -24,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     from advtui.models import describe_models, load_model
 
     if args.layers:
-        model = load_model(args.layers, device="cpu")
+        model = load_model(args.layers, weights=args.weights, device="cpu")
         from advtui.names import safe_name
 
         for name in model.layer_names():
@@ -41,13 +42,14 @@ def run(args: argparse.Namespace) -> int:
         t.add_column(col)
     missing = []
     for r in rows:
+        offline = {True: "[green]yes[/green]", False: "[red]no[/red]", None: "per model"}
         t.add_row(
             r["name"],
-            str(r["input_size"]),
-            "[green]yes[/green]" if r["offline"] else "[red]no[/red]",
+            str(r["input_size"] or "own"),
+            offline[r["offline"]],
             _show(r["description"]),
         )
-        if not r["offline"]:
+        if r["offline"] is False:
             missing.append(r["weights"])
     console = _console()
     console.print(t)

@@ -50,15 +50,6 @@ from advtui.settings import eps_text
 from advtui.signals import deferred
 
 PROTOCOLS = ("corrected", "seed")
-#: The layer whose input ``--protocol seed`` explains when --layer is not given (the
-#: original used Inception-v3's Conv2d_4a_3x3, an early stem convolution).
-SEED_LAYERS = {
-    "efficientnet-lite0": "_blocks.3",
-    "inception_v3": "Conv2d_4a_3x3",
-    "resnet50": "layer1",
-    "vgg16": "features.10",
-    "mobilenet_v3_large": "features.4",
-}
 SEED_DEFAULTS = {"nsamples": 200, "local_smoothing": 0.2}
 CORRECTED_DEFAULTS = {"nsamples": 50, "local_smoothing": 0.0}
 SKIP_STATUSES = ("unreadable", "misclassified")
@@ -212,7 +203,12 @@ class EvalConfig:
         if seed:
             c.method = "bim-seed"
             if c.layer is None:
-                c.layer = SEED_LAYERS.get(model.name)
+                # the model's seed_layer, else its registry spec's (the original explained
+                # Inception-v3's Conv2d_4a_3x3, an early stem convolution)
+                from advtui.registry import find_model
+
+                spec = find_model(model.name)
+                c.layer = getattr(model, "seed_layer", None) or (spec.seed_layer if spec else None)
                 if c.layer is None:
                     raise EvalError(
                         f"--protocol seed explains a layer input: pass --layer (see `advtui models --layers {model.name}`)"
