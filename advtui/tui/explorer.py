@@ -17,7 +17,7 @@ from advtui.tui.resultcache import ResultCache
 from advtui.tui.state import VIEWS, Entry, Job, TuiConfig
 
 if TYPE_CHECKING:  # types only: the explorer imports neither torch nor PIL at start-up
-    from advtui.detect.saved import Detector
+    from advtui.detect.saved import SavedDetector
     from advtui.explain.base import ExplainerProtocol
     from advtui.labels import LabelFile
     from advtui.models import Classifier
@@ -48,7 +48,7 @@ class ExplorerState:
     model_error: str | None = None
     explainer: ExplainerProtocol | None = None
     explainer_error: str | None = None
-    detector: Detector | None = None
+    detector: SavedDetector | None = None
     outcomes: ResultCache = field(default_factory=ResultCache)
     verdicts: dict[tuple, dict[str, float]] = field(default_factory=dict)
     predictions: dict[tuple[str, str], list[dict]] = field(default_factory=dict)

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from advtui.registry import DEFAULT_MODEL
+
 if TYPE_CHECKING:
     from advtui.pipeline import AttackSettings
 
@@ -51,7 +53,7 @@ class TuiConfig:
     """Everything ``advtui [PATH] [options]`` configures (built by ``advtui.cli.build_app``)."""
 
     folder: Path = field(default_factory=_default_folder)
-    model: str = "efficientnet-lite0"
+    model: str = DEFAULT_MODEL
     weights: str | None = None
     device: str = "auto"
     input_size: int | None = None
