@@ -32,10 +32,11 @@ if __package__ in (None, ""):
 
 import numpy as np  # noqa: E402
 
+from advtui.registry import DEFAULT_DETECTORS  # noqa: E402
 from benchmarks.common import Figure  # noqa: E402
 
 MODES = ("untargeted", "runner-up")
-DETECTORS = ("shap-lr", "shap-rf", "confidence", "squeeze", "mahalanobis")
+DETECTORS = DEFAULT_DETECTORS
 SCREEN_ROWS = 50
 
 

@@ -29,11 +29,11 @@ async def _key(app, frames: list[float], key: str) -> float:
     """Seconds from posting ``key`` (as the terminal driver does) to the frame that shows it."""
     from textual import events
 
-    before = app.current
+    before = app.state.current
     t0 = time.perf_counter()
     app.post_message(events.Key(key, key))
     deadline = t0 + 10
-    while app.current == before and time.perf_counter() < deadline:
+    while app.state.current == before and time.perf_counter() < deadline:
         await asyncio.sleep(0.0005)
     moved = time.perf_counter()
     while (not frames or frames[-1] < moved) and time.perf_counter() < deadline:
@@ -69,33 +69,33 @@ async def measure(app, start: float, keys: int, attack: bool) -> dict:
     app._display = hooked
     out: dict = {}
     async with app.run_test(size=SIZE) as pilot:
-        while not app.entries:
+        while not app.state.entries:
             await asyncio.sleep(0.001)
         out["first_row_s"] = time.time() - start
         # the first image selected and rows below it to move to (the walk's first batch may
         # hold a single file): what a user sees before pressing j
-        while app.current is None or len(app.entries) < min(8, 2 + 13 * (not app.listed)):
+        while app.state.current is None or len(app.state.entries) < min(8, 2 + 13 * (not app.state.listed)):
             await asyncio.sleep(0.001)
         # j/k at once after the first rows: while the walk still runs in a big folder, and
         # (in every folder) while the model loads; the samples folder is the reference
         fill, during = [], 0
         for i in range(6):
-            during += not app.listed
+            during += not app.state.listed
             fill.append(await _key(app, frames, "j" if i % 4 < 2 else "k"))
-        while not app.listed:
+        while not app.state.listed:
             await asyncio.sleep(0.001)
         out["listed_s"] = time.time() - start
-        out["rows"] = len(app.entries)
+        out["rows"] = len(app.state.entries)
         out["first_frame"] = first[0] if first else None
         from advtui.images import is_wnid
 
-        if is_wnid(app.entries[0].folder):  # a labelled tree: wait for its classes
+        if is_wnid(app.state.entries[0].folder):  # a labelled tree: wait for its classes
             deadline = time.time() + 120
-            while app.entries[-1].label is None and time.time() < deadline:
+            while app.state.entries[-1].label is None and time.time() < deadline:
                 await asyncio.sleep(0.005)
             out["classes_s"] = time.time() - start
-            out["true_class_last"] = app.entries[-1].truth
-        while app.model is None:
+            out["true_class_last"] = app.state.entries[-1].truth
+        while app.state.model is None:
             await asyncio.sleep(0.01)
         while any(w.is_running for w in app.workers if w.group in ("predict", "background")):
             await asyncio.sleep(0.01)

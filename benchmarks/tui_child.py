@@ -154,15 +154,15 @@ async def _attack_keypress(app, pilot, images: int = 3) -> dict:
             await pilot.pause()
         t0 = time.perf_counter()
         app.post_message(events.Key("a", "a"))  # as the terminal driver does; no pilot waits
-        while app.job is None and app.current_outcome is None:
+        while app.state.job is None and app.state.current_outcome is None:
             await asyncio.sleep(0.001)
-        while app.job is not None or app.current_outcome is None:
+        while app.state.job is not None or app.state.current_outcome is None:
             await asyncio.sleep(0.001)
         done = time.perf_counter()
         while not frames or frames[-1] < done:  # the first frame drawn with the result
             await asyncio.sleep(0.001)
         keypress.append(frames[-1] - t0)
-        paths.append(app.current_entry.path)
+        paths.append(app.state.current_entry.path)
     app._display = display
     from advtui.tui import torchwork
 
@@ -170,7 +170,7 @@ async def _attack_keypress(app, pilot, images: int = 3) -> dict:
     for path in paths:  # the same call on the thread the explorer runs it on, nothing else
         t0 = time.perf_counter()
         torchwork.run(
-            lambda p=path: run_attack(app.model, load_tensor(p, app.model.input_size), app.settings)
+            lambda p=path: run_attack(app.state.model, load_tensor(p, app.state.model.input_size), app.state.settings)
         )
         direct.append(time.perf_counter() - t0)
     return {"attack_keypress_s": min(keypress), "attack_direct_s": min(direct)}

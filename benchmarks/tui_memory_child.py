@@ -25,9 +25,9 @@ SIZE = (160, 50)
 
 async def _job(app, pilot, key: str) -> None:
     await pilot.press(key)
-    while app.job is None and app.current_outcome is None:
+    while app.state.job is None and app.state.current_outcome is None:
         await asyncio.sleep(0.005)
-    while app.job is not None:
+    while app.state.job is not None:
         await asyncio.sleep(0.01)
     await pilot.pause()
 
@@ -36,11 +36,11 @@ async def stay(app, attacks: int, explanations: int) -> dict:
     t0 = time.perf_counter()
     done = {"attacks": 0, "explanations": 0}
     async with app.run_test(size=SIZE) as pilot:
-        while app.model is None or not app.listed or not app.entries:
+        while app.state.model is None or not app.state.listed or not app.state.entries:
             await asyncio.sleep(0.05)
         await app.workers.wait_for_complete()
         await pilot.pause()
-        n = len(app.entries)
+        n = len(app.state.entries)
         every = max(1, attacks // explanations) if explanations else 0
         for i in range(attacks):
             if i and i % n == 0:
@@ -52,7 +52,7 @@ async def stay(app, attacks: int, explanations: int) -> dict:
                 done["attacks"] += 1  # `e` attacks, then explains
             await pilot.press("j" if (i + 1) % n else "home")
             await pilot.pause()
-        cache = app.outcomes
+        cache = app.state.outcomes
         out = {
             "peak_mb": peak_rss_mb(),
             **done,
