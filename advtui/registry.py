@@ -137,6 +137,9 @@ class DetectorSpec:
     paper: str = ""
     default: bool = False
     summary_key: str = ""
+    #: the detector the paper reports: its figures stand beside this one's, and the adaptive
+    #: attacker's report judges this one (exactly one spec sets it)
+    the_papers: bool = False
 
 
 _STEPS = Param("steps", 10, "gradient steps", 1, 100_000)
@@ -294,6 +297,7 @@ DETECTORS: dict[str, DetectorSpec] = {
             paper="Saito & Wang 2020",
             default=True,
             summary_key="lr",
+            the_papers=True,
         ),
         DetectorSpec(
             "shap-rf",
@@ -354,6 +358,8 @@ DETECTORS: dict[str, DetectorSpec] = {
 #: ``eval --detectors`` default: the specs marked ``default`` (the paper's detector and the
 #: baselines next to it), in registry order.
 DEFAULT_DETECTORS = tuple(n for n, s in DETECTORS.items() if s.default)
+#: the paper's detector (SHAP-LR), the one its figures and the adaptive report are about
+(PAPER_DETECTOR,) = (n for n, s in DETECTORS.items() if s.the_papers)
 
 
 def attack_names(*, cycle: bool = False) -> tuple[str, ...]:

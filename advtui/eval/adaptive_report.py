@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from advtui.eval.adaptive import adaptive_variant, task_rows
+from advtui.registry import PAPER_DETECTOR
 from advtui.settings import eps_text
 
 if TYPE_CHECKING:
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 
 def _verdict(mode: str, before: dict, after: dict, success: float | None) -> str:
     """One honest sentence: does the SHAP detector hold against the adaptive attack?"""
-    b, a = before.get("shap-lr") or {}, after.get("shap-lr") or {}
+    b, a = before.get(PAPER_DETECTOR) or {}, after.get(PAPER_DETECTOR) or {}
     tb, ta, ab, aa = b.get("tpr_at_5fpr"), a.get("tpr_at_5fpr"), b.get("roc_auc"), a.get("roc_auc")
     if success is None or ta is None or tb is None or aa is None:
         return f"{mode}: not enough rows to judge the SHAP detector against the adaptive attack."
@@ -33,7 +34,7 @@ def _verdict(mode: str, before: dict, after: dict, success: float | None) -> str
     others = [
         f"{n} {after[n]['tpr_at_5fpr']:.2f}"
         for n in after
-        if n != "shap-lr" and after[n].get("tpr_at_5fpr") is not None
+        if n != PAPER_DETECTOR and after[n].get("tpr_at_5fpr") is not None
     ]
     tail = f"; on the same examples TPR@5%FPR of {', '.join(others)}" if others else ""
     ab_s = "–" if ab is None else f"{ab:.2f}"

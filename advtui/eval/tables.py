@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from advtui.eval.metrics import POOLED
 from advtui.eval.paper import PAPER, paper_label
+from advtui.registry import PAPER_DETECTOR
 
 
 def ci(block: dict | None, pct: bool = False) -> str:
@@ -240,7 +241,7 @@ def detector_table(summary: dict):
             end_section=k == len(variants) - 1,
         )
     for label, acc in _paper_rows():
-        cells = [f"{acc:.4f} / – / –" if n == "shap-lr" else "" for n in names]
+        cells = [f"{acc:.4f} / – / –" if n == PAPER_DETECTOR else "" for n in names]
         t.add_row(label, "–", *cells)
     return t
 
