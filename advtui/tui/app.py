@@ -926,7 +926,7 @@ class AdvtuiApp(App[int]):
     def action_cycle_method(self) -> None:
         # the adaptive attack needs a detector to attack: in the cycle only when one is loaded
         methods = tuple(self.config.methods or METHODS) + (
-            ("adaptive",) if self.detector is not None else ()
+            (registry.detector_attack(),) if self.detector is not None else ()
         )
         i = methods.index(self.settings.method) if self.settings.method in methods else -1
         self._settings_changed(self.settings.with_(method=methods[(i + 1) % len(methods)]))

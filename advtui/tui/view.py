@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from rich.text import Text
 
+from advtui import registry
 from advtui.explain.evidence import Evidence
 from advtui.names import safe_name
 from advtui.tui.widgets import pct, progress_text
@@ -168,14 +169,15 @@ def detector_columns(app: Any, vm: ViewModel) -> None:
         return
     path, model, settings = key
     method, rest = settings[0], settings[1:]
-    adaptive_key = (path, model, ("adaptive", *rest))
-    plain_key = key if method != "adaptive" else None
+    adaptive = registry.detector_attack()
+    adaptive_key = (path, model, (adaptive, *rest))
+    plain_key = key if not _attacks_detector(method) else None
     if plain_key is None:  # the last explained plain run of this image at these settings
         for k, o in app.outcomes.items():
-            if k[:2] == key[:2] and k[2][1:] == rest and k[2][0] != "adaptive" and o.maps:
+            if k[:2] == key[:2] and k[2][1:] == rest and not _attacks_detector(k[2][0]) and o.maps:
                 plain_key = k
     plain_method = plain_key[2][0] if plain_key is not None else _first_plain(app)
-    runs = {"adversarial": (plain_key, plain_method), "adaptive": (adaptive_key, "adaptive")}
+    runs = {"adversarial": (plain_key, plain_method), "adaptive": (adaptive_key, adaptive)}
     # the columns: the clean image, the plain attack's and the adaptive attack's adversarial
     vm.evidence_headers = {"clean": "clean", "adversarial": safe_name(plain_method.upper())}
     vm.evidence_headers["adaptive"] = "adaptive"
@@ -189,7 +191,7 @@ def detector_columns(app: Any, vm: ViewModel) -> None:
                 hint = "press e"
             else:
                 # one short line a table row: "press m" / "→ adaptive" / "then e"
-                hint = f"press m\n→ {name.upper() if name != 'adaptive' else name}\nthen e"
+                hint = f"press m\n→ {name if _attacks_detector(name) else name.upper()}\nthen e"
             vm.evidence_placeholders[column] = hint
             continue
         e = outcome.evidence["adversarial"]
@@ -217,8 +219,13 @@ def _first_plain(app: Any) -> str:
     """The plain method the method cycle offers first (what ``m`` leads to from adaptive)."""
     from advtui.settings import METHODS
 
-    methods = [m for m in (app.config.methods or METHODS) if m != "adaptive"]
-    return methods[0] if methods else "pgd"
+    methods = [m for m in (app.config.methods or METHODS) if not _attacks_detector(m)]
+    return methods[0] if methods else registry.DEFAULT_ATTACK
+
+
+def _attacks_detector(method: str) -> bool:
+    """The method attacks the loaded detector (the registry's ``needs_detector``)."""
+    return registry.attack_spec(method).needs_detector
 
 
 def _build_view(app: Any, cache: dict) -> ViewModel:
@@ -373,7 +380,7 @@ def status_line(app: Any, width: int) -> Text:
     model = app.model
     device = str(model.device) if model is not None else app.config.device
     name = safe_name(model.name if model is not None else app.config.model)
-    if s.target in ("untargeted", "random", "runner-up", "nearest"):
+    if s.target in registry.TARGET_MODES:
         target = s.target
     elif model is not None and s.target.isdigit():
         target = f"→ {model.label(int(s.target))}"
