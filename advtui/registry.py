@@ -230,6 +230,15 @@ ATTACKS: dict[str, AttackSpec] = {
             in_cycle=False,  # the explorer adds it to the cycle when a detector is loaded
             needs_detector=True,
         ),
+        AttackSpec(
+            "nifgsm",
+            "MI-FGSM taking each gradient at the Nesterov look-ahead point x + α·μ·g",
+            "advtui.attacks.nifgsm:NIFGSM",
+            params=(_STEPS, _ALPHA, Param("decay", 1.0, "momentum μ (0 = BIM)", 0.0, 10.0)),
+            paper="Lin et al. 2020",
+            in_cycle=False,
+            reference="ta:NIFGSM",
+        ),
     )
 }
 
