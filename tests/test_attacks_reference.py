@@ -90,3 +90,17 @@ def test_the_gradient_is_taken_at_the_hooks_point_and_labels_at_the_iterate():
     assert torch.allclose(result.x_adv, torch.round(expected * 255) / 255, atol=1e-6)
     with torch.no_grad():
         assert torch.allclose(result.clean_logits, model(x), atol=1e-5)
+
+
+def test_nifgsm_without_momentum_is_bim_and_with_it_differs_from_mifgsm():
+    """decay μ = 0: no look-ahead and no momentum, i.e. BIM; μ = 1 looks ahead, so its
+    images differ from MI-FGSM's (same ε, α, steps)."""
+    model = make_tiny_classifier()
+    x = _grid_image(3)
+    kw = {"eps": 8 / 255, "alpha": 2 / 255, "steps": 6}
+    bim = make_attack("bim", model, **kw)(x)
+    assert torch.equal(
+        make_attack("nifgsm", model, attack_args=[("decay", "0")], **kw)(x).x_adv, bim.x_adv
+    )
+    ni, mi = make_attack("nifgsm", model, **kw)(x), make_attack("mifgsm", model, **kw)(x)
+    assert not torch.equal(ni.x_adv, mi.x_adv)
