@@ -7,7 +7,7 @@ screen, ``advtui attacks`` and the parametrised tests all read these tables; not
 them.
 
 Adding an attack is one file under ``advtui/attacks/`` plus one :class:`AttackSpec` below (see
-docs/extending.md: MI-FGSM is the worked example).
+docs/extending-attacks.md: NI-FGSM is the worked example).
 
 ``ta:NAME`` names any torchattacks attack; its spec is built on demand by
 :func:`attack_spec` (norm and targeted support are read from torchattacks when it is imported).
