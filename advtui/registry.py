@@ -27,6 +27,7 @@ __all__ = [
     "DEFAULT_ATTACK",
     "DEFAULT_TARGET",
     "DETECTORS",
+    "FLAG_PARAMS",
     "EXPLAINERS",
     "TARGET_MODES",
     "AttackSpec",
@@ -241,6 +242,10 @@ ATTACKS: dict[str, AttackSpec] = {
         ),
     )
 }
+
+#: native attack params that flags of their own set (``--steps``, ``--alpha``,
+#: ``--adaptive-weight``, ``--eot``), so ``--attack-arg`` does not take them
+FLAG_PARAMS = ("steps", "alpha", "adaptive_weight", "eot")
 
 #: ``--method``'s default, and the attack ``eval --protocol seed`` runs
 DEFAULT_ATTACK = "pgd"

@@ -66,14 +66,27 @@ def _help(command: str, capsys, monkeypatch) -> str:
 def test_cli_help_lists_what_the_registry_holds(capsys, monkeypatch):
     """--method, --target(s) and --attack-arg help are generated: every attack, every mode
     and every native attack's own keys appear in ``attack --help`` and ``eval --help``."""
-    flags = ("steps", "alpha")
     for command, target_flag in (("attack", "--target"), ("eval", "--targets")):
         text = _help(command, capsys, monkeypatch)
         for name, spec in registry.ATTACKS.items():
             assert name in text, (command, name)
-            own = ", ".join(p.name for p in spec.params if p.name not in flags)
+            own = ", ".join(p.name for p in spec.params if p.name not in registry.FLAG_PARAMS)
             if own:
                 assert f"{name}: {own}" in text, (command, name)
         assert target_flag in text and "--attack-arg" in text
         for mode in registry.TARGET_MODES:
             assert mode in text, (command, mode)
+
+
+def test_params_with_flags_of_their_own_are_not_attack_args():
+    """``--eot``/``--adaptive-weight`` set the adaptive attack's parameters: as
+    ``--attack-arg`` they fail in one line (they once reached the class as a second value)."""
+    import pytest
+
+    from advtui.attacks import check_attack_args
+    from advtui.errors import AttackError
+
+    attack = registry.detector_attack()
+    for key in registry.FLAG_PARAMS:
+        with pytest.raises(AttackError, match=f"unknown --attack-arg '{key}'"):
+            check_attack_args(attack, [(key, "2")])

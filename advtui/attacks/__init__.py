@@ -17,7 +17,7 @@ from advtui.attacks.targets import (
     resolve_class,
     select_targets,
 )
-from advtui.registry import Param, attack_spec, load, typed_args
+from advtui.registry import FLAG_PARAMS, Param, attack_spec, load, typed_args
 from advtui.settings import TARGET_MODES
 
 
@@ -26,16 +26,13 @@ def attack_class(method: str) -> type[Attack]:
     return load(attack_spec(method).path)
 
 
-#: attack parameters that ``--steps`` and ``--alpha`` set (not ``--attack-arg`` keys)
-_FLAGS = ("steps", "alpha")
-
-
 def attack_params(method: str) -> tuple[Param, ...]:
     """The parameters ``--attack-arg`` sets for ``method``: a native attack's registry params
-    (less those ``--steps``/``--alpha`` set), or a torchattacks class's signature."""
+    (less those flags of their own set: :data:`~advtui.registry.FLAG_PARAMS`), or a
+    torchattacks class's signature."""
     spec = attack_spec(method)
     if spec.native:
-        return tuple(p for p in spec.params if p.name not in _FLAGS)
+        return tuple(p for p in spec.params if p.name not in FLAG_PARAMS)
     from advtui.attacks.torchattacks import ta_class, ta_params
 
     return ta_params(ta_class(spec.name))

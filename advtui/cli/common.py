@@ -125,9 +125,8 @@ def _attack_arg_flag(p: argparse.ArgumentParser, note: str = "") -> None:
 
 def _attack_keys() -> str:
     """Each native attack's own ``--attack-arg`` keys, from the registry (``mifgsm: decay``)."""
-    flags = ("steps", "alpha")  # --steps and --alpha set these
     own = {
-        s.name: ", ".join(p.name for p in s.params if p.name not in flags)
+        s.name: ", ".join(p.name for p in s.params if p.name not in registry.FLAG_PARAMS)
         for s in registry.ATTACKS.values()
     }
     return "; ".join(f"{name}: {keys}" for name, keys in own.items() if keys)
@@ -152,8 +151,8 @@ def _explain_args(p: argparse.ArgumentParser) -> None:
         "--explainer",
         default="shap",
         choices=list(registry.EXPLAINERS),
-        help="attribution method: shap (expected gradients), ig (Integrated Gradients), "
-        "saliency (gradient), smoothgrad (noisy gradients); default shap, see `advtui attacks`",
+        help=f"attribution method: {', '.join(registry.EXPLAINERS)} (default shap; "
+        "`advtui attacks` describes them)",
     )
     p.add_argument(
         "--nsamples",
