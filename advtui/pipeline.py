@@ -140,14 +140,15 @@ def run_attack(
         **(attack_kwargs or {}),
     )
     clean_logits, target = None, None
-    if settings.target != "untargeted":  # untargeted: the attack's first pass gives them
+    if settings.is_targeted:  # untargeted: the attack's first pass gives them
         clean_logits = model.logits(xb)
+        mode = registry.TARGET_MODES.get(settings.target)
         target = select_targets(
             settings.target,
             clean_logits,
             model.class_names,
             seed=settings.seed,
-            embeddings=model.class_embeddings() if settings.target == "nearest" else None,
+            embeddings=model.class_embeddings() if mode and mode.needs_embeddings else None,
         )
     result = attack(xb, target, progress=progress, stop=stop, clean_logits=clean_logits)
     names = model.class_names

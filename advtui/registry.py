@@ -7,7 +7,7 @@ screen, ``advtui attacks`` and the parametrised tests all read these tables; not
 them.
 
 Adding an attack is one file under ``advtui/attacks/`` plus one :class:`AttackSpec` below (see
-docs/extending.md: MI-FGSM is the worked example).
+docs/extending-attacks.md: NI-FGSM is the worked example).
 
 ``ta:NAME`` names any torchattacks attack; its spec is built on demand by
 :func:`attack_spec` (norm and targeted support are read from torchattacks when it is imported).
@@ -24,20 +24,27 @@ from advtui.errors import AttackError
 
 __all__ = [
     "ATTACKS",
+    "DEFAULT_ATTACK",
+    "DEFAULT_TARGET",
     "DETECTORS",
+    "FLAG_PARAMS",
     "EXPLAINERS",
     "TARGET_MODES",
     "AttackSpec",
     "DetectorSpec",
     "ExplainerSpec",
     "Param",
+    "SEED_ATTACK",
     "TargetSpec",
+    "attack_choices",
     "attack_names",
     "attack_norm",
     "attack_spec",
+    "detector_attack",
     "detector_spec",
     "explainer_kwargs",
     "explainer_spec",
+    "is_targeted",
     "load",
     "typed_args",
 ]
@@ -79,6 +86,16 @@ class AttackSpec:
     bounded: bool = True
     #: needs a fitted detector (``--detector DIR``) and a SHAP background to run
     needs_detector: bool = False
+    #: ``eval --protocol seed`` accepts this ``--method``: it runs :data:`SEED_ATTACK` (the
+    #: original repository's BIM) in its place
+    seed_protocol: bool = False
+    #: the rule that draws its random start, recorded in an eval run's fixed params as
+    #: ``random_start`` so that ``--resume`` refuses rows started another way ("" records
+    #: nothing: PGD's starts were once drawn per batch, attacks added since never were)
+    start_rule: str = ""
+    #: a torchattacks attack that computes the same images (``ta:MIFGSM``); a parametrised
+    #: test checks that both agree on a tiny model, untargeted and targeted
+    reference: str = ""
 
     @property
     def native(self) -> bool:
@@ -92,12 +109,20 @@ class AttackSpec:
 
 @dataclass(frozen=True)
 class TargetSpec:
-    """A target mode; ``similarity_bins``: its rows enter eval's detection-against-target-
-    similarity bins (their targets span the similarity range, untouched by the clean logits)."""
+    """A target mode. ``path``: the function choosing each image's target from the clean
+    logits (``fn(clean_logits, *, seed, embeddings) -> (N,) classes or None``, see
+    :mod:`advtui.attacks.targets`); ``targeted`` False: no target, the attack moves away from
+    the clean prediction; ``needs_embeddings``: it compares classes by the model's final linear
+    layer (``embeddings``), so models without one cannot use it; ``similarity_bins``: its rows
+    enter eval's detection-against-target-similarity bins (their targets span the similarity
+    range, untouched by the clean logits)."""
 
     name: str
     description: str
     similarity_bins: bool = False
+    path: str = ""
+    targeted: bool = True
+    needs_embeddings: bool = False
 
 
 @dataclass(frozen=True)
@@ -154,6 +179,7 @@ ATTACKS: dict[str, AttackSpec] = {
             "advtui.attacks.fgsm:FGSM",
             single_step=True,
             paper="Goodfellow et al. 2015",
+            reference="ta:FGSM",
         ),
         AttackSpec(
             "bim",
@@ -161,6 +187,8 @@ ATTACKS: dict[str, AttackSpec] = {
             "advtui.attacks.bim:BIM",
             params=(_STEPS, _ALPHA),
             paper="Kurakin et al. 2016",
+            seed_protocol=True,
+            reference="ta:BIM",
         ),
         AttackSpec(
             "mifgsm",
@@ -168,6 +196,7 @@ ATTACKS: dict[str, AttackSpec] = {
             "advtui.attacks.mifgsm:MIFGSM",
             params=(_STEPS, _ALPHA, Param("decay", 1.0, "momentum μ (0 = BIM)", 0.0, 10.0)),
             paper="Dong et al. 2018",
+            reference="ta:MIFGSM",
         ),
         AttackSpec(
             "pgd",
@@ -176,6 +205,7 @@ ATTACKS: dict[str, AttackSpec] = {
             random_start=True,
             params=(_STEPS, _ALPHA),
             paper="Madry et al. 2018",
+            start_rule="per-image",
         ),
         AttackSpec(
             "pgdl2",
@@ -196,6 +226,7 @@ ATTACKS: dict[str, AttackSpec] = {
             params=(_STEPS,),
             paper="Saito & Wang 2020 (their code)",
             in_cycle=False,
+            seed_protocol=True,
         ),
         AttackSpec(
             "adaptive",
@@ -213,22 +244,55 @@ ATTACKS: dict[str, AttackSpec] = {
             in_cycle=False,  # the explorer adds it to the cycle when a detector is loaded
             needs_detector=True,
         ),
+        AttackSpec(
+            "nifgsm",
+            "MI-FGSM taking each gradient at the Nesterov look-ahead point x + α·μ·g",
+            "advtui.attacks.nifgsm:NIFGSM",
+            params=(_STEPS, _ALPHA, Param("decay", 1.0, "momentum μ (0 = BIM)", 0.0, 10.0)),
+            paper="Lin et al. 2020",
+            in_cycle=False,
+            reference="ta:NIFGSM",
+        ),
     )
 }
+
+#: native attack params that flags of their own set (``--steps``, ``--alpha``,
+#: ``--adaptive-weight``, ``--eot``), so ``--attack-arg`` does not take them
+FLAG_PARAMS = ("steps", "alpha", "adaptive_weight", "eot")
+
+#: ``--method``'s default, and the attack ``eval --protocol seed`` runs
+DEFAULT_ATTACK = "pgd"
+SEED_ATTACK = "bim-seed"
+#: ``--target``'s default
+DEFAULT_TARGET = "untargeted"
 
 TARGET_MODES: dict[str, TargetSpec] = {
     s.name: s
     for s in (
-        TargetSpec("untargeted", "any class but the clean prediction"),
         TargetSpec(
-            "random", "a seeded random class, never the clean prediction", similarity_bins=True
+            "untargeted",
+            "any class but the clean prediction",
+            path="advtui.attacks.targets:no_target",
+            targeted=False,
         ),
-        TargetSpec("runner-up", "the second most confident clean class"),
+        TargetSpec(
+            "random",
+            "a seeded random class, never the clean prediction",
+            similarity_bins=True,
+            path="advtui.attacks.targets:random_target",
+        ),
+        TargetSpec(
+            "runner-up",
+            "the second most confident clean class",
+            path="advtui.attacks.targets:runner_up_target",
+        ),
         TargetSpec(
             "nearest",
             "the class whose final-layer weight vector is most cosine-similar to the clean "
             "prediction's",
             similarity_bins=True,
+            path="advtui.attacks.targets:nearest_target",
+            needs_embeddings=True,
         ),
     )
 }
@@ -365,6 +429,22 @@ DEFAULT_DETECTORS = tuple(n for n, s in DETECTORS.items() if s.default)
 def attack_names(*, cycle: bool = False) -> tuple[str, ...]:
     """Native attack names (``cycle=True``: those in the explorer's default ``m`` cycle)."""
     return tuple(n for n, s in ATTACKS.items() if s.in_cycle or not cycle)
+
+
+def detector_attack() -> str:
+    """The attack that attacks a loaded detector (the first spec with ``needs_detector``)."""
+    return next(n for n, s in ATTACKS.items() if s.needs_detector)
+
+
+def attack_choices() -> str:
+    """``--method``'s choices as help texts list them: ``fgsm, bim, … or ta:NAME``."""
+    return f"{', '.join(ATTACKS)} or {TA_PREFIX}NAME"
+
+
+def is_targeted(target: str) -> bool:
+    """Whether ``--target`` names a target: a targeted mode, or a class name or index."""
+    spec = TARGET_MODES.get(target)
+    return spec is None or spec.targeted
 
 
 def _unknown(kind: str, name: str, choices) -> AttackError:

@@ -197,7 +197,7 @@ class AttackSettings:
                 steps = int(rest.pop("steps"))
             except ValueError:
                 raise AttackError(f"{spec.name}: --attack-arg steps: expected an integer") from None
-        if target != "untargeted" and not spec.targeted:
+        if registry.is_targeted(target) and not spec.targeted:
             raise AttackError(
                 f"{spec.name} supports only untargeted attacks; drop --target {target}"
             )
@@ -252,7 +252,7 @@ class AttackSettings:
 
     @property
     def is_targeted(self) -> bool:
-        return self.target != "untargeted"
+        return registry.is_targeted(self.target)
 
     def key(self) -> tuple:
         """Hashable identity for result caches."""

@@ -74,7 +74,9 @@ async def measure(app, start: float, keys: int, attack: bool) -> dict:
         out["first_row_s"] = time.time() - start
         # the first image selected and rows below it to move to (the walk's first batch may
         # hold a single file): what a user sees before pressing j
-        while app.state.current is None or len(app.state.entries) < min(8, 2 + 13 * (not app.state.listed)):
+        while app.state.current is None or len(app.state.entries) < min(
+            8, 2 + 13 * (not app.state.listed)
+        ):
             await asyncio.sleep(0.001)
         # j/k at once after the first rows: while the walk still runs in a big folder, and
         # (in every folder) while the model loads; the samples folder is the reference

@@ -170,7 +170,9 @@ async def _attack_keypress(app, pilot, images: int = 3) -> dict:
     for path in paths:  # the same call on the thread the explorer runs it on, nothing else
         t0 = time.perf_counter()
         torchwork.run(
-            lambda p=path: run_attack(app.state.model, load_tensor(p, app.state.model.input_size), app.state.settings)
+            lambda p=path: run_attack(
+                app.state.model, load_tensor(p, app.state.model.input_size), app.state.settings
+            )
         )
         direct.append(time.perf_counter() - t0)
     return {"attack_keypress_s": min(keypress), "attack_direct_s": min(direct)}

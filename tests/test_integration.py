@@ -8,6 +8,7 @@ import re
 import pytest
 import torch
 
+from advtui import registry
 from advtui.attacks import TARGET_MODES, make_attack, select_targets
 from advtui.images import load_tensor
 from advtui.pipeline import AttackSettings, run_attack, save_outcome
@@ -36,15 +37,14 @@ def test_samples_are_classified_as_attributed(real_model, sample_paths, samples_
 
 
 NATIVE = sorted(n for n, s in ATTACKS.items() if not s.needs_detector)
-#: each iterative method with one target mode, so every method and every mode is shown to
-#: succeed on the real model (the rules themselves are checked for every pair on a tiny net)
-SUCCESS_PAIRS = {
-    "bim": "random",
-    "bim-seed": "runner-up",
-    "mifgsm": "nearest",
-    "pgd": "runner-up",
-    "pgdl2": "untargeted",
-}
+#: each iterative method with one target mode, generated from the registry (a new attack is
+#: picked up without editing this file): the methods in registry order take the target modes
+#: in turn, starting from the first targeted one, so every method and, with at least as many
+#: methods as modes, every mode is shown to succeed on the real model (the rules themselves
+#: are checked for every pair on a tiny net)
+_ITERATIVE = [n for n, s in ATTACKS.items() if not s.needs_detector and not s.single_step]
+_MODES = sorted(TARGET_MODES, key=lambda m: not registry.TARGET_MODES[m].targeted)
+SUCCESS_PAIRS = {m: _MODES[i % len(_MODES)] for i, m in enumerate(_ITERATIVE)}
 
 
 def _attack_and_check_rules(model, x, method: str, mode: str, steps: int = 5):

@@ -7,6 +7,8 @@ this file.
 
 from __future__ import annotations
 
+from typing import Any
+
 from advtui.attacks.base import Attack, AttackResult, parse_fraction, quantize
 from advtui.attacks.targets import (
     NearestTargets,
@@ -15,13 +17,25 @@ from advtui.attacks.targets import (
     resolve_class,
     select_targets,
 )
-from advtui.registry import attack_spec, load, typed_args
+from advtui.registry import FLAG_PARAMS, Param, attack_spec, load, typed_args
 from advtui.settings import TARGET_MODES
 
 
 def attack_class(method: str) -> type[Attack]:
     """The class of attack ``method`` (a registry name or ``ta:NAME``)."""
     return load(attack_spec(method).path)
+
+
+def attack_params(method: str) -> tuple[Param, ...]:
+    """The parameters ``--attack-arg`` sets for ``method``: a native attack's registry params
+    (less those flags of their own set: :data:`~advtui.registry.FLAG_PARAMS`), or a
+    torchattacks class's signature."""
+    spec = attack_spec(method)
+    if spec.native:
+        return tuple(p for p in spec.params if p.name not in FLAG_PARAMS)
+    from advtui.attacks.torchattacks import ta_class, ta_params
+
+    return ta_params(ta_class(spec.name))
 
 
 def make_attack(method: str, model, *, attack_args=(), **kwargs) -> Attack:
@@ -35,42 +49,31 @@ def make_attack(method: str, model, *, attack_args=(), **kwargs) -> Attack:
     cls = load(spec.path)
     if not spec.native:
         return cls(model, name=spec.name, attack_args=tuple(attack_args), **kwargs)
-    flags = {"steps", "alpha"}  # --steps and --alpha set these
-    extra = typed_args(spec.name, tuple(p for p in spec.params if p.name not in flags), attack_args)
-    return cls(model, **kwargs, **extra)
+    return cls(model, **kwargs, **typed_attack_args(method, attack_args))
+
+
+def typed_attack_args(method: str, attack_args=()) -> dict[str, Any]:
+    """``--attack-arg`` pairs for ``method`` typed and range-checked (no model needed, so a
+    bad key fails before the model loads); one line listing the accepted keys otherwise."""
+    return typed_args(attack_spec(method).name, attack_params(method), attack_args)
 
 
 def check_attack_args(method: str, attack_args=()) -> None:
     """Type ``--attack-arg`` pairs for ``method`` without building the attack (no model
     needed), so a bad key fails before the model loads."""
-    spec = attack_spec(method)
-    if spec.native:
-        typed_args(
-            spec.name,
-            tuple(p for p in spec.params if p.name not in ("steps", "alpha")),
-            attack_args,
-        )
-        return
-    from advtui.attacks.torchattacks import ta_class, ta_params
-
-    typed_args(spec.name, ta_params(ta_class(spec.name)), attack_args)
+    typed_attack_args(method, attack_args)
 
 
 def applicable_args(method: str, attack_args=()) -> tuple[tuple[str, str], ...]:
     """The pairs of ``attack_args`` that ``method`` accepts (the explorer's ``m`` cycles
     methods that share one ``--attack-arg`` list: each takes its own keys)."""
-    spec = attack_spec(method)
-    if spec.native:
-        keys = {p.name for p in spec.params if p.name not in ("steps", "alpha")}
-    else:
-        from advtui.attacks.torchattacks import ta_class, ta_params
-
-        keys = {p.name for p in ta_params(ta_class(spec.name))}
+    keys = {p.name for p in attack_params(method)}
     return tuple((k, v) for k, v in attack_args if k in keys)
 
 
 __all__ = [
     "applicable_args",
+    "attack_params",
     "check_attack_args",
     "Attack",
     "AttackResult",
@@ -78,6 +81,7 @@ __all__ = [
     "attack_class",
     "class_matches",
     "make_attack",
+    "typed_attack_args",
     "NearestTargets",
     "nearest_classes",
     "parse_fraction",

@@ -2,7 +2,7 @@
 
 Tramèr, Carlini, Brendel & Mądry 2020 ("On adaptive attacks to adversarial example
 defenses"): a detector is only evaluated when the attacker knows it. Here the attacker knows
-the fitted SHAP-LR detector (:class:`advtui.detect.saved.Detector`) and each PGD step ascends
+the fitted SHAP-LR detector (:class:`advtui.detect.saved.SavedDetector`) and each PGD step ascends
 
     objective(x') − λ · z(x'),   z = w · (q(φ(x')) − μ)/σ + b,
 

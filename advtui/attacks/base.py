@@ -82,7 +82,7 @@ class AttackResult:
 
 
 class Attack:
-    """Base class of the gradient attacks (FGSM, BIM, PGD).
+    """Base class of the gradient attacks (FGSM, BIM, PGD, MI-FGSM, NI-FGSM …).
 
     Args:
         model: a Classifier taking [0, 1] pixels.
@@ -91,6 +91,12 @@ class Attack:
         steps: number of gradient steps.
         early_stop: freeze an image once it is misclassified (untargeted) or reaches its target.
         seed: seeds the random start of PGD (per image with ``__call__(..., seeds=...)``).
+
+    The loop (:meth:`_iterate`) is shared; an attack changes it through hooks, never by
+    copying it: :meth:`start_point` (the first iterate; the spec's ``random_start``),
+    :meth:`_grad_point` (where each step's gradient is taken: NI-FGSM looks ahead),
+    :meth:`_step` (the update from that gradient: MI-FGSM's momentum) and :meth:`_project`
+    (the set each iterate is projected onto). See docs/extending-attacks.md.
     """
 
     #: the registry name (advtui.registry.ATTACKS); ``single_step``/``random_start`` come from
@@ -277,9 +283,18 @@ class Attack:
             if stop is not None and stop.is_set():
                 raise Cancelled(f"{self.name.upper()} cancelled at step {step}/{self.steps}")
             x_adv.requires_grad_(True)
-            logits = self.model(x_adv)
+            point = self._grad_point(x_adv, state)
+            logits = self.model(point)
+            # the logits of the iterate itself: early stopping and the clean logits need them
+            # (a second, gradient-free forward only when the gradient is taken elsewhere)
+            need_own = labels is None or self.early_stop
+            if point is x_adv or not need_own:
+                own = logits.detach().float()
+            else:
+                with torch.no_grad():
+                    own = self.model(x_adv.detach()).float()
             if labels is None:
-                clean_logits = logits.detach().float()
+                clean_logits = own
                 labels = clean_logits.argmax(1)
             goal = target if target is not None else labels
             loss = F.cross_entropy(logits.float(), goal, reduction="sum")
@@ -289,7 +304,7 @@ class Attack:
                 # ascend the loss away from the label, descend it toward a target
                 proposal = self._step(x, x_adv, grad if target is None else -grad, state)
                 if self.early_stop:
-                    done = _succeeded(logits.detach(), labels, target)
+                    done = _succeeded(own, labels, target)
                     if bool(done.all()):
                         break
                     proposal = torch.where(done.view(-1, 1, 1, 1), x_adv, proposal)
@@ -300,6 +315,16 @@ class Attack:
         if progress is not None and steps_run < self.steps:
             progress(self.steps, self.steps)
         return x_adv.detach(), steps_run, clean_logits
+
+    def _grad_point(self, x_adv: torch.Tensor, state: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Where this step's gradient is taken: ``x_adv`` itself (the default: return the very
+        same tensor), or a look-ahead point computed from it (NI-FGSM's ``x_adv + α·μ·g``).
+        ``x_adv`` requires grad here and the gradient is taken with respect to it, so the
+        point must be a differentiable function of ``x_adv`` (a shift by a constant passes the
+        gradient at the point unchanged). ``state`` is the one :meth:`_step` keeps. Early
+        stopping and the clean logits still look at ``x_adv`` (one extra forward pass without
+        gradient when the point differs). Subclasses override this hook, never the loop."""
+        return x_adv
 
     def _step(
         self,

@@ -1,6 +1,6 @@
 """Choosing target classes for targeted attacks.
 
-Modes:
+Modes (the registry's :data:`~advtui.registry.TARGET_MODES`, one function each below):
   * ``untargeted`` — no target: move away from the clean prediction.
   * ``random`` — a uniformly random class other than the clean prediction (seeded).
   * ``runner-up`` — the second most confident class on the clean image.
@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 import torch
 
+from advtui import registry
 from advtui.errors import AttackError
 
 
@@ -148,39 +149,70 @@ def select_targets(
     seed: int | Sequence[int] = 0,
     embeddings: torch.Tensor | NearestTargets | None = None,
 ) -> torch.Tensor | None:
-    """Target class per image (N,) for ``mode``, or None for ``untargeted``. ``embeddings``:
-    the final layer's weight vectors, or (for a run of many batches) their
-    :class:`NearestTargets`, which computes each class's nearest class once.
+    """Target class per image (N,) for ``mode``, or None for an untargeted mode. A mode of
+    :data:`advtui.registry.TARGET_MODES` runs its spec's function; anything else is a class
+    name or index. ``embeddings``: the final layer's weight vectors, or (for a run of many
+    batches) their :class:`NearestTargets`, which computes each class's nearest class once.
 
     ``seed`` may be one int for the batch or one per image (so a row's random target does not
     depend on its batch).
     """
+    spec = registry.TARGET_MODES.get(mode)
+    if spec is None:
+        index = resolve_class(mode, class_names)
+        return torch.full(
+            (clean_logits.shape[0],), index, dtype=torch.long, device=clean_logits.device
+        )
+    if spec.needs_embeddings and embeddings is None:
+        raise AttackError(f"target {mode!r} needs a final linear layer to compare classes")
+    return registry.load(spec.path)(clean_logits, seed=seed, embeddings=embeddings)
+
+
+# One function per target mode (the registry's TargetSpec.path): the clean logits (N, classes),
+# ``seed`` (one int, or one per image) and ``embeddings`` in, (N,) target classes or None out.
+
+
+def no_target(clean_logits: torch.Tensor, **_: object) -> None:
+    """``untargeted``: no target; the attack moves away from the clean prediction."""
+    return None
+
+
+def random_target(
+    clean_logits: torch.Tensor, *, seed: int | Sequence[int] = 0, **_: object
+) -> torch.Tensor:
+    """``random``: a uniformly random class other than the clean prediction, from one
+    generator seeded with ``seed`` for the batch, or one per image with a seed per image."""
     n, num_classes = clean_logits.shape
     pred = clean_logits.argmax(1)
-    if mode == "untargeted":
-        return None
-    if mode == "random":
-        seeds = [int(seed)] * n if isinstance(seed, int) else [int(s) for s in seed]
-        out = []
-        gen = torch.Generator().manual_seed(seeds[0])
-        for i in range(n):
-            if not isinstance(seed, int):
-                gen = torch.Generator().manual_seed(seeds[i])
-            t = int(torch.randint(num_classes - 1, (1,), generator=gen))
-            out.append(t + 1 if t >= int(pred[i]) else t)  # skip the clean prediction
-        return torch.tensor(out, dtype=torch.long, device=clean_logits.device)
-    if mode == "runner-up":
-        return clean_logits.topk(2, dim=1).indices[:, 1]
-    if mode == "nearest":
-        if embeddings is None:
-            raise AttackError("target 'nearest' needs a final linear layer to compare classes")
-        nearest = (
-            embeddings if isinstance(embeddings, NearestTargets) else NearestTargets(embeddings)
-        )
-        return torch.tensor(
-            [nearest(int(p)) for p in pred],
-            dtype=torch.long,
-            device=clean_logits.device,
-        )
-    index = resolve_class(mode, class_names)
-    return torch.full((n,), index, dtype=torch.long, device=clean_logits.device)
+    seeds = [int(seed)] * n if isinstance(seed, int) else [int(s) for s in seed]
+    out = []
+    gen = torch.Generator().manual_seed(seeds[0])
+    for i in range(n):
+        if not isinstance(seed, int):
+            gen = torch.Generator().manual_seed(seeds[i])
+        t = int(torch.randint(num_classes - 1, (1,), generator=gen))
+        out.append(t + 1 if t >= int(pred[i]) else t)  # skip the clean prediction
+    return torch.tensor(out, dtype=torch.long, device=clean_logits.device)
+
+
+def runner_up_target(clean_logits: torch.Tensor, **_: object) -> torch.Tensor:
+    """``runner-up``: the second most confident clean class."""
+    return clean_logits.topk(2, dim=1).indices[:, 1]
+
+
+def nearest_target(
+    clean_logits: torch.Tensor,
+    *,
+    embeddings: torch.Tensor | NearestTargets | None = None,
+    **_: object,
+) -> torch.Tensor:
+    """``nearest``: the class whose final-layer weight vector is most cosine-similar to the
+    clean prediction's."""
+    if embeddings is None:
+        raise AttackError("target 'nearest' needs a final linear layer to compare classes")
+    nearest = embeddings if isinstance(embeddings, NearestTargets) else NearestTargets(embeddings)
+    return torch.tensor(
+        [nearest(int(p)) for p in clean_logits.argmax(1)],
+        dtype=torch.long,
+        device=clean_logits.device,
+    )

@@ -30,6 +30,9 @@ from advtui.cli.common import (
 from advtui.names import safe_name
 from advtui.settings import TARGET_MODES
 
+#: the attack that attacks a loaded detector (the registry's ``needs_detector``)
+ADAPTIVE = registry.detector_attack()
+
 
 def add_parser(sub) -> None:
     """Add ``advtui attack`` to the subcommands."""
@@ -50,16 +53,18 @@ def add_parser(sub) -> None:
     _explain_args(pa)
     pa.add_argument(
         "--detector",
-        help="folder with detector.json from `advtui eval`: --method adaptive attacks it; with "
+        help=f"folder with detector.json from `advtui eval`: --method {ADAPTIVE} attacks it; with "
         "--explain its P(adversarial) of the clean and adversarial image is shown",
     )
     pa.add_argument(
         "--adaptive-weight",
         default=1.0,
         metavar="λ",
-        help="--method adaptive: weight of the detector's logit (default 1)",
+        help=f"--method {ADAPTIVE}: weight of the detector's logit (default 1)",
     )
-    pa.add_argument("--eot", default=1, help="--method adaptive: SHAP draws per step (default 1)")
+    pa.add_argument(
+        "--eot", default=1, help=f"--method {ADAPTIVE}: SHAP draws per step (default 1)"
+    )
     pa.add_argument(
         "--transfer-to",
         metavar="MODEL",
@@ -97,8 +102,10 @@ def run(args: argparse.Namespace) -> int:
         _check_explain_args(args)
         _explainer_params(args)  # … and explainer flags that do not fit the explainer
     _check_out(args.out)  # … and a bad --out before any work is done
-    if settings.method == "adaptive" and not args.detector:
-        raise UsageError("advtui: --method adaptive needs --detector DIR (from `advtui eval`)")
+    if registry.attack_spec(settings.method).needs_detector and not args.detector:
+        raise UsageError(
+            f"advtui: --method {settings.method} needs --detector DIR (from `advtui eval`)"
+        )
     if args.detector:
         from advtui.detect.saved import load_detector
 
@@ -164,10 +171,12 @@ def _adaptive_kwargs(args: argparse.Namespace, settings, model):
     from advtui.detect.saved import load_detector
 
     detector = load_detector(args.detector) if getattr(args, "detector", None) else None
-    if settings.method != "adaptive":
+    if not registry.attack_spec(settings.method).needs_detector:
         return detector, None
     if detector is None:
-        raise UsageError("advtui: --method adaptive needs --detector DIR (from `advtui eval`)")
+        raise UsageError(
+            f"advtui: --method {settings.method} needs --detector DIR (from `advtui eval`)"
+        )
     from advtui.explain import background_for_image
 
     _check_explain_args(args)

@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
             " ".join(
                 f"{p['name']}={p['default']}"
                 for p in r["params"]
-                if p["name"] not in ("steps", "alpha")
+                if p["name"] not in registry.FLAG_PARAMS
             ),
             escape(r["description"] + (f" ({r['paper']})" if r["paper"] else "")),
         )

@@ -75,10 +75,11 @@ def _attack_args(
 ) -> None:
     p.add_argument(
         "--method",
-        default="pgd",
+        default=registry.DEFAULT_ATTACK,
         type=_method,
         metavar="METHOD",
-        help=f"attack: {', '.join(registry.ATTACKS)} or ta:NAME (default pgd; see `advtui attacks`)",
+        help=f"attack: {registry.attack_choices()} (default {registry.DEFAULT_ATTACK}; see "
+        "`advtui attacks`)",
     )
     p.add_argument(
         "--eps",
@@ -87,12 +88,18 @@ def _attack_args(
         "an L2 radius over the whole image for L2 attacks, e.g. 0.5 (see `advtui attacks`)",
     )
     p.add_argument("--alpha", help="step size in pixel units (default 2.5·eps/steps)")
-    p.add_argument("--steps", default=10, help="attack steps for BIM/PGD (default 10)")
+    single = [s.name for s in registry.ATTACKS.values() if s.single_step]
+    p.add_argument(
+        "--steps",
+        default=10,
+        help=f"steps of the iterative attacks (default 10; {', '.join(single)}: one step)",
+    )
     if targets:
         p.add_argument(
             "--target",
-            default="untargeted",
-            help="untargeted | random | runner-up | nearest | a class name or index (default untargeted)",
+            default=registry.DEFAULT_TARGET,
+            help=f"{' | '.join(registry.TARGET_MODES)} | a class name or index (default "
+            f"{registry.DEFAULT_TARGET}; see `advtui attacks`)",
         )
     p.add_argument(
         "--seed",
@@ -107,7 +114,7 @@ def _attack_args(
         )
 
 
-def _attack_arg_flag(p: argparse.ArgumentParser) -> None:
+def _attack_arg_flag(p: argparse.ArgumentParser, note: str = "") -> None:
     p.add_argument(
         "--attack-arg",
         dest="attack_arg",
@@ -115,9 +122,19 @@ def _attack_arg_flag(p: argparse.ArgumentParser) -> None:
         type=_key_value,
         default=[],
         metavar="KEY=VALUE",
-        help="an argument of the attack, repeatable: e.g. decay=0.5 (mifgsm), c=1 or steps=50 "
-        "(ta:CW: the torchattacks class's arguments, typed by their defaults)",
+        help=f"an argument of the attack, repeatable, typed and range-checked: {_attack_keys()}; "
+        f"{registry.TA_PREFIX}NAME: the torchattacks class's arguments, typed by their "
+        f"defaults (e.g. c=1 for {registry.TA_PREFIX}CW){note}",
     )
+
+
+def _attack_keys() -> str:
+    """Each native attack's own ``--attack-arg`` keys, from the registry (``mifgsm: decay``)."""
+    own = {
+        s.name: ", ".join(p.name for p in s.params if p.name not in registry.FLAG_PARAMS)
+        for s in registry.ATTACKS.values()
+    }
+    return "; ".join(f"{name}: {keys}" for name, keys in own.items() if keys)
 
 
 def _key_value(text: str) -> tuple[str, str]:
@@ -226,7 +243,7 @@ def _settings(args: argparse.Namespace):
         eps=args.eps,
         alpha=args.alpha,
         steps=args.steps,
-        target=getattr(args, "target", "untargeted"),
+        target=getattr(args, "target", registry.DEFAULT_TARGET),
         seed=args.seed,
         early_stop=getattr(args, "early_stop", False),
         attack_args=tuple(getattr(args, "attack_arg", None) or ()),

@@ -9,8 +9,14 @@ from collections.abc import Callable
 from typing import Any
 
 from advtui.cli import common
-from advtui.cli.common import _attack_args, _common_model_args, _explain_args, explain_fields
-from advtui.registry import DEFAULT_DETECTORS, DETECTORS
+from advtui.cli.common import (
+    _attack_arg_flag,
+    _attack_args,
+    _common_model_args,
+    _explain_args,
+    explain_fields,
+)
+from advtui.registry import DEFAULT_DETECTORS, DETECTORS, TARGET_MODES, detector_attack
 
 EVAL_HELP = """\
 Reproduce "Explaining Away Attacks Against Neural Networks" (Saito & Wang): attack every image,
@@ -47,6 +53,7 @@ def add_parser(sub) -> None:
         "--out", required=True, help="results folder (created; --resume to continue one)"
     )
     _attack_args(p, targets=False, early_stop=True)
+    _attack_arg_flag(p, note="; eps, alpha, steps and seed come from their own flags")
     p.add_argument(
         "--eps-sweep",
         help="comma-separated ε values to sweep, e.g. 1/255,2/255,4/255,8/255 (--eps picks the main one)",
@@ -54,7 +61,8 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--targets",
         default="untargeted",
-        help="comma-separated target modes: untargeted,random,runner-up,nearest (default untargeted)",
+        help=f"comma-separated target modes: {','.join(TARGET_MODES)} (default untargeted; see "
+        "`advtui attacks`)",
     )
     _explain_args(p)
     p.add_argument("--n", help="use only the first N photos")
@@ -92,7 +100,7 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--adaptive",
         action="store_true",
-        help="then attack every photo again with --method adaptive against the SHAP-LR "
+        help=f"then attack every photo again with --method {detector_attack()} against the SHAP-LR "
         "detector of its fold, and report each detector before/after",
     )
     p.add_argument(
@@ -171,6 +179,10 @@ def resume_command(args: argparse.Namespace) -> str:
         if action.nargs == 0 and action.const is True:  # a store_true flag
             words.append(flag)
             continue
+        if isinstance(value, list) and all(isinstance(v, tuple) for v in value):
+            for pair in value:  # a repeated KEY=VALUE flag (--attack-arg): once per pair
+                words += [flag, "=".join(map(str, pair))]
+            continue
         text = ",".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value)
         words += [f"{flag}={text}"] if text.startswith("-") else [flag, text]
     if parser is None:  # not parsed by add_parser's parser: the folder and --out at least
@@ -219,6 +231,7 @@ def config_from_args(args: argparse.Namespace):
         folder=args.folder,
         out=args.out,
         method=args.method,
+        attack_args=tuple(getattr(args, "attack_arg", None) or ()),
         eps=eps,
         primary_eps=primary,
         alpha=args.alpha,

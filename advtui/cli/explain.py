@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from advtui import registry
 from advtui.cli import common
 from advtui.cli.common import (
     _check_explain_args,
@@ -28,8 +29,10 @@ def add_parser(sub) -> None:
     """Add ``advtui explain`` to the subcommands."""
     pe = sub.add_parser(
         "explain",
-        help="attribution heatmap of one image (SHAP, IG, saliency, SmoothGrad)",
-        description="Explain one prediction with SHAP (default) or --explainer ig|saliency|smoothgrad.",
+        help="attribution heatmap of one image "
+        f"({', '.join(s.label for s in registry.EXPLAINERS.values())})",
+        description=f"Explain one prediction with --explainer {'|'.join(registry.EXPLAINERS)} "
+        "(default shap).",
     )
     pe.add_argument("image", help="image file")
     pe.add_argument(

@@ -175,7 +175,12 @@ def _cycle(methods: tuple[str, ...] | None, settings) -> tuple[str, ...] | None:
     if settings.attack_args and all(registry.attack_spec(m).native for m in cycle):
         from advtui.attacks import check_attack_args  # torch-free for native methods
 
-        keys = {p.name for m in cycle for p in registry.attack_spec(m).params}
+        keys = {
+            p.name
+            for m in cycle
+            for p in registry.attack_spec(m).params
+            if p.name not in registry.FLAG_PARAMS
+        }
         for key, value in settings.attack_args:
             if key not in keys:
                 check_attack_args(settings.method, [(key, value)])  # raises the one-line error

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from advtui import registry
 from advtui.settings import eps_text
 
 if TYPE_CHECKING:
@@ -73,7 +74,8 @@ def run_adaptive(
             by_group.setdefault(row_id(it.group), []).append(it)
     from advtui.attacks import NearestTargets
 
-    emb = model.class_embeddings() if "nearest" in cfg.targets else None
+    comparing = any(registry.TARGET_MODES[t].needs_embeddings for t in cfg.targets)
+    emb = model.class_embeddings() if comparing else None
     nearest = None if emb is None else NearestTargets(emb)  # once per run, not per image
     for mode in cfg.targets:
         variant = adaptive_variant(mode)
@@ -92,7 +94,7 @@ def run_adaptive(
                 continue
             det = fit_detector(X[train], y[train], params={"fold": k})
             attack = make_attack(
-                "adaptive",
+                registry.detector_attack(),
                 model,
                 eps=eps,
                 alpha=cfg.alpha,

@@ -29,7 +29,7 @@ from types import SimpleNamespace
 import torch
 
 from advtui import registry
-from advtui.attacks import TARGET_MODES, NearestTargets, make_attack, select_targets
+from advtui.attacks import NearestTargets, check_attack_args, make_attack, select_targets
 from advtui.attacks.base import Attack
 from advtui.errors import AdvtuiError, Cancelled, ImageError
 from advtui.eval.dataset import EvalError, Item, collect_items, view_image
@@ -70,7 +70,9 @@ class EvalConfig:
 
     folder: str
     out: str
-    method: str | None = None  # None → pgd (corrected) / bim-seed (seed)
+    method: str | None = None  # None → registry.DEFAULT_ATTACK / SEED_ATTACK (seed)
+    #: ``--attack-arg key=value`` pairs (as text) for the attack's own parameters
+    attack_args: Sequence[tuple[str, str]] = ()
     eps: Sequence[str | float] = ("8/255",)
     primary_eps: str | float | None = None
     alpha: str | float | None = None
@@ -122,7 +124,14 @@ class EvalConfig:
             raise EvalError(
                 f"--protocol must be one of {', '.join(PROTOCOLS)} (got {c.protocol!r})"
             )
-        if c.protocol == "seed" and c.method not in (None, "bim", "bim-seed"):
+        spec = None
+        if c.method is not None:
+            try:
+                spec = registry.attack_spec(c.method)
+            except AdvtuiError as exc:
+                raise EvalError(str(exc)) from None
+            c.method = spec.name
+        if c.protocol == "seed" and spec is not None and not spec.seed_protocol:
             raise EvalError(
                 "--protocol seed uses the original BIM update; drop --method or use --protocol corrected"
             )
@@ -144,21 +153,22 @@ class EvalConfig:
             registry.explainer_kwargs(c.explainer, c.explainer_params())
         except AdvtuiError as exc:
             raise EvalError(str(exc)) from None
-        if c.method == "adaptive":
+        if spec is not None and spec.needs_detector:
             raise EvalError(
-                "eval --method adaptive: pass --adaptive instead (it fits the detector the "
+                f"eval --method {spec.name}: pass --adaptive instead (it fits the detector the "
                 "adaptive attack needs from the plain rows first)"
             )
+        c.attack_args = _check_attack_args(c)
         c.eot = int(check_flag("eot", c.eot))
         c.bootstrap = int(check_flag("bootstrap", c.bootstrap))
         c.adaptive_weight = float(check_flag("adaptive-weight", c.adaptive_weight))
         if c.adaptive and c.protocol == "seed":
             raise EvalError("--adaptive attacks the corrected protocol's pixel-level detector")
         c.detectors = _check_detectors(c.detectors)
-        bad = [t for t in c.targets if t not in TARGET_MODES]
+        bad = [t for t in c.targets if t not in registry.TARGET_MODES]
         if bad or not c.targets:
             raise EvalError(
-                f"--targets: unknown mode {bad[0] if bad else ''!r}; choose from {','.join(TARGET_MODES)}"
+                f"--targets: unknown mode {bad[0] if bad else ''!r}; choose from {','.join(registry.TARGET_MODES)}"
             )
         c.targets = list(dict.fromkeys(c.targets))
         if not c.eps:
@@ -201,7 +211,7 @@ class EvalConfig:
         if c.local_smoothing is None:
             c.local_smoothing = defaults["local_smoothing"]
         if seed:
-            c.method = "bim-seed"
+            c.method = registry.SEED_ATTACK
             if c.layer is None:
                 # the model's seed_layer, else its registry spec's (the original explained
                 # Inception-v3's Conv2d_4a_3x3, an early stem convolution)
@@ -214,16 +224,26 @@ class EvalConfig:
                         f"--protocol seed explains a layer input: pass --layer (see `advtui models --layers {model.name}`)"
                     )
         elif c.method is None:
-            c.method = "pgd"
+            c.method = registry.DEFAULT_ATTACK
         if c.layer:
             model.get_layer(c.layer)  # ModelError with close matches if unknown
         if c.adaptive and (c.layer or c.local_smoothing):
             raise EvalError("--adaptive attacks pixel-level SHAP: drop --layer/--local-smoothing")
-        if "nearest" in c.targets and model.class_embeddings() is None:
+        comparing = [t for t in c.targets if registry.TARGET_MODES[t].needs_embeddings]
+        if comparing and model.class_embeddings() is None:
             raise EvalError(
-                "--targets nearest needs the model's final linear layer to compare classes; drop it"
+                f"--targets {','.join(comparing)} needs the model's final linear layer to "
+                "compare classes; drop it"
             )
         return c
+
+    def typed_attack_args(self) -> dict:
+        """``attack_args`` typed by the attack's spec (what run.json stores and ``--resume``
+        compares: ``decay=0.5`` and ``decay=.5`` are one run)."""
+        from advtui.attacks import typed_attack_args
+
+        method = self.method or registry.DEFAULT_ATTACK
+        return typed_attack_args(method, self.attack_args)
 
     def explainer_params(self) -> dict:
         """The explainer flags as :func:`advtui.explain.make_explainer` parameters."""
@@ -260,8 +280,14 @@ class EvalConfig:
             "eot": self.eot,
             "transfer_to": self.transfer_to,
         }
-        if self.method == "pgd":  # runs before per-image starts drew them per batch: not mixable
-            fixed["random_start"] = "per-image"
+        # the rule of the random start, where the spec records one (PGD's starts were once
+        # drawn per batch: such runs are not mixable)
+        rule = registry.attack_spec(self.method).start_rule if self.method else ""
+        if rule:
+            fixed["random_start"] = rule
+        # the attack's own parameters, typed; runs without them (older ones too) carry none
+        if self.attack_args:
+            fixed["attack_args"] = self.typed_attack_args()
         # the explainer and its own flags; SHAP runs (older ones too) carry none of these, so
         # they resume as before and a mismatch names --explainer
         if self.explainer != "shap":
@@ -799,6 +825,32 @@ def transfer_fields(transfer, x, x_adv, targets) -> list[TransferFields] | None:
     return out
 
 
+#: attack parameters eval's own flags set: ``--attack-arg`` may not set them a second time
+_EVAL_FLAGS = {
+    "eps": "--eps/--eps-sweep",
+    "max_epsilon": "--eps/--eps-sweep",
+    "alpha": "--alpha",
+    "steps": "--steps",
+    "seed": "--seed",
+}
+
+
+def _check_attack_args(c: EvalConfig) -> list[tuple[str, str]]:
+    """``--attack-arg`` pairs checked against the attack's spec (the protocol's default
+    attack when no ``--method`` was given) before the model loads."""
+    pairs = [(str(k).strip(), str(v).strip()) for k, v in c.attack_args]
+    for key, _ in pairs:
+        if key in _EVAL_FLAGS:
+            raise EvalError(f"--attack-arg {key}: eval sets it with {_EVAL_FLAGS[key]}")
+    seed = c.protocol == "seed"
+    method = c.method or (registry.SEED_ATTACK if seed else registry.DEFAULT_ATTACK)
+    try:
+        check_attack_args(method, pairs)
+    except AdvtuiError as exc:
+        raise EvalError(str(exc)) from None
+    return pairs
+
+
 def _check_detectors(names: Sequence[str]) -> list[str]:
     from advtui.registry import DETECTORS
 
@@ -948,6 +1000,7 @@ def _make_attack(cfg: EvalConfig, model, eps: float) -> Attack:
         steps=cfg.steps,
         early_stop=cfg.early_stop,
         seed=cfg.seed,
+        attack_args=tuple(cfg.attack_args),
     )
 
 

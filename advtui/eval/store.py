@@ -28,6 +28,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from advtui import registry
 from advtui.errors import AdvtuiError
 from advtui.eval.rows import Row, RowKey
 from advtui.images import atomic_write_bytes
@@ -305,6 +306,7 @@ FLAGS = {
     "model": "--model",
     "input_size": "--input-size",
     "method": "--method",
+    "attack_args": "--attack-arg",
     "alpha": "--alpha",
     "steps": "--steps",
     "early_stop": "--early-stop",
@@ -344,6 +346,13 @@ def _flag_value(key: str, value) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
+def _arg_text(key: str, value) -> str:
+    """A stored ``--attack-arg`` value as its command-line text (a tuple as ``1,2``)."""
+    if isinstance(value, (list, tuple)):
+        return ",".join(_flag_value(key, v) for v in value)
+    return _flag_value(key, value)
+
+
 def mismatch_message(diffs: list[tuple[str, object, object]]) -> str:
     """One line naming every (param, stored, now) mismatch and the flags that match the stored
     run, or, when a rule of the code changed, that the run cannot be continued."""
@@ -361,9 +370,11 @@ def mismatch_message(diffs: list[tuple[str, object, object]]) -> str:
     passes, drops = [], []
     for k, old, _new in diffs:
         flag = FLAGS[k]
-        if old == "bim-seed":
+        if k == "method" and old == registry.SEED_ATTACK:
             continue  # --protocol seed implies its BIM
-        if old is None or old is False:
+        if isinstance(old, dict):  # --attack-arg: one flag per stored pair
+            passes += [f"{flag} {shlex.quote(f'{a}={_arg_text(a, v)}')}" for a, v in old.items()]
+        elif old is None or old is False:
             drops.append(flag)
         elif old is True:
             passes.append(flag)

@@ -904,7 +904,7 @@ class AdvtuiApp(App[int]):
     def action_cycle_method(self) -> None:
         # the adaptive attack needs a detector to attack: in the cycle only when one is loaded
         methods = tuple(self.config.methods or METHODS) + (
-            ("adaptive",) if self.state.detector is not None else ()
+            (registry.detector_attack(),) if self.state.detector is not None else ()
         )
         i = (
             methods.index(self.state.settings.method)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from rich.text import Text
 
+from advtui import registry
 from advtui.explain.evidence import Evidence
 from advtui.names import safe_name
 from advtui.tui.widgets import pct, progress_text
@@ -171,16 +172,17 @@ def detector_columns(state: ExplorerState, vm: ViewModel) -> None:
         return
     path, model, settings = key
     method, rest = settings[0], settings[1:]
-    adaptive_key = (path, model, ("adaptive", *rest))
-    plain_key = key if method != "adaptive" else None
+    adaptive = registry.detector_attack()
+    adaptive_key = (path, model, (adaptive, *rest))
+    plain_key = key if not _attacks_detector(method) else None
     if plain_key is None:  # the last explained plain run of this image at these settings
         for k, o in state.outcomes.items():
-            if k[:2] == key[:2] and k[2][1:] == rest and k[2][0] != "adaptive" and o.maps:
+            if k[:2] == key[:2] and k[2][1:] == rest and not _attacks_detector(k[2][0]) and o.maps:
                 plain_key = k
     plain_method = plain_key[2][0] if plain_key is not None else _first_plain(state)
     runs: dict[str, tuple[tuple | None, str]] = {
         "adversarial": (plain_key, plain_method),
-        "adaptive": (adaptive_key, "adaptive"),
+        "adaptive": (adaptive_key, adaptive),
     }
     # the columns: the clean image, the plain attack's and the adaptive attack's adversarial
     vm.evidence_headers = {"clean": "clean", "adversarial": safe_name(plain_method.upper())}
@@ -195,7 +197,7 @@ def detector_columns(state: ExplorerState, vm: ViewModel) -> None:
                 hint = "press e"
             else:
                 # one short line a table row: "press m" / "→ adaptive" / "then e"
-                hint = f"press m\n→ {name.upper() if name != 'adaptive' else name}\nthen e"
+                hint = f"press m\n→ {name if _attacks_detector(name) else name.upper()}\nthen e"
             vm.evidence_placeholders[column] = hint
             continue
         e = outcome.evidence["adversarial"]
@@ -224,8 +226,13 @@ def _first_plain(state: ExplorerState) -> str:
     """The plain method the method cycle offers first (what ``m`` leads to from adaptive)."""
     from advtui.settings import METHODS
 
-    methods = [m for m in (state.config.methods or METHODS) if m != "adaptive"]
-    return methods[0] if methods else "pgd"
+    methods = [m for m in (state.config.methods or METHODS) if not _attacks_detector(m)]
+    return methods[0] if methods else registry.DEFAULT_ATTACK
+
+
+def _attacks_detector(method: str) -> bool:
+    """The method attacks the loaded detector (the registry's ``needs_detector``)."""
+    return registry.attack_spec(method).needs_detector
 
 
 def _build_view(state: ExplorerState, cache: dict) -> ViewModel:
@@ -384,7 +391,7 @@ def status_line(state: ExplorerState, width: int) -> Text:
     model = state.model
     device = str(model.device) if model is not None else state.config.device
     name = safe_name(model.name if model is not None else state.config.model)
-    if s.target in ("untargeted", "random", "runner-up", "nearest"):
+    if s.target in registry.TARGET_MODES:
         target = s.target
     elif model is not None and s.target.isdigit():
         target = f"→ {model.label(int(s.target))}"
