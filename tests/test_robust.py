@@ -74,7 +74,9 @@ def test_a_second_eval_on_a_folder_is_refused_naming_the_holder_and_a_killed_one
     tmp_path,
 ):
     out = tmp_path / "run"
-    first = _child([*EVAL, "--out", str(out)], ROBUST_CHILD_SLOW_ROW="3")  # 6 rows: 18 s
+    # 30 s after each row: the refusals below (two more processes starting, slow on a loaded
+    # machine) always land while the first run is mid-way; it is killed, not waited for
+    first = _child([*EVAL, "--out", str(out)], ROBUST_CHILD_SLOW_ROW="30")
     try:
         _wait_rows(out, first)
         for extra in ([], ["--resume"]):
