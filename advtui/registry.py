@@ -297,6 +297,12 @@ TARGET_MODES: dict[str, TargetSpec] = {
     )
 }
 
+#: the explainer of every face unless --explainer says otherwise (the paper's SHAP); runs made
+#: with it record no explainer of their own, as runs did before there were others
+DEFAULT_EXPLAINER = "shap"
+#: the original repository's protocol (--protocol seed) explains with SHAP
+SEED_EXPLAINER = "shap"
+
 EXPLAINERS: dict[str, ExplainerSpec] = {
     s.name: s
     for s in (

@@ -103,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
         "shap_scale": scale,
     }
     if args.out:
-        title = f"class: {ev.label}" + ("" if args.explainer == "shap" else f" ({_label(args)})")
+        default = args.explainer == registry.DEFAULT_EXPLAINER  # its maps say nothing more
+        title = f"class: {ev.label}" + ("" if default else f" ({_label(args)})")
         text = shap_png_text(scale, pmap, ev.label)
         stem = args.explainer  # shap.png as always; ig.png, saliency.png, smoothgrad.png
 

@@ -144,7 +144,7 @@ class EvalConfig:
             raise EvalError(
                 f"--explainer must be one of {', '.join(registry.EXPLAINERS)} (got {c.explainer!r})"
             )
-        if c.protocol == "seed" and c.explainer != "shap":
+        if c.protocol == "seed" and c.explainer != registry.SEED_EXPLAINER:
             raise EvalError(
                 "--protocol seed explains a layer input with SHAP; drop --explainer or use "
                 "--protocol corrected"
@@ -290,12 +290,11 @@ class EvalConfig:
             fixed["attack_args"] = self.typed_attack_args()
         # the explainer and its own flags; SHAP runs (older ones too) carry none of these, so
         # they resume as before and a mismatch names --explainer
-        if self.explainer != "shap":
+        if self.explainer != registry.DEFAULT_EXPLAINER:
             fixed["explainer"] = self.explainer
-            if self.explainer == "ig":
-                fixed["baseline"] = self.baseline
-            if self.explainer == "smoothgrad":
-                fixed["noise_std"] = self.noise_std
+            own = self.explainer_params()
+            for p in registry.explainer_spec(self.explainer).params:
+                fixed.setdefault(p.name, own[p.name])  # layer is there for every run
         return {
             "fixed": fixed,
             "explainer": self.explainer,

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from advtui.eval.metrics import POOLED
 from advtui.eval.paper import PAPER, paper_label
-from advtui.registry import PAPER_DETECTOR
+from advtui.registry import DEFAULT_EXPLAINER, PAPER_DETECTOR
 
 
 def ci(block: dict | None, pct: bool = False) -> str:
@@ -60,7 +60,11 @@ def summary_table(summary: dict, spread: bool = True):
         box=box.SIMPLE_HEAD,
         title=f"advtui eval — {p['model']} {p['method']} ε={p['primary_eps']} steps={p['steps']} "
         f"nsamples={p['nsamples']} protocol={p['protocol']}"
-        + (f" explainer={p['explainer']}" if p.get("explainer", "shap") != "shap" else ""),
+        + (
+            f" explainer={p['explainer']}"
+            if p.get("explainer", DEFAULT_EXPLAINER) != DEFAULT_EXPLAINER
+            else ""
+        ),
         title_justify="left",
         caption=(
             "acc/AUC: one 90/10 split by image position (the original's; test = last 10 % of images)"

@@ -1,5 +1,5 @@
-"""No module outside the registry tests an attack or target mode by its name: behaviour that
-differs between attacks is a field of their spec (DESIGN.md, rule 12)."""
+"""No module outside the registry tests an attack, target mode, explainer or detector by its
+name: behaviour that differs between them is a field of their spec (DESIGN.md, rule 12)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,16 @@ from pathlib import Path
 from advtui import registry
 
 ROOT = Path(__file__).resolve().parent.parent / "advtui"
-NAMES = frozenset(registry.ATTACKS) | frozenset(registry.TARGET_MODES)
+NAMES = (
+    frozenset(registry.ATTACKS)
+    | frozenset(registry.TARGET_MODES)
+    | frozenset(registry.EXPLAINERS)
+    | frozenset(registry.DETECTORS)
+)
 
 
 def _named(node: ast.AST) -> list[str]:
-    """The attack/target-mode names a comparison operand spells out as string literals."""
+    """The registry names a comparison operand spells out as string literals."""
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return [node.value] if node.value in NAMES else []
     if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
@@ -23,7 +28,7 @@ def _named(node: ast.AST) -> list[str]:
 
 def name_tests(source: str) -> list[tuple[int, str]]:
     """(line, name) of every ``==``/``!=``/``in``/``not in`` comparison with a literal name
-    of an attack or a target mode (``method == "pgd"``, ``t in ("random", "nearest")``,
+    of an attack, target mode, explainer or detector (``method == "pgd"``, ``t in ("random", "nearest")``,
     ``"nearest" in targets``), and of every literal tuple/list/set that lists two or more of
     them (a second copy of the registry's list)."""
     found = []
@@ -45,7 +50,7 @@ def test_the_check_finds_the_forms_it_forbids():
     assert listed == [(1, "runner-up"), (1, "untargeted")]
 
 
-def test_no_module_outside_the_registry_tests_attack_or_target_names():
+def test_no_module_outside_the_registry_tests_a_registry_name():
     offenders = []
     for path in sorted(ROOT.rglob("*.py")):
         if path.name == "registry.py" and path.parent == ROOT:
