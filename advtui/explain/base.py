@@ -15,6 +15,7 @@ eval, pipeline) builds its explainer here, so a new method is one file plus one 
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 import torch
 
-from advtui.errors import ExplainError
+from advtui.errors import Cancelled, ExplainError
 from advtui.explain.evidence import Evidence, evidence_stats
 
 if TYPE_CHECKING:
@@ -137,6 +138,96 @@ def explanation(
     return Explanation(attributions, classes, evidence, layer, method)
 
 
+class AttributionExplainer(ABC):
+    """The base of every explainer: the model and device, the gradient batch, the seed, and
+    the shared loop — score the images, then per image the method's chunks with progress and
+    cancellation between them, then the :class:`Explanation` and its Evidence records.
+
+    Subclasses set ``name``/``title`` and implement :meth:`chunks` (how many chunks, i.e.
+    progress steps, an image takes) and :meth:`attribute` (one image's attribution, calling
+    ``tick()`` before each chunk: ``tick`` reports the chunks before it as done and raises
+    :class:`~advtui.errors.Cancelled` once ``stop`` is set). SHAP loops its chunks itself; the
+    captum methods hook ``tick`` into the model's forward, which captum calls once per
+    internal batch. What an explainer integrates from (SHAP's background) is given to it by
+    :func:`make_explainer`, which loads it only for explainers whose spec asks for one.
+    """
+
+    name = ""
+    title = ""  # used in messages ("IG cancelled …")
+    layer: str | None = None
+
+    def __init__(self, model: nn.Module, *, seed: int = 0, batch_size: int | None = None) -> None:
+        self.model = model.eval()
+        self.device = model_device(model)
+        self.seed = int(seed)
+        self.batch_size = batch_size or BATCH_SIZE.get(self.device.type, 32)
+
+    @abstractmethod
+    def chunks(self, nsamples: int) -> int:
+        """How many chunks (progress steps) ``nsamples`` takes."""
+
+    @abstractmethod
+    def attribute(
+        self, x: torch.Tensor, cls: int, nsamples: int, tick: Callable[[], None]
+    ) -> torch.Tensor:
+        """One image's attribution for class ``cls``, calling ``tick()`` before each chunk."""
+
+    def explain(
+        self,
+        x: torch.Tensor,
+        classes: Sequence[int] | None = None,
+        *,
+        nsamples: int = 50,
+        progress: ProgressFn | None = None,
+        stop: threading.Event | None = None,
+    ) -> Explanation:
+        """Explain ``classes`` (default: each image's top class) for images ``x`` (N, 3, H, W)."""
+        if int(nsamples) < 1:
+            raise ExplainError(f"nsamples must be at least 1 (got {nsamples})")
+        if x.ndim == 3:
+            x = x.unsqueeze(0)
+        x = x.detach().float().to(self.device)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            logits, probs, classes = score(self.model, x, classes)
+            per_image = self.chunks(int(nsamples))
+            total = len(x) * per_image
+            state = {"started": 0}
+
+            def tick() -> None:
+                # called as each chunk starts: the ones before it are done
+                done = min(state["started"], total)
+                if progress is not None and state["started"] % per_image:
+                    progress(done, total)
+                if stop is not None and stop.is_set():
+                    raise Cancelled(f"{self.title} cancelled at {done}/{total} chunks")
+                state["started"] += 1
+
+            attrs = []
+            for j in range(len(x)):
+                a = self.attribute(x[j : j + 1], classes[j], int(nsamples), tick)
+                attrs.append(a.detach().double().cpu())
+                if progress is not None:
+                    progress((j + 1) * per_image, total)
+                state["started"] = (j + 1) * per_image
+        finally:
+            self.model.train(was_training)
+        attributions = torch.cat(attrs).numpy().astype(np.float32)
+        return explanation(
+            self.model, attributions, classes, logits, probs, layer=self.layer, method=self.name
+        )
+
+    def _oom(self, exc: RuntimeError) -> Exception:
+        """One line for an out-of-memory error (``exc`` itself otherwise)."""
+        if "out of memory" in str(exc).lower():
+            return ExplainError(
+                f"out of memory in {self.title} at batch size {self.batch_size}; lower "
+                "nsamples or the batch, or use --device cpu"
+            )
+        return exc
+
+
 def make_explainer(
     name: str,
     model: nn.Module,
@@ -169,6 +260,7 @@ def make_explainer(
 
 __all__ = [
     "BATCH_SIZE",
+    "AttributionExplainer",
     "Explanation",
     "ExplainerProtocol",
     "ProgressFn",

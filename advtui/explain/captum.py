@@ -23,22 +23,13 @@ from __future__ import annotations
 
 import math
 import threading
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
-import numpy as np
 import torch
 from torch import nn
 
-from advtui.errors import Cancelled, ExplainError
-from advtui.explain.base import (
-    BATCH_SIZE,
-    Explanation,
-    ProgressFn,
-    explanation,
-    model_device,
-    score,
-)
+from advtui.errors import ExplainError
+from advtui.explain.base import AttributionExplainer
 
 BASELINES = ("black", "blur")
 #: σ of the blur baseline in pixels at 224 px (scaled with the image size).
@@ -89,88 +80,7 @@ class _Watched(nn.Module):
         return self.model(x)
 
 
-class CaptumExplainer(ABC):
-    """The shared loop: score, then per image the method's chunks, then Evidence records.
-
-    Subclasses set ``name``/``title`` and implement :meth:`chunks` (how many chunks an image
-    takes) and :meth:`attribute` (one image's attribution, calling ``tick()`` before each
-    chunk).
-    """
-
-    name = ""
-    title = ""  # used in messages ("IG cancelled …")
-    layer: str | None = None
-
-    def __init__(self, model: nn.Module, *, seed: int = 0, batch_size: int | None = None) -> None:
-        self.model = model.eval()
-        self.device = model_device(model)
-        self.seed = int(seed)
-        self.batch_size = batch_size or BATCH_SIZE.get(self.device.type, 32)
-
-    @abstractmethod
-    def chunks(self, nsamples: int) -> int:
-        """How many chunks (progress steps) ``nsamples`` takes."""
-
-    @abstractmethod
-    def attribute(
-        self, x: torch.Tensor, cls: int, nsamples: int, tick: Callable[[], None]
-    ) -> torch.Tensor:
-        """One image's attribution for class ``cls``, calling ``tick()`` before each chunk."""
-
-    def explain(
-        self,
-        x: torch.Tensor,
-        classes: Sequence[int] | None = None,
-        *,
-        nsamples: int = 50,
-        progress: ProgressFn | None = None,
-        stop: threading.Event | None = None,
-    ) -> Explanation:
-        """Explain ``classes`` (default: each image's top class) for images ``x`` (N, 3, H, W)."""
-        if int(nsamples) < 1:
-            raise ExplainError(f"nsamples must be at least 1 (got {nsamples})")
-        if x.ndim == 3:
-            x = x.unsqueeze(0)
-        x = x.detach().float().to(self.device)
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            logits, probs, classes = score(self.model, x, classes)
-            per_image = self.chunks(int(nsamples))
-            total = len(x) * per_image
-            state = {"started": 0}
-
-            def tick() -> None:
-                # called as each chunk starts: the ones before it are done
-                done = min(state["started"], total)
-                if progress is not None and state["started"] % per_image:
-                    progress(done, total)
-                if stop is not None and stop.is_set():
-                    raise Cancelled(f"{self.title} cancelled at {done}/{total} chunks")
-                state["started"] += 1
-
-            attrs = []
-            for j in range(len(x)):
-                a = self.attribute(x[j : j + 1], classes[j], int(nsamples), tick)
-                attrs.append(a.detach().double().cpu())
-                if progress is not None:
-                    progress((j + 1) * per_image, total)
-                state["started"] = (j + 1) * per_image
-        finally:
-            self.model.train(was_training)
-        attributions = torch.cat(attrs).numpy().astype(np.float32)
-        return explanation(self.model, attributions, classes, logits, probs, method=self.name)
-
-    def _oom(self, exc: RuntimeError) -> Exception:
-        if "out of memory" in str(exc).lower():
-            return ExplainError(
-                f"out of memory in {self.title} at batch size {self.batch_size}; lower the "
-                "batch or use --device cpu"
-            )
-        return exc
-
-
-class IG(CaptumExplainer):
+class IG(AttributionExplainer):
     """Integrated Gradients of the class logit (captum ``IntegratedGradients``).
 
     Sundararajan, Taly & Yan 2017, "Axiomatic Attribution for Deep Networks". Pixel space;
@@ -223,7 +133,7 @@ class IG(CaptumExplainer):
             raise self._oom(exc) from None
 
 
-class Saliency(CaptumExplainer):
+class Saliency(AttributionExplainer):
     """The signed gradient of the class logit (captum ``Saliency`` with ``abs=False``).
 
     Simonyan, Vedaldi & Zisserman 2014, "Deep Inside Convolutional Networks". One gradient per
@@ -249,7 +159,7 @@ class Saliency(CaptumExplainer):
             raise self._oom(exc) from None
 
 
-class SmoothGrad(CaptumExplainer):
+class SmoothGrad(AttributionExplainer):
     """SmoothGrad: the mean signed gradient over noisy copies (captum ``NoiseTunnel`` over
     ``Saliency``, ``nt_type="smoothgrad"``).
 
@@ -318,4 +228,4 @@ class SmoothGrad(CaptumExplainer):
         return acc / float(nsamples)
 
 
-__all__ = ["BASELINES", "IG", "CaptumExplainer", "Saliency", "SmoothGrad", "baseline_for", "blur"]
+__all__ = ["BASELINES", "IG", "Saliency", "SmoothGrad", "baseline_for", "blur"]

@@ -18,20 +18,19 @@ Two choices, said where the maps are shown (docs/eval.md):
   to the logits — the last convolutional features before global pooling, the paper's choice.
 
 One forward and one backward per image; ``nsamples`` is ignored. Between images it reports
-``progress(done, total)`` and honours ``stop``.
+``progress(done, total)`` and honours ``stop`` (the shared loop of
+:class:`~advtui.explain.base.AttributionExplainer`).
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Sequence
+from collections.abc import Callable
 
-import numpy as np
 import torch
 from torch import nn
 
-from advtui.errors import Cancelled, ExplainError
-from advtui.explain.base import Explanation, ProgressFn, explanation, model_device, score
+from advtui.errors import ExplainError
+from advtui.explain.base import AttributionExplainer
 
 
 def last_spatial_module(model: nn.Module, x: torch.Tensor) -> tuple[str, nn.Module]:
@@ -59,7 +58,7 @@ def last_spatial_module(model: nn.Module, x: torch.Tensor) -> tuple[str, nn.Modu
     return spatial[-1]
 
 
-class GradCAM:
+class GradCAM(AttributionExplainer):
     """Grad-CAM of the class logit at one layer (see the module docstring).
 
     Args:
@@ -81,51 +80,31 @@ class GradCAM:
         seed: int = 0,
         batch_size: int | None = None,
     ) -> None:
-        self.model = model.eval()
-        self.device = model_device(model)
+        super().__init__(model, seed=seed, batch_size=batch_size)
         self.layer = layer
         get_layer = getattr(model, "get_layer", None)
         if layer and get_layer is None:
             raise ExplainError("Grad-CAM: --layer needs an advtui model (one with named layers)")
         self._module: nn.Module | None = get_layer(layer) if layer and get_layer else None
+        self._default: nn.Module | None = None  # the last spatial module, found on first use
 
     def _target(self, x: torch.Tensor) -> tuple[nn.Module, bool]:
         """The hooked module and whether its input (True) or output (False) is used."""
         if self._module is not None:
             return self._module, True
-        return last_spatial_module(self.model, x)[1], False
+        if self._default is None:
+            self._default = last_spatial_module(self.model, x)[1]
+        return self._default, False
 
-    def explain(
-        self,
-        x: torch.Tensor,
-        classes: Sequence[int] | None = None,
-        *,
-        nsamples: int = 1,
-        progress: ProgressFn | None = None,
-        stop: threading.Event | None = None,
-    ) -> Explanation:
-        """Explain ``classes`` (default: each image's top class) for images ``x`` (N, 3, H, W)."""
-        if x.ndim == 3:
-            x = x.unsqueeze(0)
-        x = x.detach().float().to(self.device)
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            logits, probs, classes = score(self.model, x, classes)
-            module, use_input = self._target(x)
-            maps = []
-            for j in range(len(x)):
-                if stop is not None and stop.is_set():
-                    raise Cancelled(f"Grad-CAM cancelled at {j}/{len(x)} images")
-                maps.append(self._one(x[j : j + 1], classes[j], module, use_input))
-                if progress is not None:
-                    progress(j + 1, len(x))
-        finally:
-            self.model.train(was_training)
-        attributions = torch.cat(maps).numpy().astype(np.float32)
-        return explanation(
-            self.model, attributions, classes, logits, probs, layer=self.layer, method=self.name
-        )
+    def chunks(self, nsamples: int) -> int:
+        return 1  # one forward and one backward per image; nsamples is ignored
+
+    def attribute(
+        self, x: torch.Tensor, cls: int, nsamples: int, tick: Callable[[], None]
+    ) -> torch.Tensor:
+        tick()
+        module, use_input = self._target(x)
+        return self._one(x, cls, module, use_input)
 
     def _one(self, x: torch.Tensor, cls: int, module: nn.Module, use_input: bool) -> torch.Tensor:
         caught: list[torch.Tensor] = []

@@ -22,18 +22,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from advtui.errors import Cancelled, ExplainError, ImageError
+from advtui.errors import ExplainError, ImageError
+from advtui.explain.base import AttributionExplainer
 
 if TYPE_CHECKING:
     from advtui.models import Classifier
-from advtui.explain.base import (
-    BATCH_SIZE,
-    Explanation,
-    ProgressFn,
-    explanation,
-    model_device,
-    score,
-)
 
 
 class _Select(nn.Module):
@@ -63,7 +56,7 @@ def chunk_seed(seed: int, chunk: int) -> int:
     return (int(seed) * 100_003 + int(chunk)) % 2**32
 
 
-class Explainer:
+class Explainer(AttributionExplainer):
     """Expected-gradients SHAP for a :class:`~advtui.models.Classifier`.
 
     Computes exactly what ``shap.GradientExplainer(model_or_(model, layer), background,
@@ -85,6 +78,7 @@ class Explainer:
     """
 
     name = "shap"
+    title = "SHAP"
 
     def __init__(
         self,
@@ -98,53 +92,27 @@ class Explainer:
     ) -> None:
         if background.ndim != 4 or background.shape[0] < 1:
             raise ExplainError("background must be a non-empty batch of images (B, 3, H, W)")
-        self.model = model.eval()
-        self.device = model_device(model)
+        super().__init__(model, seed=seed, batch_size=batch_size)
         self.layer = layer
-        self.seed = int(seed)
         self.local_smoothing = float(local_smoothing)
-        self.batch_size = batch_size or BATCH_SIZE.get(self.device.type, 32)
         self.background = background.detach().float().to(self.device)
         self._module: nn.Module | None = model.get_layer(layer) if layer else None
 
-    def explain(
-        self,
-        x: torch.Tensor,
-        classes: Sequence[int] | None = None,
-        *,
-        nsamples: int = 50,
-        progress: ProgressFn | None = None,
-        stop: threading.Event | None = None,
-    ) -> Explanation:
-        """Explain ``classes`` (default: each image's top class) for images ``x`` (N, 3, H, W)."""
-        if x.ndim == 3:
-            x = x.unsqueeze(0)
-        x = x.detach().float().to(self.device)
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            logits, probs, classes = score(self.model, x, classes)
-            chunks = split_chunks(int(nsamples), self.batch_size)
-            total, done = len(x) * len(chunks), 0
-            attrs: list[torch.Tensor] = []
-            for j in range(len(x)):
-                acc: torch.Tensor | None = None
-                for c, n in enumerate(chunks):
-                    if stop is not None and stop.is_set():
-                        raise Cancelled(f"SHAP cancelled at {done}/{total} chunks")
-                    phi = self._chunk(x[j : j + 1], classes[j], n, chunk_seed(self.seed, c))
-                    acc = phi * n if acc is None else acc + phi * n
-                    done += 1
-                    if progress is not None:
-                        progress(done, total)
-                assert acc is not None  # split_chunks gives at least one chunk
-                attrs.append(acc / float(nsamples))
-        finally:
-            self.model.train(was_training)
-        attributions = torch.cat(attrs).cpu().numpy().astype(np.float32)
-        return explanation(
-            self.model, attributions, classes, logits, probs, layer=self.layer, method=self.name
-        )
+    def chunks(self, nsamples: int) -> int:
+        return len(split_chunks(nsamples, self.batch_size))
+
+    def attribute(
+        self, x: torch.Tensor, cls: int, nsamples: int, tick: Callable[[], None]
+    ) -> torch.Tensor:
+        """The sample-weighted mean over the chunks of :func:`split_chunks`; chunk c draws
+        with ``rseed = chunk_seed(seed, c)``, as shap's ``shap_values(rseed=…)`` would."""
+        acc: torch.Tensor | None = None
+        for c, n in enumerate(split_chunks(nsamples, self.batch_size)):
+            tick()
+            phi = self._chunk(x, cls, n, chunk_seed(self.seed, c))
+            acc = phi * n if acc is None else acc + phi * n
+        assert acc is not None  # split_chunks gives at least one chunk
+        return acc / float(nsamples)
 
     def samples(
         self, x: torch.Tensor, nsamples: int, rseed: int
