@@ -53,7 +53,7 @@ def test_the_check_finds_the_forms_it_forbids():
 def test_no_module_outside_the_registry_tests_a_registry_name():
     offenders = []
     for path in sorted(ROOT.rglob("*.py")):
-        if path.name == "registry.py" and path.parent == ROOT:
+        if path.parent == ROOT / "registry":  # the specs themselves
             continue
         for line, name in name_tests(path.read_text(encoding="utf-8")):
             offenders.append(f"{path.relative_to(ROOT.parent)}:{line} tests {name!r}")
