@@ -13,8 +13,9 @@ class MIFGSM(Attack):
     """Momentum Iterative FGSM (Dong et al., CVPR 2018, "Boosting Adversarial Attacks with
     Momentum", arXiv:1710.06081).
 
-    Each step accumulates a velocity ``g ← μ·g + ∇/‖∇‖₁`` (the gradient of the attack's
-    objective, L1-normalised per image) and moves ``x' = x + α·sign(g)``, projected onto
+    Each step accumulates a velocity ``g ← μ·g + ∇/mean|∇|`` (the gradient of the attack's
+    objective, L1-normalised per image: the paper's ‖∇‖₁ divided by the image's 3·H·W values,
+    which leaves every sign(g) as it was) and moves ``x' = x + α·sign(g)``, projected onto
     ``[x₀−ε, x₀+ε] ∩ [0, 1]``. With ``decay`` μ = 0 it is BIM. Norm: L∞.
 
     Args: model, eps (default 8/255), alpha (default 2.5·ε/steps), steps (default 10),
@@ -34,7 +35,10 @@ class MIFGSM(Attack):
         ascent: torch.Tensor,
         state: dict[str, torch.Tensor],
     ) -> torch.Tensor:
-        l1 = ascent.abs().sum(dim=(1, 2, 3), keepdim=True).clamp_min(1e-30)
-        g = self.decay * state.get("g", torch.zeros_like(ascent)) + ascent / l1
+        # ∇/mean|∇| (torchattacks' and the authors' code): ‖∇‖₁ over the image's 3·H·W
+        # values scales every term alike, so sign(g) is the same; NI-FGSM's look-ahead uses
+        # g's size, and it is this class with that one hook
+        mean_abs = ascent.abs().mean(dim=(1, 2, 3), keepdim=True).clamp_min(1e-30)
+        g = self.decay * state.get("g", torch.zeros_like(ascent)) + ascent / mean_abs
         state["g"] = g
         return x_adv + self.alpha * g.sign()

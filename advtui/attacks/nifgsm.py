@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
-from advtui.attacks.base import Attack
+from advtui.attacks.mifgsm import MIFGSM
 
 
-class NIFGSM(Attack):
+class NIFGSM(MIFGSM):
     """Nesterov Iterative FGSM (Lin, Song, He, Wang & Hopcroft, ICLR 2020, "Nesterov
     Accelerated Gradient and Scale Invariance for Adversarial Attacks", arXiv:1908.06281).
 
@@ -26,22 +24,6 @@ class NIFGSM(Attack):
 
     name = "nifgsm"
 
-    def __init__(self, model: torch.nn.Module, *args: Any, decay: float = 1.0, **kwargs: Any):
-        super().__init__(model, *args, **kwargs)
-        self.decay = float(decay)
-
     def _grad_point(self, x_adv: torch.Tensor, state: dict[str, torch.Tensor]) -> torch.Tensor:
         g = state.get("g")
         return x_adv if g is None else x_adv + self.decay * self.alpha * g
-
-    def _step(
-        self,
-        x: torch.Tensor,
-        x_adv: torch.Tensor,
-        ascent: torch.Tensor,
-        state: dict[str, torch.Tensor],
-    ) -> torch.Tensor:
-        mean_abs = ascent.abs().mean(dim=(1, 2, 3), keepdim=True).clamp_min(1e-30)
-        g = self.decay * state.get("g", torch.zeros_like(ascent)) + ascent / mean_abs
-        state["g"] = g
-        return x_adv + self.alpha * g.sign()
