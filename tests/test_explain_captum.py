@@ -165,6 +165,22 @@ def test_every_registered_explainer_gives_maps_and_the_same_evidence(tiny, image
     assert len(calls) == (1 if registry.EXPLAINERS[name].background else 0)
 
 
+@pytest.mark.parametrize("name", list(registry.EXPLAINERS))
+def test_the_gradient_batch_never_changes_an_explainers_map(tiny, images, name):
+    """The batch is a speed and memory setting (CPU 10, a GPU 64, the explorer's 4): a seed
+    gives the same map at any batch, to float rounding (the draws do not follow the batch)."""
+    bg = torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(2))
+    maps = [
+        make_explainer(name, tiny, bg, seed=4, batch_size=b).explain(images, nsamples=23)
+        for b in (1, 3, 10, 64)
+    ]
+    scale = np.abs(maps[0].attributions).max()
+    for other in maps[1:]:
+        np.testing.assert_allclose(
+            other.attributions, maps[0].attributions, rtol=1e-5, atol=1e-5 * scale
+        )
+
+
 def test_factory_refuses_another_explainers_flag_and_drops_it_when_lenient(tiny):
     with pytest.raises(ExplainError, match="--baseline applies to IG only, not SHAP"):
         make_explainer("shap", tiny, torch.rand(2, 3, 16, 16), baseline="blur")

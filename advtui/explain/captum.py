@@ -13,7 +13,7 @@ eval's detector features take them unchanged. ``nsamples`` is each method's samp
   ``nsamples``. Simonyan et al. 2014.
 * ``smoothgrad`` — :class:`SmoothGrad`: captum's ``NoiseTunnel`` over that saliency, the mean
   over ``nsamples`` noisy copies (σ = ``noise_std`` in pixel units, default 0.15). The noise
-  of chunk c is drawn after seeding torch with :func:`~advtui.explain.shap.chunk_seed`
+  of draw chunk c (at most 10 copies) is drawn after seeding torch with :func:`~advtui.explain.shap.chunk_seed`
   (``seed``, c), so a seed gives the same map. Smilkov et al. 2017.
 
 Between chunks each reports ``progress(done, total)`` and honours ``stop``.
@@ -164,9 +164,9 @@ class SmoothGrad(AttributionExplainer):
     ``Saliency``, ``nt_type="smoothgrad"``).
 
     Smilkov et al. 2017, "SmoothGrad: removing noise by adding noise". ``nsamples`` noisy
-    copies, split into chunks of the gradient batch; chunk c's noise is drawn after
-    ``torch.manual_seed(chunk_seed(seed, c))`` (the global generator is restored afterwards),
-    so a seed reproduces the map.
+    copies, drawn in SHAP's draw chunks (:data:`~advtui.explain.shap.DRAW_CHUNK`); chunk c's
+    noise is drawn after ``torch.manual_seed(chunk_seed(seed, c))`` (the global generator is
+    restored afterwards), so a seed reproduces the map whatever the gradient batch.
 
     Args:
         model: classifier taking [0, 1] pixels.
@@ -192,9 +192,10 @@ class SmoothGrad(AttributionExplainer):
         self.noise_std = float(noise_std)
 
     def chunks(self, nsamples: int) -> int:
-        from advtui.explain.shap import split_chunks
+        from advtui.explain.shap import DRAW_CHUNK, split_chunks
 
-        return len(split_chunks(nsamples, self.batch_size))
+        # one forward per gradient batch of each draw chunk
+        return sum(-(-n // min(n, self.batch_size)) for n in split_chunks(nsamples, DRAW_CHUNK))
 
     def attribute(
         self, x: torch.Tensor, cls: int, nsamples: int, tick: Callable[[], None]
@@ -202,12 +203,14 @@ class SmoothGrad(AttributionExplainer):
         from captum.attr import NoiseTunnel
         from captum.attr import Saliency as CaptumSaliency
 
-        from advtui.explain.shap import chunk_seed, split_chunks
+        from advtui.explain.shap import DRAW_CHUNK, chunk_seed, split_chunks
 
         tunnel = NoiseTunnel(CaptumSaliency(_Watched(self.model, tick)))
         devices = [self.device] if self.device.type == "cuda" else []
         acc: torch.Tensor | None = None
-        for c, n in enumerate(split_chunks(nsamples, self.batch_size)):
+        # noise drawn in SHAP's draw chunks (at most 10, chunk c after seeding with
+        # chunk_seed(seed, c)), gradients batch_size at a time: the batch never changes the map
+        for c, n in enumerate(split_chunks(nsamples, DRAW_CHUNK)):
             try:
                 with _RNG_LOCK, torch.random.fork_rng(devices=devices):
                     torch.manual_seed(chunk_seed(self.seed, c))
@@ -215,7 +218,7 @@ class SmoothGrad(AttributionExplainer):
                         x.detach().requires_grad_(True),
                         nt_type="smoothgrad",
                         nt_samples=n,
-                        nt_samples_batch_size=n,
+                        nt_samples_batch_size=min(n, self.batch_size),
                         stdevs=self.noise_std,
                         target=cls,
                         abs=False,

@@ -50,6 +50,14 @@ def split_chunks(nsamples: int, batch_size: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(n_chunks)]
 
 
+#: SHAP's samples are drawn in chunks of at most this many (``split_chunks(nsamples, 10)``),
+#: chunk c from ``RandomState(chunk_seed(seed, c))``, whatever the gradient batch: the batch
+#: is a speed and memory setting (a GPU's 64, the explorer's smaller one) and never changes
+#: the values. 10 is the CPU batch the draws followed before they were decoupled, so rows
+#: made then are the rows made now.
+DRAW_CHUNK = 10
+
+
 def chunk_seed(seed: int, chunk: int) -> int:
     """The ``rseed`` of chunk ``chunk`` for an explainer seeded with ``seed``: distinct per
     chunk, and inside numpy's seed range [0, 2³²) for any seed (negative or ≥ 42,950 too)."""
@@ -99,19 +107,39 @@ class Explainer(AttributionExplainer):
         self._module: nn.Module | None = model.get_layer(layer) if layer else None
 
     def chunks(self, nsamples: int) -> int:
-        return len(split_chunks(nsamples, self.batch_size))
+        return -(-int(nsamples) // self.batch_size)  # gradient batches: the progress steps
 
     def attribute(
         self, x: torch.Tensor, cls: int, nsamples: int, tick: Callable[[], None]
     ) -> torch.Tensor:
-        """The sample-weighted mean over the chunks of :func:`split_chunks`; chunk c draws
-        with ``rseed = chunk_seed(seed, c)``, as shap's ``shap_values(rseed=…)`` would."""
+        """The mean of gradient × delta over ``nsamples`` samples. They are drawn in the
+        chunks of ``split_chunks(nsamples, DRAW_CHUNK)``, chunk c with ``rseed =
+        chunk_seed(seed, c)`` as shap's ``shap_values(rseed=…)`` would draw it, and their
+        gradients are taken ``batch_size`` at a time: at most a batch plus a draw chunk of
+        samples is held at once, and the batch size never changes the result."""
         acc: torch.Tensor | None = None
-        for c, n in enumerate(split_chunks(nsamples, self.batch_size)):
+        waiting: list[tuple[torch.Tensor, torch.Tensor]] = []  # drawn, gradient not yet taken
+
+        def take(k: int) -> None:
+            nonlocal acc, waiting
+            inputs = torch.cat([i for i, _ in waiting])
+            delta = torch.cat([d for _, d in waiting])
+            rest = (inputs[k:], delta[k:])
             tick()
-            phi = self._chunk(x, cls, n, chunk_seed(self.seed, c))
-            acc = phi * n if acc is None else acc + phi * n
-        assert acc is not None  # split_chunks gives at least one chunk
+            part = self._summed(inputs[:k], cls, delta[:k])
+            acc = part if acc is None else acc + part
+            waiting = [rest] if len(rest[0]) else []
+
+        def pending() -> int:
+            return sum(len(i) for i, _ in waiting)
+
+        for c, n in enumerate(split_chunks(nsamples, DRAW_CHUNK)):
+            waiting.append(self.samples(x, n, chunk_seed(self.seed, c)))
+            while pending() >= self.batch_size:
+                take(self.batch_size)
+        if pending():
+            take(pending())
+        assert acc is not None  # nsamples ≥ 1
         return acc / float(nsamples)
 
     def samples(
@@ -141,9 +169,8 @@ class Explainer(AttributionExplainer):
         bg = self.background[index]
         return t_in * xs + t_bg * bg, xs - bg
 
-    def _chunk(self, x: torch.Tensor, cls: int, nsamples: int, rseed: int) -> torch.Tensor:
-        """Mean of gradient × delta over one chunk of ``nsamples`` samples, (1, C, h, w) float64."""
-        inputs, delta = self.samples(x, nsamples, rseed)
+    def _summed(self, inputs: torch.Tensor, cls: int, delta: torch.Tensor) -> torch.Tensor:
+        """Σ of gradient × delta over one gradient batch of samples, (1, C, h, w) float64."""
         try:
             grad, delta = self._gradients(inputs, cls, delta)
         except RuntimeError as exc:
@@ -152,7 +179,7 @@ class Explainer(AttributionExplainer):
                     f"out of memory in SHAP at batch size {self.batch_size}; lower nsamples or use --device cpu"
                 ) from None
             raise
-        return (grad.double() * delta.double()).mean(0, keepdim=True).contiguous()
+        return (grad.double() * delta.double()).sum(0, keepdim=True).contiguous()
 
     def _gradients(
         self, inputs: torch.Tensor, cls: int, delta: torch.Tensor

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from advtui.tui import messages as msg
-from advtui.tui.state import Entry, Job, TuiConfig, one_line
+from advtui.tui.state import EXPLAIN_BATCH, Entry, Job, TuiConfig, one_line
 
 Post = Callable[[Any], Any]
 
@@ -243,6 +243,7 @@ class ExplainerCache:
             background,
             strict=False,
             seed=seed,
+            batch_size=EXPLAIN_BATCH.get(model.device.type),
             layer=c.layer,
             local_smoothing=c.local_smoothing,
             baseline=c.baseline,

@@ -94,6 +94,12 @@ class TuiConfig:
         self.out_dir = Path(self.out_dir)
 
 
+#: The explorer's gradient batch per device (None: the explainers' default, 10 on a CPU, 64 on
+#: a GPU). 4 on a CPU: SHAP's peak memory is ~300 MB lower than at 10 for the same speed
+#: (docs/perf.md), and a seed gives the same map at any batch, so the explorer's maps are
+#: eval's rows' maps.
+EXPLAIN_BATCH: dict[str, int] = {"cpu": 4}
+
 #: Decoded display crops kept around the cursor (an LRU; ~150 kB each at 224 px).
 DECODED_LIMIT = 96
 #: Images ahead of and behind the cursor decoded before they are asked for.
