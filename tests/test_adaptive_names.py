@@ -8,7 +8,8 @@ import shutil
 
 import pytest
 
-from advtui.eval.loop import EvalConfig, row_id, run_eval
+from advtui.eval.config import EvalConfig
+from advtui.eval.loop import row_id, run_eval
 from tests.conftest import make_tiny_classifier
 
 EPS = "32/255"

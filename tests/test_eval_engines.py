@@ -26,7 +26,8 @@ import torch
 
 from advtui import threads
 from advtui.cli import main
-from advtui.eval.loop import EvalConfig, run_eval
+from advtui.eval.config import EvalConfig
+from advtui.eval.loop import run_eval
 from advtui.eval.progress import Tracker, read_progress
 from tests.conftest import TinyNet, make_tiny_classifier, threads_kept
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from advtui.eval import report
-from advtui.eval.loop import EvalConfig, run_eval
+from advtui.eval.config import EvalConfig
+from advtui.eval.loop import run_eval
 from advtui.eval.phases import PHASES, Phases
 from advtui.eval.progress import read_progress
 from tests.conftest import make_tiny_classifier

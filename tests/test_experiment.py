@@ -21,8 +21,9 @@ from advtui.attacks.seed_bim import SeedBIM
 from advtui.cli import main
 from advtui.detect.saved import load_detector
 from advtui.errors import AdvtuiError, Cancelled, LabelError
+from advtui.eval.config import EvalConfig
 from advtui.eval.dataset import EvalError, collect_items, read_labels
-from advtui.eval.loop import EvalConfig, run_eval
+from advtui.eval.loop import run_eval
 from advtui.eval.store import StoreError
 from advtui.registry import DEFAULT_DETECTORS
 from tests.conftest import make_tiny_classifier

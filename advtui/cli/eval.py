@@ -210,7 +210,7 @@ def shell_word(word: str) -> str:
 
 
 def config_from_args(args: argparse.Namespace):
-    from advtui.eval.loop import EvalConfig
+    from advtui.eval.config import EvalConfig
 
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     eps = (

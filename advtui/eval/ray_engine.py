@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING
 from advtui.eval.dataset import EvalError
 
 if TYPE_CHECKING:
+    from advtui.eval.config import EvalConfig
     from advtui.eval.dataset import Item
-    from advtui.eval.loop import EvalConfig
     from advtui.eval.progress import Tracker
     from advtui.eval.rows import RowKey, RowOut
 
