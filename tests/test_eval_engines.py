@@ -230,10 +230,10 @@ class _Tty(io.StringIO):
 
 
 def test_live_display_shows_rates_and_workers_with_names_escaped():
-    from advtui.cli.eval import _Live
+    from advtui.cli.eval_display import LiveProgress
 
     err = _Tty()
-    p = _Live(err, clock=lambda: 0.0)
+    p = LiveProgress(err, clock=lambda: 0.0)
     p.status(
         {
             "images": {"done": 3, "total": 10},
