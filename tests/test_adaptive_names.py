@@ -9,7 +9,8 @@ import shutil
 import pytest
 
 from advtui.eval.config import EvalConfig
-from advtui.eval.loop import row_id, run_eval
+from advtui.eval.loop import run_eval
+from advtui.eval.rowparts import row_id
 from tests.conftest import make_tiny_classifier
 
 EPS = "32/255"

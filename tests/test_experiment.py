@@ -466,7 +466,7 @@ def test_shap_background_is_the_one_attack_and_explain_use(
     images, the photo left out — the same tensor the CLI (and the explorer) explain against."""
     import shutil
 
-    from advtui.eval.loop import _Explainers, attack_seed
+    from advtui.eval.rowparts import Explainers, attack_seed
     from advtui.images import find_images
 
     paths = find_images(samples_dir)
@@ -477,7 +477,7 @@ def test_shap_background_is_the_one_attack_and_explain_use(
         for p in paths[:3]:
             shutil.copy(p, bg_dir / p.name)
     cfg = _cfg(samples_dir, tmp_path / "o", background=bg_dir and str(bg_dir)).resolved(tiny)
-    exps = _Explainers(tiny, cfg)
+    exps = Explainers(tiny, cfg)
     items = collect_items(samples_dir, tiny.class_names, views=2)
     for it in items[:6]:
         mine = exps.explainer(it)
