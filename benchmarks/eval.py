@@ -18,7 +18,8 @@ SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
 def bench_eval(model, n_images: int = 3) -> tuple[list[Figure], float | None]:
     try:
-        from advtui.eval.loop import EvalConfig, run_eval
+        from advtui.eval.config import EvalConfig
+        from advtui.eval.loop import run_eval
     except ImportError as exc:
         return [Figure("eval throughput", None, note=f"advtui eval not built: {exc}")], None
     from advtui.explain import Explainer, background_from_folder

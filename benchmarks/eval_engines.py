@@ -59,7 +59,8 @@ class _Clock:
 
 
 def one_run(model, args, engine=None) -> dict:
-    from advtui.eval.loop import EvalConfig, run_eval
+    from advtui.eval.config import EvalConfig
+    from advtui.eval.loop import run_eval
 
     clock = _Clock()
     with tempfile.TemporaryDirectory() as tmp:

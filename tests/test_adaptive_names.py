@@ -8,7 +8,9 @@ import shutil
 
 import pytest
 
-from advtui.eval.loop import EvalConfig, row_id, run_eval
+from advtui.eval.config import EvalConfig
+from advtui.eval.loop import run_eval
+from advtui.eval.rowparts import row_id
 from tests.conftest import make_tiny_classifier
 
 EPS = "32/255"

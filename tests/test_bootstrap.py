@@ -15,7 +15,8 @@ from torch import nn
 from advtui.detect.base import FPR_BUDGET, tpr_at_fpr
 from advtui.eval import bootstrap
 from advtui.eval.bootstrap import Resampler, detection_intervals, share_interval
-from advtui.eval.loop import EvalConfig, run_eval
+from advtui.eval.config import EvalConfig
+from advtui.eval.loop import run_eval
 from advtui.eval.similarity import bin_edges, bin_index, similarity_summary
 from advtui.eval.tables import detector_table, similarity_table, summary_table
 from advtui.models import Classifier

@@ -13,8 +13,9 @@ import torch
 from advtui import registry
 from advtui.cli import eval as cli_eval
 from advtui.cli import sub_parser
+from advtui.eval.config import EvalConfig
 from advtui.eval.dataset import EvalError
-from advtui.eval.loop import EvalConfig, _make_attack, run_eval
+from advtui.eval.loop import _make_attack, run_eval
 from advtui.eval.store import StoreError, mismatch_message
 from tests.conftest import make_tiny_classifier
 

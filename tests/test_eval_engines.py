@@ -26,7 +26,8 @@ import torch
 
 from advtui import threads
 from advtui.cli import main
-from advtui.eval.loop import EvalConfig, run_eval
+from advtui.eval.config import EvalConfig
+from advtui.eval.loop import run_eval
 from advtui.eval.progress import Tracker, read_progress
 from tests.conftest import TinyNet, make_tiny_classifier, threads_kept
 
@@ -229,10 +230,10 @@ class _Tty(io.StringIO):
 
 
 def test_live_display_shows_rates_and_workers_with_names_escaped():
-    from advtui.cli.eval import _Live
+    from advtui.cli.eval_display import LiveProgress
 
     err = _Tty()
-    p = _Live(err, clock=lambda: 0.0)
+    p = LiveProgress(err, clock=lambda: 0.0)
     p.status(
         {
             "images": {"done": 3, "total": 10},

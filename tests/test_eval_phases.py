@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from advtui.eval import report
-from advtui.eval.loop import EvalConfig, run_eval
+from advtui.eval.config import EvalConfig
+from advtui.eval.loop import run_eval
 from advtui.eval.phases import PHASES, Phases
 from advtui.eval.progress import read_progress
 from tests.conftest import make_tiny_classifier
@@ -141,11 +142,11 @@ def test_phase_times_add_up_per_phase():
 
 
 def test_a_log_gets_one_line_per_phase_not_one_per_fold():
-    from advtui.cli.eval import _Progress
+    from advtui.cli.eval_display import Progress
 
     clock = _Clock()
     buf = io.StringIO()
-    p = _Progress(buf, clock=clock)
+    p = Progress(buf, clock=clock)
     p(0, 2, "starting")
     p(2, 2, "b.jpg untargeted")
     snap = {"phase": "detectors", "phase_elapsed_seconds": 0.0, "last": "pooled: fold 1 of 5"}
@@ -169,10 +170,10 @@ class _Tty(io.StringIO):
 
 
 def test_the_live_display_shows_the_phase_its_time_and_its_line():
-    from advtui.cli.eval import _Live
+    from advtui.cli.eval_display import LiveProgress
 
     err = _Tty()
-    p = _Live(err, clock=lambda: 0.0)
+    p = LiveProgress(err, clock=lambda: 0.0)
     p(4, 4, "b.jpg untargeted")  # the rows are done
     p(4, 4, "pooled (3 of 3): detector 5 of 5 mahalanobis, fold 2 of 5")
     p.status(

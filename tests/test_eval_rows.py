@@ -12,7 +12,8 @@ import typing
 from pathlib import Path
 
 from advtui.eval import rows as rows_mod
-from advtui.eval.loop import EvalConfig, run_eval
+from advtui.eval.config import EvalConfig
+from advtui.eval.loop import run_eval
 from advtui.eval.rows import FIELDS, Row
 from tests.conftest import make_tiny_classifier
 

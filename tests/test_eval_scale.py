@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from advtui.attacks import NearestTargets, nearest_classes, resolve_class, select_targets
-from advtui.eval.loop import EvalConfig, run_eval
+from advtui.eval.config import EvalConfig
+from advtui.eval.loop import run_eval
 from tests.conftest import make_tiny_classifier
 
 

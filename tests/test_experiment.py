@@ -21,8 +21,9 @@ from advtui.attacks.seed_bim import SeedBIM
 from advtui.cli import main
 from advtui.detect.saved import load_detector
 from advtui.errors import AdvtuiError, Cancelled, LabelError
+from advtui.eval.config import EvalConfig
 from advtui.eval.dataset import EvalError, collect_items, read_labels
-from advtui.eval.loop import EvalConfig, run_eval
+from advtui.eval.loop import run_eval
 from advtui.eval.store import StoreError
 from advtui.registry import DEFAULT_DETECTORS
 from tests.conftest import make_tiny_classifier
@@ -465,7 +466,7 @@ def test_shap_background_is_the_one_attack_and_explain_use(
     images, the photo left out — the same tensor the CLI (and the explorer) explain against."""
     import shutil
 
-    from advtui.eval.loop import _Explainers, attack_seed
+    from advtui.eval.rowparts import Explainers, attack_seed
     from advtui.images import find_images
 
     paths = find_images(samples_dir)
@@ -476,7 +477,7 @@ def test_shap_background_is_the_one_attack_and_explain_use(
         for p in paths[:3]:
             shutil.copy(p, bg_dir / p.name)
     cfg = _cfg(samples_dir, tmp_path / "o", background=bg_dir and str(bg_dir)).resolved(tiny)
-    exps = _Explainers(tiny, cfg)
+    exps = Explainers(tiny, cfg)
     items = collect_items(samples_dir, tiny.class_names, views=2)
     for it in items[:6]:
         mine = exps.explainer(it)
@@ -586,10 +587,10 @@ def test_eval_modules_never_import_textual_and_detect_is_light():
 def test_progress_lines_in_a_log():
     import io
 
-    from advtui.cli.eval import _Progress
+    from advtui.cli.eval_display import Progress
 
     buf = io.StringIO()
-    p = _Progress(buf)
+    p = Progress(buf)
     p(0, 3, "starting")
     p(1, 3, "a.jpg clean")  # within 30 s of the last line: not printed in a log
     p(3, 3, "a.jpg untargeted")
@@ -688,10 +689,10 @@ class _FakeClock:
 def test_eta_counts_only_rows_timed_in_this_run():
     import io
 
-    from advtui.cli.eval import _Progress
+    from advtui.cli.eval_display import Progress
 
     clock, buf = _FakeClock(), io.StringIO()
-    p = _Progress(buf, clock=clock)
+    p = Progress(buf, clock=clock)
     p(100, 200, "resumed")  # 100 rows loaded from the previous run
     assert p.eta(100, 200, clock()) is None and "ETA --:--" in buf.getvalue()
     clock.t += 10
@@ -711,10 +712,10 @@ def test_eta_counts_only_rows_timed_in_this_run():
 def test_eta_beyond_a_day_is_not_wrapped():
     import io
 
-    from advtui.cli.eval import _Progress
+    from advtui.cli.eval_display import Progress
 
     clock, buf = _FakeClock(), io.StringIO()
-    p = _Progress(buf, clock=clock)
+    p = Progress(buf, clock=clock)
     p(0, 10_000, "starting")
     clock.t += 100
     p(1, 10_000, "a.jpg clean")  # 9999 rows × 100 s = 277 h 45 min
@@ -880,10 +881,10 @@ def test_ctrl_c_prints_the_whole_resume_command_on_its_own_line(
 
 
 def test_progress_line_is_ended_before_other_output():
-    from advtui.cli.eval import _Progress
+    from advtui.cli.eval_display import Progress
 
     err = _Tty()
-    p = _Progress(err, clock=lambda: 0.0)
+    p = Progress(err, clock=lambda: 0.0)
     p(1, 4, "a.jpg clean")
     assert not err.getvalue().endswith("\n")
     p.end_line()

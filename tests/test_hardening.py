@@ -17,7 +17,9 @@ import torch
 
 from advtui.cli import main
 from advtui.errors import ModelError
-from advtui.eval.loop import EvalConfig, attack_seed, run_eval
+from advtui.eval.config import EvalConfig
+from advtui.eval.loop import run_eval
+from advtui.eval.rowparts import attack_seed
 from advtui.explain import background_for_image
 from advtui.images import load_image
 from advtui.names import safe_name

@@ -136,7 +136,8 @@ def test_runs_go_in_order_and_a_finished_one_is_skipped(tmp_path, monkeypatch):
 def test_an_interim_report_holds_the_first_photos_of_an_unfinished_run(small_run, tmp_path):  # noqa: F811
     """--interim K copies the rows of the run's first K photos, and eval --resume --n K on that
     copy computes nothing new: its summary counts exactly those photos."""
-    from advtui.eval.loop import EvalConfig, run_eval
+    from advtui.eval.config import EvalConfig
+    from advtui.eval.loop import run_eval
 
     run, out, model = small_run
     src_rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]

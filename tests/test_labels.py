@@ -16,8 +16,9 @@ from PIL import Image
 
 from advtui.cli import main
 from advtui.errors import LabelError
+from advtui.eval.config import EvalConfig
 from advtui.eval.dataset import EvalError, collect_items
-from advtui.eval.loop import EvalConfig, run_eval
+from advtui.eval.loop import run_eval
 from advtui.imagenet import imagenet_classes, imagenet_wnids, wnid_index
 from advtui.labels import ClassNames, folder_classes, label_all, name_class, read_labels
 from advtui.walk import Found

@@ -72,7 +72,7 @@ def test_model_lists_come_from_the_registry_and_every_spec_has_a_loader(capsys):
 def test_eval_seed_protocol_layer_comes_from_the_spec_or_the_model(tmp_path):
     """``eval --protocol seed`` explains the spec's seed_layer, or the one a loader set on the
     model (timm's second feature stage); a model with neither needs --layer."""
-    from advtui.eval.loop import EvalConfig
+    from advtui.eval.config import EvalConfig
     from advtui.models import Torchvision, registry_classifier
 
     spec = MODEL_FAMILIES["resnet50"]

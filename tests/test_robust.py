@@ -245,7 +245,8 @@ def test_a_full_disk_names_the_file(tmp_path, monkeypatch):
 def test_eval_that_cannot_write_a_plot_is_failed_not_done(tmp_path, monkeypatch):
     import advtui.eval.plots
     from advtui.errors import OutputError
-    from advtui.eval.loop import EvalConfig, run_eval
+    from advtui.eval.config import EvalConfig
+    from advtui.eval.loop import run_eval
     from tests.conftest import make_tiny_classifier
 
     def no_space(fig, path):

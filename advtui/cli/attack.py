@@ -137,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     result = outcome.to_json()
     notes = []
     if other is not None:
-        from advtui.eval.loop import transfer_fields
+        from advtui.eval.rowparts import transfer_fields
 
         tgt = None if outcome.target is None else [outcome.target["index"]]
         fields = transfer_fields(other, outcome.x[None], outcome.x_adv[None], tgt)

@@ -20,291 +20,46 @@ Two protocols:
 from __future__ import annotations
 
 import threading
-import zlib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
 import torch
 
-from advtui import registry
-from advtui.attacks import NearestTargets, check_attack_args, make_attack, select_targets
+from advtui.attacks import NearestTargets, make_attack, select_targets
 from advtui.attacks.base import Attack
-from advtui.errors import AdvtuiError, Cancelled, ImageError
+from advtui.errors import Cancelled, ImageError
+from advtui.eval.config import EvalConfig
 from advtui.eval.dataset import EvalError, Item, collect_items, view_image
 from advtui.eval.phases import Phases, finishing
+from advtui.eval.rowparts import (
+    Explainers,
+    attack_seed,
+    attribution_shape,
+    base_row,
+    clean_row,
+    penultimate_dim,
+    pred_fields,
+    rid,
+    row_extras,
+    row_id,
+    transfer_fields,
+)
 from advtui.eval.rows import (
-    ExplainedFields,
-    ItemFields,
-    PredFields,
     Row,
     RowKey,
     RowOut,
-    TransferFields,
 )
 from advtui.eval.store import FEATURES_NPZ, ResultsStore, row_key
 from advtui.labels import LabelReport
-from advtui.registry import DEFAULT_DETECTORS
 from advtui.settings import eps_text
 from advtui.signals import deferred
 
-PROTOCOLS = ("corrected", "seed")
-SEED_DEFAULTS = {"nsamples": 200, "local_smoothing": 0.2}
-CORRECTED_DEFAULTS = {"nsamples": 50, "local_smoothing": 0.0}
 SKIP_STATUSES = ("unreadable", "misclassified")
 
 #: ``progress(done_rows, total_rows, what)``.
 EvalProgress = Callable[[int, int, str], None]
-
-
-# ----------------------------------------------------------------------------- inputs
-
-
-# ----------------------------------------------------------------------------- config
-
-
-@dataclass
-class EvalConfig:
-    """Everything that defines an ``advtui eval`` run (see ``advtui eval --help``)."""
-
-    folder: str
-    out: str
-    method: str | None = None  # None → registry.DEFAULT_ATTACK / SEED_ATTACK (seed)
-    #: ``--attack-arg key=value`` pairs (as text) for the attack's own parameters
-    attack_args: Sequence[tuple[str, str]] = ()
-    eps: Sequence[str | float] = ("8/255",)
-    primary_eps: str | float | None = None
-    alpha: str | float | None = None
-    steps: int = 10
-    early_stop: bool = False
-    targets: Sequence[str] = ("untargeted",)
-    nsamples: int | None = None
-    layer: str | None = None
-    local_smoothing: float | None = None
-    background: str | None = None
-    explainer: str = "shap"  # registry name (--explainer)
-    baseline: str = "black"  # IG's baseline
-    noise_std: float = 0.15  # SmoothGrad's σ
-    n: int | None = None
-    views: int = 1
-    batch_size: int = 8
-    seed: int = 0
-    protocol: str = "corrected"
-    labels: str | None = None
-    resume: bool = False
-    folds: int = 5
-    n_quantiles: int = 512
-    plots: bool = True
-    detectors: Sequence[str] = DEFAULT_DETECTORS
-    adaptive: bool = False  # attack again against the SHAP detector (advtui.eval.adaptive)
-    adaptive_weight: float = 1.0
-    eot: int = 1
-    transfer_to: str | None = None  # classify every adversarial image with this model too
-    bootstrap: int = 1000  # resamples of the photos for the summary's intervals (0: none)
-
-    @property
-    def eps_values(self) -> list[float]:
-        """The ε values as numbers (:meth:`precheck` has parsed the command line's text)."""
-        return [float(e) for e in self.eps]
-
-    @property
-    def primary_value(self) -> float:
-        """The ε the detector table is about (the strongest when none was named)."""
-        return float(self.primary_eps) if self.primary_eps is not None else max(self.eps_values)
-
-    def precheck(self) -> EvalConfig:
-        """A copy with every model-independent value checked and normalised (cheap: the CLI
-        calls it before loading the model)."""
-        from advtui.eval.store import RESULTS
-        from advtui.settings import check_flag
-
-        c = EvalConfig(**asdict(self))
-        if c.protocol not in PROTOCOLS:
-            raise EvalError(
-                f"--protocol must be one of {', '.join(PROTOCOLS)} (got {c.protocol!r})"
-            )
-        spec = None
-        if c.method is not None:
-            try:
-                spec = registry.attack_spec(c.method)
-            except AdvtuiError as exc:
-                raise EvalError(str(exc)) from None
-            c.method = spec.name
-        if c.protocol == "seed" and spec is not None and not spec.seed_protocol:
-            raise EvalError(
-                "--protocol seed uses the original BIM update; drop --method or use --protocol corrected"
-            )
-        for name in ("steps", "nsamples", "batch-size", "n", "folds", "local-smoothing"):
-            attr = name.replace("-", "_")
-            if getattr(c, attr) is not None:
-                setattr(c, attr, check_flag(name, getattr(c, attr)))
-        c.views, c.seed = check_flag("views", c.views), check_flag("seed", c.seed)
-        if c.explainer not in registry.EXPLAINERS:
-            raise EvalError(
-                f"--explainer must be one of {', '.join(registry.EXPLAINERS)} (got {c.explainer!r})"
-            )
-        if c.protocol == "seed" and c.explainer != registry.SEED_EXPLAINER:
-            raise EvalError(
-                "--protocol seed explains a layer input with SHAP; drop --explainer or use "
-                "--protocol corrected"
-            )
-        try:
-            registry.explainer_kwargs(c.explainer, c.explainer_params())
-        except AdvtuiError as exc:
-            raise EvalError(str(exc)) from None
-        if spec is not None and spec.needs_detector:
-            raise EvalError(
-                f"eval --method {spec.name}: pass --adaptive instead (it fits the detector the "
-                "adaptive attack needs from the plain rows first)"
-            )
-        c.attack_args = _check_attack_args(c)
-        c.eot = int(check_flag("eot", c.eot))
-        c.bootstrap = int(check_flag("bootstrap", c.bootstrap))
-        c.adaptive_weight = float(check_flag("adaptive-weight", c.adaptive_weight))
-        if c.adaptive and c.protocol == "seed":
-            raise EvalError("--adaptive attacks the corrected protocol's pixel-level detector")
-        c.detectors = _check_detectors(c.detectors)
-        bad = [t for t in c.targets if t not in registry.TARGET_MODES]
-        if bad or not c.targets:
-            raise EvalError(
-                f"--targets: unknown mode {bad[0] if bad else ''!r}; choose from {','.join(registry.TARGET_MODES)}"
-            )
-        c.targets = list(dict.fromkeys(c.targets))
-        if not c.eps:
-            raise EvalError("--eps-sweep: no ε values given")
-        values = sorted({float(check_flag("eps", e)) for e in c.eps})  # 0 = no attack: baseline
-        primary = (
-            float(check_flag("eps", c.primary_eps)) if c.primary_eps is not None else values[-1]
-        )
-        c.eps = values
-        c.primary_eps = min(values, key=lambda e: abs(e - primary))
-        if c.alpha is not None:
-            c.alpha = check_flag("alpha", c.alpha)
-        folder = Path(c.folder).expanduser()
-        if not folder.is_dir():
-            raise EvalError(f"{folder}: {'not a folder' if folder.exists() else 'no such folder'}")
-        if c.labels and not Path(c.labels).expanduser().is_file():
-            raise EvalError(f"--labels {c.labels}: no such file")
-        if c.background and not Path(c.background).expanduser().is_dir():
-            raise EvalError(f"--background {c.background}: not a folder")
-        out = Path(c.out).expanduser()
-        if out.exists() and not out.is_dir():
-            raise EvalError(f"--out {out}: exists and is not a folder")
-        results = out / RESULTS
-        if not c.resume and results.exists() and results.stat().st_size > 0:
-            raise EvalError(
-                f"{out} already holds {RESULTS}; pass --resume to continue it or choose another --out"
-            )
-        from advtui.pipeline import check_out_dir
-
-        check_out_dir(out)  # created and proved writable before the model loads
-        return c
-
-    def resolved(self, model) -> EvalConfig:
-        """:meth:`precheck` plus the protocol's defaults and the model-dependent checks."""
-        c = self.precheck()
-        seed = c.protocol == "seed"
-        defaults = SEED_DEFAULTS if seed else CORRECTED_DEFAULTS
-        if c.nsamples is None:
-            c.nsamples = int(defaults["nsamples"])
-        if c.local_smoothing is None:
-            c.local_smoothing = defaults["local_smoothing"]
-        if seed:
-            c.method = registry.SEED_ATTACK
-            if c.layer is None:
-                # the model's seed_layer, else its registry spec's (the original explained
-                # Inception-v3's Conv2d_4a_3x3, an early stem convolution)
-                from advtui.registry import find_model
-
-                spec = find_model(model.name)
-                c.layer = getattr(model, "seed_layer", None) or (spec.seed_layer if spec else None)
-                if c.layer is None:
-                    raise EvalError(
-                        f"--protocol seed explains a layer input: pass --layer (see `advtui models --layers {model.name}`)"
-                    )
-        elif c.method is None:
-            c.method = registry.DEFAULT_ATTACK
-        if c.layer:
-            model.get_layer(c.layer)  # ModelError with close matches if unknown
-        if c.adaptive and (c.layer or c.local_smoothing):
-            raise EvalError("--adaptive attacks pixel-level SHAP: drop --layer/--local-smoothing")
-        comparing = [t for t in c.targets if registry.TARGET_MODES[t].needs_embeddings]
-        if comparing and model.class_embeddings() is None:
-            raise EvalError(
-                f"--targets {','.join(comparing)} needs the model's final linear layer to "
-                "compare classes; drop it"
-            )
-        return c
-
-    def typed_attack_args(self) -> dict:
-        """``attack_args`` typed by the attack's spec (what run.json stores and ``--resume``
-        compares: ``decay=0.5`` and ``decay=.5`` are one run)."""
-        from advtui.attacks import typed_attack_args
-
-        method = self.method or registry.DEFAULT_ATTACK
-        return typed_attack_args(method, self.attack_args)
-
-    def explainer_params(self) -> dict:
-        """The explainer flags as :func:`advtui.explain.make_explainer` parameters."""
-        return {
-            "layer": self.layer,
-            "local_smoothing": self.local_smoothing,
-            "baseline": self.baseline,
-            "noise_std": self.noise_std,
-        }
-
-    def params(self, model) -> dict:
-        """``run.json``/``summary.json`` params; ``fixed`` are those a resume must not change."""
-        fixed = {
-            "model": model.name,
-            "input_size": model.input_size,
-            "method": self.method,
-            "alpha": self.alpha,
-            "steps": self.steps,
-            "early_stop": self.early_stop,
-            "nsamples": self.nsamples,
-            "layer": self.layer,
-            "local_smoothing": self.local_smoothing,
-            "background": self.background,
-            # rules of the code that change rows (older runs lack them or differ: not mixable)
-            "background_policy": BACKGROUND_POLICY,
-            "shap_seed": "attack_seed",
-            "views": self.views,
-            "seed": self.seed,
-            "protocol": self.protocol,
-            "labels": self.labels,
-            "n_quantiles": self.n_quantiles,
-            "row_extras": ROW_EXTRAS,
-            "adaptive_weight": self.adaptive_weight,
-            "eot": self.eot,
-            "transfer_to": self.transfer_to,
-        }
-        # the rule of the random start, where the spec records one (PGD's starts were once
-        # drawn per batch: such runs are not mixable)
-        rule = registry.attack_spec(self.method).start_rule if self.method else ""
-        if rule:
-            fixed["random_start"] = rule
-        # the attack's own parameters, typed; runs without them (older ones too) carry none
-        if self.attack_args:
-            fixed["attack_args"] = self.typed_attack_args()
-        # the explainer and its own flags; SHAP runs (older ones too) carry none of these, so
-        # they resume as before and a mismatch names --explainer
-        if self.explainer != registry.DEFAULT_EXPLAINER:
-            fixed["explainer"] = self.explainer
-            own = self.explainer_params()
-            for p in registry.explainer_spec(self.explainer).params:
-                fixed.setdefault(p.name, own[p.name])  # layer is there for every run
-        return {
-            "fixed": fixed,
-            "explainer": self.explainer,
-            "folder": str(self.folder),
-            "eps": [eps_text(e) for e in self.eps_values],
-            "primary_eps": eps_text(self.primary_value),
-            "targets": list(self.targets),
-            "n": self.n,
-            "batch_size": self.batch_size,
-        }
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -323,39 +78,6 @@ class EvalRun:
     attribution_shape: list[int] | None = None
     #: every ε's out-of-fold scores ({eps: {variant: oof}}), written to oof_scores.npz
     sweep_oof: dict = field(default_factory=dict)
-
-
-#: Per-image seeds lie in [0, ATTACK_SEEDS).
-ATTACK_SEEDS = 40_000
-
-
-def attack_seed(seed: int, image: str | bytes) -> int:
-    """The seed of one row's image (its relative path as on disk, plus ``#view``, e.g.
-    ``photo.jpg#c80``): random target, PGD's random start and SHAP draws. Rows store it as
-    ``attack_seed``, so ``advtui attack IMG --seed D …`` reproduces a row (docs/eval.md,
-    "Reproduce a row").
-
-    Hashes the name's raw bytes (:func:`advtui.names.name_bytes`), so any name a filesystem
-    allows has a stable seed, undecodable bytes included; for a UTF-8 name those bytes are its
-    UTF-8 encoding, the seed earlier versions gave."""
-    from advtui.names import name_bytes
-
-    # below 40 000: SHAP draws chunk c with numpy seed D·100003 + c, which must stay < 2³²
-    return zlib.crc32(f"{seed}:".encode() + name_bytes(image)) % ATTACK_SEEDS
-
-
-def row_id(image: str) -> str:
-    """The ``image`` field of a row for the item id ``image``: the name escaped
-    (:func:`advtui.names.safe_name`), so results.jsonl is valid UTF-8 and safe to print.
-    A backslash is doubled first, so the id stays one-to-one: a file named ``a<ESC>.jpg``
-    (``a\\x1b.jpg``) and one literally named ``a\\x1b.jpg`` (``a\\\\x1b.jpg``) are two rows."""
-    from advtui.names import safe_name
-
-    return safe_name(image.replace("\\", "\\\\"))
-
-
-def _rid(it: Item) -> str:
-    return row_id(it.image)
 
 
 #: --adaptive with --engine ray: refused, with the way to get both
@@ -453,14 +175,14 @@ def _run_eval(
     }
     # what each image still lacks; an image is finished when its set is empty
     left = {
-        _rid(it): set()
-        if _rid(it) in skipped
+        rid(it): set()
+        if rid(it) in skipped
         else {k for k in _keys(it, cfg.eps_values, modes) if k not in store.done}
         for it in items
     }
     total = sum(len(_keys(it, cfg.eps_values, modes)) for it in items)
     done = total - sum(len(v) for v in left.values())
-    todo = [it for it in items if left[_rid(it)]]
+    todo = [it for it in items if left[rid(it)]]
     tracker = Tracker(
         cfg.out,
         rows=(done, total),
@@ -501,16 +223,16 @@ def _run_eval(
             at = eps_text(cfg.primary_value)
             tracker.plan_more(
                 sum(
-                    (_rid(it), adaptive_variant(mode), at) not in store.done
+                    (rid(it), adaptive_variant(mode), at) not in store.done
                     for it in items
-                    if _rid(it) not in skipped
+                    if rid(it) not in skipped
                     for mode in modes
                 ),
                 "adaptive attacks",
             )
             tools = SimpleNamespace(
-                base_row=_base_row,
-                pred_fields=_pred_fields,
+                base_row=base_row,
+                pred_fields=pred_fields,
                 tick=lambda _progress, _done, _total, what: tracker.rows(1, what=what),
                 attack_seed=attack_seed,
                 row_extras=row_extras,
@@ -522,7 +244,7 @@ def _run_eval(
                 store,
                 items,
                 skipped,
-                _Explainers(model, cfg, note),
+                Explainers(model, cfg, note),
                 done,
                 total,
                 progress,
@@ -622,7 +344,7 @@ class ImageRows:
         # target, and every target's similarity to its clean class
         emb = model.class_embeddings()
         self.emb = None if emb is None else NearestTargets(emb)
-        self.explainer = _Explainers(model, cfg, note)
+        self.explainer = Explainers(model, cfg, note)
 
     def rows(
         self,
@@ -636,11 +358,11 @@ class ImageRows:
 
         model, cfg, emb, explainer = self.model, self.cfg, self.emb, self.explainer
         modes = list(cfg.targets)
-        planned = {_rid(it): _keys(it, cfg.eps_values, modes) for it in items}
+        planned = {rid(it): _keys(it, cfg.eps_values, modes) for it in items}
         items = list(items)
         for start in range(0, len(items), cfg.batch_size):
             batch = items[start : start + cfg.batch_size]
-            batch = [it for it in batch if any(k not in done for k in planned[_rid(it)])]
+            batch = [it for it in batch if any(k not in done for k in planned[rid(it)])]
             if not batch:
                 continue
             loaded, xs = [], []
@@ -649,10 +371,10 @@ class ImageRows:
                     xs.append(to_tensor(view_image(load_image(it.path), it.view, model.input_size)))
                     loaded.append(it)
                 except ImageError as exc:
-                    if (_rid(it), "clean", None) in done:
+                    if (rid(it), "clean", None) in done:
                         raise  # it loaded before; do not silently change the data set
                     row: Row = {
-                        **_base_row(it, cfg.seed),
+                        **base_row(it, cfg.seed),
                         "variant": "clean",
                         "eps": None,
                         "eps_255": None,
@@ -670,8 +392,8 @@ class ImageRows:
             for i, it in enumerate(loaded):
                 label = it.label if it.label is not None else preds[i]
                 if preds[i] != label:
-                    if (_rid(it), "clean", None) not in done:
-                        row = _clean_row(
+                    if (rid(it), "clean", None) not in done:
+                        row = clean_row(
                             model, it, cfg.seed, preds[i], probs[i], clean_logits[i], label
                         )
                         yield row | {"status": "misclassified"}, None, None
@@ -683,7 +405,7 @@ class ImageRows:
             x, clean_logits, probs = x[keep], clean_logits[keep], probs[keep]
             preds = [preds[i] for i in keep]
             # clean rows
-            todo = [i for i, it in enumerate(loaded) if (_rid(it), "clean", None) not in done]
+            todo = [i for i, it in enumerate(loaded) if (rid(it), "clean", None) not in done]
             if todo:
                 expl = explainer.explain(
                     x[todo], [preds[i] for i in todo], [loaded[i] for i in todo], stop
@@ -692,7 +414,7 @@ class ImageRows:
                 for j, i in enumerate(todo):
                     it = loaded[i]
                     yield (
-                        _clean_row(
+                        clean_row(
                             model, it, cfg.seed, preds[i], probs[i], clean_logits[i], preds[i]
                         )
                         | {"status": "ok", "evidence": expl.evidence[j].to_dict()}
@@ -705,7 +427,7 @@ class ImageRows:
                 attack = _make_attack(cfg, model, eps)
                 for mode in modes:
                     key = eps_text(eps)
-                    todo = [i for i, it in enumerate(loaded) if (_rid(it), mode, key) not in done]
+                    todo = [i for i, it in enumerate(loaded) if (rid(it), mode, key) not in done]
                     if not todo:
                         continue
                     sub_logits = clean_logits[todo]
@@ -735,8 +457,8 @@ class ImageRows:
                         it = loaded[i]
                         tgt = None if targets is None else int(targets[j])
                         row = {
-                            **_base_row(it, cfg.seed),
-                            **_pred_fields(model, adv_pred[j], adv_probs[j], res.adv_logits[j]),
+                            **base_row(it, cfg.seed),
+                            **pred_fields(model, adv_pred[j], adv_probs[j], res.adv_logits[j]),
                             "variant": mode,
                             "eps": eps,
                             "eps_255": key,
@@ -796,197 +518,8 @@ def _plan_order(items: Sequence[Item], cfg: EvalConfig):
     return order
 
 
-#: run.json's record of what each row stores for the detectors beside SHAP (``row_extras``):
-#: runs before it lack these inputs and cannot be continued.
-ROW_EXTRAS = "squeeze-bit5-median2x2+penultimate"
-
-
-def transfer_fields(transfer, x, x_adv, targets) -> list[TransferFields] | None:
-    """Per image, what ``transfer`` (another classifier) says of the clean and the adversarial
-    image: ``transfer_success`` = its adversarial prediction is the target (targeted) or differs
-    from its own clean prediction (untargeted). None without a transfer model."""
-    if transfer is None:
-        return None
-    clean = transfer.logits(x).argmax(1).tolist()
-    adv = transfer.logits(x_adv).argmax(1).tolist()
-    out: list[TransferFields] = []
-    for j, (c, a) in enumerate(zip(clean, adv, strict=True)):
-        ok = a == int(targets[j]) if targets is not None else a != c
-        out.append(
-            {
-                "transfer_model": transfer.name,
-                "transfer_clean_pred": c,
-                "transfer_pred": a,
-                "transfer_pred_label": transfer.label(a),
-                "transfer_success": bool(ok),
-            }
-        )
-    return out
-
-
-#: attack parameters eval's own flags set: ``--attack-arg`` may not set them a second time
-_EVAL_FLAGS = {
-    "eps": "--eps/--eps-sweep",
-    "max_epsilon": "--eps/--eps-sweep",
-    "alpha": "--alpha",
-    "steps": "--steps",
-    "seed": "--seed",
-}
-
-
-def _check_attack_args(c: EvalConfig) -> list[tuple[str, str]]:
-    """``--attack-arg`` pairs checked against the attack's spec (the protocol's default
-    attack when no ``--method`` was given) before the model loads."""
-    pairs = [(str(k).strip(), str(v).strip()) for k, v in c.attack_args]
-    for key, _ in pairs:
-        if key in _EVAL_FLAGS:
-            raise EvalError(f"--attack-arg {key}: eval sets it with {_EVAL_FLAGS[key]}")
-    seed = c.protocol == "seed"
-    method = c.method or (registry.SEED_ATTACK if seed else registry.DEFAULT_ATTACK)
-    try:
-        check_attack_args(method, pairs)
-    except AdvtuiError as exc:
-        raise EvalError(str(exc)) from None
-    return pairs
-
-
-def _check_detectors(names: Sequence[str]) -> list[str]:
-    from advtui.registry import DETECTORS
-
-    names = [str(n).strip().lower() for n in names if str(n).strip()]
-    bad = [n for n in names if n not in DETECTORS]
-    if bad or not names:
-        raise EvalError(
-            f"--detectors: unknown detector {bad[0] if bad else ''!r}; choose from "
-            f"{','.join(DETECTORS)}"
-        )
-    return list(dict.fromkeys(names))
-
-
-def penultimate_dim(model) -> int:
-    """Width of the model's penultimate features (0 when it has no final linear layer)."""
-    fc = model.final_linear() if hasattr(model, "final_linear") else None
-    return int(fc.in_features) if fc is not None else 0
-
-
-@dataclass
-class RowExtras:
-    """The per-row detector inputs beside SHAP of a batch: squeezing distances (N, 2) and
-    penultimate features (N, D) or None."""
-
-    squeeze: list[list[float]]
-    features: torch.Tensor | None
-
-    def fields(self, j: int) -> ExplainedFields:
-        parts = self.squeeze[j]
-        return {"squeeze": max(parts), "squeeze_parts": parts}
-
-    def penultimate(self, j: int):
-        return None if self.features is None else self.features[j].cpu().numpy()
-
-
-def row_extras(model, x: torch.Tensor) -> RowExtras:
-    """Squeezing scores and penultimate features of images ``x`` (one forward each for x and
-    its two squeezed versions)."""
-    from advtui.detect.squeeze import squeeze_scores
-
-    logits, feats = (
-        model.logits_and_features(x) if hasattr(model, "logits_and_features") else (None, None)
-    )
-    probs = None if logits is None else logits.softmax(1)
-    parts = squeeze_scores(model, x.to(model.device), probs)
-    return RowExtras([[float(v) for v in row] for row in parts], feats)
-
-
-#: run.json's record of the SHAP background rule (``background_policy``).
-BACKGROUND_POLICY = "as-attack-explain"
-
-
-class _Explainers:
-    """SHAP for each image exactly as ``advtui attack IMG --explain``/``explain`` and the
-    explorer compute it: the background is :func:`advtui.explain.background_from_folder` over
-    ``--background DIR`` or else the photo's own folder, up to 8 images spread over it, the
-    explained photo left out; the seed is the row's ``attack_seed`` (what ``--seed`` gives
-    those commands). So a row's evidence is what the explorer's ``--detector`` verdict sees.
-
-    Leaving the photo out matters: expected gradients integrate from background images to
-    the input; with the clean photo in the background its clean attribution would lose the
-    (zero) path from itself while its adversarial twin would not — a difference a detector
-    could learn that has nothing to do with the attack. Backgrounds of the last
-    ``batch_size`` photos are kept (one load per photo and batch).
-    """
-
-    def __init__(self, model, cfg: EvalConfig, note: Callable[[str], None] | None = None) -> None:
-        self.model, self.cfg = model, cfg
-        self._backgrounds: dict[Path, torch.Tensor] = {}
-        self._keep = max(8, cfg.batch_size)
-        self._note = note
-        self._noted: set[str] = set()
-
-    def _tell(self, line: str) -> None:
-        """Pass a note on once (every photo of a folder shares its unreadable neighbours)."""
-        if self._note is not None and line not in self._noted:
-            self._noted.add(line)
-            self._note(line)
-
-    def background(self, photo: Path) -> torch.Tensor:
-        from advtui.explain import background_for_image
-
-        photo = Path(photo)
-        bg = self._backgrounds.pop(photo, None)
-        if bg is None:
-            bg = background_for_image(
-                photo, self.model.input_size, self.cfg.background, note=self._tell
-            )
-        self._backgrounds[photo] = bg  # most recent last
-        while len(self._backgrounds) > self._keep:
-            self._backgrounds.pop(next(iter(self._backgrounds)))
-        return bg
-
-    def explainer(self, it: Item):
-        """The explainer of item ``it`` (``--explainer``, built by
-        :func:`advtui.explain.make_explainer`): its photo's background (SHAP only), its row's
-        seed."""
-        from advtui.explain import make_explainer
-
-        return make_explainer(
-            self.cfg.explainer,
-            self.model,
-            lambda: self.background(it.path),
-            seed=attack_seed(self.cfg.seed, it.image),
-            **self.cfg.explainer_params(),
-        )
-
-    def explain(self, x: torch.Tensor, classes: list[int], items: list[Item], stop):
-        """Attributions and evidence for ``x`` in order, item ``items[i]`` for ``x[i]``."""
-        attributions, evidence = [None] * len(x), [None] * len(x)
-        for i, it in enumerate(items):
-            e = self.explainer(it).explain(
-                x[i : i + 1], [classes[i]], nsamples=self.cfg.nsamples, stop=stop
-            )
-            attributions[i], evidence[i] = e.attributions[0], e.evidence[0]
-        return SimpleNamespace(attributions=attributions, evidence=evidence)
-
-
-def attribution_shape(model, layer: str | None) -> list[int]:
-    """The (C, h, w) shape of one attribution: the image, or the input of ``layer``."""
-    size = model.input_size
-    if not layer:
-        return [3, size, size]
-    seen: list[list[int]] = []
-    hook = model.get_layer(layer).register_forward_pre_hook(
-        lambda _m, inp: seen.append(list(inp[0].shape[1:]))
-    )
-    try:
-        with torch.no_grad():
-            model(torch.zeros(1, 3, size, size, device=model.device))
-    finally:
-        hook.remove()
-    return seen[0] if seen else []
-
-
 def _keys(it: Item, eps: Sequence[float], modes: Sequence[str]) -> list[RowKey]:
-    return [(_rid(it), "clean", None)] + [(_rid(it), m, eps_text(e)) for e in eps for m in modes]
+    return [(rid(it), "clean", None)] + [(rid(it), m, eps_text(e)) for e in eps for m in modes]
 
 
 def _make_attack(cfg: EvalConfig, model, eps: float) -> Attack:
@@ -1001,39 +534,3 @@ def _make_attack(cfg: EvalConfig, model, eps: float) -> Attack:
         seed=cfg.seed,
         attack_args=tuple(cfg.attack_args),
     )
-
-
-def _base_row(it: Item, seed: int) -> ItemFields:
-    """The fields that say which image a row is about (every row has them)."""
-    return {
-        "image": _rid(it),
-        "attack_seed": attack_seed(seed, it.image),
-        "source": row_id(str(it.path)),
-        "view": it.view,
-        "group": row_id(it.group),
-        "position": it.position,
-        "label_source": it.label_source,
-    }
-
-
-def _clean_row(
-    model, it: Item, seed: int, pred: int, probs: torch.Tensor, logits: torch.Tensor, label: int
-) -> Row:
-    """The fields every clean row has (``status`` and, if explained, ``evidence`` are added)."""
-    return {
-        **_base_row(it, seed),
-        **_pred_fields(model, pred, probs, logits),
-        "variant": "clean",
-        "eps": None,
-        "eps_255": None,
-        "label": int(label),
-    }
-
-
-def _pred_fields(model, pred: int, probs: torch.Tensor, logits: torch.Tensor) -> PredFields:
-    return {
-        "pred": int(pred),
-        "pred_label": model.label(int(pred)),
-        "confidence": float(probs[pred]),
-        "logit": float(logits[pred]),
-    }

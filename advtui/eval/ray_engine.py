@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING
 from advtui.eval.dataset import EvalError
 
 if TYPE_CHECKING:
+    from advtui.eval.config import EvalConfig
     from advtui.eval.dataset import Item
-    from advtui.eval.loop import EvalConfig
     from advtui.eval.progress import Tracker
     from advtui.eval.rows import RowKey, RowOut
 
@@ -141,7 +141,7 @@ class RayEngine:
                 ctx.print_on_execution_start = False
             board = _board_class(ray).remote()
             tracker.workers([{"id": i, "state": "starting", "rows": 0} for i in range(workers)])
-            from advtui.eval.loop import row_id
+            from advtui.eval.rowparts import row_id
 
             done_by_image: dict[str, list[RowKey]] = {}
             for key in done:

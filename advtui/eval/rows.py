@@ -30,7 +30,7 @@ Status = Literal["ok", "attack-failed", "misclassified", "unreadable"]
 
 
 class ItemFields(TypedDict):
-    """Which image (every row; ``advtui.eval.loop._base_row``)."""
+    """Which image (every row; ``advtui.eval.rowparts.base_row``)."""
 
     image: str  # the item id, escaped: "photo.jpg" or "photo.jpg#c80"
     attack_seed: int  # the image's seed (random target, PGD start, SHAP draws)
@@ -58,7 +58,7 @@ class OutcomeFields(TypedDict, total=False):
 
 
 class PredFields(TypedDict, total=False):
-    """The classification of the row's image (every readable row; ``_pred_fields``)."""
+    """The classification of the row's image (every readable row; ``advtui.eval.rowparts.pred_fields``)."""
 
     label: int  # the class the row is about: true label (clean) or clean prediction
     pred: int

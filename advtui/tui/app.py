@@ -36,6 +36,7 @@ from advtui.tui import jobs, torchwork, truths
 from advtui.tui import messages as msg
 from advtui.tui.explorer import ExplorerState
 from advtui.tui.graphics import GraphicsView, choose_graphics, tmux_features, truecolour_hint
+from advtui.tui.imagelist import MARK_ATTACKED, MARK_FAILED, MARK_MISSED, MARK_PLAIN, ImageList
 from advtui.tui.pixels import PixelView
 from advtui.tui.resultcache import bound_the_heap
 from advtui.tui.saving import save_folder
@@ -56,15 +57,10 @@ from advtui.tui.state import (
 )
 from advtui.tui.view import ViewModel, build_view, result_summary, status_line
 from advtui.tui.widgets import (
-    MARK_ATTACKED,
-    MARK_FAILED,
-    MARK_MISSED,
-    MARK_PLAIN,
     ColorScale,
     Column,
     ConfidenceTable,
     EvidenceTable,
-    ImageList,
     KeyFooter,
     Row,
     StatusLine,

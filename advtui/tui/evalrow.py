@@ -179,7 +179,7 @@ class RowCheck(Static):
         self.show()
 
     def _select(self, app: Any) -> None:
-        from advtui.tui.widgets import ImageList
+        from advtui.tui.imagelist import ImageList
 
         key = str(self.path)
         index = next((k for k, e in enumerate(app.state.entries) if e.key == key), None)

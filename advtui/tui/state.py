@@ -141,7 +141,7 @@ class Entry:
         self.label: int | None = None
         self.truth = truth
         self.verdict = ""
-        self.mark = "·"  # the list's mark (advtui.tui.widgets.MARK_*)
+        self.mark = "·"  # the list's mark (advtui.tui.imagelist.MARK_*)
 
     @property
     def path(self) -> Path:

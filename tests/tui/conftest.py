@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from advtui.cli import build_app
-from advtui.tui.widgets import ImageList
+from advtui.tui.imagelist import ImageList
 
 SIZE = (160, 50)
 

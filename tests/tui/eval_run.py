@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from advtui.eval.loop import EvalConfig, run_eval
+from advtui.eval.config import EvalConfig
+from advtui.eval.loop import run_eval
 
 from .conftest import tiny_imagenet_classifier
 

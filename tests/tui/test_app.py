@@ -6,14 +6,9 @@ import json
 
 import pytest
 
+from advtui.tui.imagelist import MARK_ATTACKED, MARK_FAILED, ImageList
 from advtui.tui.pixels import PixelView
-from advtui.tui.widgets import (
-    MARK_ATTACKED,
-    MARK_FAILED,
-    ConfidenceTable,
-    EvidenceTable,
-    ImageList,
-)
+from advtui.tui.widgets import ConfidenceTable, EvidenceTable
 
 from .conftest import SIZE, make_app, wait_for, wait_job, wait_ready
 

@@ -18,8 +18,8 @@ import advtui.tui.app
 import advtui.walk
 from advtui.cli import build_app
 from advtui.eval.dataset import collect_items
+from advtui.tui.imagelist import MARK_FAILED, ImageList
 from advtui.tui.state import DECODED_LIMIT
-from advtui.tui.widgets import MARK_FAILED, ImageList
 from tests.conftest import make_tiny_classifier
 
 from .conftest import wait_for

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from advtui.tui import widgets
+from advtui.tui import imagelist
 from advtui.tui.screens import MARKS
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "tui.md"
@@ -12,17 +12,17 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "tui.md"
 
 def test_help_and_docs_describe_every_mark():
     shown = {
-        widgets.MARK_PENDING,
-        widgets.MARK_FAILED,
-        widgets.MARK_ATTACKED,
-        widgets.MARK_MISSED,
-        widgets.MARK_PLAIN,
+        imagelist.MARK_PENDING,
+        imagelist.MARK_FAILED,
+        imagelist.MARK_ATTACKED,
+        imagelist.MARK_MISSED,
+        imagelist.MARK_PLAIN,
     }
-    described = {k or widgets.MARK_PLAIN for k, _ in MARKS}
+    described = {k or imagelist.MARK_PLAIN for k, _ in MARKS}
     assert described == shown
     docs = DOCS.read_text(encoding="utf-8")
-    for mark in shown - {widgets.MARK_PLAIN}:
+    for mark in shown - {imagelist.MARK_PLAIN}:
         assert f"`{mark}`" in docs, mark
     assert "not attacked yet" in docs
-    pending = dict(MARKS)[widgets.MARK_PENDING]
+    pending = dict(MARKS)[imagelist.MARK_PENDING]
     assert "scan" in pending  # "·" means not read yet, not "not attacked"

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from advtui.imagenet import imagenet_classes, imagenet_wnids, wnid_index
-from advtui.tui.widgets import ImageList
+from advtui.tui.imagelist import ImageList
 
 from .conftest import make_app, tiny_imagenet_classifier, wait_for
 
