@@ -40,11 +40,20 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+if __package__ in (None, ""):  # run as a script from anywhere: the checkout's advtui
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from advtui.registry import DETECTORS  # noqa: E402
+
 MAIN_TARGETS = "untargeted,random,runner-up,nearest"
 DEP_TARGETS = "untargeted,runner-up"
 #: The intermediate layer of the default model (EfficientNet-Lite0) that --protocol seed
-#: explains too (advtui.eval.loop.SEED_LAYERS); --layer-name changes it for another model.
+#: explains too (the default model's spec, advtui.registry.models); --layer-name changes it for another model.
 DEFAULT_LAYER = "_blocks.3"
+#: The main runs compare every registered detector (LID too, which eval does not run by
+#: default); a detector list is not a row parameter, so a finished run's summary can be
+#: redone with more (eval --resume fits them on the stored rows).
+ALL_DETECTORS = ",".join(DETECTORS)
 EPS_SWEEP = "1/255,2/255,4/255,8/255,16/255,255/255"
 TRANSFER_MODEL = "efficientnet-lite2"
 
@@ -62,7 +71,7 @@ class Run:
 
 def runs(layer: str = DEFAULT_LAYER) -> list[Run]:
     """The study's runs, most important first (issue 21, items 1–6)."""
-    main = ("--eps", "8/255", "--steps", "10", "--targets", MAIN_TARGETS)
+    main = ("--eps", "8/255", "--steps", "10", "--targets", MAIN_TARGETS, "--detectors", ALL_DETECTORS)
     dep = ("--method", "pgd", "--eps", "8/255", "--steps", "10", "--targets", DEP_TARGETS)
     out = [
         Run(
