@@ -55,3 +55,27 @@ def test_a_set_stop_cancels_before_the_first_image():
     stop.set()
     with pytest.raises(Cancelled, match="Grad-CAM cancelled at 0/2"):
         make_explainer("gradcam", cam_net()).explain(torch.rand(2, 3, 8, 8), stop=stop)
+
+
+def test_grad_cam_equals_captums_layer_grad_cam_before_its_relu():
+    """captum's LayerGradCam on the same layer (relu_attributions=False: the signed map),
+    upsampled bilinearly by captum's LayerAttribution.interpolate, is the same map."""
+    from captum.attr import LayerAttribution, LayerGradCam
+
+    torch.manual_seed(3)
+    net = nn.Sequential(
+        nn.Conv2d(3, 6, 3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(6, 5, 3, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(5, 4),
+    ).eval()
+    x = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(4))
+    ours = make_explainer("gradcam", net).explain(x, classes=[1, 3]).attributions
+    want = []
+    for j, cls in enumerate([1, 3]):
+        cam = LayerGradCam(net, net[3]).attribute(x[j : j + 1], target=cls, relu_attributions=False)
+        want.append(LayerAttribution.interpolate(cam, (16, 16), interpolate_mode="bilinear"))
+    np.testing.assert_allclose(ours, torch.cat(want).detach().numpy(), rtol=1e-5, atol=1e-7)

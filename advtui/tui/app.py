@@ -1,6 +1,7 @@
 """The terminal explorer: browse a folder, attack from the keyboard, look at SHAP evidence.
 
-The App owns state and bindings; heavy work (loading the model, attacks, SHAP, saving) runs in
+The App wires keys, workers and messages to the explorer's state (``app.state``, an
+:class:`~advtui.tui.explorer.ExplorerState` that the view model reads); heavy work (loading the model, attacks, SHAP, saving) runs in
 thread workers that call the same core functions as the CLI (``advtui.pipeline``) and post
 messages back (``advtui.tui.messages``). Torch and the core are imported inside the workers,
 so the first frame does not wait for them.
@@ -8,6 +9,13 @@ so the first frame does not wait for them.
 Results are cached per (image, model, settings key); a job's result is filed under the key it
 was started with, so moving to another image while a job runs never shows it on the wrong
 image, and stepping back shows it at once.
+
+Why this module is ~1,000 lines: it is one Textual App's bindings, workers and message
+handlers, in four floors (layout, workers, messages, actions). What is not wiring lives
+elsewhere — the state (``explorer``), the view model (``view``), the jobs (``jobs``), the image
+list (``imagelist``), the listing walk (``advtui.walk``), true classes (``truths``) — and
+splitting the handlers of one App across mixins would make each floor's ``self`` an
+untyped guess.
 """
 
 from __future__ import annotations
