@@ -26,12 +26,18 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def floor_fn(explainer, x: torch.Tensor, cls: int, nsamples: int):
     """A closure computing the hand expected-gradients floor on pre-built samples."""
-    from advtui.explain.shap import chunk_seed, split_chunks
+    from advtui.explain.shap import DRAW_CHUNK, chunk_seed, split_chunks
 
     model, module = explainer.model, explainer._module
-    chunks = [
+    drawn = [  # the explainer's draws (chunks of at most DRAW_CHUNK), in its gradient batches
         explainer.samples(x, n, chunk_seed(explainer.seed, c))
-        for c, n in enumerate(split_chunks(nsamples, explainer.batch_size))
+        for c, n in enumerate(split_chunks(nsamples, DRAW_CHUNK))
+    ]
+    inputs_all = torch.cat([i for i, _ in drawn])
+    delta_all = torch.cat([d for _, d in drawn])
+    b = explainer.batch_size
+    chunks = [
+        (inputs_all[s : s + b], delta_all[s : s + b]) for s in range(0, len(inputs_all), b)
     ]
 
     layout = torch.channels_last if x.device.type == "cpu" else torch.contiguous_format
