@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
 import warnings
 from collections.abc import Sequence
@@ -54,9 +55,14 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 class Classifier(nn.Module):
     """An ImageNet-style classifier that takes [0, 1] RGB pixels.
 
-    ``forward(x)`` resizes ``x`` (N, 3, H, W) to ``input_size`` if needed (``interpolation``:
-    ``"bilinear"`` or ``"bicubic"``, antialiased), normalises with ``mean``/``std`` and returns
-    the backbone's logits (N, num_classes). ``features`` says where penultimate features come
+    Images are loaded at ``load_size`` (the short side resized to it, centre-cropped square):
+    ``input_size / crop_pct`` rounded down, as timm's evaluation transform resizes before its
+    centre crop (``crop_pct`` 1: ``load_size`` is ``input_size``). ``forward(x)`` centre-crops
+    an ``x`` (N, 3, H, W) of ``load_size`` to ``input_size`` (inside the model, so an attack
+    perturbs the whole loaded image and the border the model never sees keeps a zero
+    gradient), resizes any other size to ``input_size`` (``interpolation``: ``"bilinear"`` or
+    ``"bicubic"``, antialiased), normalises with ``mean``/``std`` and returns the backbone's
+    logits (N, num_classes). ``features`` says where penultimate features come
     from (:class:`~advtui.registry.ModelSpec`); ``seed_layer`` is the layer
     ``eval --protocol seed`` explains by default (None: ``--layer`` is needed).
     """
@@ -73,6 +79,7 @@ class Classifier(nn.Module):
         features: str = "final-linear",
         seed_layer: str | None = None,
         interpolation: str = "bilinear",
+        crop_pct: float = 1.0,
     ) -> None:
         super().__init__()
         self.backbone = backbone
@@ -84,10 +91,19 @@ class Classifier(nn.Module):
         self.interpolation = (
             interpolation if interpolation in ("bilinear", "bicubic") else "bilinear"
         )
+        if not 0.0 < float(crop_pct) <= 1.0:
+            raise ModelError(f"{name}: crop fraction {crop_pct} is not in (0, 1]")
+        self.crop_pct = float(crop_pct)
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
 
     mean: torch.Tensor  # buffers (1, 3, 1, 1)
+
+    @property
+    def load_size(self) -> int:
+        """The square size images are loaded at: ``input_size`` over the crop fraction."""
+        return max(self.input_size, math.floor(self.input_size / self.crop_pct))
+
     std: torch.Tensor
 
     @property
@@ -99,7 +115,12 @@ class Classifier(nn.Module):
         return len(self.class_names)
 
     def normalise(self, x: torch.Tensor) -> torch.Tensor:
-        """``x`` resized to ``input_size`` (if needed) and normalised: the backbone's input."""
+        """``x`` centre-cropped from ``load_size`` or resized to ``input_size`` (if needed) and
+        normalised: the backbone's input."""
+        size, load = self.input_size, self.load_size
+        if load != size and x.shape[-2:] == (load, load):
+            top = int(round((load - size) / 2.0))  # as timm's (torchvision's) CenterCrop
+            x = x[..., top : top + size, top : top + size]
         if x.shape[-2:] != (self.input_size, self.input_size):
             x = F.interpolate(
                 x,

@@ -127,6 +127,7 @@ class Timm:
             features=spec.features if hasattr(net, "forward_head") else "final-linear",
             seed_layer=stages[1] if len(stages) > 1 and stages[1] else None,
             interpolation=str(data.get("interpolation", "bilinear")),
+            crop_pct=float(data.get("crop_pct") or 1.0),
         )
 
 

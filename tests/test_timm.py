@@ -207,3 +207,25 @@ def test_without_timm_the_family_says_which_extra_to_install(monkeypatch):
     monkeypatch.delitem(sys.modules, "advtui.models_timm", raising=False)
     with pytest.raises(ModelError, match=r"timm:NAME needs timm: pip install 'advtui\[timm\]'"):
         load_model(f"timm:{ARCH}", device="cpu")
+
+
+def test_images_are_loaded_and_cropped_as_timms_own_eval_transform_does(saved, model, tmp_path):
+    """crop_pct 0.95: loaded at ⌊160 / 0.95⌋ = 168 px, centre-cropped to 160 inside the model;
+    the logits equal timm's create_transform pipeline on the same photo (168 px square, so
+    neither pipeline resizes: advtui resizes photos bicubically for every model, timm with
+    the model's own interpolation)."""
+    from advtui.images import load_tensor
+
+    net, _ = saved
+    assert (model.crop_pct, model.load_size) == (0.95, 168)
+    rng = np.random.default_rng(1)
+    photo = tmp_path / "square.png"
+    Image.fromarray(rng.integers(0, 255, (168, 168, 3), dtype=np.uint8)).save(photo)
+    transform = timm.data.create_transform(**timm.data.resolve_model_data_config(net))
+    with torch.no_grad():
+        want = net(transform(Image.open(photo).convert("RGB"))[None])
+    x = load_tensor(photo, model.load_size)
+    assert tuple(x.shape) == (3, 168, 168)
+    torch.testing.assert_close(model.logits(x[None]), want, rtol=1e-5, atol=1e-5)
+    uncropped = model.logits(torch.nn.functional.interpolate(x[None], size=160, mode="bilinear"))
+    assert not torch.allclose(uncropped, want, atol=1e-3)  # the crop is what made them equal

@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     model = common.load_model_from_args(args)
     if settings.target not in TARGET_MODES:  # a class name or index
         _note_resolved("target", settings.target, model.class_names)
-    x = to_tensor(resize_center_crop(img, model.input_size))
+    x = to_tensor(resize_center_crop(img, model.load_size))
     progress = None if args.json else _stderr_progress("attack")
     detector, kwargs = _adaptive_kwargs(args, settings, model)
     other = None
@@ -182,7 +182,7 @@ def _adaptive_kwargs(args: argparse.Namespace, settings, model):
     _check_explain_args(args)
     bg = background_for_image(
         Path(args.image),
-        model.input_size,
+        model.load_size,
         args.background,
         note=lambda line: _say(f"advtui: note: {line}"),
     )

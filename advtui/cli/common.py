@@ -280,7 +280,7 @@ def _explainer(model, args: argparse.Namespace, image: Path):
         model,
         lambda: background_for_image(
             image,
-            model.input_size,
+            model.load_size,
             args.background,
             note=lambda line: _say(f"advtui: note: {line}"),
         ),

@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     _check_out(args.out)
     _explainer_params(args)  # explainer flags that do not fit the explainer, before the model
     model = common.load_model_from_args(args)
-    x = to_tensor(resize_center_crop(img, model.input_size))
+    x = to_tensor(resize_center_crop(img, model.load_size))
     classes = None if args.klass is None else [resolve_class(args.klass, model.class_names)]
     if args.klass is not None:
         _note_resolved("class", args.klass, model.class_names)
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         progress=None if args.json else _stderr_progress(_label(args)),
     )
     ev = expl.evidence[0]
-    pmap = expl.pixel_maps(model.input_size)[0]
+    pmap = expl.pixel_maps(model.load_size)[0]
     scale = heatmap_scale(pmap)
     result = {
         "model": model.name,

@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     results, failed = [], 0
     for name in args.images:
         try:
-            x = load_tensor(name, model.input_size)
+            x = load_tensor(name, model.load_size)
         except ImageError as exc:
             _say(f"advtui: error: {exc}")
             failed += 1

@@ -109,7 +109,7 @@ def run_adaptive(
             )
             for it in todo:
                 seed = attack_seed(cfg.seed, it.image)
-                x = to_tensor(view_image(load_image(it.path), it.view, model.input_size))[None]
+                x = to_tensor(view_image(load_image(it.path), it.view, model.load_size))[None]
                 clean_logits = model.logits(x)
                 probs = clean_logits.softmax(1)
                 label = int(clean_logits.argmax(1))

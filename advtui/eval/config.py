@@ -223,6 +223,7 @@ class EvalConfig:
         fixed = {
             "model": model.name,
             "input_size": model.input_size,
+            **({"load_size": model.load_size} if model.load_size != model.input_size else {}),
             "method": self.method,
             "alpha": self.alpha,
             "steps": self.steps,

@@ -368,7 +368,7 @@ class ImageRows:
             loaded, xs = [], []
             for it in batch:
                 try:
-                    xs.append(to_tensor(view_image(load_image(it.path), it.view, model.input_size)))
+                    xs.append(to_tensor(view_image(load_image(it.path), it.view, model.load_size)))
                     loaded.append(it)
                 except ImageError as exc:
                     if (rid(it), "clean", None) in done:

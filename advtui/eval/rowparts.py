@@ -144,7 +144,7 @@ class Explainers:
         bg = self._backgrounds.pop(photo, None)
         if bg is None:
             bg = background_for_image(
-                photo, self.model.input_size, self.cfg.background, note=self._tell
+                photo, self.model.load_size, self.cfg.background, note=self._tell
             )
         self._backgrounds[photo] = bg  # most recent last
         while len(self._backgrounds) > self._keep:
@@ -178,7 +178,7 @@ class Explainers:
 
 def attribution_shape(model, layer: str | None) -> list[int]:
     """The (C, h, w) shape of one attribution: the image, or the input of ``layer``."""
-    size = model.input_size
+    size = model.load_size
     if not layer:
         return [3, size, size]
     seen: list[list[int]] = []

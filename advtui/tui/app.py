@@ -494,9 +494,7 @@ class AdvtuiApp(App[int]):
             model = self.state.model
             if model is None:
                 return
-            top5 = torchwork.run(
-                lambda: model.topk(load_tensor(path, model.input_size)[None], 5)[0]
-            )
+            top5 = torchwork.run(lambda: model.topk(load_tensor(path, model.load_size)[None], 5)[0])
         except Exception:  # noqa: BLE001 - a file that fails is already marked by the scan
             return
         self.post_message(msg.Predicted(str(path), model.name, top5))

@@ -231,11 +231,9 @@ class ExplainerCache:
 
         def background():
             if image is not None:
-                return background_for_image(image, model.input_size, c.background, note=self.note)
+                return background_for_image(image, model.load_size, c.background, note=self.note)
             # no image yet (warming up): the folder's images
-            return background_from_folder(
-                c.background or c.folder, model.input_size, note=self.note
-            )
+            return background_from_folder(c.background or c.folder, model.load_size, note=self.note)
 
         explainer = make_explainer(
             name,
@@ -307,7 +305,7 @@ def _attack_once(path, settings, model, detector, explainers, nsamples, progress
     from advtui.images import load_tensor
     from advtui.pipeline import run_attack
 
-    x = load_tensor(path, model.input_size)
+    x = load_tensor(path, model.load_size)
     kwargs = None
     spec = registry.attack_spec(settings.method)
     if spec.needs_detector:  # attacks the loaded detector through SHAP
