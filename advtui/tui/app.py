@@ -403,9 +403,7 @@ class AdvtuiApp(App[int]):
             score = truths.accuracy(
                 self.state.entries, self._paths, self.state.predictions, self.state.model.name
             )
-        variants = truths.list_titles(count, score)
-        room = images.outer_size.width - 6 if images.outer_size.width else 10**6
-        images.border_title = Text(next((v for v in variants if len(v) <= room), variants[-1]))
+        images.set_title_variants(truths.list_titles(count, score))
 
     def _want_near(self) -> None:
         """Tell the loader what the user looks at now (current image, rows on screen)."""

@@ -6,6 +6,7 @@ markup.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -99,6 +100,7 @@ class ImageList(ScrollView, can_focus=True):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
+        self._title_variants: Sequence[str] = ()
         self._items: list = []
         self._shown: list[int] | None = None  # item indices matching the filter (None: all)
         self._count = 0  # items known to the list (the App's list may be ahead)
@@ -310,7 +312,21 @@ class ImageList(ScrollView, can_focus=True):
 
     def on_resize(self) -> None:
         self._update_size()
+        self.fit_title()
         self.post_message(self.Viewed())
+
+    def set_title_variants(self, variants: Sequence[str]) -> None:
+        """The list's title, longest first: the longest that fits is shown, and chosen again
+        when the list's width changes (it widens once true classes are known)."""
+        self._title_variants = variants
+        self.fit_title()
+
+    def fit_title(self) -> None:
+        variants = self._title_variants
+        if not variants:
+            return
+        room = self.outer_size.width - 6 if self.outer_size.width else 10**6
+        self.border_title = Text(next((v for v in variants if len(v) <= room), variants[-1]))
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
