@@ -36,9 +36,7 @@ def floor_fn(explainer, x: torch.Tensor, cls: int, nsamples: int):
     inputs_all = torch.cat([i for i, _ in drawn])
     delta_all = torch.cat([d for _, d in drawn])
     b = explainer.batch_size
-    chunks = [
-        (inputs_all[s : s + b], delta_all[s : s + b]) for s in range(0, len(inputs_all), b)
-    ]
+    chunks = [(inputs_all[s : s + b], delta_all[s : s + b]) for s in range(0, len(inputs_all), b)]
 
     layout = torch.channels_last if x.device.type == "cpu" else torch.contiguous_format
 

@@ -96,7 +96,8 @@ async def measure(app, redraws: int, wait_workers: float) -> dict:
         out["redraw_ms"] = statistics.median(times) if times else None
         out["redraw_all_ms"] = times
         out["redraw_new_content_ms"] = await _new_content_redraws(app, pilot, redraws)
-        if hasattr(app, "entries") and getattr(app, "model", None) is not None:
+        state = getattr(app, "state", None)  # the explorer's (the bare app has none)
+        if state is not None and state.model is not None:
             out.update(await _attack_keypress(app, pilot))
     return out
 
@@ -109,7 +110,7 @@ async def _new_content_redraws(app, pilot, redraws: int) -> float | None:
         from advtui.tui.widgets import CachedRender
     except ImportError:  # the bare app
         return None
-    if not hasattr(app, "entries"):
+    if not hasattr(app, "state"):
         return None
     times = []
     for _ in range(redraws):
@@ -171,7 +172,7 @@ async def _attack_keypress(app, pilot, images: int = 3) -> dict:
         t0 = time.perf_counter()
         torchwork.run(
             lambda p=path: run_attack(
-                app.state.model, load_tensor(p, app.state.model.input_size), app.state.settings
+                app.state.model, load_tensor(p, app.state.model.load_size), app.state.settings
             )
         )
         direct.append(time.perf_counter() - t0)
