@@ -169,9 +169,12 @@ def _pick(all_runs: list[Run], only: str | None, skip: str | None) -> list[Run]:
         bad = [n for n in (text or "").split(",") if n and n not in names]
         if bad:
             raise SystemExit(f"imagenet_study: unknown run {bad[0]!r}; --list shows them")
-    keep = set((only or "").split(",")) - {""}
     drop = set((skip or "").split(",")) - {""}
-    return [r for r in all_runs if (not keep or r.name in keep) and r.name not in drop]
+    if not only:
+        return [r for r in all_runs if r.name not in drop]
+    by_name = {r.name: r for r in all_runs}
+    keep = dict.fromkeys(n for n in only.split(",") if n)  # --only's order, once each
+    return [by_name[n] for n in keep if n not in drop]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -180,7 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("folder", help="IMAGENET_SAMPLE: nXXXXXXXX_name.JPEG photos")
     p.add_argument("root", help="output root: one folder per run, logs/, study.log, study.json")
-    p.add_argument("--only", help="comma-separated run names (default all)")
+    p.add_argument(
+        "--only", help="comma-separated run names, run in the order given (default all, in --list order)"
+    )
     p.add_argument("--skip", help="comma-separated run names to leave out")
     p.add_argument("--redo", default="", help="comma-separated finished runs to run again")
     p.add_argument("--labels", help="a --labels file to pass to every run")

@@ -180,3 +180,22 @@ def test_the_answer_is_inserted_between_the_markers(small_run, tmp_path):  # noq
     doc.write_text("no markers\n")
     with pytest.raises(SystemExit, match="needs one"):
         tables.main([str(root), "--insert", str(doc)])
+
+
+def test_only_runs_its_runs_in_the_order_given(tmp_path, monkeypatch):
+    """--only is also the order: a later session can put the runs it wants first."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    outs: list[str] = []
+
+    def fake_call(argv, stdout=None, stderr=None):
+        outs.append(argv[argv.index("--out") + 1].rsplit("/", 1)[-1])
+        return 0
+
+    monkeypatch.setattr(study.subprocess, "call", fake_call)
+    args = [str(photos), str(tmp_path / "out"), "--only", "dep-gradcam,main-pgd,dep-gradcam"]
+    assert study.main([*args, "--skip", "main-pgd"]) == 0
+    assert outs == ["dep-gradcam"]
+    outs.clear()
+    assert study.main([*args, "--redo", "dep-gradcam"]) == 0
+    assert outs == ["dep-gradcam", "main-pgd"]
