@@ -6,7 +6,9 @@ keys: ``a`` on every image in turn, ``+`` (a larger ε: new results, not cached 
 each pass over the list, and ``e`` on every (N/M)-th image; then prints one JSON line with the
 peak RSS (VmHWM) in MB, the attacks and explanations run, the result cache's bytes and
 evictions, and the seconds taken. ``--attacks 1 --explanations 0`` is the reference: a fresh
-explorer after one attack.
+explorer after one attack. ``--trace`` adds ``trace``: after every job, its kind and the RSS and
+peak RSS then (MB), and the live torch tensors' MB, to see whether a stay's growth is results,
+tensors or the heap.
 """
 
 from __future__ import annotations
@@ -32,9 +34,35 @@ async def _job(app, pilot, key: str) -> None:
     await pilot.pause()
 
 
-async def stay(app, attacks: int, explanations: int) -> dict:
+def _rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _tensor_mb() -> float:
+    """MB held by the torch tensors the garbage collector can reach (storage counted once)."""
+    import gc
+    import warnings
+
+    import torch
+
+    seen: dict[int, int] = {}
+    with warnings.catch_warnings():  # isinstance on torch.distributed's deprecated aliases
+        warnings.simplefilter("ignore")
+        for obj in gc.get_objects():
+            if isinstance(obj, torch.Tensor) and obj.device.type == "cpu":
+                storage = obj.untyped_storage()
+                seen[storage.data_ptr()] = storage.nbytes()
+    return sum(seen.values()) / 2**20
+
+
+async def stay(app, attacks: int, explanations: int, trace: bool = False) -> dict:
     t0 = time.perf_counter()
     done = {"attacks": 0, "explanations": 0}
+    steps: list[dict] = []
     async with app.run_test(size=SIZE) as pilot:
         while app.state.model is None or not app.state.listed or not app.state.entries:
             await asyncio.sleep(0.05)
@@ -50,6 +78,17 @@ async def stay(app, attacks: int, explanations: int) -> dict:
             done["explanations" if explain else "attacks"] += 1
             if explain:
                 done["attacks"] += 1  # `e` attacks, then explains
+            if trace:
+                steps.append(
+                    {
+                        "job": "e" if explain else "a",
+                        "rss_mb": round(_rss_mb(), 1),
+                        "peak_mb": round(peak_rss_mb(), 1),
+                        # the garbage collector's scan is slow: every 20th job
+                        "tensor_mb": round(_tensor_mb(), 1) if i % 20 == 19 else None,
+                        "cache_mb": round(getattr(app.state.outcomes, "bytes", 0) / 2**20, 1),
+                    }
+                )
             await pilot.press("j" if (i + 1) % n else "home")
             await pilot.pause()
         cache = app.state.outcomes
@@ -61,6 +100,8 @@ async def stay(app, attacks: int, explanations: int) -> dict:
             "evicted": getattr(cache, "evicted", 0),
             "seconds": time.perf_counter() - t0,
         }
+        if trace:
+            out["trace"] = steps
     return out
 
 
@@ -70,13 +111,14 @@ def main() -> None:
     p.add_argument("--explanations", type=int, default=30)
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--nsamples", type=int, default=16)
+    p.add_argument("--trace", action="store_true", help="RSS, peak and tensors after every job")
     a = p.parse_args()
     from advtui.cli import build_app
 
     app = build_app(
         [str(SAMPLES), "--device", "cpu", "--steps", str(a.steps), "--nsamples", str(a.nsamples)]
     )
-    print(json.dumps(asyncio.run(stay(app, a.attacks, a.explanations))))
+    print(json.dumps(asyncio.run(stay(app, a.attacks, a.explanations, a.trace))))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,11 @@ of each result's arrays and evicts the least recently used results past
 :data:`DEFAULT_BUDGET`; a result that was evicted is simply computed again when asked for
 (``a`` on it attacks again). The newest result is always kept, whatever its size.
 
+Results are kept compact: the clean and adversarial images are on the 8-bit grid (loaded
+photos are; the attack base rounds its result), so all but the :data:`HOT` most recently used
+results hold them as uint8 (a quarter of float32's bytes; :func:`pack`), and :meth:`get` turns
+them back into the same float tensors bit for bit (:func:`unpack`) — an image off the grid stays
+float. The results in use keep one float object, which the pictures' cache recognises.
 Stored results drop what feeds nothing more: without a detector the raw attributions are used
 by nothing once the evidence and the pixel maps are made, so :meth:`ResultCache.store` drops
 them (with a ``--detector`` they stay: they are what its verdicts were computed from); the
@@ -22,9 +27,12 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
-#: bytes of arrays the cache may hold: ≈ 80 attacks or 35 explained results at 224×224
-#: (1.2 MB an attack: the clean and adversarial float images; 2.8 MB with maps and attributions)
-DEFAULT_BUDGET = 96 * 2**20
+#: bytes of arrays the cache may hold: ≈ 150 attacks or 60 explained results at 224×224
+#: (0.3 MB a packed attack: the clean and adversarial uint8 images; 0.7 MB with its pixel maps)
+DEFAULT_BUDGET = 48 * 2**20
+#: results kept unpacked (float images), most recently used first: the current one and the
+#: one the user just came from
+HOT = 2
 #: what a result costs beside its arrays (top-5 lists, evidence, settings)
 OVERHEAD = 16 * 1024
 
@@ -47,6 +55,45 @@ def outcome_bytes(outcome: Any) -> int:
     return OVERHEAD + sum(_nbytes(getattr(outcome, f, None)) for f in fields)
 
 
+_IMAGES = ("x", "x_adv")
+
+
+def _to_grid(t: Any) -> Any:
+    """``t`` as uint8 when it lies exactly on the 8-bit grid (float ``k/255``), else None."""
+    import torch
+
+    if not isinstance(t, torch.Tensor) or not t.is_floating_point():
+        return None
+    u8 = (t * 255.0).round().clamp(0, 255).to(torch.uint8)
+    return u8 if torch.equal(_from_grid(u8, t.dtype), t) else None
+
+
+def _from_grid(u8: Any, dtype: Any) -> Any:
+    return u8.to(dtype) / 255.0  # the attack base's own rounding: round(v·255)/255
+
+
+def pack(outcome: Any) -> tuple[Any, dict]:
+    """``outcome`` with its images on the 8-bit grid as uint8, and what :func:`unpack` needs
+    ({field: float dtype}); an outcome with nothing to pack comes back as it is."""
+    if not dataclasses.is_dataclass(outcome) or isinstance(outcome, type):
+        return outcome, {}
+    small, dtypes = {}, {}
+    for name in _IMAGES:
+        value = getattr(outcome, name, None)
+        u8 = _to_grid(value)
+        if u8 is not None:
+            small[name], dtypes[name] = u8, value.dtype
+    return (dataclasses.replace(outcome, **small), dtypes) if small else (outcome, {})
+
+
+def unpack(outcome: Any, dtypes: dict) -> Any:
+    """The float outcome :func:`pack` was given (its images equal bit for bit)."""
+    if not dtypes:
+        return outcome
+    big = {name: _from_grid(getattr(outcome, name), dt) for name, dt in dtypes.items()}
+    return dataclasses.replace(outcome, **big)
+
+
 def slim(outcome: Any) -> Any:
     """``outcome`` without its raw attributions."""
     if (
@@ -66,6 +113,7 @@ class ResultCache:
         self._items: OrderedDict[tuple, Any] = OrderedDict()
         self._sizes: dict[tuple, int] = {}
         self._success: dict[tuple, bool] = {}  # every key ever stored → its result's success
+        self._packed: dict[tuple, dict] = {}  # key → unpack's dtypes, for the packed results
         self.bytes = 0
         self.evicted = 0
 
@@ -75,23 +123,58 @@ class ResultCache:
 
     def __setitem__(self, key: tuple, outcome: Any) -> None:
         if key in self._items:
-            self.bytes -= self._sizes.pop(key)
-            del self._items[key]
+            self._forget(key)
+        self._put(key, outcome)
+        self._cool()
+        while self.bytes > self.budget and len(self._items) > 1:
+            old = next(iter(self._items))
+            self._forget(old)
+            self.evicted += 1
+
+    def _put(self, key: tuple, outcome: Any, dtypes: dict | None = None) -> None:
+        """File ``outcome`` (packed when ``dtypes`` says how) as the most recently used."""
         size = outcome_bytes(outcome)
         self._items[key] = outcome
         self._sizes[key] = size
+        if dtypes:
+            self._packed[key] = dtypes
         self._success[key] = bool(getattr(outcome, "success", False))
         self.bytes += size
-        while self.bytes > self.budget and len(self._items) > 1:
-            old, _ = self._items.popitem(last=False)
-            self.bytes -= self._sizes.pop(old)
-            self.evicted += 1
+
+    def _forget(self, key: tuple) -> None:
+        self.bytes -= self._sizes.pop(key)
+        del self._items[key]
+        self._packed.pop(key, None)
+
+    def _cool(self) -> None:
+        """Pack the unpacked results past the :data:`HOT` most recently used."""
+        for i, key in enumerate(reversed(list(self._items))):
+            if i >= HOT and key not in self._packed:
+                small, dtypes = pack(self._items[key])
+                if dtypes:
+                    self._replace(key, small, dtypes)
+
+    def _replace(self, key: tuple, outcome: Any, dtypes: dict) -> None:
+        """Swap ``key``'s stored form in place (its position in the LRU order unchanged)."""
+        self.bytes -= self._sizes[key]
+        self._items[key] = outcome
+        self._sizes[key] = outcome_bytes(outcome)
+        self.bytes += self._sizes[key]
+        if dtypes:
+            self._packed[key] = dtypes
+        else:
+            self._packed.pop(key, None)
 
     def get(self, key: tuple | None, default: Any = None) -> Any:
-        """The result under ``key`` (now the most recently used), or ``default``."""
+        """The result under ``key`` (now the most recently used), or ``default``; its images
+        are float tensors (a packed result is unpacked once and kept so while it is in use)."""
         if key is None or key not in self._items:
             return default
         self._items.move_to_end(key)
+        dtypes = self._packed.get(key)
+        if dtypes:
+            self._replace(key, unpack(self._items[key], dtypes), {})
+            self._cool()
         return self._items[key]
 
     def __getitem__(self, key: tuple) -> Any:
@@ -109,10 +192,12 @@ class ResultCache:
         return iter(list(self._items))
 
     def items(self) -> list[tuple[tuple, Any]]:
-        """(key, outcome) of every result held now, oldest first (no reordering)."""
+        """(key, outcome) of every result held now, oldest first (no reordering), as stored:
+        a packed result's ``x``/``x_adv`` are uint8 — for its float images, :meth:`get` it."""
         return list(self._items.items())
 
     def values(self) -> list[Any]:
+        """Every result held now, as stored (see :meth:`items`)."""
         return list(self._items.values())
 
     def successes(self, path: str) -> list[bool]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import torch
 from PIL import Image
 
-from advtui.tui.resultcache import OVERHEAD, ResultCache, outcome_bytes
+from advtui.tui.resultcache import HOT, OVERHEAD, ResultCache, outcome_bytes
 
 from .conftest import SIZE, make_app, wait_job, wait_ready
 
@@ -36,6 +38,57 @@ def test_the_cache_never_exceeds_its_budget_and_evicts_the_least_recently_used()
     big = ResultCache(budget=10)
     big[("a",)] = _Result(100)
     assert len(big) == 1  # the newest is kept whatever its size
+
+
+@dataclasses.dataclass
+class _Images:
+    x: torch.Tensor
+    x_adv: torch.Tensor
+    maps: dict = dataclasses.field(default_factory=dict)
+    attributions: dict = dataclasses.field(default_factory=dict)
+    success: bool = True
+
+
+def _on_grid(seed: int) -> _Images:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(0, 256, (3, 32, 32), generator=g).float() / 255
+    x_adv = (x * 255 + torch.randint(-8, 9, x.shape, generator=g)).clamp(0, 255).round() / 255
+    return _Images(x, x_adv)
+
+
+def test_results_past_the_hot_ones_hold_uint8_images_and_come_back_bit_for_bit():
+    made = {i: _on_grid(i) for i in range(HOT + 3)}
+    float_bytes = outcome_bytes(made[0])
+    cache = ResultCache(budget=10 * float_bytes)
+    for i, o in made.items():
+        cache[("img", i)] = o
+    stored = dict(cache.items())
+    cold = [i for i in made if stored[("img", i)].x.dtype == torch.uint8]
+    assert cold == list(range(3))  # all but the HOT newest are packed
+    assert cache.bytes == sum(outcome_bytes(o) for o in cache.values())
+    packed_bytes = outcome_bytes(stored[("img", 0)])
+    assert packed_bytes - OVERHEAD == (float_bytes - OVERHEAD) // 4
+    back = cache.get(("img", 0))
+    assert back.x.dtype == torch.float32 and torch.equal(back.x, made[0].x)
+    assert torch.equal(back.x_adv, made[0].x_adv)
+    assert cache.get(("img", 0)) is back  # in use: one object (the pictures' cache keys on it)
+    # using it made it recent: the oldest hot one is packed now, the LRU order is the use order
+    assert list(cache) == [("img", i) for i in (1, 2, 3, 4, 0)]
+    assert dict(cache.items())[("img", 3)].x.dtype == torch.uint8
+    assert dict(cache.items())[("img", 4)].x.dtype == torch.float32
+
+
+def test_an_image_off_the_8_bit_grid_stays_float():
+    off = _on_grid(0)
+    off.x = off.x + 0.3 / 255  # not k/255: packing would change it
+    cache = ResultCache()
+    cache[("off",)] = off
+    for i in range(HOT + 1):
+        cache[("img", i)] = _on_grid(i)
+    kept = dict(cache.items())[("off",)]
+    assert kept.x.dtype == torch.float32 and torch.equal(kept.x, off.x)
+    assert kept.x_adv.dtype == torch.uint8  # its adversarial is on the grid: packed
+    assert torch.equal(cache.get(("off",)).x_adv, off.x_adv)
 
 
 async def test_an_evicted_result_is_attacked_again(tmp_path, monkeypatch):
@@ -108,3 +161,29 @@ async def test_footer_rebuilds_leave_no_key_widgets_behind(tmp_path):
         attached = len(app.query(FooterKey))
         alive = sum(isinstance(o, FooterKey) and o not in earlier for o in gc.get_objects())
         assert attached > 0 and alive == attached, (alive, attached)
+
+
+async def test_stepping_back_to_a_packed_result_shows_the_same_images(tmp_path):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(HOT + 2):
+        Image.new("RGB", (40, 40), (50 * i, 90, 150)).save(folder / f"{i}.jpg")
+    app = make_app(str(folder))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("a")
+        await wait_job(pilot)
+        first = app.state.current_outcome
+        x, x_adv = first.x.clone(), first.x_adv.clone()
+        for _ in range(HOT + 1):
+            await pilot.press("j")
+            await pilot.pause()
+            await pilot.press("a")
+            await wait_job(pilot)
+        stored = dict(app.state.outcomes.items())[app.state.key_for(app.state.entries[0])]
+        assert stored.x.dtype == torch.uint8  # the oldest result is packed now
+        await pilot.press("home")
+        await pilot.pause()
+        back = app.state.current_outcome
+        assert back is not None and back.x_adv.dtype == torch.float32
+        assert torch.equal(back.x, x) and torch.equal(back.x_adv, x_adv)
