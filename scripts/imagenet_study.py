@@ -71,7 +71,16 @@ class Run:
 
 def runs(layer: str = DEFAULT_LAYER) -> list[Run]:
     """The study's runs, most important first (issue 21, items 1–6)."""
-    main = ("--eps", "8/255", "--steps", "10", "--targets", MAIN_TARGETS, "--detectors", ALL_DETECTORS)
+    main = (
+        "--eps",
+        "8/255",
+        "--steps",
+        "10",
+        "--targets",
+        MAIN_TARGETS,
+        "--detectors",
+        ALL_DETECTORS,
+    )
     dep = ("--method", "pgd", "--eps", "8/255", "--steps", "10", "--targets", DEP_TARGETS)
     out = [
         Run(
@@ -184,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("folder", help="IMAGENET_SAMPLE: nXXXXXXXX_name.JPEG photos")
     p.add_argument("root", help="output root: one folder per run, logs/, study.log, study.json")
     p.add_argument(
-        "--only", help="comma-separated run names, run in the order given (default all, in --list order)"
+        "--only",
+        help="comma-separated run names, run in the order given (default all, in --list order)",
     )
     p.add_argument("--skip", help="comma-separated run names to leave out")
     p.add_argument("--redo", default="", help="comma-separated finished runs to run again")

@@ -79,9 +79,9 @@ def pack(outcome: Any) -> tuple[Any, dict]:
         return outcome, {}
     small, dtypes = {}, {}
     for name in _IMAGES:
-        value = getattr(outcome, name, None)
+        value: Any = getattr(outcome, name, None)
         u8 = _to_grid(value)
-        if u8 is not None:
+        if u8 is not None:  # a float tensor, then
             small[name], dtypes[name] = u8, value.dtype
     return (dataclasses.replace(outcome, **small), dtypes) if small else (outcome, {})
 
