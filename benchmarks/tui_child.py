@@ -140,11 +140,16 @@ async def _attack_keypress(app, pilot, images: int = 3) -> dict:
     from advtui.pipeline import run_attack
 
     frames: list[float] = []
+    painted = asyncio.Event()  # a frame drawn with the result on screen
     display = app._display
 
     def hooked(screen, renderable):
         frames.append(time.perf_counter())
-        return display(screen, renderable)
+        try:
+            return display(screen, renderable)
+        finally:
+            if app.state.job is None and app.state.current_outcome is not None:
+                painted.set()
 
     app._display = hooked
     keypress, paths = [], []
@@ -153,15 +158,12 @@ async def _attack_keypress(app, pilot, images: int = 3) -> dict:
             await pilot.press("j")
             await app.workers.wait_for_complete()
             await pilot.pause()
+        painted.clear()
         t0 = time.perf_counter()
         app.post_message(events.Key("a", "a"))  # as the terminal driver does; no pilot waits
-        while app.state.job is None and app.state.current_outcome is None:
-            await asyncio.sleep(0.001)
-        while app.state.job is not None or app.state.current_outcome is None:
-            await asyncio.sleep(0.001)
-        done = time.perf_counter()
-        while not frames or frames[-1] < done:  # the first frame drawn with the result
-            await asyncio.sleep(0.001)
+        # woken by that frame: a polling loop would share the UI thread (and the GIL) with
+        # the attack and slow it (it did: 1 ms polls)
+        await painted.wait()
         keypress.append(frames[-1] - t0)
         paths.append(app.state.current_entry.path)
     app._display = display

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+import torch
 
 from advtui import registry
 from advtui.errors import AttackError, FlagError
@@ -111,7 +112,9 @@ async def test_grid_results_are_cached_and_shared_with_the_attack_key(samples_di
         screen = await _open_grid(pilot)
         await _finish(pilot, screen)
         assert len(counted) == len(LINF_GRID) and screen.computed == 0
-        assert screen.outcomes[LINF_GRID.index(4 / 255)] is at_4
+        again = screen.outcomes[LINF_GRID.index(4 / 255)]  # the cached result (unpacked from
+        # the cache's uint8 form, so a new object with the same images)
+        assert again.settings == at_4.settings and torch.equal(again.x_adv, at_4.x_adv)
         assert all(c.picture.image is not None for c in screen.cells)
         await pilot.press("b")
         await wait_for(pilot, lambda: not isinstance(app.screen, EpsGridScreen), what="closed")
@@ -119,7 +122,8 @@ async def test_grid_results_are_cached_and_shared_with_the_attack_key(samples_di
         app.state.settings = app.state.settings.with_(eps=4 / 255)
         app.refresh_view()
         await pilot.pause()
-        assert app.state.current_outcome is at_4
+        shown = app.state.current_outcome
+        assert shown.settings == at_4.settings and torch.equal(shown.x_adv, at_4.x_adv)
         assert app.check_action("attack", ()) is None
 
 
